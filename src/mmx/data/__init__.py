@@ -1,0 +1,1 @@
+"""Feature store, import format, splits, window sampling and the torch dataset."""

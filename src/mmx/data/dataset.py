@@ -1,0 +1,162 @@
+"""Torch dataset over a feature store: windows chosen per trailer, only their clips read.
+
+Each item reads, memory-mapped, just the clips its windows reference; ``collate`` flattens the
+clips of a batch into one array per expert, so the model computes every clip vector once and
+gathers the windows from it (not 9×). ``views`` > 1 gives several window sets per trailer (the
+two halves for NT-Xent fine-tuning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mmx.data.store import FeatureStore
+from mmx.data.windows import window_indices
+
+# A view rule: (n_clips, trailer index, epoch rng or None) → (n_seqs, seq_len) clip indices.
+ViewRule = Callable[[int, np.random.Generator | None], np.ndarray]
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    feats: dict[str, torch.Tensor]  # expert → (C, d) clip features, or (W, d) window features
+    window_clip: dict[str, torch.Tensor]  # window-level expert → (W,) flat clip index of each window
+    avail: torch.Tensor  # (C, E) bool: expert e is present for clip c
+    windows: torch.Tensor  # (B, V, S, L) indices into the C flat clips
+    labels: torch.Tensor  # (B, G) multi-hot float
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(
+            self.ids,
+            {k: v.to(device, non_blocking=True) for k, v in self.feats.items()},
+            {k: v.to(device, non_blocking=True) for k, v in self.window_clip.items()},
+            self.avail.to(device),
+            self.windows.to(device),
+            self.labels.to(device),
+        )
+
+    def pin_memory(self) -> "Batch":
+        return Batch(
+            self.ids,
+            {k: v.pin_memory() for k, v in self.feats.items()},
+            {k: v.pin_memory() for k, v in self.window_clip.items()},
+            self.avail.pin_memory(),
+            self.windows.pin_memory(),
+            self.labels.pin_memory(),
+        )
+
+
+def evenly_spaced(n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """One view: windows evenly spaced over the whole trailer (coarse training and inference)."""
+    return [lambda n, rng: window_indices(n, n_seqs, seq_len)]
+
+
+class TrailerDataset(Dataset):
+    """Items are dicts of numpy arrays for one trailer; use with ``collate``."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        ids: list[str],
+        experts: list[str],
+        genres: list[str],
+        views: list[ViewRule],
+        seed: int = 0,
+    ):
+        self.store = store
+        self.ids = list(ids)
+        self.experts = list(experts)
+        self.genre_index = {g: i for i, g in enumerate(genres)}
+        self.views = views
+        self.seed = seed
+        self.epoch = 0  # random views draw from (seed, epoch, item): resumable and worker-safe
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        tid = self.ids[i]
+        meta = self.store.meta(tid)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        windows = np.stack([view(meta.n_clips, rng) for view in self.views])  # (V, S, L)
+        used, local = np.unique(windows, return_inverse=True)  # clips read, windows → position
+        item = {
+            "id": tid,
+            "windows": local.reshape(windows.shape),
+            "n": len(used),
+            "feats": {},
+            "window_clip": {},
+            "avail": np.zeros((len(used), len(self.experts)), dtype=bool),
+        }
+        for e, name in enumerate(self.experts):
+            arr = self.store.load(tid, name)
+            info = self.store.experts[name]
+            if arr is None:
+                continue
+            if info.level == "clip":
+                item["feats"][name] = np.asarray(arr[used], dtype=np.float32)  # (U, d)
+                item["avail"][:, e] = True
+            else:
+                clip_of = self.store.load_window_clips(tid, name)
+                keep = np.isin(clip_of, used)
+                item["feats"][name] = np.asarray(arr[np.flatnonzero(keep)], dtype=np.float32)  # (W, d)
+                item["window_clip"][name] = np.searchsorted(used, clip_of[keep])
+                item["avail"][np.unique(item["window_clip"][name]), e] = True
+        labels = np.zeros(len(self.genre_index), dtype=np.float32)
+        for g in meta.genres:
+            if g in self.genre_index:
+                labels[self.genre_index[g]] = 1.0
+        item["labels"] = labels
+        return item
+
+
+def make_collate(experts: list[str], dims: dict[str, int]) -> Callable[[list[dict]], Batch]:
+    """Collate function that flattens the clips of all trailers of a batch."""
+
+    def collate(items: list[dict]) -> Batch:
+        offsets = np.cumsum([0] + [it["n"] for it in items])
+        feats, window_clip = {}, {}
+        for name in experts:
+            parts = [it["feats"][name] for it in items if name in it["feats"]]
+            feats[name] = torch.from_numpy(
+                np.concatenate(parts) if parts else np.zeros((0, dims[name]), np.float32)
+            )
+            if any(name in it["window_clip"] for it in items):
+                window_clip[name] = torch.from_numpy(
+                    np.concatenate(
+                        [it["window_clip"][name] + off for it, off in zip(items, offsets) if name in it["window_clip"]]
+                    ).astype(np.int64)
+                )
+        # clip-level experts absent from a trailer still need rows: scatter present rows into zeros
+        for e, name in enumerate(experts):
+            if name in window_clip:
+                continue
+            rows = [(off, it) for it, off in zip(items, offsets) if name in it["feats"]]
+            if len(rows) == len(items):
+                continue
+            full = torch.zeros((int(offsets[-1]), dims[name]))
+            pos = 0
+            for off, it in rows:
+                full[off : off + it["n"]] = feats[name][pos : pos + it["n"]]
+                pos += it["n"]
+            feats[name] = full
+        windows = torch.from_numpy(np.stack([it["windows"] + off for it, off in zip(items, offsets)]))
+        return Batch(
+            ids=[it["id"] for it in items],
+            feats=feats,
+            window_clip=window_clip,
+            avail=torch.from_numpy(np.concatenate([it["avail"] for it in items])),
+            windows=windows.long(),
+            labels=torch.from_numpy(np.stack([it["labels"] for it in items])),
+        )
+
+    return collate

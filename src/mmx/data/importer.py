@@ -1,0 +1,282 @@
+"""The import format: ``labels.csv`` plus one ``<trailer_id>.npz`` of per-clip expert features.
+
+``labels.csv`` columns: ``trailer_id``, ``genres`` (``|``-separated), optional ``title``, ``year``,
+``split`` (train/val/test). Each npz holds one float array per expert shaped ``(n_clips, dim)``,
+clips in time order; a window-level expert (audio for NetVLAD) gives ``(n_windows, dim)`` plus an
+int array ``<expert>__clip`` saying which clip each window belongs to; optional ``clip_times``
+``(n_clips, 2)`` in seconds. An expert may be absent from a trailer.
+
+Every problem is reported with its file or row and the reason; the rest is imported. Importing
+the same folder twice changes nothing (entries whose npz and label row are unchanged are skipped).
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmx.data.store import (
+    CLIP_SUFFIX,
+    EXPERT_NAME,
+    RESERVED,
+    EntryMeta,
+    ExpertInfo,
+    FeatureStore,
+    validate_trailer_id,
+)
+from mmx.data.splits import SPLITS
+from mmx.genres import parse_genres
+from mmx.utils import sha256_file
+
+
+class ImportFormatError(Exception):
+    """The folder itself cannot be imported (unreadable, no labels.csv, bad header)."""
+
+
+@dataclass
+class Problem:
+    where: str  # file or "labels.csv row N"
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class LabelRow:
+    row: int  # 1-based line number in labels.csv (header is line 1)
+    trailer_id: str
+    genres: list[str]
+    title: str
+    year: int | None
+    split: str | None
+
+
+def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
+    """Parse labels.csv; malformed rows go to ``problems``; first row of a duplicated id wins."""
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise ImportFormatError(f"cannot read {path}: {e.strerror}") from None
+    with f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = {"trailer_id", "genres"} - set(header)
+        if missing:
+            raise ImportFormatError(
+                f"{path} needs columns trailer_id and genres (missing: {', '.join(sorted(missing))})"
+            )
+        rows: list[LabelRow] = []
+        seen: dict[str, int] = {}
+        for i, rec in enumerate(reader, start=2):
+            where = f"{path.name} row {i}"
+            if None in rec:  # more fields than the header
+                problems.append(Problem(where, "more fields than the header; quote fields with commas"))
+                continue
+            tid = (rec.get("trailer_id") or "").strip()
+            why = validate_trailer_id(tid)
+            if why:
+                problems.append(Problem(where, why))
+                continue
+            if tid in seen:
+                problems.append(Problem(where, f"duplicate trailer_id {tid!r} (first on row {seen[tid]}); row skipped"))
+                continue
+            seen[tid] = i
+            genres = parse_genres(rec.get("genres") or "")
+            if not genres:
+                problems.append(Problem(where, f"trailer {tid!r} has no genres; add at least one"))
+                continue
+            year_text = (rec.get("year") or "").strip()
+            year = None
+            if year_text:
+                try:
+                    year = int(float(year_text))
+                except ValueError:
+                    problems.append(Problem(where, f"year {year_text!r} of {tid!r} is not a number"))
+                    continue
+            split = (rec.get("split") or "").strip().lower() or None
+            if split is not None and split not in SPLITS:
+                problems.append(Problem(where, f"split {split!r} of {tid!r} is not one of {', '.join(SPLITS)}"))
+                continue
+            rows.append(LabelRow(i, tid, genres, (rec.get("title") or "").strip(), year, split))
+    return rows
+
+
+HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _npz_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Array shapes and dtypes of an npz without reading the data."""
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if not name.endswith(".npy"):
+                continue
+            with zf.open(name) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = HEADER_READERS.get(version)
+                if read_header is None:
+                    raise ValueError(f"{name} uses .npy format {version}, which is not supported")
+                shape, _, dtype = read_header(f)
+            out[name[:-4]] = (shape, dtype)
+    return out
+
+
+def _check_trailer(path: Path, arrays: dict[str, np.ndarray]) -> tuple[dict[str, ExpertInfo], int, str | None]:
+    """Expert infos and n_clips of one npz, or the reason it cannot be used."""
+    experts = [k for k in arrays if k not in RESERVED and not k.endswith(CLIP_SUFFIX)]
+    if not experts:
+        return {}, 0, "holds no expert arrays"
+    for name in experts:
+        if not EXPERT_NAME.match(name) or "__" in name:
+            return {}, 0, f"expert name {name!r} must be lower-case letters, digits and single underscores"
+    for k in arrays:
+        if k.endswith(CLIP_SUFFIX) and k[: -len(CLIP_SUFFIX)] not in experts:
+            return {}, 0, f"{k!r} has no expert array {k[: -len(CLIP_SUFFIX)]!r}"
+    infos: dict[str, ExpertInfo] = {}
+    clip_counts: dict[str, int] = {}
+    for name in experts:
+        arr = arrays[name]
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            return {}, 0, f"expert {name!r} has shape {arr.shape}; expected (n_clips, dim)"
+        if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
+            return {}, 0, f"expert {name!r} has dtype {arr.dtype}; expected floats"
+        if not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).any(axis=1).sum())
+            return {}, 0, f"expert {name!r} has NaN or inf values in {bad} row(s)"
+        level = "window" if name + CLIP_SUFFIX in arrays else "clip"
+        infos[name] = ExpertInfo(dim=int(arr.shape[1]), level=level)
+        if level == "clip":
+            clip_counts[name] = int(arr.shape[0])
+    if len(set(clip_counts.values())) > 1:
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(clip_counts.items()))
+        return {}, 0, f"experts have different clip counts ({detail})"
+    if clip_counts:
+        n_clips = next(iter(clip_counts.values()))
+    elif "n_clips" in arrays:
+        n_clips = int(np.asarray(arrays["n_clips"]).reshape(()))
+    elif "clip_times" in arrays:
+        n_clips = int(arrays["clip_times"].shape[0])
+    else:
+        n_clips = max(int(arrays[n + CLIP_SUFFIX].max()) + 1 for n in experts)
+    for name, info in infos.items():
+        if info.level != "window":
+            continue
+        idx = arrays[name + CLIP_SUFFIX]
+        if idx.ndim != 1 or idx.shape[0] != arrays[name].shape[0]:
+            return {}, 0, f"{name}{CLIP_SUFFIX} must have one entry per window ({arrays[name].shape[0]})"
+        if not np.issubdtype(idx.dtype, np.integer):
+            return {}, 0, f"{name}{CLIP_SUFFIX} must be integers"
+        if idx.size and (idx.min() < 0 or idx.max() >= n_clips):
+            return {}, 0, f"{name}{CLIP_SUFFIX} points outside clips 0..{n_clips - 1}"
+        if idx.size and (np.diff(idx) < 0).any():
+            return {}, 0, f"{name}{CLIP_SUFFIX} must be in time order (non-decreasing)"
+    if "clip_times" in arrays and arrays["clip_times"].shape != (n_clips, 2):
+        return {}, 0, f"clip_times has shape {arrays['clip_times'].shape}; expected ({n_clips}, 2)"
+    if n_clips < 1:
+        return {}, 0, "has no clips"
+    return infos, n_clips, None
+
+
+def import_folder(folder: str | Path, store: FeatureStore, source: str | None = None) -> ImportReport:
+    """Import ``folder`` (labels.csv + npz files) into ``store``; see the module docstring."""
+    folder = Path(folder)
+    report = ImportReport()
+    if not folder.is_dir():
+        raise ImportFormatError(f"{folder} is not a readable folder")
+    try:
+        npz_files = {p.stem: p for p in folder.iterdir() if p.suffix == ".npz"}
+    except OSError as e:
+        raise ImportFormatError(f"cannot list {folder}: {e.strerror}") from None
+    labels_path = folder / "labels.csv"
+    if not labels_path.exists():
+        raise ImportFormatError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
+    rows = read_labels(labels_path, report.problems)
+    listed = {r.trailer_id for r in rows}
+    for stem in sorted(set(npz_files) - listed):
+        report.problems.append(Problem(npz_files[stem].name, "has no row in labels.csv; not imported"))
+
+    # Pass 1: shapes only, so the collection's expert dims are decided by the majority.
+    shapes: dict[str, dict] = {}
+    for r in rows:
+        path = npz_files.get(r.trailer_id)
+        if path is None:
+            report.problems.append(Problem(f"labels.csv row {r.row}", f"no {r.trailer_id}.npz in {folder}"))
+            continue
+        try:
+            shapes[r.trailer_id] = _npz_shapes(path)
+        except (zipfile.BadZipFile, ValueError, OSError) as e:
+            report.problems.append(Problem(path.name, f"is not a readable npz ({e})"))
+    dims: dict[str, Counter] = {}
+    for sh in shapes.values():
+        for name, (shape, _) in sh.items():
+            if name not in RESERVED and not name.endswith(CLIP_SUFFIX) and len(shape) == 2:
+                dims.setdefault(name, Counter())[shape[1]] += 1
+    majority = {name: c.most_common(1)[0][0] for name, c in dims.items()}
+    for name, info in store.experts.items():  # an existing store fixes the dims
+        majority[name] = info.dim
+
+    source = source or f"import:{folder.resolve()}"
+    existing = store.entries()
+    for r in rows:
+        if r.trailer_id not in shapes:
+            continue
+        path = npz_files[r.trailer_id]
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (ValueError, OSError, zipfile.BadZipFile) as e:
+            report.problems.append(Problem(path.name, f"cannot be read ({e})"))
+            continue
+        infos, n_clips, why = _check_trailer(path, arrays)
+        if why is None:
+            for name, info in infos.items():
+                known = store.experts.get(name)
+                if info.dim != majority[name]:
+                    why = f"expert {name!r} is {info.dim}-d; the rest of the collection has {majority[name]}-d"
+                elif known is not None and known.level != info.level:
+                    why = f"expert {name!r} is {info.level}-level here but {known.level}-level in the store"
+                if why:
+                    break
+        if why:
+            report.problems.append(Problem(path.name, why))
+            continue
+        digest = sha256_file(path)
+        meta = EntryMeta(
+            trailer_id=r.trailer_id, genres=r.genres, n_clips=n_clips, experts=[],
+            title=r.title, year=r.year, split=r.split,
+            source={"npz": str(path.resolve()), "sha256": digest},
+        )
+        old = existing.get(r.trailer_id)
+        if old is not None and _same(old, meta):
+            report.unchanged.append(r.trailer_id)
+            continue
+        store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
+        arrays_out = {k: v for k, v in arrays.items() if k not in RESERVED}
+        store.write_entry(meta, arrays_out, clip_times=arrays.get("clip_times"))
+        (report.updated if old is not None else report.imported).append(r.trailer_id)
+    return report
+
+
+def _same(old: EntryMeta, new: EntryMeta) -> bool:
+    return (
+        old.source.get("sha256") == new.source["sha256"]
+        and (old.genres, old.title, old.year, old.split) == (new.genres, new.title, new.year, new.split)
+    )

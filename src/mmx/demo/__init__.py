@@ -1,0 +1,1 @@
+"""The synthetic demo collection (per-clip features with real label structure)."""

@@ -1,0 +1,85 @@
+"""Fusing the experts of one clip into its L2-normalised clip vector.
+
+Registered by name (``FUSIONS``): ``cg`` — collaborative gating (§3.1, eq. 1–2, from Liu et al.,
+BMVC 2019 "Use What You Have") followed by a GEM per expert; ``concat`` — the paper's "Naive
+Concat" baseline. Both take ψ (C, E, D), the experts of C clips in the shared D-d space, and the
+availability mask (C, E), and return (C, clip_dim) unit vectors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmx.config import ModelConfig
+from mmx.model.layers import MLP, GatedEmbeddingModule
+from mmx.registry import Registry
+
+FUSIONS: Registry[nn.Module] = Registry("fusion")
+
+
+class CollaborativeGating(nn.Module):
+    """Eq. 1–2: ``T_e = h(Σ_{f≠e} g([ψ_e; ψ_f]))``, ``ψ_e ← ψ_e ∘ σ(T_e)``.
+
+    Only available partners f enter the sum (availability masks, as Collaborative Experts does), so
+    a missing expert changes nothing else. g's first layer acts on the concatenation [ψ_e; ψ_f];
+    it is computed as ``W_l ψ_e + W_r ψ_f`` so that each expert is multiplied once, not E−1 times.
+    With a single expert there is no pair and ψ passes unchanged.
+    """
+
+    def __init__(self, n_experts: int, dim: int, g_layers: int = 2, h_layers: int = 2):
+        super().__init__()
+        if g_layers < 1 or h_layers < 1:
+            raise ValueError("g and h need at least one layer each")
+        self.n_experts = n_experts
+        self.g_left = nn.Linear(dim, dim)  # acts on ψ_e (the first half of [ψ_e; ψ_f])
+        self.g_right = nn.Linear(dim, dim, bias=False)  # acts on ψ_f
+        self.g_rest = MLP([dim] * g_layers)  # the remaining layers of g (empty when g_layers == 1)
+        self.h = MLP([dim] * (h_layers + 1))
+
+    def attention(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """T (C, E, D): the attention vector of each expert."""
+        E = psi.shape[1]
+        left, right = self.g_left(psi), self.g_right(psi)  # (C, E, D) each
+        pair = left.unsqueeze(2) + right.unsqueeze(1)  # (C, E, E, D): g's first layer on [ψ_e; ψ_f]
+        if len(self.g_rest):
+            pair = self.g_rest(torch.relu(pair))  # (C, E, E, D)
+        partner = avail.unsqueeze(1) & ~torch.eye(E, dtype=torch.bool, device=psi.device)  # (C, E, E)
+        summed = (pair * partner.unsqueeze(-1).to(pair.dtype)).sum(2)  # (C, E, D)
+        return self.h(summed)  # (C, E, D)
+
+    def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        if self.n_experts == 1:
+            return psi
+        return psi * torch.sigmoid(self.attention(psi, avail))  # (C, E, D)
+
+
+@FUSIONS.register("cg")
+class GatedFusion(nn.Module):
+    """Collaborative gating → a GEM per expert → concatenation → Linear → L2 norm (§3.1, §7)."""
+
+    def __init__(self, n_experts: int, cfg: ModelConfig):
+        super().__init__()
+        self.gating = CollaborativeGating(n_experts, cfg.expert_dim, cfg.g_layers, cfg.h_layers)
+        self.gems = nn.ModuleList(GatedEmbeddingModule(cfg.expert_dim, cfg.gem_dim) for _ in range(n_experts))
+        self.out = nn.Linear(n_experts * cfg.gem_dim, cfg.clip_dim)
+
+    def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        gated = self.gating(psi, avail)  # (C, E, D)
+        mask = avail.unsqueeze(-1).to(psi.dtype)  # (C, E, 1)
+        gems = torch.stack([gem(gated[:, e]) for e, gem in enumerate(self.gems)], dim=1)  # (C, E, gem)
+        return F.normalize(self.out((gems * mask).flatten(1)), dim=-1)  # (C, clip_dim)
+
+
+@FUSIONS.register("concat")
+class NaiveConcat(nn.Module):
+    """The paper's "Naive Concat": the experts concatenated and passed through an MLP (§4.3)."""
+
+    def __init__(self, n_experts: int, cfg: ModelConfig):
+        super().__init__()
+        self.mlp = MLP([n_experts * cfg.expert_dim, cfg.expert_dim, cfg.clip_dim])
+
+    def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        mask = avail.unsqueeze(-1).to(psi.dtype)  # (C, E, 1)
+        return F.normalize(self.mlp((psi * mask).flatten(1)), dim=-1)  # (C, clip_dim)

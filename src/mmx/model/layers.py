@@ -1,0 +1,87 @@
+"""Building blocks: MLPs, the per-expert reduction, NetVLAD, context gating and the GEM."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """Linear layers of the given sizes with ReLU between them (and after the last if asked)."""
+
+    def __init__(self, sizes: list[int], final_relu: bool = False, dropout: float = 0.0):
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if dropout and i == len(sizes) - 2:
+                layers.append(nn.Dropout(dropout))
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2 or final_relu:
+                layers.append(nn.ReLU())
+        super().__init__(*layers)
+
+
+class ReduceDim(nn.Module):
+    """Map an expert's features to the shared space: Linear + L2 norm (Collaborative Experts)."""
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.fc = nn.Linear(d_in, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.fc(x), dim=-1)  # (N, d_out)
+
+
+class NetVLAD(nn.Module):
+    """NetVLAD (Arandjelović et al., CVPR 2016) pooling the windows of each clip into one vector.
+
+    ``forward(x, segment, n_segments)``: x (W, D) window features, segment (W,) clip of each
+    window → (n_segments, K·D), intra-normalised per cluster then L2-normalised. A clip with no
+    window gets a zero vector (its availability mask is off).
+    """
+
+    def __init__(self, dim: int, clusters: int):
+        super().__init__()
+        self.dim, self.clusters = dim, clusters
+        self.assign = nn.Linear(dim, clusters)
+        self.centroids = nn.Parameter(torch.randn(clusters, dim) / dim**0.5)
+
+    @property
+    def out_dim(self) -> int:
+        return self.dim * self.clusters
+
+    def forward(self, x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> torch.Tensor:
+        a = torch.softmax(self.assign(x), dim=-1)  # (W, K) soft assignment
+        weighted = (a.unsqueeze(-1) * x.unsqueeze(1)).flatten(1)  # (W, K·D)
+        vlad = x.new_zeros(n_segments, self.clusters * self.dim).index_add_(0, segment, weighted)
+        mass = x.new_zeros(n_segments, self.clusters).index_add_(0, segment, a)  # (C, K)
+        vlad = vlad.view(n_segments, self.clusters, self.dim) - mass.unsqueeze(-1) * self.centroids
+        vlad = F.normalize(vlad, dim=-1)  # intra-normalisation, (C, K, D)
+        return F.normalize(vlad.flatten(1), dim=-1)  # (C, K·D)
+
+
+class ContextGating(nn.Module):
+    """x ∘ σ(BN(W x + b)) (Miech et al. 2017), written as a GLU over [x ; BN(W x + b)]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.bn = nn.BatchNorm1d(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.glu(torch.cat([x, self.bn(self.fc(x))], dim=-1), dim=-1)  # (N, dim)
+
+
+class GatedEmbeddingModule(nn.Module):
+    """GEM (Miech et al., "Learning a Text-Video Embedding from Incomplete and Heterogeneous Data").
+
+    Linear → context gating → L2 norm.
+    """
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.fc = nn.Linear(d_in, d_out)
+        self.cg = ContextGating(d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.cg(self.fc(x)), dim=-1)  # (N, d_out)

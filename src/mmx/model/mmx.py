@@ -1,0 +1,127 @@
+"""The MMX-Trailer-20 network (Fig. 2): experts → clip vectors → sequences → trailer embedding.
+
+``embed`` gives the 2048-d bottleneck (the trailer representation used for search), ``classify``
+the genre logits from it (head l), ``forward`` both in one call for training. Presets of the
+configuration are registered in ``MODELS`` (``create_model``, ``list_models``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from mmx.config import ModelConfig
+from mmx.data.dataset import Batch
+from mmx.data.store import ExpertInfo
+from mmx.model.fusion import FUSIONS
+from mmx.model.layers import MLP, NetVLAD, ReduceDim
+from mmx.registry import Registry
+
+
+class ExpertReduction(nn.Module):
+    """ψ_e for one expert: NetVLAD over windows (window-level experts), then Linear + L2 to D."""
+
+    def __init__(self, info: ExpertInfo, cfg: ModelConfig):
+        super().__init__()
+        self.vlad = NetVLAD(info.dim, cfg.netvlad_clusters) if info.level == "window" else None
+        d_in = self.vlad.out_dim if self.vlad is not None else info.dim
+        self.reduce = ReduceDim(d_in, cfg.expert_dim)
+
+    def forward(self, x: torch.Tensor, window_clip: torch.Tensor | None, n_clips: int) -> torch.Tensor:
+        if self.vlad is not None:
+            x = self.vlad(x, window_clip, n_clips)  # (C, K·d)
+        return self.reduce(x)  # (C, D)
+
+
+class MMX(nn.Module):
+    def __init__(self, experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig):
+        super().__init__()
+        if not experts:
+            raise ValueError("the model needs at least one expert")
+        if cfg.sequence_pool not in ("concat", "sum"):
+            raise ValueError(f"model.sequence_pool must be 'concat' or 'sum', not {cfg.sequence_pool!r}")
+        self.cfg = cfg
+        self.expert_names = list(experts)
+        self.reduce = nn.ModuleDict({n: ExpertReduction(info, cfg) for n, info in experts.items()})
+        self.fusion = FUSIONS.create(cfg.fusion, len(experts), cfg)
+        self.j = MLP([cfg.seq_len * cfg.clip_dim, cfg.seq_hidden, cfg.seq_dim], final_relu=True)
+        k_in = cfg.n_seqs * cfg.seq_dim if cfg.sequence_pool == "concat" else cfg.seq_dim
+        self.k = MLP([k_in, cfg.bottleneck_hidden, cfg.embed_dim], final_relu=True)
+        self.head = MLP([cfg.embed_dim, cfg.head_hidden, n_genres], dropout=cfg.dropout)
+
+    def clip_vectors(self, batch: Batch) -> torch.Tensor:
+        """(C, clip_dim) unit vector of every clip in the batch, each computed once."""
+        n_clips = batch.avail.shape[0]
+        psi = torch.stack(
+            [
+                self.reduce[n](batch.feats[n], batch.window_clip.get(n), n_clips)
+                for n in self.expert_names
+            ],
+            dim=1,
+        )  # (C, E, D)
+        psi = psi * batch.avail.unsqueeze(-1).to(psi.dtype)  # a missing expert is exactly zero
+        return self.fusion(psi, batch.avail)  # (C, clip_dim)
+
+    def embed_windows(self, clips: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+        """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings."""
+        x = clips[windows]  # (..., S, L, clip_dim)
+        x = self.j(x.flatten(-2))  # (..., S, seq_dim): sequence vectors
+        x = x.flatten(-2) if self.cfg.sequence_pool == "concat" else x.sum(-2)  # (..., S·seq_dim)
+        return self.k(x)  # (..., embed_dim)
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """(B, V, embed_dim): the bottleneck embedding of every view of every trailer."""
+        return self.embed_windows(self.clip_vectors(batch), batch.windows)
+
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """(..., embed_dim) → (..., n_genres) logits (head l)."""
+        return self.head(embedding)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """(B, n_genres) logits from the first view."""
+        return self.classify(self.embed(batch)[:, 0])
+
+
+MODELS: Registry[ModelConfig] = Registry("model preset")
+
+
+@MODELS.register("paper")
+def _paper() -> ModelConfig:
+    """The paper's network with collaborative gating (§3, §7)."""
+    return ModelConfig()
+
+
+@MODELS.register("naive-concat")
+def _naive_concat() -> ModelConfig:
+    """The paper's Naive Concat baseline (Tbl. 2)."""
+    return ModelConfig(fusion="concat")
+
+
+@MODELS.register("sum-pool")
+def _sum_pool() -> ModelConfig:
+    """Sequence vectors summed before k, as §3.2 describes (instead of §7's concatenation)."""
+    return ModelConfig(sequence_pool="sum")
+
+
+@MODELS.register("tiny")
+def _tiny() -> ModelConfig:
+    """Small sizes for tests and quick experiments; same structure as the paper's."""
+    return ModelConfig(
+        expert_dim=32, netvlad_clusters=4, gem_dim=16, clip_dim=16, seq_len=3, n_seqs=4,
+        seq_hidden=32, seq_dim=16, bottleneck_hidden=32, embed_dim=32, head_hidden=16,
+    )
+
+
+def list_models() -> list[str]:
+    return MODELS.names()
+
+
+def create_model(
+    experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig | str = "paper", **overrides
+) -> MMX:
+    """Build the network for these experts and genres from a preset name or a ModelConfig."""
+    if isinstance(cfg, str):
+        cfg = MODELS.create(cfg)
+    return MMX(experts, n_genres, dataclasses.replace(cfg, **overrides))

@@ -1,0 +1,1 @@
+"""Training loops and run folders (coarse BCE training here; fine-tuning lives beside it)."""

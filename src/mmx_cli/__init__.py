@@ -1,0 +1,1 @@
+"""The ``mmx`` command line: application code on top of the ``mmx`` library."""

@@ -1,0 +1,52 @@
+"""``mmx evaluate --run RUN``: the metrics of Tbl. 2 for the model, random scores and a linear probe."""
+
+from __future__ import annotations
+
+import argparse
+
+from mmx.inference import evaluate_run
+from mmx.metrics import METRIC_KEYS
+from mmx.train.run import RunDir
+from mmx_cli.common import fmt, print_json, table
+
+SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
+         "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a run on a split (Tbl. 2 metrics)")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--split", default="test", help="train, val, test or all (default: test)")
+    p.add_argument("--threshold", type=float, help="sigmoid threshold for P/R/F1 (default: the run's, 0.3)")
+    p.add_argument("--no-probe", action="store_true", help="skip the linear-probe row")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def metric_rows(result: dict) -> list[tuple[str, dict]]:
+    rows = [("Random", result["random"])]
+    if "probe" in result:
+        rows.append(("Linear probe", result["probe"]))
+    rows.append(("MMX", result))
+    return rows
+
+
+def print_tables(result: dict) -> None:
+    rows = metric_rows(result)
+    genres = list(result["per_genre"])
+    print(f"split {result['split']}: {result['n']} trailers, threshold {result['threshold']}")
+    print(table(["model"] + [SHORT[k] for k in METRIC_KEYS], [[name] + [m[k] for k in METRIC_KEYS] for name, m in rows]))
+    print()
+    per = [["Support"] + [result["per_genre"][g]["support"] for g in genres]]
+    per += [[name] + [m["per_genre"][g]["auprc"] for g in genres] for name, m in rows]
+    print("per-genre AUPRC")
+    print(table(["model"] + [g[:6] for g in genres], per))
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate_run(RunDir(args.run), args.split, args.threshold, probe=not args.no_probe)
+    if args.json:
+        print_json(result)
+    else:
+        print_tables(result)
+    return 0

@@ -1,0 +1,102 @@
+"""``mmx info STORE|RUN [--json]``: what a feature store or a run holds."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from mmx.config import RunConfig
+from mmx.data.splits import assign_splits
+from mmx.data.store import FeatureStore, StoreError
+from mmx.train.run import RunDir
+from mmx_cli.common import print_json, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="describe a feature store or a run")
+    p.add_argument("path", help="a store folder or a run folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def store_summary(store: FeatureStore, cfg: RunConfig) -> dict:
+    entries = store.entries()
+    split = assign_splits(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
+    clips = np.array([m.n_clips for m in entries.values()]) if entries else np.zeros(0)
+    missing = Counter(e for m in entries.values() for e in store.experts if e not in m.experts)
+    return {
+        "kind": "store",
+        "path": str(store.root),
+        "n_trailers": len(entries),
+        "experts": {n: {"dim": e.dim, "level": e.level, "source": e.source, "missing_in": missing.get(n, 0)}
+                    for n, e in sorted(store.experts.items())},
+        "genres": dict(sorted(Counter(g for m in entries.values() for g in m.genres).items())),
+        "splits": split.counts(),
+        "excluded": {"too_short": len(split.too_short), "no_genre": len(split.no_genre)},
+        "min_clips": cfg.data.min_clips,
+        "clips": {
+            "total": int(clips.sum()),
+            "min": int(clips.min()) if len(clips) else 0,
+            "median": float(np.median(clips)) if len(clips) else 0,
+            "max": int(clips.max()) if len(clips) else 0,
+        },
+        "bytes": store.nbytes(),
+    }
+
+
+def run_summary(rd: RunDir) -> dict:
+    info, state = rd.info(), rd.state()
+    out = {
+        "kind": info.kind,
+        "path": str(rd.root),
+        "store": info.store,
+        "n_trailers": sum(len(v) for v in info.splits.values()),
+        "experts": {n: {"dim": e["dim"], "level": e["level"]} for n, e in info.experts.items()},
+        "genres": {g: 0 for g in info.genres},
+        "splits": {s: len(v) for s, v in info.splits.items()},
+        "excluded": {k: len(v) for k, v in info.excluded.items()},
+    }
+    if info.store and Path(info.store).exists():
+        store = FeatureStore(info.store)
+        counts = Counter(g for ids in info.splits.values() for t in ids if t in store for g in store.meta(t).genres)
+        out["genres"] = {g: counts.get(g, 0) for g in info.genres}
+    if rd.config_path.exists():
+        cfg = rd.config()
+        out["config"] = {"fusion": cfg.model.fusion, "epochs": cfg.train.epochs, "lr": cfg.train.lr,
+                         "batch_size": cfg.train.batch_size, "seed": cfg.train.seed}
+    if state:
+        out["epoch"] = state["epoch"]
+        out["best_epoch"] = state["best_epoch"]
+        out["best_score"] = state["best_score"]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if (path / "run.json").exists():
+        summary = run_summary(RunDir(path))
+    elif (path / "manifest.json").exists():
+        summary = store_summary(FeatureStore(path), RunConfig())
+    else:
+        raise StoreError(f"{path} is neither a feature store (manifest.json) nor a run (run.json)")
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"{summary['kind']}: {summary['path']}  ({summary['n_trailers']} trailers)")
+    if summary.get("store") and summary["kind"] != "store":
+        print(f"store: {summary['store']}")
+    print(table(["expert", "dim", "level"], [[n, e["dim"], e["level"]] for n, e in summary["experts"].items()]))
+    print("splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items())
+          + "; excluded: " + ", ".join(f"{k} {v}" for k, v in summary["excluded"].items()))
+    print("genres: " + ", ".join(f"{g} {n}" for g, n in summary["genres"].items()))
+    if "clips" in summary:
+        c = summary["clips"]
+        print(f"clips: {c['total']} (per trailer min {c['min']}, median {c['median']:g}, max {c['max']}); "
+              f"{summary['bytes'] / 2**20:.1f} MiB of features")
+    if "epoch" in summary:
+        print(f"trained {summary['epoch']} epoch(s); best epoch {summary['best_epoch']} "
+              f"(validation {summary['best_score']:.4f})")
+    return 0
