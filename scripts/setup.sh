@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up mmx in ./.venv on a fresh machine (idempotent: a second run only checks).
+# Installs from the package registries only; no model hub or other download is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch 2.14.1 + torchvision 0.29.1 are the pair that import together on this machine kind.
+"${PIP[@]}" "torch==2.14.1" "torchvision==0.29.1"
+"${PIP[@]}" -e ".[all]"
+# Packages whose metadata pins what clashes with the rest; their files are all we use.
+bash scripts/install-nodeps.sh
+echo "mmx is set up in .venv ($(.venv/bin/mmx --version))"

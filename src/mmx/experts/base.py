@@ -1,0 +1,56 @@
+"""What an expert is: a pre-trained network that turns the frames (or audio) of a clip into a vector.
+
+The extraction pipeline (``mmx.extract``) decodes, cuts and samples; an expert only embeds. Video
+experts get the frames of one clip sampled at their own rate and size and return one mean-pooled
+vector; audio experts get the whole 16 kHz mono track and return one vector per window with the
+window's start/end time (the pipeline assigns windows to clips, giving ``<expert>__clip``).
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+
+class WeightsMissing(FileNotFoundError):
+    """A weight file the expert needs is not where it is expected; the message names both."""
+
+
+class Expert(abc.ABC):
+    name: ClassVar[str]  # registry name, also the expert's name in the store
+    modality: ClassVar[str]  # "rgb", "flow" or "audio"
+    dim: ClassVar[int]  # size of the vector per clip (or per window)
+    level: ClassVar[str] = "clip"  # "window" for experts that embed audio windows
+    fps: ClassVar[float] = 1.0  # video experts: frames sampled per second of clip
+    min_frames: ClassVar[int] = 1  # video experts: at least this many frames per clip (repeated if short)
+    max_frames: ClassVar[int] = 16  # video experts: at most this many frames per clip
+    size: ClassVar[int] = 224  # video experts: frames arrive resized (short side) and centre-cropped to size×size
+
+    def weight_files(self) -> list[Path]:
+        """The weight files this expert loads (empty when it has none)."""
+        return []
+
+    def check_weights(self) -> None:
+        """Raise ``WeightsMissing`` naming each missing file and where it is expected."""
+        missing = [p for p in self.weight_files() if not p.exists()]
+        if missing:
+            raise WeightsMissing(
+                f"expert {self.name!r} needs {', '.join(str(p) for p in missing)}; "
+                "see `mmx experts` for where each weight file comes from"
+            )
+
+    def settings(self) -> dict:
+        """Everything that changes the vectors (weights, sampling); a rerun with equal settings skips."""
+        return {"name": self.name, "dim": self.dim, "fps": self.fps, "size": self.size,
+                "min_frames": self.min_frames, "max_frames": self.max_frames}
+
+    def embed_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Video experts: (T, size, size, C) frames of one clip → (dim,) float32."""
+        raise TypeError(f"expert {self.name!r} does not embed video frames")
+
+    def embed_audio(self, wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """Audio experts: (N,) float32 mono → ((n_windows, dim) float32, (n_windows, 2) start/end seconds)."""
+        raise TypeError(f"expert {self.name!r} does not embed audio")
