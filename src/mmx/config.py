@@ -24,6 +24,7 @@ class DataConfig:
     min_clips: int = 10  # trailers with fewer clips are excluded from training/evaluation (§4.1)
     split_seed: int = 0  # seed of the 80/10/10 hash split used when labels.csv gives no split
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test (§4.1)
+    train_windows: str = "even"  # "even": the evenly spaced windows used at inference; "random": starts drawn each epoch
 
 
 @dataclass

@@ -82,3 +82,29 @@ def label_suggestions(run: RunDir, ids: list[str], threshold: float | None = Non
             }
         )
     return out
+
+
+def ranked_label_changes(suggestions: list[dict]) -> list[dict]:
+    """One row per suggested change over all trailers, most confident first (a curator's review list).
+
+    An ``add`` is as confident as its probability p, a ``drop`` as 1 − p; ``suggestions`` come
+    from ``label_suggestions``.
+    """
+    rows = []
+    for s in suggestions:
+        changes = [("add", g, s["probabilities"][g]) for g in s["added"]]
+        changes += [("drop", g, 1.0 - s["probabilities"][g]) for g in s["missing"]]
+        for action, genre, confidence in changes:
+            rows.append(
+                {
+                    "trailer_id": s["trailer_id"],
+                    "title": s["title"],
+                    "action": action,
+                    "genre": genre,
+                    "probability": s["probabilities"][genre],
+                    "confidence": round(confidence, 4),
+                    "given": "|".join(s["genres"]),
+                    "predicted": "|".join(s["predicted"]),
+                }
+            )
+    return sorted(rows, key=lambda r: (-r["confidence"], r["trailer_id"], r["genre"]))

@@ -35,3 +35,36 @@ def positive_weights(labels: torch.Tensor, cap: float) -> torch.Tensor:
     pos = labels.sum(0)
     neg = labels.shape[0] - pos
     return (neg / pos.clamp(min=1)).clamp(1.0 / cap, cap)
+
+
+class NTXentLoss(nn.Module):
+    """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al., ICML 2020).
+
+    ``loss(z_a, z_b)`` with z_a, z_b (N, D): two views of N trailers, row i of each a positive
+    pair; the other 2(N − 1) views of the batch are the negatives of an anchor. With
+    s(u, v) = uᵀv / (‖u‖‖v‖) and the 2N views z_1..z_2N (z_a then z_b), anchor k with positive p(k):
+
+        ℓ_k = −log [ exp(s(z_k, z_p(k)) / τ) / Σ_{j≠k} exp(s(z_k, z_j) / τ) ]
+
+    and the loss is the mean of ℓ_k over the 2N anchors (the paper's fine-grained stage, §3.3, τ = 0.5).
+    """
+
+    def __init__(self, temperature: float = 0.5):
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"NT-Xent temperature must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        if z_a.ndim != 2 or z_a.shape != z_b.shape:
+            raise ValueError(
+                f"z_a {tuple(z_a.shape)} and z_b {tuple(z_b.shape)} must both be (N, D), one row per trailer"
+            )
+        n = z_a.shape[0]
+        if n < 2:
+            raise ValueError(f"NT-Xent needs at least 2 pairs (the other pairs are the negatives), got {n}")
+        z = F.normalize(torch.cat([z_a, z_b]), dim=1)  # (2N, D) unit vectors
+        logits = z @ z.T / self.temperature  # (2N, 2N) cosine similarity / τ
+        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+        positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)  # (2N,) p(k)
+        return F.cross_entropy(logits, positive)

@@ -14,12 +14,15 @@ from mmx import __version__
 from mmx.config import ConfigError
 from mmx.data.importer import ImportFormatError
 from mmx.data.store import StoreError
+from mmx.experts.weights import WeightsCorrupt
 from mmx.train.coarse import TrainError
 from mmx.train.run import RunError
 
 import mmx_cli.commands as commands
 
-USER_ERRORS = (ConfigError, ImportFormatError, StoreError, TrainError, RunError, KeyError, FileNotFoundError)
+USER_ERRORS = (
+    ConfigError, ImportFormatError, StoreError, TrainError, RunError, WeightsCorrupt, KeyError, FileNotFoundError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,8 +53,16 @@ class Batch:
 
 
 def evenly_spaced(n_seqs: int, seq_len: int) -> list[ViewRule]:
-    """One view: windows evenly spaced over the whole trailer (coarse training and inference)."""
+    """One view: windows evenly spaced over the whole trailer (inference, and training by default)."""
     return [lambda n, rng: window_indices(n, n_seqs, seq_len)]
+
+
+def random_starts(n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """One view: window starts drawn anew every epoch (training augmentation)."""
+    return [lambda n, rng: window_indices(n, n_seqs, seq_len, rng=rng)]
+
+
+TRAIN_VIEWS = {"even": evenly_spaced, "random": random_starts}
 
 
 class TrailerDataset(Dataset):

@@ -1,8 +1,16 @@
-"""Expert networks, registered by name (``EXPERTS``); see ``base.Expert`` for the interface."""
+"""Expert networks, registered by name (``EXPERTS``); see ``base.Expert`` for the interface.
+
+Offline defaults (weights inside installed packages): ``appearance`` (EfficientNet-Lite0),
+``motion`` (I3D RGB), ``scene`` (GIST stand-in, no weights), ``audio`` (musicnn). The paper's own
+experts load weight files the user provides: ``senet154``, ``resnet18-places365``, ``r2plus1d``,
+``i3d-flow``, ``vggish``.
+"""
 
 from mmx.experts.base import Expert, WeightsMissing
 from mmx.registry import Registry
 
 EXPERTS: Registry[Expert] = Registry("expert")
+
+from mmx.experts import efficientnet, gist, i3d, musicnn, paper, vggish  # noqa: E402,F401  (they register on import)
 
 __all__ = ["EXPERTS", "Expert", "WeightsMissing"]

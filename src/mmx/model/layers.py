@@ -8,15 +8,23 @@ from torch import nn
 
 
 class MLP(nn.Sequential):
-    """Linear layers of the given sizes with ReLU between them (and after the last if asked)."""
+    """Linear layers of the given sizes with ReLU between them (and after the last if asked).
+
+    Layers followed by a ReLU get He initialisation: with PyTorch's default the activations shrink
+    by about √6 per layer, and the paper's stack j → k → l (six layers on unit-norm clip vectors)
+    starts with constant logits and a long plateau.
+    """
 
     def __init__(self, sizes: list[int], final_relu: bool = False, dropout: float = 0.0):
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             if dropout and i == len(sizes) - 2:
                 layers.append(nn.Dropout(dropout))
-            layers.append(nn.Linear(a, b))
+            linear = nn.Linear(a, b)
+            layers.append(linear)
             if i < len(sizes) - 2 or final_relu:
+                nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+                nn.init.zeros_(linear.bias)
                 layers.append(nn.ReLU())
         super().__init__(*layers)
 

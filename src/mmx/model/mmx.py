@@ -31,6 +31,8 @@ class ExpertReduction(nn.Module):
 
     def forward(self, x: torch.Tensor, window_clip: torch.Tensor | None, n_clips: int) -> torch.Tensor:
         if self.vlad is not None:
+            if window_clip is None:  # no trailer of the batch has this expert: its mask zeroes it anyway
+                return x.new_zeros(n_clips, self.reduce.fc.out_features)
             x = self.vlad(x, window_clip, n_clips)  # (C, K·d)
         return self.reduce(x)  # (C, D)
 

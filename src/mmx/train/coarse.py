@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from mmx.config import RunConfig, config_to_dict
-from mmx.data.dataset import TrailerDataset, ViewRule, evenly_spaced, make_collate
+from mmx.data.dataset import TRAIN_VIEWS, TrailerDataset, ViewRule, evenly_spaced, make_collate
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.losses import WeightedBCELoss, positive_weights
@@ -87,10 +87,12 @@ def make_loader(
     views: list[ViewRule],
     shuffle_seed: int | None = None,
     seed: int = 0,
+    epoch: int = 0,
 ) -> DataLoader:
     """Loader over ``ids``; shuffled with ``shuffle_seed`` when given (one generator per epoch)."""
     experts = info.expert_infos()
     ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed)
+    ds.set_epoch(epoch)
     gen = None
     if shuffle_seed is not None:
         gen = torch.Generator().manual_seed(shuffle_seed)
@@ -199,7 +201,10 @@ def train(
         optimizer.load_state_dict(torch.load(f"{ckpt}.optim.pt", weights_only=True))
         log(f"resuming {run.root} after epoch {state['epoch']}")
 
+    if cfg.data.train_windows not in TRAIN_VIEWS:
+        raise TrainError(f"data.train_windows must be one of {', '.join(TRAIN_VIEWS)}, not {cfg.data.train_windows!r}")
     views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
+    train_views = TRAIN_VIEWS[cfg.data.train_windows](cfg.model.n_seqs, cfg.model.seq_len)
     val_loader = make_loader(store, info, info.splits["val"], tc.eval_batch_size, views)
     epochs = range(state["epoch"] + 1, tc.epochs + 1)
     bar = tqdm(epochs, desc="epochs", disable=not progress, unit="epoch", initial=state["epoch"], total=tc.epochs)
@@ -207,7 +212,8 @@ def train(
         t0 = time.time()
         torch.manual_seed(_epoch_seed(tc.seed, epoch))
         loader = make_loader(
-            store, info, info.splits["train"], tc.batch_size, views, shuffle_seed=_epoch_seed(tc.seed, epoch)
+            store, info, info.splits["train"], tc.batch_size, train_views,
+            shuffle_seed=_epoch_seed(tc.seed, epoch), seed=tc.seed, epoch=epoch,
         )
         train_loss = train_one_epoch(model, loader, loss_fn, optimizer, progress, desc=f"epoch {epoch}")
         metrics = evaluate(model, val_loader, info.genres, tc.threshold)

@@ -86,6 +86,11 @@ class RunDir:
 
     def config(self) -> RunConfig:
         if not self.config_path.exists():
+            if self.exists() and self.info().kind == "embeddings":
+                raise RunError(
+                    f"{self.root} holds imported embeddings without a network; "
+                    "use `mmx search` or `mmx evaluate --retrieval` on it"
+                )
             raise RunError(f"{self.config_path} is missing; the run is incomplete")
         return config_from_dict(json.loads(self.config_path.read_text()))
 

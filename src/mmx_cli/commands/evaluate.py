@@ -6,6 +6,7 @@ import argparse
 
 from mmx.inference import evaluate_run
 from mmx.metrics import METRIC_KEYS
+from mmx.retrieval import evaluate_retrieval
 from mmx.train.run import RunDir
 from mmx_cli.common import fmt, print_json, table
 
@@ -16,10 +17,16 @@ SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted":
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a run on a split (Tbl. 2 metrics)")
     p.add_argument("--run", required=True, help="run folder")
-    p.add_argument("--split", default="test", help="train, val, test or all (default: test)")
+    p.add_argument("--split", help="train, val, test or all (default: test; all with --retrieval)")
     p.add_argument("--threshold", type=float, help="sigmoid threshold for P/R/F1 (default: the run's, 0.3)")
     p.add_argument("--no-probe", action="store_true", help="skip the linear-probe row")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--retrieval", action="store_true",
+        help="retrieval metrics instead: genre precision@k, mean average precision (genre overlap as "
+        "relevance) and silhouette; queries from --split, searched among all labelled trailers of the run",
+    )
+    p.add_argument("-k", type=int, default=10, help="k of precision@k with --retrieval (default 10)")
     p.set_defaults(func=run)
 
 
@@ -43,8 +50,27 @@ def print_tables(result: dict) -> None:
     print(table(["model"] + [g[:6] for g in genres], per))
 
 
+def print_retrieval(result: dict) -> None:
+    columns = [(result["kind"], result)]
+    if "coarse" in result:
+        columns = [("coarse", result["coarse"]), ("fine", result)]
+    k = result["k"]
+    print(f"retrieval, split {result['split']}: {result['n_queries']} queries among {result['n_gallery']} trailers")
+    keys = [(f"precision_at_{k}", f"precision@{k}"), ("map", "mAP"), ("silhouette", "silhouette")]
+    rows = [[label] + [r[key] for _, r in columns] for key, label in keys]
+    print(table(["metric"] + [name for name, _ in columns], rows))
+
+
 def run(args: argparse.Namespace) -> int:
-    result = evaluate_run(RunDir(args.run), args.split, args.threshold, probe=not args.no_probe)
+    rd = RunDir(args.run)
+    if args.retrieval:
+        result = evaluate_retrieval(rd, args.split or "all", args.k)
+        if args.json:
+            print_json(result)
+        else:
+            print_retrieval(result)
+        return 0
+    result = evaluate_run(rd, args.split or "test", args.threshold, probe=not args.no_probe)
     if args.json:
         print_json(result)
     else:

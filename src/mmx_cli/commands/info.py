@@ -11,6 +11,7 @@ import numpy as np
 from mmx.config import RunConfig
 from mmx.data.splits import assign_splits
 from mmx.data.store import FeatureStore, StoreError
+from mmx.embeddings import load_embeddings
 from mmx.train.run import RunDir
 from mmx_cli.common import print_json, table
 
@@ -59,6 +60,11 @@ def run_summary(rd: RunDir) -> dict:
         "splits": {s: len(v) for s, v in info.splits.items()},
         "excluded": {k: len(v) for k, v in info.excluded.items()},
     }
+    if info.kind == "embeddings":
+        emb = load_embeddings(rd)
+        counts = Counter(g for gs in emb.genres for g in gs)
+        out["genres"] = {g: counts.get(g, 0) for g in info.genres}
+        out["dim"] = emb.dim
     if info.store and Path(info.store).exists():
         store = FeatureStore(info.store)
         counts = Counter(g for ids in info.splits.values() for t in ids if t in store for g in store.meta(t).genres)

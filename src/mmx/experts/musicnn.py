@@ -1,0 +1,187 @@
+"""``audio``: musicnn (Pons & Serra, 2019), the MSD music-tagging model, ported to PyTorch.
+
+The offline stand-in for the paper's VGGish audio expert (§4.2). Weights: the TF1 checkpoint
+``MSD_musicnn`` inside the ``musicnn`` wheel (ISC licence), read with ``tf_checkpoint`` (no
+TensorFlow). The vector is the 200-d penultimate layer (after its BatchNorm, as musicnn's own
+``extractor`` returns it), one per 3-second window of log-mel spectrogram.
+
+Architecture (musicnn/models.py ``build_musicnn``), input (B, 187 frames, 96 mel bands):
+front end — 2 timbral convs (7×38, 7×67 → 204 maps each, max over frequency) and 3 temporal convs
+(128×1, 64×1, 32×1 → 51 maps each, TF "same", max over frequency) → 561 per frame; mid end —
+3 dense-connected 7×561/7×64 convs (64 maps, residual) → 753 per frame; back end — max and mean
+over time (interleaved, 1506) → BatchNorm → dense 200 (ReLU, BatchNorm) = penultimate → 50 tags.
+Every TF layer conv/dense applies its ReLU before the BatchNorm that follows it; BN eps is 1e-3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmx.experts import EXPERTS
+from mmx.experts.base import Expert
+from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
+from mmx.experts.tf_checkpoint import read_checkpoint
+from mmx.experts.torch_expert import device
+from mmx.experts.weights import WeightsCorrupt, load_into, on_meta, package_file
+
+SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96  # musicnn/configuration.py
+WINDOW_FRAMES = 187  # 3 s: what the models were trained on (extractor: time_to_frames(3) + 1)
+
+
+class FrontEndBlock(nn.Module):
+    """Conv (1 → maps) → ReLU → BatchNorm → max over the frequency axis: (B, 1, T, F) → (B, maps, T)."""
+
+    def __init__(self, maps: int, kernel: tuple[int, int], time_pad: tuple[int, int]):
+        super().__init__()
+        self.time_pad = time_pad
+        self.conv = nn.Conv2d(1, maps, kernel)
+        self.bn = nn.BatchNorm2d(maps, eps=1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(F.relu(self.conv(F.pad(x, (0, 0, *self.time_pad)))))  # (B, maps, T, F')
+        return x.amax(dim=3)
+
+
+class MidEndLayer(nn.Module):
+    """Pad time by 3, conv over all channels (7 × width), ReLU, BatchNorm: (B, 1, T, width) → (B, 1, T, 64)."""
+
+    def __init__(self, width: int, maps: int):
+        super().__init__()
+        self.conv = nn.Conv2d(1, maps, (7, width))
+        self.bn = nn.BatchNorm2d(maps, eps=1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(F.relu(self.conv(F.pad(x, (0, 0, 3, 3)))))  # (B, maps, T, 1)
+        return x.permute(0, 3, 2, 1)  # (B, 1, T, maps), TF's transpose [0, 1, 3, 2]
+
+
+class Musicnn(nn.Module):
+    def __init__(self, n_mels: int = N_MELS, n_classes: int = 50, midend_maps: int = 64, backend_units: int = 200):
+        super().__init__()
+        self.bn_input = nn.BatchNorm2d(1, eps=1e-3)
+        self.timbral = nn.ModuleList(
+            FrontEndBlock(204, (7, int(f * n_mels)), (3, 3)) for f in (0.4, 0.7))  # 1.6 × 128 maps
+        self.temporal = nn.ModuleList(
+            FrontEndBlock(51, (k, 1), ((k - 1) // 2, k // 2)) for k in (128, 64, 32))  # 1.6 × 32 maps, TF same
+        front = 2 * 204 + 3 * 51  # 561
+        self.midend = nn.ModuleList([MidEndLayer(front, midend_maps), MidEndLayer(midend_maps, midend_maps),
+                                     MidEndLayer(midend_maps, midend_maps)])
+        pooled = 2 * (front + 3 * midend_maps)  # max and mean of 753 channels
+        self.bn_pool = nn.BatchNorm1d(pooled, eps=1e-3)
+        self.dense = nn.Linear(pooled, backend_units)
+        self.bn_dense = nn.BatchNorm1d(backend_units, eps=1e-3)
+        self.logits = nn.Linear(backend_units, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, mels) log-mel → (B, 200) penultimate features."""
+        x = self.bn_input(x.unsqueeze(1))  # (B, 1, T, mels)
+        front = torch.cat([b(x) for b in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
+        h = front.transpose(1, 2).unsqueeze(1)  # (B, 1, T, 561)
+        mid1 = self.midend[0](h)  # (B, 1, T, 64)
+        mid2 = self.midend[1](mid1) + mid1
+        mid3 = self.midend[2](mid2) + mid2
+        feats = torch.cat([h, mid1, mid2, mid3], dim=3).squeeze(1)  # (B, T, 753)
+        pooled = torch.stack([feats.amax(dim=1), feats.mean(dim=1)], dim=2).flatten(1)  # (B, 1506), interleaved
+        return self.bn_dense(F.relu(self.dense(self.bn_pool(pooled))))  # (B, 200)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, mels) → (B, 50) tag logits."""
+        return self.logits(self.embed(x))
+
+
+def from_tf(tensors: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """musicnn's TF variables (layers numbered in creation order) → ``Musicnn`` state dict."""
+    convs = ["timbral.0", "timbral.1", "temporal.0", "temporal.1", "temporal.2", "midend.0", "midend.1", "midend.2"]
+    bns = ["bn_input", *(f"{c}.bn" for c in convs), "bn_pool", "bn_dense"]
+    state: dict[str, torch.Tensor] = {}
+    for i, name in enumerate(convs):
+        tf = "conv2d" + (f"_{i}" if i else "")
+        kernel = tensors[f"{tf}/kernel"]  # (kh, kw, in, out)
+        state[f"{name}.conv.weight"] = _tensor(kernel.transpose(3, 2, 0, 1))  # (out, in, kh, kw)
+        state[f"{name}.conv.bias"] = _tensor(tensors[f"{tf}/bias"])
+    for i, name in enumerate(bns):
+        tf = "batch_normalization" + (f"_{i}" if i else "")
+        for ours, theirs in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
+                             ("running_var", "moving_variance")):
+            state[f"{name}.{ours}"] = _tensor(tensors[f"{tf}/{theirs}"])
+    for name, tf in (("dense", "dense"), ("logits", "dense_1")):
+        state[f"{name}.weight"] = _tensor(tensors[f"{tf}/kernel"].T)  # (in, out) → (out, in)
+        state[f"{name}.bias"] = _tensor(tensors[f"{tf}/bias"])
+    return state
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def log_mel(wave: np.ndarray) -> np.ndarray:
+    """(N,) 16 kHz → (frames, 96) musicnn input: log10(10000 · mel power + 1) of a float16 mel spectrogram."""
+    mel = power_spectrogram(wave.astype(np.float32), N_FFT, HOP) @ slaney_mel(SR, N_FFT, N_MELS).T  # (frames, 96)
+    return np.log10(10000 * mel.astype(np.float16).astype(np.float32) + 1)  # musicnn casts to float16 first
+
+
+@EXPERTS.register("audio")
+class MusicnnExpert(Expert):
+    """musicnn (MSD), 200-d penultimate features per 3 s window of audio, one window per second."""
+
+    name: ClassVar[str] = "audio"
+    modality: ClassVar[str] = "audio"
+    dim: ClassVar[int] = 200
+    level: ClassVar[str] = "window"
+    hop_frames: ClassVar[int] = 62  # ≈ 1 s between window starts (windows overlap: a 2 s clip still gets one)
+    batch_size: ClassVar[int] = 32  # windows per forward pass
+    CHECKPOINT = ("musicnn", "MSD_musicnn")  # folder of the TF checkpoint inside the wheel (prefix "MSD_musicnn/")
+    weights_source: ClassVar[str] = "PyPI musicnn==0.1.0 (pip install --no-deps musicnn==0.1.0; never imported)"
+
+    def __init__(self) -> None:
+        self._net: Musicnn | None = None
+
+    def weight_files(self) -> list[Path]:
+        folder = package_file(*self.CHECKPOINT)
+        return [folder / ".index", folder / ".data-00000-of-00001"]
+
+    def settings(self) -> dict:
+        return {"name": self.name, "dim": self.dim, "weights": "musicnn==0.1.0 MSD_musicnn", "layer": "penultimate",
+                "window_frames": WINDOW_FRAMES, "hop_frames": self.hop_frames, "sample_rate": SR}
+
+    @property
+    def net(self) -> Musicnn:
+        if self._net is None:
+            self.check_weights()
+            index = self.weight_files()[0]
+            tensors = read_checkpoint(f"{index.parent}/")
+            if "dense_1/kernel" not in tensors:
+                raise WeightsCorrupt(f"{index}: not a musicnn checkpoint (no dense_1/kernel)")
+            n_classes = tensors["dense_1/kernel"].shape[1]
+            net = load_into(on_meta(lambda: Musicnn(n_classes=n_classes)), from_tf(tensors), index)
+            self._net = net.eval().to(device())
+        return self._net
+
+    def windows(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) → ((n_windows, 187, 96) log-mel windows, (n_windows, 2) start/end seconds)."""
+        mel = log_mel(wave)  # (frames, 96)
+        if len(mel) < WINDOW_FRAMES:  # musicnn's "repeat-pad" for short inputs
+            mel = np.concatenate([mel] * -(-WINDOW_FRAMES // len(mel)))
+        starts = frame_windows(len(mel), WINDOW_FRAMES, self.hop_frames)
+        batch = np.stack([mel[s:s + WINDOW_FRAMES] for s in starts])
+        seconds = np.stack([starts, starts + WINDOW_FRAMES], axis=1) * HOP / SR
+        return batch, np.minimum(seconds, len(wave) / SR).astype(np.float32)
+
+    @torch.inference_mode()
+    def embed_audio(self, wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        if sample_rate != SR:
+            raise ValueError(f"expert {self.name!r} needs {SR} Hz audio, got {sample_rate} Hz")
+        if wave.ndim != 1:
+            raise ValueError(f"expert {self.name!r} needs mono audio of shape (N,), got {wave.shape}")
+        if len(wave) == 0:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, 2), np.float32)
+        batch, seconds = self.windows(wave)
+        out = [self.net.embed(torch.from_numpy(batch[i:i + self.batch_size]).to(device())).float().cpu()
+               for i in range(0, len(batch), self.batch_size)]
+        return torch.cat(out).numpy(), seconds

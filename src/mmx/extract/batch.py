@@ -1,0 +1,257 @@
+"""Many video files → feature store entries: resumable, safe against bad files and kills.
+
+* A trailer is the file's stem; ``labels.csv`` (the import format) gives its genres, title, year
+  and split; a video without a row is stored without genres.
+* A rerun skips every trailer whose entry was made from the same file (SHA-256) with the same
+  expert and extraction settings; when only its labels changed, the entry is rewritten from the
+  stored arrays.
+* Each entry is written atomically (``FeatureStore.write_entry``): a run killed at any moment
+  leaves whole entries or none, and the next run does the rest.
+* A file that cannot be extracted is reported with the reason and the batch goes on; entries
+  already in the store are only ever replaced by a complete new extraction of the same trailer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+from tqdm.auto import tqdm
+
+from mmx.data.importer import LabelRow, Problem, read_labels
+from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
+from mmx.experts import Expert
+from mmx.extract.config import ExtractConfig
+from mmx.extract.decode import VideoError
+from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
+from mmx.utils import sha256_file
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
+
+
+@dataclass
+class ExtractReport:
+    extracted: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)  # same features, new labels: entry rewritten
+    unchanged: list[str] = field(default_factory=list)  # same file, same settings: skipped
+    failed: list[Problem] = field(default_factory=list)  # not extracted, with the reason
+    warnings: list[Problem] = field(default_factory=list)  # extracted, but unusual (no audio, few clips, ...)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, summed over videos
+    video_seconds: float = 0.0  # length of the video extracted in this run
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass
+class Job:
+    path: Path
+    trailer_id: str
+    fingerprint: dict  # file hash + settings: equal fingerprints give equal vectors
+    label: LabelRow | None
+    stamp: dict  # path, size and mtime: an unchanged stamp reuses the stored hash instead of rehashing
+
+
+def find_videos(paths: list[str | Path], problems: list[Problem]) -> list[Path]:
+    """Files as given, and every video file (by suffix) under the given folders, sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            try:
+                found += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES and not f.is_dir())
+            except OSError as e:
+                problems.append(Problem(str(p), f"folder cannot be read ({e.strerror})"))
+        elif p.exists():
+            found.append(p)
+        else:
+            problems.append(Problem(str(p), "does not exist (or is a broken link)"))
+    broken = [f for f in found if not f.exists()]
+    problems += [Problem(str(f), "does not exist (or is a broken link)") for f in broken]
+    return [f for f in found if f.exists()]
+
+
+def file_stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"video": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def file_digest(path: Path, stamp: dict, old: EntryMeta | None) -> str:
+    """SHA-256 of the file, or the stored one when the entry was made from this very path, size and mtime."""
+    if old is not None and old.source.get("sha256") and all(old.source.get(k) == v for k, v in stamp.items()):
+        return old.source["sha256"]
+    return sha256_file(path)
+
+
+def fingerprint(digest: str, experts: list[Expert], cfg: ExtractConfig) -> dict:
+    """Everything that decides the vectors, in its JSON form (what the entry's meta keeps)."""
+    fp = {"sha256": digest, "experts": {e.name: e.settings() for e in experts}, "extract": cfg.vector_settings()}
+    return json.loads(json.dumps(fp, sort_keys=True))
+
+
+def extract_videos(
+    paths: list[str | Path],
+    store: FeatureStore,
+    cfg: ExtractConfig = ExtractConfig(),
+    labels: str | Path | None = None,
+    progress: bool = True,
+) -> ExtractReport:
+    """Extract every video under ``paths`` into ``store``; see the module docstring."""
+    report = ExtractReport()
+    experts, notes = load_experts(cfg)
+    report.warnings += [Problem("experts", n) for n in notes]
+    rows: dict[str, LabelRow] = {}
+    if labels is not None:
+        rows = {r.trailer_id: r for r in read_labels(Path(labels), report.warnings)}
+    store.register_experts({
+        e.name: ExpertInfo(e.dim, LEVELS[e.modality], f"mmx extract {json.dumps(e.settings(), sort_keys=True)}")
+        for e in experts
+    })
+    videos = find_videos(paths, report.failed)
+    jobs = plan_jobs(videos, store, experts, cfg, rows, labels is not None, report, progress)
+    with tqdm(total=len(jobs), desc="extract", unit="video", disable=not progress) as bar:
+        for job, result in run_jobs(jobs, cfg, experts, progress and cfg.workers == 1):
+            bar.update()
+            bar.set_postfix_str(job.trailer_id)
+            if isinstance(result, str):
+                report.failed.append(Problem(str(job.path), result))
+                continue
+            write(store, job, result)
+            report.extracted.append(job.trailer_id)
+            report.warnings += [Problem(str(job.path), f) for f in result.flags]
+            report.video_seconds += result.info["duration"]
+            for k, v in result.timings.items():
+                report.timings[k] = report.timings.get(k, 0.0) + v
+    return report
+
+
+def plan_jobs(
+    videos: list[Path], store: FeatureStore, experts: list[Expert], cfg: ExtractConfig,
+    rows: dict[str, LabelRow], labelled: bool, report: ExtractReport, progress: bool = False,
+) -> list[Job]:
+    """Videos still to extract; the rest are skipped (or relabelled) here and noted in ``report``."""
+    jobs: list[Job] = []
+    seen: dict[str, Path] = {}
+    existing = store.entries()
+    for path in tqdm(videos, desc="check", unit="file", leave=False, disable=not progress):
+        tid = path.stem
+        old = existing.get(tid)
+        why = validate_trailer_id(tid)
+        if why is None and tid in seen:
+            why = f"same trailer id {tid!r} as {seen[tid]}; rename one of them"
+        if why is None:
+            try:
+                stamp = file_stamp(path)
+                digest = file_digest(path, stamp, old)
+            except OSError as e:
+                why = f"cannot be read ({e.strerror})"
+        if why:
+            report.failed.append(Problem(str(path), why))
+            continue
+        seen[tid] = path
+        label = rows.get(tid)
+        if labelled and label is None:
+            report.warnings.append(Problem(str(path), "no row in labels.csv: stored without genres"))
+        job = Job(path, tid, fingerprint(digest, experts, cfg), label, stamp)
+        if old is not None and "video" not in old.source:
+            report.failed.append(Problem(str(path), f"trailer {tid!r} is already in the store from another source "
+                                                    f"({', '.join(old.source) or 'unknown'}); not replaced"))
+        elif old is not None and all(old.source.get(k) == v for k, v in job.fingerprint.items()):
+            if _labels_of(old) == _labels_of(_meta(job, 0)):
+                report.unchanged.append(tid)
+            else:
+                relabel(store, old, job)
+                report.relabelled.append(tid)
+        else:
+            jobs.append(job)
+    return jobs
+
+
+def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:
+    r = job.label
+    return EntryMeta(
+        trailer_id=job.trailer_id, genres=list(r.genres) if r else [], n_clips=n_clips, experts=[],
+        title=r.title if r else "", year=r.year if r else None, split=r.split if r else None,
+        source=source or {},
+    )
+
+
+def _labels_of(m: EntryMeta) -> tuple:
+    return m.genres, m.title, m.year, m.split
+
+
+def relabel(store: FeatureStore, old: EntryMeta, job: Job) -> None:
+    """Rewrite an entry with new labels and its stored arrays (the features are unchanged)."""
+    arrays = {name: store.load(old.trailer_id, name, mmap=False) for name in old.experts}
+    for name in old.experts:
+        if store.experts[name].level == "window":
+            arrays[f"{name}__clip"] = store.load_window_clips(old.trailer_id, name)
+    store.write_entry(_meta(job, old.n_clips, dict(old.source)), arrays, store.load_clip_times(old.trailer_id))
+
+
+def write(store: FeatureStore, job: Job, result: Extraction) -> None:
+    source = {**job.stamp, **job.fingerprint, "flags": result.flags, **result.info}
+    store.write_entry(_meta(job, len(result.clip_times), source), result.arrays, result.clip_times)
+
+
+# ----------------------------------------------------------------------------------- running
+def _extract_one(extractor: Extractor, job: Job, progress: bool) -> Extraction | str:
+    """The extraction, or the reason the file failed (one bad video never stops the batch)."""
+    try:
+        return extractor.extract(job.path, job.trailer_id, progress)
+    except VideoError as e:
+        return str(e).removeprefix(f"{job.path}: ")
+    except Exception as e:  # any other failure inside FFmpeg, OpenCV or an expert: report it, go on
+        return f"{type(e).__name__}: {e}"
+
+
+def run_jobs(
+    jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: bool,
+) -> Iterator[tuple[Job, Extraction | str]]:
+    """(job, result) for every job: in this process, or in ``cfg.workers`` processes as they finish."""
+    if not jobs:
+        return
+    if cfg.workers <= 1:
+        extractor = Extractor(cfg, experts)
+        try:
+            for job in jobs:
+                yield job, _extract_one(extractor, job, progress)
+        finally:
+            extractor.close()
+        return
+    with _pool(cfg, sorted({type(e).__module__ for e in experts})) as pool:
+        futures = {pool.submit(_worker_extract, job): job for job in jobs}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+_WORKER: Extractor | None = None  # each worker process's own extractor (its own experts)
+
+
+def _worker_init(cfg: ExtractConfig, modules: list[str]) -> None:
+    global _WORKER
+    for name in modules:  # the modules that register the experts (plugins too) in this fresh process
+        importlib.import_module(name)
+    experts, _ = load_experts(cfg)
+    _WORKER = Extractor(replace(cfg, flow_workers=0), experts)  # flow in the worker: the workers are the pool
+
+
+def _worker_extract(job: Job) -> Extraction | str:
+    return _extract_one(_WORKER, job, progress=False)
+
+
+@contextmanager
+def _pool(cfg: ExtractConfig, modules: list[str]) -> Iterator[ProcessPoolExecutor]:
+    # "spawn": forking a process that runs torch / OpenCV thread pools can hang the child
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(cfg.workers, context, initializer=_worker_init, initargs=(cfg, modules))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)

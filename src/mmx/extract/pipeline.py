@@ -1,0 +1,365 @@
+"""One trailer file → per-clip expert features (§4.1, §4.2).
+
+For each video:
+
+1. **scan** — decode every frame once, shrunk to ``scene_width``, and run PySceneDetect's content
+   detector; keep every frame's timestamp (variable frame rates give the right clip times);
+2. **clips** — the scenes between cuts; each clip drops its first and last frame (§4.1); a video
+   without a cut is one clip;
+3. **sample** — decode again and keep, for each expert, the frames nearest to its own sampling
+   times (``fps`` frames per second, centred on the clip, between ``min_frames`` and
+   ``max_frames``), resized on the short side to the expert's ``size`` and centre-cropped;
+4. **embed** — each video expert turns a clip's frames (or their TV-L1 flow) into one vector;
+   the audio expert embeds the 16 kHz mono track window by window, and each window goes to the
+   clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
+
+Decoding twice costs one more decode (cheap beside the experts) and keeps memory at one clip's
+sampled frames, whatever the length or resolution of the trailer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mmx.experts import EXPERTS, Expert
+from mmx.extract.audio import load_audio, write_wav
+from mmx.extract.config import ExtractConfig
+from mmx.extract.decode import (
+    DecodeStats,
+    VideoError,
+    VideoInfo,
+    decode_video,
+    frame_time,
+    monotonic_times,
+    probe,
+    Resizer,
+)
+from mmx.extract.flow import InlineExecutor, clip_flow, flow_executor
+from mmx.extract.scenes import CutDetector, scene_ranges
+
+# modality → the level its vectors are stored at (audio: one vector per window, NetVLAD in the model)
+LEVELS = {"rgb": "clip", "flow": "clip", "audio": "window"}
+
+
+class ExtractError(Exception):
+    """The extraction cannot start (an expert is unknown or unavailable); the message says what to do."""
+
+
+@dataclass
+class Clip:
+    start: int  # first frame used (the scene's first frame is dropped)
+    end: int  # one past the last frame used
+    t0: float  # scene start, seconds
+    t1: float  # scene end, seconds
+
+
+@dataclass
+class Scan:
+    times: np.ndarray  # (n_frames,) presentation time of every decoded frame, seconds from the first
+    cuts: list[int]  # frame index of every cut
+    end: float  # end of the last frame, seconds
+    bad_packets: int
+
+
+@dataclass
+class Extraction:
+    """What one video gives: arrays for the store, clip times, and notes for the summary."""
+
+    arrays: dict[str, np.ndarray]  # expert → (n_clips, dim) or (n_windows, dim); "<expert>__clip"
+    clip_times: np.ndarray  # (n_clips, 2) start/end seconds
+    flags: list[str] = field(default_factory=list)  # what was unusual (no audio, few clips, ...)
+    info: dict = field(default_factory=dict)  # size, fps, duration, frames: kept in the entry's meta
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
+    """Create the configured experts and check their weights; returns them and notes on left-out ones."""
+    experts, notes = [], []
+    for name in cfg.experts:
+        if name not in EXPERTS:
+            known = ", ".join(EXPERTS.names()) or "none registered"
+            raise ExtractError(f"unknown expert {name!r}; known: {known} (see `mmx experts`)")
+        try:
+            expert = EXPERTS.create(name)
+        except (ImportError, OSError, RuntimeError) as e:
+            raise ExtractError(f"expert {name!r} is unavailable: {e}") from None
+        expert.check_weights()  # WeightsMissing names the file and where it is expected
+        if expert.modality not in LEVELS:
+            raise ExtractError(f"expert {name!r} has modality {expert.modality!r}; "
+                               f"expected one of {', '.join(LEVELS)}")
+        if expert.level != LEVELS[expert.modality]:
+            raise ExtractError(f"expert {name!r} ({expert.modality}) must be "
+                               f"{LEVELS[expert.modality]}-level, not {expert.level}")
+        if expert.modality == "flow" and not cfg.flow:
+            notes.append(f"expert {name!r} left out: optical flow is switched off (flow=false)")
+            continue
+        experts.append(expert)
+    if not experts:
+        raise ExtractError("no experts to extract; name at least one with --experts")
+    return experts, notes
+
+
+# ----------------------------------------------------------------------------------- 1. scan
+def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, bar: tqdm | None = None) -> Scan:
+    """Decode every frame once at ``scene_width``: frame times and scene cuts."""
+    width = min(cfg.scene_width, info.width)
+    height = max(2, round(info.height * width / info.width / 2) * 2)
+    detector = CutDetector(info.fps, cfg.scene_threshold, cfg.min_scene_len)
+    stats = DecodeStats()
+    resizer = Resizer()
+    times: list[float] = []
+    for i, frame in enumerate(decode_video(path, stats)):
+        times.append(frame_time(frame, i, info.fps))
+        detector.add(i, resizer.image(frame, width, height, "bgr24"))
+        if bar is not None:
+            bar.update()
+    if not times:
+        raise VideoError(f"{path}: no video frame could be decoded ({stats.bad_packets} corrupt packets)")
+    t = monotonic_times(times)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / info.fps
+    return Scan(times=t, cuts=detector.finish(), end=float(t[-1] + step), bad_packets=stats.bad_packets)
+
+
+# ----------------------------------------------------------------------------------- 2. clips
+def make_clips(s: Scan, drop: int) -> list[Clip]:
+    """Scenes → clips without their first and last ``drop`` frames (all frames when the scene is short)."""
+    clips = []
+    for a, b in scene_ranges(s.cuts, len(s.times)):
+        t1 = float(s.times[b]) if b < len(s.times) else s.end
+        start, end = (a + drop, b - drop) if b - a > 2 * drop else (a, b)
+        clips.append(Clip(start, end, float(s.times[a]), t1))
+    return clips
+
+
+# ----------------------------------------------------------------------------------- 3. sample
+def sample_indices(times: np.ndarray, clip: Clip, fps: float, min_frames: int, max_frames: int) -> np.ndarray:
+    """Frames nearest to ``fps`` sampling times centred on the clip, ``min_frames``..``max_frames`` of them.
+
+    A clip shorter than ``min_frames / fps`` repeats frames; a longer one than ``max_frames / fps``
+    keeps its middle part.
+    """
+    seg = times[clip.start:clip.end]  # (F,)
+    step = float(np.median(np.diff(seg))) if len(seg) > 1 else 0.0
+    duration = float(seg[-1] - seg[0]) + step
+    n = int(np.clip(round(duration * fps), min_frames, max_frames))
+    mid = (seg[0] + seg[-1]) / 2
+    targets = mid + (np.arange(n) - (n - 1) / 2) / fps  # (n,)
+    nearest = np.abs(seg[None, :] - targets[:, None]).argmin(axis=1)  # (n,)
+    return clip.start + nearest
+
+
+@dataclass
+class _Want:
+    expert: int  # index into the expert list
+    clip: int
+    slots: list[int]  # positions in the clip's frame stack this frame fills
+
+
+def plan_samples(times: np.ndarray, clips: list[Clip], experts: list[Expert]) -> dict[int, list[_Want]]:
+    """frame index → which (expert, clip, slots) need it. Flow experts get one frame more than flows."""
+    wants: dict[int, list[_Want]] = defaultdict(list)
+    for e, expert in enumerate(experts):
+        extra = 1 if expert.modality == "flow" else 0
+        for c, clip in enumerate(clips):
+            idx = sample_indices(times, clip, expert.fps, expert.min_frames + extra, expert.max_frames + extra)
+            slots: dict[int, list[int]] = defaultdict(list)
+            for slot, i in enumerate(idx):
+                slots[int(i)].append(slot)
+            for i, s in slots.items():
+                wants[i].append(_Want(e, c, s))
+    return wants
+
+
+def sample_clips(
+    path: Path, wants: dict[int, list[_Want]], experts: list[Expert],
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Decode again; yield (expert, clip, (T, size, size, 3) uint8 frames) as soon as a clip is complete."""
+    counts: dict[tuple[int, int], int] = defaultdict(int)  # (expert, clip) → frames it needs
+    for ws in wants.values():
+        for w in ws:
+            counts[(w.expert, w.clip)] += len(w.slots)
+    buffers: dict[tuple[int, int], np.ndarray] = {}
+    missing = dict(counts)
+    resizers: dict[int, Resizer] = defaultdict(Resizer)  # one scaler per output size
+    last = max(wants) if wants else -1
+    for i, frame in enumerate(decode_video(path)):
+        if i > last:
+            break
+        crops: dict[int, np.ndarray] = {}  # size → crop, shared by experts of one size
+        for w in wants.get(i, ()):
+            size = experts[w.expert].size
+            if size not in crops:
+                crops[size] = resizers[size].crop(frame, size)
+            key = (w.expert, w.clip)
+            if key not in buffers:
+                buffers[key] = np.empty((counts[key], size, size, 3), np.uint8)
+            buffers[key][w.slots] = crops[size]
+            missing[key] -= len(w.slots)
+            if missing[key] == 0:
+                yield w.expert, w.clip, buffers.pop(key)
+    if buffers or any(missing.values()):
+        raise VideoError(f"{path}: the second decoding pass gave fewer frames than the first; is the file changing?")
+
+
+# ----------------------------------------------------------------------------------- 4. embed
+def _check_vector(vec: np.ndarray, expert: Expert, clip: int) -> np.ndarray:
+    vec = np.asarray(vec, np.float32)
+    if vec.shape != (expert.dim,):
+        raise ValueError(f"expert {expert.name!r} returned shape {vec.shape} for clip {clip}; "
+                         f"expected ({expert.dim},)")
+    if not np.isfinite(vec).all():
+        raise ValueError(f"expert {expert.name!r} returned NaN or inf for clip {clip}")
+    return vec
+
+
+def assign_windows(spans: np.ndarray, clips: list[Clip]) -> np.ndarray:
+    """(n_windows, 2) start/end seconds → (n_windows,) int32 index of the clip holding each window's centre."""
+    starts = np.array([c.t0 for c in clips])  # (n_clips,)
+    centres = spans.mean(axis=1)  # (n_windows,)
+    return np.clip(np.searchsorted(starts, centres, side="right") - 1, 0, len(clips) - 1).astype(np.int32)
+
+
+class Extractor:
+    """Extracts videos with one set of experts (created once), optionally with a TV-L1 process pool."""
+
+    def __init__(self, cfg: ExtractConfig, experts: list[Expert], flow_pool: Executor | None = None):
+        self.cfg = cfg
+        self.video_experts = [e for e in experts if e.modality in ("rgb", "flow")]
+        self.audio_experts = [e for e in experts if e.modality == "audio"]
+        needs_flow = any(e.modality == "flow" for e in experts)
+        self.flow_pool = flow_pool or (flow_executor(cfg.flow_workers) if needs_flow else InlineExecutor())
+        workers = (os.cpu_count() or 1) if cfg.flow_workers < 0 else cfg.flow_workers
+        self.flow_in_flight = 2 * max(1, workers)  # clips of flow computed ahead of embedding
+
+    def close(self) -> None:
+        self.flow_pool.shutdown()
+
+    def extract(self, path: Path, trailer_id: str, progress: bool = False) -> Extraction:
+        """All experts for one video file; ``VideoError`` when the file cannot be used."""
+        timings: dict[str, float] = defaultdict(float)
+        info = probe(path)
+        flags: list[str] = []
+        total = int(info.duration * info.fps) or None
+        with tqdm(total=total, desc=f"{trailer_id} scan", unit="frame", leave=False, disable=not progress) as bar:
+            t = time.perf_counter()
+            s = scan(path, info, self.cfg, bar)
+            timings["scan"] += time.perf_counter() - t
+            clips = make_clips(s, self.cfg.drop_frames)
+            flags += self._video_flags(info, s, clips)
+            arrays: dict[str, np.ndarray] = {}
+            bar.reset(total=len(clips) * len(self.video_experts))
+            bar.unit = "clip"
+            bar.set_description(f"{trailer_id} experts")
+            arrays.update(self._embed_video(path, s, clips, timings, bar))
+        arrays.update(self._embed_audio(path, trailer_id, clips, flags, timings))
+        clip_times = np.array([[c.t0, c.t1] for c in clips], np.float64)
+        meta = {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
+                "duration": round(s.end, 3), "frames": len(s.times), "codec": info.codec}
+        return Extraction(arrays, clip_times, flags, meta, dict(timings))
+
+    def _video_flags(self, info: VideoInfo, s: Scan, clips: list[Clip]) -> list[str]:
+        cfg = self.cfg
+        flags = []
+        if not s.cuts:
+            flags.append("no scene cuts: the whole video is one clip")
+        if len(clips) < cfg.min_clips:
+            flags.append(f"{len(clips)} clip(s), fewer than {cfg.min_clips}: kept and flagged "
+                         "(training leaves it out)")
+        if s.bad_packets:
+            flags.append(f"{s.bad_packets} corrupt packet(s) skipped")
+        if min(info.width, info.height) > cfg.large_side:
+            sizes = sorted({e.size for e in self.video_experts} | {min(cfg.scene_width, info.width)})
+            flags.append(f"large picture {info.width}×{info.height}: frames resized while decoding "
+                         f"(to {', '.join(map(str, sizes))} px)")
+        if len(s.times) > 2:
+            d = np.diff(s.times)
+            d = d[d > 0]
+            if d.size and (d.max() - d.min()) > cfg.vfr_tolerance * np.median(d):
+                flags.append(f"variable frame rate ({1 / d.max():.1f}–{1 / d.min():.1f} fps): "
+                             "clip times from frame timestamps")
+        if info.duration and s.end < 0.9 * info.duration:
+            flags.append(f"decoding stopped at {s.end:.1f} s of {info.duration:.1f} s: "
+                         "truncated or damaged; kept what decoded")
+        return flags
+
+    def _embed_video(self, path: Path, s: Scan, clips: list[Clip], timings: dict, bar: tqdm) -> dict[str, np.ndarray]:
+        experts = self.video_experts
+        if not experts:
+            return {}
+        wants = plan_samples(s.times, clips, experts)
+        vectors: dict[int, list] = {e: [None] * len(clips) for e in range(len(experts))}
+        pending: list[tuple[int, int, Future]] = []
+        t = time.perf_counter()
+        for e, c, frames in sample_clips(path, wants, experts):
+            timings["sample"] += time.perf_counter() - t
+            expert = experts[e]
+            if expert.modality == "flow":
+                pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
+                pending = self._drain(pending, vectors, timings, bar, keep=self.flow_in_flight)
+            else:
+                vectors[e][c] = self._embed(expert, frames, c, timings)
+                bar.update()
+            t = time.perf_counter()
+        self._drain(pending, vectors, timings, bar, keep=0)
+        return {experts[e].name: np.stack(v) for e, v in vectors.items()}
+
+    def _drain(self, pending, vectors, timings, bar, keep: int) -> list:
+        """Embed finished flow clips until at most ``keep`` remain in flight (bounds the memory)."""
+        while len(pending) > keep:
+            e, c, future = pending.pop(0)
+            t = time.perf_counter()
+            flows = future.result()  # (T, size, size, 2)
+            timings["flow"] += time.perf_counter() - t
+            vectors[e][c] = self._embed(self.video_experts[e], flows, c, timings)
+            bar.update()
+        return pending
+
+    def _embed(self, expert: Expert, frames: np.ndarray, clip: int, timings: dict) -> np.ndarray:
+        t = time.perf_counter()
+        vec = _check_vector(expert.embed_frames(frames), expert, clip)
+        timings[f"expert:{expert.name}"] += time.perf_counter() - t
+        return vec
+
+    def _embed_audio(
+        self, path: Path, trailer_id: str, clips: list[Clip], flags: list[str], timings: dict,
+    ) -> dict[str, np.ndarray]:
+        if not self.audio_experts and self.cfg.wav_dir is None:
+            return {}
+        t = time.perf_counter()
+        stats = DecodeStats()
+        wave = load_audio(path, self.cfg.audio_rate, stats)
+        timings["audio"] += time.perf_counter() - t
+        names = ", ".join(repr(e.name) for e in self.audio_experts)
+        if wave is None or wave.size == 0:
+            what = "no audio track" if wave is None else "an empty audio track"
+            if self.audio_experts:
+                flags.append(f"{what}: expert {names} missing, the rest extracted")
+            return {}
+        if stats.bad_packets:
+            flags.append(f"{stats.bad_packets} corrupt audio packet(s) skipped")
+        if self.cfg.wav_dir is not None:
+            write_wav(Path(self.cfg.wav_dir) / f"{trailer_id}.wav", wave, self.cfg.audio_rate)
+        out: dict[str, np.ndarray] = {}
+        for expert in self.audio_experts:
+            t = time.perf_counter()
+            vecs, spans = expert.embed_audio(wave, self.cfg.audio_rate)  # (W, dim), (W, 2)
+            timings[f"expert:{expert.name}"] += time.perf_counter() - t
+            vecs, spans = np.asarray(vecs, np.float32), np.asarray(spans, np.float64)
+            if len(vecs) == 0:
+                flags.append(f"audio too short for expert {expert.name!r}: missing, the rest extracted")
+                continue
+            if vecs.shape[1:] != (expert.dim,) or spans.shape != (len(vecs), 2) or not np.isfinite(vecs).all():
+                raise ValueError(f"expert {expert.name!r} returned windows {vecs.shape} / times {spans.shape}; "
+                                 f"expected (n, {expert.dim}) finite and (n, 2)")
+            out[expert.name] = vecs
+            out[f"{expert.name}__clip"] = assign_windows(spans, clips)
+        return out

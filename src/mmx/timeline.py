@@ -1,0 +1,85 @@
+"""Scene-level genre timeline (Fig. 8): genre probabilities for every clip of a trailer.
+
+For clip c the network sees a "trailer" whose ``n_seqs`` windows are all the one window of
+``seq_len`` clips centred on c (``centred_window``, shifted inside the trailer at its ends), and the
+genre head gives that window's probabilities. All windows of a trailer go through the network
+in one batch, each clip vector computed once. Clip start/end seconds come from the store when it
+has them (``clip_times``), else they are None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmx.data.dataset import ViewRule
+from mmx.data.store import FeatureStore
+from mmx.data.windows import centred_window
+from mmx.model.mmx import MMX
+from mmx.retrieval import unknown_id
+from mmx.train.coarse import make_loader
+from mmx.train.run import RunDir, RunInfo
+
+
+@dataclass
+class ClipGenres:
+    clip: int  # index of the clip in the trailer, time order
+    start: float | None  # seconds, when the store knows them
+    end: float | None
+    probabilities: dict[str, float]  # genre → sigmoid probability of the window centred on the clip
+
+
+@dataclass
+class Timeline:
+    trailer_id: str
+    title: str
+    genres: list[str]  # the given labels
+    vocabulary: list[str]  # the run's genres, the keys of every clip's probabilities
+    clips: list[ClipGenres]
+
+    def matrix(self) -> np.ndarray:
+        """(n_clips, G) probabilities in ``vocabulary`` order."""
+        return np.array([[c.probabilities[g] for g in self.vocabulary] for c in self.clips])
+
+
+def centred_views(n_clips: int, n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """One view per clip: ``n_seqs`` copies of the window centred on it."""
+
+    def view(clip: int) -> ViewRule:
+        return lambda n, rng: np.tile(centred_window(n, clip, seq_len), (n_seqs, 1))  # (S, L)
+
+    return [view(c) for c in range(n_clips)]
+
+
+@torch.no_grad()
+def clip_probabilities(model: MMX, store: FeatureStore, info: RunInfo, trailer_id: str) -> np.ndarray:
+    """(n_clips, G) genre probabilities of the window centred on each clip of ``trailer_id``."""
+    n_clips = store.meta(trailer_id).n_clips
+    views = centred_views(n_clips, model.cfg.n_seqs, model.cfg.seq_len)
+    batch = next(iter(make_loader(store, info, [trailer_id], 1, views)))
+    model.eval()
+    return torch.sigmoid(model.classify(model.embed(batch)))[0].numpy()  # (n_clips, G)
+
+
+def trailer_timeline(run: str | Path | RunDir, trailer_id: str) -> Timeline:
+    """The genre timeline of one trailer of the run's store (coarse or fine run)."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    store, info = run.store(), run.info()
+    if trailer_id not in store:
+        raise unknown_id(trailer_id, sorted(store.entries()), f"store {store.root}")
+    probs = clip_probabilities(run.load_model(), store, info, trailer_id)
+    times = store.load_clip_times(trailer_id)
+    meta = store.meta(trailer_id)
+    clips = [
+        ClipGenres(
+            clip=c,
+            start=None if times is None else float(times[c, 0]),
+            end=None if times is None else float(times[c, 1]),
+            probabilities={g: float(p) for g, p in zip(info.genres, probs[c])},
+        )
+        for c in range(len(probs))
+    ]
+    return Timeline(trailer_id, meta.title, meta.genres, list(info.genres), clips)

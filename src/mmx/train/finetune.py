@@ -1,0 +1,302 @@
+"""Fine-grained stage (§3.3, §4.2): NT-Xent fine-tuning of a coarse run's bottleneck.
+
+Two views of each trailer form a positive pair — by default the two halves of its clips, each
+half giving its own ``n_seqs`` windows (§3.3); the other rule, two random window sets of the whole
+trailer (the authors' later code), is registered beside it in ``PAIR_RULES``. Both views go through
+the network up to the 2048-d bottleneck, then a projection head m, n → 128-d, and NT-Xent pulls
+the pair together against the 2(N − 1) other views of the batch. Adam at lr 1e-4 with 10 linear
+warm-up epochs then cosine annealing, 50 epochs. Every epoch logs the cosine silhouette of the
+validation trailers' bottleneck embeddings by primary genre (Fig. 6), epoch 0 being the coarse
+starting point.
+
+The run folder is a run like ``train``'s (kind ``"fine"``, ``parent`` = the coarse run, the
+parent's config.json so the network loads the same way) plus ``finetune.json``. Each epoch writes
+``checkpoints/epoch-NNNN`` (network, projection head, optimizer) and ``best.safetensors`` — for a
+fine run the weights of the last finished epoch, without the projection head, which exists only to
+train. Every epoch reseeds from (seed, epoch), so a run killed at any moment and resumed ends at
+the same weights as an uninterrupted one. When the last epoch is done, ``embeddings.npz`` is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from mmx.config import merge
+from mmx.data.dataset import ViewRule
+from mmx.data.store import FeatureStore
+from mmx.data.windows import window_indices
+from mmx.embeddings import embed_ids, embed_run
+from mmx.losses import NTXentLoss
+from mmx.model.mmx import MMX
+from mmx.registry import Registry
+from mmx.retrieval import silhouette
+from mmx.train.coarse import TrainError, make_loader
+from mmx.train.run import RunDir, RunError, RunInfo
+from mmx.utils import atomic_write_text
+
+FINETUNE_FILE = "finetune.json"
+
+
+class FinetuneError(TrainError):
+    """Fine-tuning cannot start on this run or data; the message says why and what to change."""
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 50  # §4.2
+    warmup_epochs: int = 10  # linear warm-up epochs before cosine annealing (§4.2)
+    lr: float = 1e-4  # peak learning rate, Adam (§4.2)
+    weight_decay: float = 0.0  # the paper uses none
+    batch_size: int = 32  # trailers per batch, 2(N − 1) negatives per anchor; the paper's coarse batch (§4.2)
+    temperature: float = 0.5  # τ of NT-Xent (§4.2)
+    proj_hidden: int = 2048  # hidden width of projection layer m; not given in the paper (SimCLR: the input size)
+    proj_dim: int = 128  # output of projection layer n (§4.2: 2048 → 128)
+    positive_pair: str = "halves"  # "halves" (§3.3) or "random-windows" (two random window sets, authors' later code)
+    seed: int = 0  # seeds the projection head, batch order and random windows
+    eval_batch_size: int = 32  # batch size for the silhouette and the final embeddings
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+
+def load_finetune_config(values: dict, base: FinetuneConfig | None = None) -> FinetuneConfig:
+    """``base`` (or the defaults) with ``values`` merged in, names and types checked."""
+    cfg = merge(base or FinetuneConfig(), values)
+    if not (cfg.temperature > 0 and cfg.lr > 0 and cfg.epochs >= 1 and 0 <= cfg.warmup_epochs):
+        raise FinetuneError(
+            f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
+            f"(got {cfg.temperature}, {cfg.lr}, {cfg.epochs}, {cfg.warmup_epochs})"
+        )
+    if cfg.positive_pair not in PAIR_RULES:
+        raise FinetuneError(
+            f"positive_pair {cfg.positive_pair!r} is unknown; use one of {', '.join(PAIR_RULES.names())}"
+        )
+    return cfg
+
+
+# ---------------------------------------------------------------------------- positive pairs
+PAIR_RULES: Registry[list[ViewRule]] = Registry("positive-pair rule")
+
+
+@PAIR_RULES.register("halves")
+def halves(n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """First and second half of the clips, each with its own evenly spaced windows (§3.3).
+
+    A trailer of a single clip has no halves; both views are then that clip.
+    """
+
+    def half(which: int) -> ViewRule:
+        def rule(n: int, rng: np.random.Generator | None) -> np.ndarray:
+            if n < 2:
+                return window_indices(n, n_seqs, seq_len)
+            lo, hi = (0, n // 2) if which == 0 else (n // 2, n)
+            return window_indices(n, n_seqs, seq_len, lo, hi)  # (S, L)
+
+        return rule
+
+    return [half(0), half(1)]
+
+
+@PAIR_RULES.register("random-windows")
+def random_windows(n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """Two independent random window sets over the whole trailer, redrawn every epoch."""
+    rule: ViewRule = lambda n, rng: window_indices(n, n_seqs, seq_len, rng=rng)  # noqa: E731
+    return [rule, rule]
+
+
+# ---------------------------------------------------------------------------- model parts
+class ProjectionHead(nn.Module):
+    """m, n: the bottleneck (…, 2048) → (…, 128) space where NT-Xent is applied (§3.3)."""
+
+    def __init__(self, embed_dim: int, hidden: int, out_dim: int):
+        super().__init__()
+        self.m = nn.Sequential(nn.Linear(embed_dim, hidden), nn.ReLU())
+        self.n = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.n(self.m(x))  # (…, 2048) → (…, hidden) → (…, 128)
+
+
+def lr_at(epoch: int, cfg: FinetuneConfig) -> float:
+    """Learning rate of 1-based ``epoch``: linear warm-up to ``lr``, then cosine annealing to 0."""
+    if epoch <= cfg.warmup_epochs:
+        return cfg.lr * epoch / cfg.warmup_epochs
+    span = max(cfg.epochs - cfg.warmup_epochs, 1)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs - 1) / span))
+
+
+def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]:
+    """Everything up to the bottleneck, and the projection head; the genre head l stays as it is."""
+    return [p for n, p in model.named_parameters() if not n.startswith("head.")] + list(proj.parameters())
+
+
+def train_one_epoch(
+    model: MMX, proj: ProjectionHead, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
+    progress: bool = True, desc: str = "finetune",
+) -> float:
+    """One pass of NT-Xent over ``loader`` (two views per trailer); mean loss per trailer.
+
+    A batch of a single trailer (the last one of an epoch) has no negatives and is skipped.
+    """
+    model.train()
+    proj.train()
+    total, count = 0.0, 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
+    for batch in bar:
+        if len(batch.ids) < 2:
+            continue
+        z = proj(model.embed(batch))  # (B, 2, proj_dim)
+        loss = loss_fn(z[:, 0], z[:, 1])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch.ids)
+        count += len(batch.ids)
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int) -> float:
+    """Cosine silhouette of the validation trailers' bottleneck embeddings by primary genre (Fig. 6)."""
+    ids = info.splits["val"]
+    vectors = embed_ids(model, store, info, ids, batch_size)
+    return silhouette(vectors, [store.meta(t).genres for t in ids])
+
+
+# ---------------------------------------------------------------------------- the run
+def finetune(
+    parent: str | Path,
+    out: str | Path,
+    cfg: FinetuneConfig,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Fine-tune the coarse run ``parent`` into ``out`` (or resume ``out``); returns the final state."""
+    run = RunDir(out)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if resume and run.exists():
+        info = run.info()
+        _check_resume(run, info, parent, cfg)
+        parent_run = RunDir(info.parent)
+    else:
+        if run.exists():
+            raise RunError(f"{run.root} already holds a run; pass --resume to continue it or pick a new --out")
+        parent_run = RunDir(parent)
+        info = _fine_info(parent_run, cfg)
+    store, run_cfg = parent_run.store(), parent_run.config()
+    run.write_info(info, run_cfg)
+    atomic_write_text(run.root / FINETUNE_FILE, json.dumps(asdict(cfg), indent=2) + "\n")
+
+    torch.manual_seed(cfg.seed)
+    model = parent_run.load_model("best")
+    proj = ProjectionHead(run_cfg.model.embed_dim, cfg.proj_hidden, cfg.proj_dim)
+    optimizer = torch.optim.Adam(trainable_parameters(model, proj), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = run.state() if resume else None
+    if state is None:
+        score = val_silhouette(model, store, info, cfg.eval_batch_size)
+        state = {"epoch": 0, "checkpoint": None, "best_epoch": 0, "best_score": score, "history": []}
+        _save_epoch(run, model, proj, optimizer, state, 0, {"epoch": 0, "val_silhouette": score})
+        log(f"epoch 0 (coarse start): val silhouette {score:.4f}")
+    elif state["checkpoint"]:
+        ckpt = run.root / state["checkpoint"]
+        model.load_state_dict(load_file(f"{ckpt}.safetensors"))
+        proj.load_state_dict(load_file(f"{ckpt}.proj.safetensors"))
+        optimizer.load_state_dict(torch.load(f"{ckpt}.optim.pt", weights_only=True))
+        log(f"resuming {run.root} after epoch {state['epoch']}")
+
+    views = PAIR_RULES.create(cfg.positive_pair, run_cfg.model.n_seqs, run_cfg.model.seq_len)
+    loss_fn = NTXentLoss(cfg.temperature)
+    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
+    bar = tqdm(epochs, desc="epochs", disable=not progress, unit="epoch", initial=state["epoch"], total=cfg.epochs)
+    for epoch in bar:
+        t0 = time.time()
+        seed = epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch, cfg)
+        loader = make_loader(store, info, info.splits["train"], cfg.batch_size, views, shuffle_seed=seed, seed=cfg.seed)
+        loader.dataset.set_epoch(epoch)
+        loss = train_one_epoch(model, proj, loader, loss_fn, optimizer, progress, desc=f"epoch {epoch}")
+        score = val_silhouette(model, store, info, cfg.eval_batch_size)
+        record = {"epoch": epoch, "train_loss": loss, "lr": lr_at(epoch, cfg), "val_silhouette": score,
+                  "seconds": round(time.time() - t0, 2)}
+        _save_epoch(run, model, proj, optimizer, state, epoch, record)
+        bar.set_postfix(loss=f"{loss:.4f}", silhouette=f"{score:.3f}")
+        log(f"epoch {epoch}/{cfg.epochs}: NT-Xent {loss:.4f}, val silhouette {score:.4f}")
+    if state["epoch"] >= cfg.epochs:
+        embed_run(run)
+    return state
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % 2**31
+
+
+def _fine_info(parent: RunDir, cfg: FinetuneConfig) -> RunInfo:
+    """The fine run's info: the parent's data, with clear errors when NT-Xent cannot run on it."""
+    info = parent.info()
+    if info.kind not in ("coarse", "fine"):
+        raise FinetuneError(f"{parent.root} is of kind {info.kind!r}, without a network; fine-tune a coarse run")
+    n_train = len(info.splits["train"])
+    if n_train < 2 or cfg.batch_size < 2:
+        raise FinetuneError(
+            f"NT-Xent needs at least 2 trailers per batch (the other trailers are the negatives); "
+            f"{parent.root} has {n_train} training trailer(s) and batch_size is {cfg.batch_size}"
+        )
+    if not info.splits["val"]:
+        raise FinetuneError(f"{parent.root} has no validation trailers, so the silhouette cannot be tracked")
+    return RunInfo(
+        kind="fine", store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
+        excluded=info.excluded, parent=str(parent.root.resolve()),
+    )
+
+
+def _check_resume(run: RunDir, info: RunInfo, parent: str | Path | None, cfg: FinetuneConfig) -> None:
+    if info.kind != "fine":
+        raise RunError(f"{run.root} is a {info.kind} run, not a fine-tuning run")
+    if parent is not None and Path(parent).resolve() != Path(info.parent):
+        raise RunError(f"{run.root} was fine-tuned from {info.parent}, not {parent}")
+    saved = asdict(load_finetune_config(json.loads((run.root / FINETUNE_FILE).read_text())))
+    now = asdict(cfg)
+    for d in (saved, now):
+        d.pop("epochs")
+        d.pop("threads")
+    if saved != now:
+        raise RunError(
+            f"{run.root} was started with another fine-tuning config; resume it with the same settings "
+            "(only epochs may grow) or fine-tune into a new --out folder"
+        )
+
+
+def _save_epoch(
+    run: RunDir, model: MMX, proj: ProjectionHead, optimizer, state: dict, epoch: int, record: dict
+) -> None:
+    """Checkpoint files first, then best.safetensors and the state pointer, then prune."""
+    name = f"checkpoints/epoch-{epoch:04d}"
+    run.save_weights(model, run.root / f"{name}.safetensors")
+    run.save_weights(proj, run.root / f"{name}.proj.safetensors")
+    tmp = run.root / f"{name}.optim.pt.tmp"
+    torch.save(optimizer.state_dict(), tmp)
+    tmp.replace(run.root / f"{name}.optim.pt")
+    shutil.copyfile(run.root / f"{name}.safetensors", run.root / ".best.tmp")
+    (run.root / ".best.tmp").replace(run.best_path)
+    previous = state["checkpoint"]
+    state.update(epoch=epoch, checkpoint=name, best_epoch=epoch, best_score=record["val_silhouette"])
+    state["history"] = [h for h in state["history"] if h["epoch"] < epoch] + [record]
+    run.write_state(state)
+    if previous and previous != name:
+        for suffix in (".safetensors", ".proj.safetensors", ".optim.pt"):
+            (run.root / f"{previous}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,30 @@
+"""``mmx import-embeddings EMB.npz --labels META.csv --out RUN``: a run from trailer-level vectors."""
+
+from __future__ import annotations
+
+import argparse
+
+from mmx.embeddings import import_embeddings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-embeddings",
+        help="make a searchable run from trailer embeddings and their metadata",
+        description="EMB.npz holds trailer_id (N,) and embedding (N, D); META.csv has trailer_id, genres "
+        "(|-separated) and optional title, year. Rows with no metadata, duplicate ids, NaN/inf values or "
+        "all-zero vectors are reported and left out; the rest make a run of kind 'embeddings' usable by "
+        "search, evaluate --retrieval and info.",
+    )
+    p.add_argument("npz", metavar="EMB.npz", help="embeddings file")
+    p.add_argument("--labels", required=True, metavar="META.csv", help="metadata csv")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = import_embeddings(args.npz, args.labels, args.out)
+    for p in report.problems:
+        print(f"problem: {p.where}: {p.reason}")
+    print(f"imported {len(report.kept)} trailer embeddings ({len(report.problems)} problem(s)) → {args.out}")
+    return 0

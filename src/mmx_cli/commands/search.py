@@ -1,0 +1,38 @@
+"""``mmx search --run RUN QUERY``: the trailers nearest to a trailer (or a new trailer's npz)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from mmx.retrieval import search_run
+from mmx_cli.common import print_json, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        help="find the trailers most similar to a query (cosine, fine-grained space)",
+        description="QUERY is a trailer id of the run (it is left out of its own results) or the path of "
+        "an .npz: a new trailer's per-clip features in the import format (embedded with the run's "
+        "network, no retraining), or an `embedding` vector of the run's dimension.",
+    )
+    p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
+    p.add_argument("query", metavar="QUERY", help="trailer id, or path of a trailer's .npz")
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    hits = search_run(args.run, args.query, args.k)
+    if args.json:
+        print_json([asdict(h) for h in hits])
+        return 0
+    rows = [
+        [i + 1, h.score, h.title or h.trailer_id, h.trailer_id, "" if h.year is None else h.year, ", ".join(h.genres)]
+        for i, h in enumerate(hits)
+    ]
+    print(f"nearest to {args.query}:")
+    print(table(["#", "score", "title", "trailer_id", "year", "genres"], rows))
+    return 0

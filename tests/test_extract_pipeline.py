@@ -1,0 +1,209 @@
+"""``mmx extract`` end to end on generated trailers with cheap fake experts: alignment, resume, kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave as wavfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from extract_fakes import register_fakes
+from mmx.data.store import FeatureStore
+from mmx.demo.videos import VideoCorpusConfig, generate_videos
+from mmx.extract import ExtractConfig, extract_videos
+from mmx.extract.decode import Resizer, decode_video
+from mmx_cli.main import main
+
+register_fakes()
+TESTS = Path(__file__).resolve().parent
+FAKES = ["fake_colour", "fake_flow", "fake_loudness"]
+CORPUS = VideoCorpusConfig(n_videos=4, seed=11, shots=(4, 5), shot_frames=(16, 22), width=128, height=96)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("videos")
+    generate_videos(out, CORPUS)
+    return out
+
+
+@pytest.fixture(scope="module")
+def extracted(corpus, tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("store") / "store"
+    wavs = tmp_path_factory.mktemp("wav")
+    rc = main(["extract", str(corpus), "--store", str(store), "--experts", ",".join(FAKES),
+               "--labels", str(corpus / "labels.csv"), "--flow-workers", "0", "--keep-wav", str(wavs), "--quiet"])
+    assert rc == 0
+    return store
+
+
+def _truths(corpus: Path) -> list[dict]:
+    return json.loads((corpus / "truth.json").read_text())
+
+
+def test_entries_follow_the_shots(corpus, extracted):
+    store = FeatureStore(extracted)
+    truths = _truths(corpus)
+    assert len(store) == len(truths)
+    assert {n: (i.dim, i.level) for n, i in store.experts.items()} == {
+        "fake_colour": (6, "clip"), "fake_flow": (4, "clip"), "fake_loudness": (2, "window")}
+    for t in truths:
+        meta = store.meta(t["trailer_id"])
+        bounds = np.array([0] + t["cuts"] + [t["n_frames"]]) / t["fps"]
+        assert meta.genres == t["genres"] and meta.n_clips == len(t["cuts"]) + 1
+        assert meta.source["sha256"] and "scene_threshold" in meta.source["extract"]
+        times = store.load_clip_times(t["trailer_id"])
+        assert np.abs(times - np.stack([bounds[:-1], bounds[1:]], 1)).max() <= 1.01 / t["fps"]
+        for name in ("fake_colour", "fake_flow"):
+            arr = store.load(t["trailer_id"], name)
+            assert arr.shape == (meta.n_clips, store.experts[name].dim) and np.isfinite(arr).all()
+        windows = store.load(t["trailer_id"], "fake_loudness")
+        clips = store.load_window_clips(t["trailer_id"], "fake_loudness")
+        assert len(windows) == len(clips) == int(t["n_frames"] / t["fps"] / 0.5)
+        centres = np.arange(len(windows)) * 0.5 + 0.25  # the fake expert's 0.5 s windows
+        holder = [int(np.nonzero((times[:, 0] <= c) & (c < times[:, 1]))[0][0]) for c in centres]
+        assert clips.tolist() == holder
+
+
+def test_clip_vectors_come_from_their_own_shot(corpus, extracted):
+    """The fake colour expert's mean colour of clip c equals the mean colour of shot c, decoded here."""
+    store = FeatureStore(extracted)
+    t = _truths(corpus)[0]
+    resizer = Resizer()
+    frames = np.stack([resizer.crop(f, 32) for f in decode_video(corpus / t["file"])]) / 255.0  # (F, 32, 32, 3)
+    bounds = [0] + t["cuts"] + [t["n_frames"]]
+    shot_means = np.stack([frames[a + 1:b - 1].mean((0, 1, 2)) for a, b in zip(bounds[:-1], bounds[1:])])
+    colour = store.load(t["trailer_id"], "fake_colour")[:, :3]
+    assert np.abs(colour - shot_means).max() < 0.03
+    assert np.abs(colour[1:] - colour[:-1]).max(1).min() > 0.05  # neighbouring shots really differ
+
+
+def test_wav_kept_at_16k(corpus, extracted):
+    wav_dir = next(Path(extracted).parent.parent.glob("wav*/"))
+    t = _truths(corpus)[1]
+    with wavfile.open(str(wav_dir / f"{t['trailer_id']}.wav")) as w:
+        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
+        assert abs(w.getnframes() / 16000 - t["n_frames"] / t["fps"]) < 0.1
+
+
+def test_rerun_skips_relabels_and_reextracts(corpus, extracted, tmp_path):
+    store = FeatureStore(extracted)
+    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
+    report = extract_videos([corpus], store, cfg, labels=corpus / "labels.csv", progress=False)
+    assert report.ok and not report.extracted and len(report.unchanged) == len(_truths(corpus))
+
+    labels = (corpus / "labels.csv").read_text().replace("synth000,", "synth000,Horror|", 1)
+    (tmp_path / "labels.csv").write_text(labels)
+    before = store.load("synth000", "fake_colour", mmap=False)
+    report = extract_videos([corpus], store, cfg, labels=tmp_path / "labels.csv", progress=False)
+    assert report.relabelled == ["synth000"] and not report.extracted
+    store.refresh()
+    assert "Horror" in store.meta("synth000").genres
+    assert np.array_equal(store.load("synth000", "fake_colour"), before)
+
+    changed = ExtractConfig(experts=FAKES, flow_workers=0, drop_frames=2)  # other vectors: extract again
+    report = extract_videos([corpus / "synth001.mp4"], store, changed, labels=corpus / "labels.csv", progress=False)
+    assert report.extracted == ["synth001"]
+    store.refresh()
+    assert store.meta("synth001").source["extract"]["drop_frames"] == 2
+
+
+def test_rerun_trusts_the_stored_hash_of_an_untouched_file(corpus, extracted, monkeypatch):
+    import mmx.extract.batch as batch
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again although unchanged")
+
+    monkeypatch.setattr(batch, "sha256_file", no_hashing)
+    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
+    report = extract_videos([corpus / "synth003.mp4"], FeatureStore(extracted), cfg,
+                            labels=corpus / "labels.csv", progress=False)
+    assert report.unchanged == ["synth003"]
+
+
+def test_parallel_workers_give_the_same_vectors(corpus, extracted, tmp_path):
+    store = FeatureStore.create(tmp_path / "par")
+    cfg = ExtractConfig(experts=FAKES, workers=2)
+    report = extract_videos([corpus / "synth002.mp4", corpus / "synth003.mp4"], store, cfg, progress=False)
+    assert report.ok and sorted(report.extracted) == ["synth002", "synth003"]
+    ref = FeatureStore(extracted)
+    for tid in ("synth002", "synth003"):
+        for name in FAKES:
+            assert np.allclose(store.load(tid, name), ref.load(tid, name), atol=1e-5)
+
+
+def test_unknown_expert_is_named(corpus, tmp_path, capsys):
+    rc = main(["extract", str(corpus), "--store", str(tmp_path / "s"),
+               "--experts", "fake_colour,no_such_expert", "--quiet"])
+    assert rc == 2
+    assert "no_such_expert" in capsys.readouterr().err
+    assert len(FeatureStore(tmp_path / "s")) == 0
+
+
+SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(TESTS)!r})
+import extract_fakes
+from mmx_cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _complete_entries(store: Path) -> list[str]:
+    """Trailer ids of the visible entries, checking that each one is whole."""
+    out = []
+    for d in sorted((store / "entries").iterdir()):
+        if d.name.startswith("."):
+            continue
+        meta = json.loads((d / "meta.json").read_text())
+        for name in meta["experts"]:
+            assert np.load(d / f"{name}.npy").shape[0] == meta["n_clips"]
+        out.append(meta["trailer_id"])
+    return out
+
+
+def test_killed_run_resumes(corpus, tmp_path):
+    """kill -9 in the middle of a run: only whole entries are visible; the next run does the rest."""
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-c", SCRIPT, "extract", str(corpus), "--store", str(store),
+           "--experts", "fake_slow", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 90
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            entries = store / "entries"
+            if entries.exists() and any(not d.name.startswith(".") for d in entries.iterdir()):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = _complete_entries(store)
+    n = len(_truths(corpus))
+    assert 1 <= len(done) < n
+
+    report = extract_videos([corpus], FeatureStore(store), ExtractConfig(experts=["fake_slow"]), progress=False)
+    assert report.ok and sorted(report.unchanged) == done
+    assert len(report.extracted) == n - len(done)
+    assert sorted(_complete_entries(store)) == sorted(t["trailer_id"] for t in _truths(corpus))
+
+
+def test_extracted_store_trains_unchanged(tmp_path):
+    """`mmx train` reads what `mmx extract` wrote, with nothing in between (trailers of ≥ 10 clips)."""
+    videos = tmp_path / "videos"
+    cfg = VideoCorpusConfig(n_videos=10, seed=3, shots=(10, 10), shot_frames=(16, 16), width=64, height=48)
+    generate_videos(videos, cfg)
+    store = tmp_path / "store"
+    assert main(["extract", str(videos), "--store", str(store), "--labels", str(videos / "labels.csv"),
+                 "--experts", "fake_colour,fake_loudness", "--quiet"]) == 0
+    assert {m.n_clips for m in FeatureStore(store).entries().values()} == {10}
+    assert main(["train", "--store", str(store), "--out", str(tmp_path / "run"), "--model", "tiny",
+                 "--epochs", "1", "--quiet"]) == 0

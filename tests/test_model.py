@@ -1,0 +1,181 @@
+"""The network's maths: gating by hand and against a loop, masks, NetVLAD, shapes per preset."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mmx.config import ModelConfig
+from mmx.data.dataset import Batch
+from mmx.data.store import ExpertInfo
+from mmx.model import FUSIONS, MODELS, CollaborativeGating, create_model
+from mmx.model.layers import NetVLAD
+
+torch.set_num_threads(1)
+
+
+def test_gating_tiny_case_by_hand():
+    # E=2 experts, D=1, one-layer g and h: g([a; b]) = 1·a + 2·b + 0.5, h(x) = x.
+    cg = CollaborativeGating(n_experts=2, dim=1, g_layers=1, h_layers=1)
+    with torch.no_grad():
+        cg.g_left.weight.fill_(1.0)
+        cg.g_left.bias.fill_(0.5)
+        cg.g_right.weight.fill_(2.0)
+        cg.h[0].weight.fill_(1.0)
+        cg.h[0].bias.fill_(0.0)
+    psi = torch.tensor([[[1.0], [3.0]]])  # (C=1, E=2, D=1)
+    avail = torch.ones(1, 2, dtype=torch.bool)
+    out = cg(psi, avail)
+    # T_0 = g([1; 3]) = 1 + 6 + 0.5 = 7.5; T_1 = g([3; 1]) = 3 + 2 + 0.5 = 5.5
+    expected = torch.tensor([[[1.0 * torch.sigmoid(torch.tensor(7.5))], [3.0 * torch.sigmoid(torch.tensor(5.5))]]])
+    torch.testing.assert_close(out, expected)
+
+
+def _reference_gating(cg: CollaborativeGating, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+    """Eq. 1–2 as a plain loop, with g applied to the concatenation [ψ_e; ψ_f]."""
+    W = torch.cat([cg.g_left.weight, cg.g_right.weight], dim=1)  # (D, 2D): g's first layer on [ψ_e; ψ_f]
+    b = cg.g_left.bias
+    C, E, D = psi.shape
+    out = torch.empty_like(psi)
+    for c in range(C):
+        for e in range(E):
+            total = torch.zeros(D)
+            for f in range(E):
+                if f == e or not avail[c, f]:
+                    continue
+                x = W @ torch.cat([psi[c, e], psi[c, f]]) + b
+                if len(cg.g_rest):
+                    x = cg.g_rest(torch.relu(x))
+                total = total + x
+            out[c, e] = psi[c, e] * torch.sigmoid(cg.h(total))
+    return out
+
+
+@pytest.mark.parametrize("E,g_layers,h_layers", [(2, 1, 1), (3, 2, 2), (4, 3, 1)])
+def test_gating_matches_loop_over_pairs(E, g_layers, h_layers):
+    torch.manual_seed(E)
+    cg = CollaborativeGating(E, dim=5, g_layers=g_layers, h_layers=h_layers)
+    psi = torch.randn(6, E, 5)
+    avail = torch.rand(6, E) > 0.3
+    with torch.no_grad():
+        torch.testing.assert_close(cg(psi, avail), _reference_gating(cg, psi, avail), rtol=1e-5, atol=1e-6)
+
+
+def test_missing_partner_changes_nothing_it_must_not():
+    torch.manual_seed(0)
+    cg = CollaborativeGating(3, dim=4)
+    psi = torch.randn(5, 3, 4)
+    avail = torch.ones(5, 3, dtype=torch.bool)
+    avail[:, 2] = False
+    other = psi.clone()
+    other[:, 2] = torch.randn(5, 4) * 100  # whatever the missing expert holds
+    with torch.no_grad():
+        a, b = cg(psi, avail), cg(other, avail)
+    torch.testing.assert_close(a[:, :2], b[:, :2])
+    # …and equals gating over the two available experts alone
+    two = CollaborativeGating(2, dim=4)
+    two.load_state_dict(cg.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(a[:, :2], two(psi[:, :2], avail[:, :2]))
+
+
+def test_netvlad_matches_per_clip_loop():
+    torch.manual_seed(0)
+    vlad = NetVLAD(dim=3, clusters=4)
+    x = torch.randn(7, 3)
+    seg = torch.tensor([0, 0, 0, 2, 2, 2, 2])  # clip 1 has no window
+    out = vlad(x, seg, 3)
+    assert out.shape == (3, 12)
+    for c in range(3):
+        rows = x[seg == c]
+        if len(rows) == 0:
+            assert torch.all(out[c] == 0)
+            continue
+        a = torch.softmax(vlad.assign(rows), dim=-1)  # (w, K)
+        v = torch.stack([(a[:, k : k + 1] * (rows - vlad.centroids[k])).sum(0) for k in range(4)])
+        v = torch.nn.functional.normalize(v, dim=-1).flatten()
+        torch.testing.assert_close(out[c], torch.nn.functional.normalize(v, dim=0), rtol=1e-5, atol=1e-6)
+
+
+EXPERTS = {"appearance": ExpertInfo(10), "motion": ExpertInfo(7), "audio": ExpertInfo(5, level="window")}
+
+
+def _batch(cfg: ModelConfig, B: int = 2, V: int = 1, clips: int = 12, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    C = B * clips
+    windows = torch.randint(0, clips, (B, V, cfg.n_seqs, cfg.seq_len), generator=g)
+    windows += (torch.arange(B) * clips).view(B, 1, 1, 1)
+    W = 3 * C
+    return Batch(
+        ids=[f"t{i}" for i in range(B)],
+        feats={
+            "appearance": torch.randn(C, 10, generator=g),
+            "motion": torch.randn(C, 7, generator=g),
+            "audio": torch.randn(W, 5, generator=g),
+        },
+        window_clip={"audio": torch.arange(W) // 3},
+        avail=torch.ones(C, 3, dtype=torch.bool),
+        windows=windows,
+        labels=torch.zeros(B, 4),
+    )
+
+
+@pytest.mark.parametrize("preset", MODELS.names())
+@pytest.mark.parametrize("fusion", FUSIONS.names())
+def test_shapes_for_every_preset_and_fusion(preset, fusion):
+    cfg = dataclasses.replace(MODELS.create(preset), fusion=fusion)
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2, V=2)
+    with torch.no_grad():
+        clips = model.clip_vectors(batch)
+        emb = model.embed(batch)
+        logits = model(batch)
+    assert clips.shape == (24, cfg.clip_dim)
+    torch.testing.assert_close(clips.norm(dim=-1), torch.ones(24))
+    assert emb.shape == (2, 2, cfg.embed_dim)
+    assert logits.shape == (2, 4)
+    assert torch.isfinite(logits).all()
+
+
+def test_embedding_depends_only_on_own_windows_and_sequence_order():
+    cfg = MODELS.create("tiny")
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2)
+    with torch.no_grad():
+        base = model.embed(batch)
+        # trailer 1's clips changed: trailer 0's embedding must not move
+        changed = dataclasses.replace(batch, feats={k: v.clone() for k, v in batch.feats.items()})
+        changed.feats["appearance"][12:] += 5.0
+        torch.testing.assert_close(model.embed(changed)[0], base[0])
+        assert not torch.allclose(model.embed(changed)[1], base[1])
+        # concatenated sequences are ordered: reversing them changes the embedding
+        rev = dataclasses.replace(batch, windows=batch.windows.flip(2))
+        assert not torch.allclose(model.embed(rev), base)
+
+
+def test_missing_expert_values_do_not_matter_in_the_full_model():
+    cfg = MODELS.create("tiny")
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2)
+    batch.avail[:12, 1] = False  # trailer 0 has no motion
+    other = dataclasses.replace(batch, feats={k: v.clone() for k, v in batch.feats.items()})
+    other.feats["motion"][:12] = torch.randn(12, 7) * 50
+    with torch.no_grad():
+        torch.testing.assert_close(model(other), model(batch))
+
+
+def test_single_expert_skips_gating():
+    cfg = MODELS.create("tiny")
+    model = create_model({"appearance": ExpertInfo(10)}, 4, cfg)
+    psi = torch.randn(3, 1, cfg.expert_dim)
+    assert torch.equal(model.fusion.gating(psi, torch.ones(3, 1, dtype=torch.bool)), psi)
+
+
+def test_unknown_fusion_and_pool_are_rejected():
+    with pytest.raises(KeyError, match="unknown fusion"):
+        create_model(EXPERTS, 4, "tiny", fusion="attention")
+    with pytest.raises(ValueError, match="sequence_pool"):
+        create_model(EXPERTS, 4, "tiny", sequence_pool="max")

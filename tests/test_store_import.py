@@ -1,0 +1,196 @@
+"""Import format, the store's atomic entries and memory-mapped reads, and every bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmx.data.importer import ImportFormatError, import_folder
+from mmx.data.splits import assign_splits, hash_split
+from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, StoreError
+
+
+def write_folder(folder: Path, trailers: dict[str, dict], rows: list[dict] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for tid, arrays in trailers.items():
+        np.savez(folder / f"{tid}.npz", **arrays)
+    rows = rows if rows is not None else [{"trailer_id": t, "genres": "Action|Drama"} for t in trailers]
+    fields = sorted({k for r in rows for k in r}, key=["trailer_id", "genres", "title", "year", "split"].index)
+    with open(folder / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return folder
+
+
+def trailer(n: int = 12, seed: int = 0, audio: bool = True, img_dim: int = 8) -> dict:
+    rng = np.random.default_rng(seed)
+    out = {"image": rng.normal(size=(n, img_dim)).astype(np.float32), "motion": rng.normal(size=(n, 4)).astype(np.float32)}
+    if audio:
+        clip = np.repeat(np.arange(n), 2).astype(np.int32)
+        out["audio"] = rng.normal(size=(len(clip), 3)).astype(np.float32)
+        out["audio__clip"] = clip
+    return out
+
+
+def test_import_roundtrip_and_memory_mapped_reads(tmp_path):
+    arrays = trailer(seed=1)
+    arrays["clip_times"] = np.stack([np.arange(12.0), np.arange(12.0) + 1], 1)
+    folder = write_folder(tmp_path / "in", {"a": arrays, "b": trailer(seed=2, audio=False)},
+                          [{"trailer_id": "a", "genres": "Action|Science Fiction", "title": "A", "year": "1999", "split": "test"},
+                           {"trailer_id": "b", "genres": "comedy", "title": "B", "year": "", "split": ""}])
+    store = FeatureStore.create(tmp_path / "store")
+    report = import_folder(folder, store)
+    assert report.ok and sorted(report.imported) == ["a", "b"]
+    assert store.experts["audio"].level == "window" and store.experts["image"].dim == 8
+    assert "import:" in store.experts["image"].source
+    reopened = FeatureStore(tmp_path / "store")
+    a = reopened.meta("a")
+    assert (a.genres, a.title, a.year, a.split, a.n_clips) == (["Action", "Sci-Fi"], "A", 1999, "test", 12)
+    assert reopened.meta("b").experts == ["image", "motion"]  # no audio track
+    img = reopened.load("a", "image")
+    assert isinstance(img, np.memmap)
+    np.testing.assert_array_equal(img, arrays["image"])
+    np.testing.assert_array_equal(reopened.load_window_clips("a", "audio"), arrays["audio__clip"])
+    np.testing.assert_array_equal(reopened.load_clip_times("a"), arrays["clip_times"])
+    assert reopened.load("b", "audio") is None
+    assert reopened.genres() == ["Action", "Comedy", "Sci-Fi"]
+
+
+def test_reimport_changes_nothing_and_updates_changed_rows(tmp_path):
+    folder = write_folder(tmp_path / "in", {"a": trailer(), "b": trailer(seed=3)})
+    store = FeatureStore.create(tmp_path / "store")
+    import_folder(folder, store)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file()}
+    again = import_folder(folder, FeatureStore(tmp_path / "store"))
+    assert sorted(again.unchanged) == ["a", "b"] and not again.imported and not again.updated
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == {p: t for p, t in before.items() if p.name != ".lock"}
+    write_folder(folder, {}, [{"trailer_id": "a", "genres": "Horror"}, {"trailer_id": "b", "genres": "Action|Drama"}])
+    third = import_folder(folder, FeatureStore(tmp_path / "store"))
+    assert third.updated == ["a"] and third.unchanged == ["b"]
+    assert FeatureStore(tmp_path / "store").meta("a").genres == ["Horror"]
+
+
+def test_each_bad_input_is_reported_and_the_rest_imported(tmp_path):
+    good = trailer()
+    nan = trailer(seed=5)
+    nan["image"][3, 1] = np.nan
+    inf = trailer(seed=6)
+    inf["motion"][0, 0] = np.inf
+    mismatch = trailer(seed=7)
+    mismatch["motion"] = mismatch["motion"][:10]
+    wrong_dim = trailer(seed=8, img_dim=9)
+    bad_clip = trailer(seed=9)
+    bad_clip["audio__clip"][-1] = 99
+    folder = write_folder(
+        tmp_path / "in",
+        {"good": good, "good2": trailer(seed=4), "nan": nan, "inf": inf, "mismatch": mismatch,
+         "wrong_dim": wrong_dim, "bad_clip": bad_clip, "orphan": trailer(seed=10)},
+        [{"trailer_id": t, "genres": "Drama"} for t in
+         ["good", "good2", "nan", "inf", "mismatch", "wrong_dim", "bad_clip", "no_npz", "not_npz"]]
+        + [{"trailer_id": "nogenre", "genres": ""}, {"trailer_id": "good", "genres": "Comedy"},
+           {"trailer_id": "badsplit", "genres": "Drama", "split": "dev"}],
+    )
+    (folder / "not_npz.npz").write_text("this is not a zip file")
+    store = FeatureStore.create(tmp_path / "store")
+    report = import_folder(folder, store)
+    assert sorted(report.imported) == ["good", "good2"]
+    reasons = {p.where: p.reason for p in report.problems}
+    assert "NaN or inf" in reasons["nan.npz"] and "NaN or inf" in reasons["inf.npz"]
+    assert "different clip counts" in reasons["mismatch.npz"]
+    assert "9-d; the rest of the collection has 8-d" in reasons["wrong_dim.npz"]
+    assert "points outside clips" in reasons["bad_clip.npz"]
+    assert "not a readable npz" in reasons["not_npz.npz"]
+    assert "has no row in labels.csv" in reasons["orphan.npz"]
+    assert any("no no_npz.npz" in r for r in reasons.values())
+    assert any("has no genres" in r for r in reasons.values())
+    assert any("duplicate trailer_id 'good'" in r for r in reasons.values())
+    assert any("split 'dev'" in r for r in reasons.values())
+    assert len(report.problems) == 11
+
+
+def test_unreadable_folder_and_missing_labels(tmp_path):
+    store = FeatureStore.create(tmp_path / "store")
+    with pytest.raises(ImportFormatError, match="not a readable folder"):
+        import_folder(tmp_path / "nowhere", store)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImportFormatError, match="no labels.csv"):
+        import_folder(tmp_path / "empty", store)
+    (tmp_path / "empty" / "labels.csv").write_text("id,genre\nx,Drama\n")
+    with pytest.raises(ImportFormatError, match="needs columns trailer_id and genres"):
+        import_folder(tmp_path / "empty", store)
+    if os.geteuid() != 0:  # root reads everything
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0)
+        with pytest.raises(ImportFormatError):
+            import_folder(locked, store)
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(StoreError, match="not an mmx store"):
+        FeatureStore(tmp_path)
+
+
+def test_entry_write_is_atomic_when_interrupted(tmp_path, monkeypatch):
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(4)})
+    meta = EntryMeta("x", ["Drama"], 3, [])
+    store.write_entry(meta, {"image": np.ones((3, 4))})
+    calls = {"n": 0}
+    real_save = np.save
+
+    def dying_save(*a, **k):  # the process dies in the middle of rewriting entry "x"
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_entry(EntryMeta("x", ["Horror"], 3, []), {"image": np.zeros((3, 4))})
+    monkeypatch.setattr(np, "save", real_save)
+    fresh = FeatureStore(tmp_path / "store")
+    assert fresh.meta("x").genres == ["Drama"]
+    np.testing.assert_array_equal(fresh.load("x", "image"), np.ones((3, 4)))
+    assert not list((tmp_path / "store" / "entries").glob(".tmp-*"))
+
+
+def test_swap_interrupted_between_renames_is_recovered(tmp_path):
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(4)})
+    store.write_entry(EntryMeta("x", ["Drama"], 3, []), {"image": np.ones((3, 4))})
+    key = store.meta("x").key
+    entries = tmp_path / "store" / "entries"
+    os.replace(entries / key, entries / f".old-{key}.deadbeef")  # killed after moving the old entry away
+    assert FeatureStore(tmp_path / "store").meta("x").genres == ["Drama"]
+
+
+def test_expert_dims_are_fixed_by_the_store(tmp_path):
+    store = FeatureStore.create(tmp_path / "store")
+    import_folder(write_folder(tmp_path / "a", {"a": trailer()}), store)
+    report = import_folder(write_folder(tmp_path / "b", {"b": trailer(img_dim=5)}), store)
+    assert not report.imported and "5-d; the rest of the collection has 8-d" in report.problems[0].reason
+
+
+def test_odd_trailer_ids_are_safe(tmp_path):
+    folder = write_folder(tmp_path / "in", {"#RealityHigh": trailer(), "A b (2001)": trailer(seed=2)})
+    store = FeatureStore.create(tmp_path / "store")
+    assert import_folder(folder, store).ok
+    assert set(FeatureStore(tmp_path / "store").entries()) == {"#RealityHigh", "A b (2001)"}
+
+
+def test_hash_split_is_deterministic_stable_and_near_80_10_10(small_store):
+    ids = [f"t{i}" for i in range(5000)]
+    splits = [hash_split(t, 0, [0.8, 0.1, 0.1]) for t in ids]
+    assert splits == [hash_split(t, 0, [0.8, 0.1, 0.1]) for t in ids]
+    assert abs(splits.count("train") / 5000 - 0.8) < 0.02
+    assert abs(splits.count("val") / 5000 - 0.1) < 0.015
+    assert splits != [hash_split(t, 1, [0.8, 0.1, 0.1]) for t in ids]
+    result = assign_splits(small_store.entries(), 0, [0.8, 0.1, 0.1], min_clips=10)
+    short = [t for t, m in small_store.entries().items() if m.n_clips < 10]
+    assert sorted(result.too_short) == sorted(short)
+    assert sum(result.counts().values()) + len(short) == len(small_store)

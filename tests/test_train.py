@@ -1,0 +1,148 @@
+"""Coarse training: it learns, it is deterministic, a killed run resumes to the same weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mmx.config import load_config
+from mmx.data.importer import import_folder
+from mmx.data.store import FeatureStore
+from mmx.inference import evaluate_run
+from mmx.train.coarse import TrainError, train
+from mmx.train.run import RunDir, RunError
+
+from test_store_import import trailer, write_folder
+
+TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
+
+
+def tiny_cfg(epochs: int, *extra: str):
+    from mmx.config import merge
+    from mmx.model.mmx import MODELS
+
+    cfg = merge(load_config(overrides=TINY + list(extra)), {"model": vars(MODELS.create("tiny"))})
+    return merge(cfg, {"train": {"epochs": epochs}})
+
+
+def test_training_lifts_validation_auprc_well_above_random(small_store, tmp_path):
+    state = train(small_store, tmp_path / "run", tiny_cfg(12), progress=False, log=lambda s: None)
+    assert len(state["history"]) == 12
+    result = evaluate_run(RunDir(tmp_path / "run"), "val", probe=False)
+    assert result["auprc_weighted"] > result["random"]["auprc_weighted"] + 0.2
+    assert state["history"][-1]["train_loss"] < state["history"][0]["train_loss"]
+    saved = RunDir(tmp_path / "run").config()
+    assert saved.train.epochs == 12 and saved.model.embed_dim == 32  # resolved config beside the run
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 13))
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    state = RunDir(run).state()
+    return load_file(str(RunDir(run).root / f"{state['checkpoint']}.safetensors"))
+
+
+def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path, monkeypatch):
+    cfg = tiny_cfg(4)
+    train(small_store, tmp_path / "full", cfg, progress=False, log=lambda s: None)
+    # the process dies right after epoch 3's checkpoint files are written, before its state pointer
+    real = RunDir.write_state
+    calls = {"n": 0}
+
+    def dying(self, state):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        real(self, state)
+
+    monkeypatch.setattr(RunDir, "write_state", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(small_store, tmp_path / "cut", cfg, progress=False, log=lambda s: None)
+    monkeypatch.setattr(RunDir, "write_state", real)
+    assert RunDir(tmp_path / "cut").state()["epoch"] == 2
+    train(small_store, tmp_path / "cut", cfg, resume=True, progress=False, log=lambda s: None)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    strip = lambda hs: [{k: v for k, v in h.items() if k != "seconds"} for h in hs]  # noqa: E731
+    assert strip(RunDir(tmp_path / "cut").state()["history"]) == strip(RunDir(tmp_path / "full").state()["history"])
+
+
+def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path):
+    args = [sys.executable, "-m", "mmx_cli.main", "train", "--store", str(small_store.root), "--quiet",
+            "--model", "tiny", "--epochs", "10"] + [x for s in TINY for x in ("--set", s)]
+    subprocess.run(args + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
+    proc = subprocess.Popen(args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_path = tmp_path / "cut" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state_path.exists() and json.loads(state_path.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.02)
+    time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = json.loads(state_path.read_text())["epoch"]
+    assert 2 <= done <= 10
+    subprocess.run(args[:4] + ["--out", str(tmp_path / "cut"), "--resume", "--quiet"], check=True, capture_output=True)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    best_a = load_file(str(tmp_path / "full" / "best.safetensors"))
+    best_b = load_file(str(tmp_path / "cut" / "best.safetensors"))
+    for k in best_a:
+        torch.testing.assert_close(best_a[k], best_b[k], rtol=0, atol=0)
+
+
+def test_resume_refuses_another_recipe_and_new_run_refuses_existing(small_store, tmp_path):
+    train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
+    with pytest.raises(RunError, match="already holds a run"):
+        train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
+    with pytest.raises(RunError, match="another config"):
+        train(small_store, tmp_path / "run", tiny_cfg(2, "train.lr=0.1"), resume=True, progress=False, log=lambda s: None)
+    state = train(small_store, tmp_path / "run", tiny_cfg(2), resume=True, progress=False, log=lambda s: None)
+    assert state["epoch"] == 2  # growing the epoch count is allowed
+
+
+def _store(tmp_path, rows, n=12):
+    trailers = {r["trailer_id"]: trailer(n=n, seed=i) for i, r in enumerate(rows)}
+    folder = write_folder(tmp_path / "in", trailers, rows)
+    store = FeatureStore.create(tmp_path / "store")
+    import_folder(folder, store)
+    return store
+
+
+def test_untrainable_stores_say_why(tmp_path):
+    empty = FeatureStore.create(tmp_path / "empty")
+    with pytest.raises(TrainError, match="no experts"):
+        train(empty, tmp_path / "r0", tiny_cfg(1), progress=False)
+    one_genre = _store(tmp_path / "a", [{"trailer_id": f"t{i}", "genres": "Drama", "split": s}
+                                        for i, s in enumerate(["train", "train", "val"])])
+    with pytest.raises(TrainError, match="single genre"):
+        train(one_genre, tmp_path / "r1", tiny_cfg(1), progress=False)
+    no_val = _store(tmp_path / "b", [{"trailer_id": f"t{i}", "genres": g, "split": "train"}
+                                     for i, g in enumerate(["Drama", "Action"])])
+    with pytest.raises(TrainError, match="validation split is empty"):
+        train(no_val, tmp_path / "r2", tiny_cfg(1), progress=False)
+    short = _store(tmp_path / "c", [{"trailer_id": "t0", "genres": "Drama"}], n=5)
+    with pytest.raises(TrainError, match="training split is empty.*fewer than data.min_clips=10"):
+        train(short, tmp_path / "r3", tiny_cfg(1), progress=False)
+
+
+def test_probe_row_is_fitted_on_train_and_beats_random(small_store, tmp_path):
+    train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
+    result = evaluate_run(RunDir(tmp_path / "run"), "test")
+    assert set(result) >= {"auprc_micro", "auprc_macro", "auprc_weighted", "precision_weighted",
+                           "recall_weighted", "f1_weighted", "per_genre", "random", "probe"}
+    assert result["probe"]["auprc_weighted"] > result["random"]["auprc_weighted"]
+    assert np.isfinite(result["auprc_weighted"])
