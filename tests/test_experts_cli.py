@@ -11,7 +11,7 @@ from mmx.experts.weights import WEIGHTS_ENV
 from mmx_cli.main import main
 
 DEFAULTS = {"appearance": 1280, "motion": 1024, "scene": 512, "audio": 200}
-PAPER = {"senet154": 2048, "resnet18-places365": 512, "r2plus1d": 512, "i3d-flow": 1024, "vggish": 128}
+PAPER = {"senet154": 2048, "resnet18_places365": 512, "r2plus1d": 512, "i3d_flow": 1024, "vggish": 128}
 
 
 @pytest.mark.parametrize("name", EXPERTS.names())
@@ -43,6 +43,6 @@ def test_experts_table(tmp_path, monkeypatch, capsys):
     assert main(["experts"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[2:] if line and not line.startswith(" ")}
-    assert rows["i3d-flow"].endswith("yes") and rows["senet154"].endswith("MISSING")
+    assert rows["i3d_flow"].endswith("yes") and rows["senet154"].endswith("MISSING")
     assert "i3d-kinetics-400.ckpt" in rows["motion"] and "MSD_musicnn/.index" in rows["audio"]
     assert str(tmp_path) in out and "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth" in out

@@ -19,7 +19,7 @@ from mmx.experts.paper import R2Plus1D, ResNet18Places365, SENet154, scale_image
 from mmx.experts.vggish import VGGish, log_mel_examples
 from mmx.experts.weights import WEIGHTS_ENV, WeightsCorrupt, on_meta, sha256_of
 
-PAPER = ["senet154", "resnet18-places365", "r2plus1d", "i3d-flow", "vggish"]
+PAPER = ["senet154", "resnet18_places365", "r2plus1d", "i3d_flow", "vggish"]
 
 
 @pytest.fixture
@@ -52,11 +52,11 @@ def test_resnet18_places365_reads_the_csail_checkpoint_and_safetensors(weights_d
     state = {f"module.{k}": v for k, v in model.state_dict().items()}
     torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state}, weights_dir / "resnet18_places365.pth.tar")
     frames = uint8_frames(2, 224)
-    out = EXPERTS.create("resnet18-places365").embed_frames(frames)
+    out = EXPERTS.create("resnet18_places365").embed_frames(frames)
     other = weights_dir / "elsewhere" / "places.safetensors"
     other.parent.mkdir()
     save_file(model.state_dict(), str(other))
-    again = EXPERTS.create("resnet18-places365", weights=other).embed_frames(frames)  # an explicit path
+    again = EXPERTS.create("resnet18_places365", weights=other).embed_frames(frames)  # an explicit path
     model.fc = nn.Identity()
     with torch.inference_mode():
         expected = model(scale_imagenet(torch.from_numpy(frames))).mean(dim=0).numpy()
@@ -85,7 +85,7 @@ def test_i3d_flow_reads_a_pytorch_i3d_checkpoint(weights_dir):
     # pytorch-i3d's files predate BatchNorm's num_batches_tracked counters
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(state, weights_dir / "flow_imagenet.pt")
-    expert = EXPERTS.create("i3d-flow")
+    expert = EXPERTS.create("i3d_flow")
     flow = torch.from_numpy(np.random.default_rng(0).normal(0, 8, (8, 64, 64, 2)).astype(np.float32))
     x = expert.preprocess(flow)  # (1, 2, 8, 64, 64): clipped to ±20 px, scaled to [-1, 1]
     assert x.shape == (1, 2, 8, 64, 64) and x.abs().max() <= 1
@@ -144,7 +144,7 @@ def test_wrong_layout_is_refused(weights_dir):
 
     torch.save(resnet18().state_dict(), weights_dir / "resnet18_places365.pth.tar")  # ImageNet head: 1000 classes
     with pytest.raises(WeightsCorrupt, match="resnet18_places365.pth.tar: the checkpoint does not fit"):
-        EXPERTS.create("resnet18-places365").embed_frames(uint8_frames(1, 224))
+        EXPERTS.create("resnet18_places365").embed_frames(uint8_frames(1, 224))
 
 
 class Payload:

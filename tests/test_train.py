@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from mmx.config import load_config
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
+from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.inference import evaluate_run
 from mmx.train.coarse import TrainError, train
 from mmx.train.run import RunDir, RunError
@@ -34,16 +35,31 @@ def tiny_cfg(epochs: int, *extra: str):
     return merge(cfg, {"train": {"epochs": epochs}})
 
 
-def test_training_lifts_validation_auprc_well_above_random(small_store, tmp_path):
-    state = train(small_store, tmp_path / "run", tiny_cfg(12), progress=False, log=lambda s: None)
-    assert len(state["history"]) == 12
+@pytest.fixture(scope="module")
+def easy_store(tmp_path_factory) -> FeatureStore:
+    """120 trailers whose clips show their genres clearly (strong signal in every expert)."""
+    root = tmp_path_factory.mktemp("easy")
+    cfg = SyntheticConfig(
+        n_trailers=120, seed=2, clips=(10, 24), dims={"appearance": 16, "motion": 12, "scene": 8, "audio": 6},
+        snr={"appearance": 8.0, "motion": 8.0, "scene": 8.0, "audio": 8.0},
+    )
+    store = FeatureStore.create(root / "store")
+    import_folder(generate(root / "features", cfg), store)
+    return store
+
+
+def test_training_lifts_validation_auprc_well_above_random(easy_store, tmp_path):
+    cfg = tiny_cfg(15, "data.split_fractions=[0.6,0.4,0.0]")
+    state = train(easy_store, tmp_path / "run", cfg, progress=False, log=lambda s: None)
+    assert len(state["history"]) == 15
     result = evaluate_run(RunDir(tmp_path / "run"), "val", probe=False)
-    assert result["auprc_weighted"] > result["random"]["auprc_weighted"] + 0.2
-    assert state["history"][-1]["train_loss"] < state["history"][0]["train_loss"]
+    assert result["n"] >= 40
+    assert result["auprc_weighted"] > result["random"]["auprc_weighted"] + 0.25
+    assert state["history"][-1]["train_loss"] < 0.8 * state["history"][0]["train_loss"]
     saved = RunDir(tmp_path / "run").config()
-    assert saved.train.epochs == 12 and saved.model.embed_dim == 32  # resolved config beside the run
+    assert saved.train.epochs == 15 and saved.model.embed_dim == 32  # resolved config beside the run
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 13))
+    assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 16))
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
@@ -80,7 +96,7 @@ def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_p
 
 def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path):
     args = [sys.executable, "-m", "mmx_cli.main", "train", "--store", str(small_store.root), "--quiet",
-            "--model", "tiny", "--epochs", "10"] + [x for s in TINY for x in ("--set", s)]
+            "--model", "tiny", "--epochs", "6"] + [x for s in TINY for x in ("--set", s)]
     subprocess.run(args + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
     proc = subprocess.Popen(args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state_path = tmp_path / "cut" / "state.json"
@@ -93,7 +109,7 @@ def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = json.loads(state_path.read_text())["epoch"]
-    assert 2 <= done <= 10
+    assert 2 <= done <= 6
     subprocess.run(args[:4] + ["--out", str(tmp_path / "cut"), "--resume", "--quiet"], check=True, capture_output=True)
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     for k in a:

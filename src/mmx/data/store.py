@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ VERSION = 1
 CLIP_SUFFIX = "__clip"  # window-level experts: "<expert>__clip" maps windows to clips
 RESERVED = {"clip_times", "n_clips"}
 EXPERT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+STALE_TMP_SECONDS = 3600  # a temporary entry folder older than this was left by a killed writer
 
 
 class StoreError(Exception):
@@ -164,9 +166,18 @@ class FeatureStore:
         return self.root / "entries"
 
     def _recover(self) -> None:
-        """Finish or undo an entry swap that a killed writer left half done."""
+        """Finish or undo an entry swap that a killed writer left half done; drop stale temp folders.
+
+        A temporary folder younger than an hour may belong to a writer that is still running.
+        """
         if not self.entries_dir.exists():
             return
+        for tmp in self.entries_dir.glob(".tmp-*"):
+            try:
+                if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except FileNotFoundError:  # its writer finished meanwhile
+                pass
         for trash in self.entries_dir.glob(".old-*"):
             key = trash.name[len(".old-"):].rsplit(".", 1)[0]
             target = self.entries_dir / key

@@ -2,8 +2,8 @@
 
 Offline defaults (weights inside installed packages): ``appearance`` (EfficientNet-Lite0),
 ``motion`` (I3D RGB), ``scene`` (GIST stand-in, no weights), ``audio`` (musicnn). The paper's own
-experts load weight files the user provides: ``senet154``, ``resnet18-places365``, ``r2plus1d``,
-``i3d-flow``, ``vggish``.
+experts load weight files the user provides: ``senet154``, ``resnet18_places365``, ``r2plus1d``,
+``i3d_flow``, ``vggish``.
 """
 
 from mmx.experts.base import Expert, WeightsMissing

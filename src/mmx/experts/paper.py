@@ -2,12 +2,12 @@
 
 - ``senet154``: SENet-154, ImageNet (appearance, 2048-d); timm ``legacy_senet154``, which reads
   both timm's file and Cadene's ``senet154-c7b49a05.pth`` (same parameter names).
-- ``resnet18-places365``: ResNet-18 trained on Places365 (scene, 512-d); torchvision ``resnet18``
+- ``resnet18_places365``: ResNet-18 trained on Places365 (scene, 512-d); torchvision ``resnet18``
   with 365 classes, reading CSAIL's ``resnet18_places365.pth.tar`` (DataParallel ``module.`` keys).
 - ``r2plus1d``: R(2+1)D-18, Kinetics-400 (motion, 512-d); torchvision ``r2plus1d_18``. The paper
   does not say which depth; torchvision has the 18-layer network only.
 
-The I3D flow stream is ``i3d-flow`` (mmx.experts.i3d) and VGGish is ``vggish`` (mmx.experts.vggish).
+The I3D flow stream is ``i3d_flow`` (mmx.experts.i3d) and VGGish is ``vggish`` (mmx.experts.vggish).
 Nothing is downloaded: a missing file raises ``WeightsMissing`` naming it and where it is expected.
 """
 
@@ -64,11 +64,11 @@ class SENet154(UserWeights, FrameExpert):
         return self.net.forward_head(self.net.forward_features(x), pre_logits=True)  # (B, 2048)
 
 
-@EXPERTS.register("resnet18-places365")
+@EXPERTS.register("resnet18_places365")
 class ResNet18Places365(UserWeights, FrameExpert):
     """ResNet-18 trained on Places365 (Zhou et al. 2017): 512-d pooled features per frame, averaged over the clip."""
 
-    name: ClassVar[str] = "resnet18-places365"
+    name: ClassVar[str] = "resnet18_places365"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 512
     fps: ClassVar[float] = 1.0

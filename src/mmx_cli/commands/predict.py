@@ -11,6 +11,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from mmx.inference import label_suggestions
 from mmx.timeline import Timeline, trailer_timeline
 from mmx.train.run import RunDir, RunError
@@ -80,15 +82,15 @@ def plot_timeline(t: Timeline, path: Path) -> None:
     except ImportError:
         raise RunError("--plot needs matplotlib; install it with `pip install matplotlib`") from None
     probs = t.matrix().T  # (G, n_clips)
-    has_times = t.clips and t.clips[0].start is not None
-    extent = None
-    if has_times:
-        extent = (t.clips[0].start, t.clips[-1].end, len(t.vocabulary) - 0.5, -0.5)
-    fig, ax = plt.subplots(figsize=(max(6.0, len(t.clips) * 0.12), 0.3 * len(t.vocabulary) + 1.5))
-    im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest", extent=extent)
+    has_times = bool(t.clips) and t.clips[0].start is not None
+    # clip boundaries on the x axis: seconds when known (clips differ in length), else clip numbers
+    edges = [c.start for c in t.clips] + [t.clips[-1].end] if has_times else np.arange(len(t.clips) + 1) - 0.5
+    fig, ax = plt.subplots(figsize=(max(8.0, len(t.clips) * 0.12), 0.3 * len(t.vocabulary) + 1.5))
+    im = ax.pcolormesh(edges, np.arange(len(t.vocabulary) + 1) - 0.5, probs, cmap="viridis", vmin=0, vmax=1)
+    ax.invert_yaxis()
     ax.set_yticks(range(len(t.vocabulary)), t.vocabulary)
     ax.set_xlabel("seconds" if has_times else "clip")
-    ax.set_title(f"{t.title or t.trailer_id}: genre probability per clip (given: {', '.join(t.genres) or '-'})")
+    ax.set_title(f"{t.title or t.trailer_id}\ngenre probability per clip (given: {', '.join(t.genres) or '-'})")
     fig.colorbar(im, ax=ax, label="probability")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

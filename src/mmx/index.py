@@ -1,0 +1,189 @@
+"""FAISS search indexes over a run's trailer embeddings (catalogue-scale search).
+
+Cosine similarity is the inner product of L2-normalised vectors, so every kind indexes unit rows
+with the inner-product metric and its scores are cosines:
+
+* ``exact`` — ``IndexFlatIP``: brute force, the same answers as ``mmx.retrieval.nearest``;
+* ``ivf`` — ``IndexIVFFlat``: k-means cells, ``nprobe`` of them scanned per query;
+* ``hnsw`` — ``IndexHNSWFlat``: a navigable small-world graph, ``ef_search`` candidates per query.
+
+An index lives beside the embeddings it was built from::
+
+    RUN/index-<kind>.faiss      the FAISS index (row i = trailer ids[i])
+    RUN/index-<kind>.json       kind, settings, trailer ids in row order, stamp of embeddings.npz
+
+``build_run_index(run, IndexConfig(kind=...))`` writes one; ``search_index(run, vectors, k)`` answers
+with the newest index that still matches ``RUN/embeddings.npz`` (None when there is none, so the
+caller falls back to exact search over the embeddings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from mmx.embeddings import EMBEDDINGS_FILE, load_embeddings, unit_rows
+from mmx.registry import Registry
+from mmx.train.run import RunDir, RunError
+from mmx.utils import atomic_write_text
+
+
+class SearchIndexError(RunError):
+    """An index cannot be built or read; the message names the file and what to do."""
+
+
+@dataclass
+class IndexConfig:
+    kind: str = "exact"  # "exact", "ivf" or "hnsw" (INDEXES)
+    nlist: int = 0  # ivf: k-means cells; 0 = 4·√N, at most N/39 (FAISS wants ≥ 39 training points a cell)
+    nprobe: int = 32  # ivf: cells scanned per query (recall against speed)
+    train_points: int = 64  # ivf: training points per cell drawn for k-means (FAISS default: 256)
+    hnsw_m: int = 32  # hnsw: graph neighbours per node
+    ef_construction: int = 200  # hnsw: candidate list while building
+    ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
+    seed: int = 0  # seeds the k-means training sample
+
+
+INDEXES: Registry[faiss.Index] = Registry("index kind")
+
+
+@INDEXES.register("exact")
+def _exact(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    return faiss.IndexFlatIP(dim)
+
+
+@INDEXES.register("ivf")
+def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    nlist = ivf_cells(n, cfg.nlist)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.max_points_per_centroid = cfg.train_points
+    index.cp.seed = cfg.seed
+    return index
+
+
+@INDEXES.register("hnsw")
+def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = cfg.ef_construction
+    return index
+
+
+def ivf_cells(n: int, nlist: int = 0) -> int:
+    """Number of IVF cells for ``n`` vectors: ``nlist`` when given, else 4·√n, at most n/39, at least 1."""
+    if nlist > 0:
+        return nlist
+    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+
+
+def set_search_params(index: faiss.Index, cfg: IndexConfig) -> None:
+    """Apply the query-time settings (they are not all kept in the index file)."""
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = min(cfg.nprobe, index.nlist)
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = cfg.ef_search
+
+
+def build_index(vectors: np.ndarray, cfg: IndexConfig = IndexConfig(), chunk: int = 65536) -> faiss.Index:
+    """An index of the unit rows of ``vectors`` (N, D); trained first when the kind needs it."""
+    if cfg.kind not in INDEXES:
+        raise ValueError(f"unknown index kind {cfg.kind!r}; known: {', '.join(INDEXES.names())}")
+    n, dim = vectors.shape
+    if n == 0:
+        raise ValueError("cannot index an empty set of vectors")
+    index = INDEXES.create(cfg.kind, dim, n, cfg)
+    if not index.is_trained:
+        index.train(training_sample(vectors, ivf_cells(n, cfg.nlist) * cfg.train_points, cfg.seed))
+    for start in range(0, n, chunk):  # unit rows chunk by chunk: no second full-size copy
+        index.add(unit_rows(vectors[start : start + chunk]))
+    set_search_params(index, cfg)
+    return index
+
+
+def training_sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """(min(size, N), D) unit rows drawn without replacement for k-means."""
+    n = len(vectors)
+    if size >= n:
+        return unit_rows(vectors)
+    rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    return unit_rows(vectors[rows])
+
+
+def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, k) cosine scores and (Q, k) rows of the nearest neighbours of each query (−1 past the end)."""
+    q = unit_rows(np.atleast_2d(queries))  # (Q, D)
+    if q.shape[1] != index.d:
+        raise ValueError(f"queries are {q.shape[1]}-d; the index holds {index.d}-d vectors")
+    scores, rows = index.search(q, k)
+    return scores, rows
+
+
+# ---------------------------------------------------------------------------- run folders
+def index_paths(run: RunDir, kind: str) -> tuple[Path, Path]:
+    return run.root / f"index-{kind}.faiss", run.root / f"index-{kind}.json"
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def build_run_index(run: str | Path | RunDir, cfg: IndexConfig = IndexConfig()) -> Path:
+    """Build the ``cfg.kind`` index of the run's embeddings (computed first when missing); returns its path."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    emb = load_embeddings(run)  # writes RUN/embeddings.npz for a trained run when missing or stale
+    index = build_index(emb.vectors, cfg)
+    path, side = index_paths(run, cfg.kind)
+    tmp = path.with_name(f".{path.name}.tmp")
+    faiss.write_index(index, str(tmp))
+    tmp.replace(path)
+    record = {"config": asdict(cfg), "embeddings": _stamp(run.root / EMBEDDINGS_FILE), "ids": emb.ids}
+    atomic_write_text(side, json.dumps(record) + "\n")
+    return path
+
+
+@dataclass
+class RunIndex:
+    kind: str
+    index: faiss.Index
+    ids: list[str]  # trailer id of every index row
+    path: Path
+
+
+def load_run_index(run: str | Path | RunDir, kind: str | None = None) -> RunIndex | None:
+    """The newest index of the run (or the ``kind`` one) that matches its embeddings.npz, else None."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    embeddings = run.root / EMBEDDINGS_FILE
+    if not embeddings.exists():
+        return None
+    kinds = [kind] if kind else INDEXES.names()
+    found = [(p, s, k) for k in kinds for p, s in [index_paths(run, k)] if p.exists() and s.exists()]
+    for path, side, k in sorted(found, key=lambda f: f[0].stat().st_mtime_ns, reverse=True):
+        try:
+            record = json.loads(side.read_text())
+        except json.JSONDecodeError as e:
+            raise SearchIndexError(f"{side} is unreadable ({e}); rebuild it with `mmx index --run {run.root} --kind {k}`")
+        if record["embeddings"] != _stamp(embeddings):
+            continue  # built from older embeddings: exact search over the new ones is right, this is not
+        index = faiss.read_index(str(path))
+        set_search_params(index, IndexConfig(**record["config"]))
+        return RunIndex(k, index, record["ids"], path)
+    return None
+
+
+def search_index(
+    run: str | Path | RunDir, vectors: np.ndarray, k: int, kind: str | None = None,
+) -> tuple[list[list[str]], np.ndarray] | None:
+    """Trailer ids (Q lists of ≤ k) and (Q, k) cosines of the nearest neighbours of each query vector,
+    from the run's index; None when the run has no index matching its embeddings (search exactly then)."""
+    found = load_run_index(run, kind)
+    if found is None:
+        return None
+    scores, rows = search(found.index, vectors, k)
+    ids = [[found.ids[r] for r in row if r >= 0] for row in rows]
+    return ids, scores
+

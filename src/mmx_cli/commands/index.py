@@ -1,0 +1,37 @@
+"""``mmx index --run RUN [--kind exact|ivf|hnsw]``: a FAISS index of the run's trailer embeddings."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from mmx.index import INDEXES, IndexConfig, build_run_index, load_run_index
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index",
+        help="build a FAISS search index of a run's trailer embeddings (for large catalogues)",
+        description="Index RUN/embeddings.npz (computed first when missing) as RUN/index-KIND.faiss. Search uses "
+        "the newest index that matches the embeddings; without one it searches exactly, which is right "
+        "for a few hundred thousand trailers. exact = brute force; ivf = k-means cells, --nprobe per query; "
+        "hnsw = graph, --ef-search per query.",
+    )
+    p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
+    p.add_argument("--kind", default="exact", choices=INDEXES.names(), help="index kind (default exact)")
+    p.add_argument("--nlist", type=int, help="ivf: number of cells (default 4·√N)")
+    p.add_argument("--nprobe", type=int, help="ivf: cells scanned per query (default 32)")
+    p.add_argument("--hnsw-m", type=int, help="hnsw: neighbours per node (default 32)")
+    p.add_argument("--ef-search", type=int, help="hnsw: candidates per query (default 128)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = {"nlist": args.nlist, "nprobe": args.nprobe, "hnsw_m": args.hnsw_m, "ef_search": args.ef_search}
+    cfg = IndexConfig(kind=args.kind, **{k: v for k, v in options.items() if v is not None})
+    t0 = time.perf_counter()
+    path = build_run_index(args.run, cfg)
+    found = load_run_index(args.run, args.kind)
+    print(f"indexed {found.index.ntotal} trailers ({found.index.d}-d, {args.kind}) in "
+          f"{time.perf_counter() - t0:.1f} s → {path}")
+    return 0

@@ -1,0 +1,60 @@
+"""``mmx serve --run RUN``: the explorer page and JSON API (FastAPI + uvicorn), on loopback by default."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="explore a run in the browser: map, genres, timeline, similar trailers; tag new videos",
+        description="Serves a web page at / and a JSON API under /api (docs at /api/docs). The map of the "
+        "collection is computed once and cached in the run folder (layout-<space>.npz).",
+    )
+    p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--media-root", metavar="DIR", help="folder whose videos POST /api/ingest may read by path")
+    p.add_argument("--max-upload-mb", type=int, default=512, help="largest video upload accepted (default 512)")
+    p.add_argument("--public", action="store_true", help="allow binding a non-loopback address (anyone who "
+                   "reaches it can read the collection and add videos)")
+    p.set_defaults(func=run)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host) and not args.public:
+        print(f"mmx serve: error: {args.host} is not a loopback address; the API has no authentication, "
+              "so add --public to serve it to other machines", file=sys.stderr)
+        return 2
+    if args.media_root and not Path(args.media_root).is_dir():
+        print(f"mmx serve: error: --media-root {args.media_root} is not a folder", file=sys.stderr)
+        return 2
+    import uvicorn  # the serving stack is the `serve` extra: imported only here
+    from threadpoolctl import threadpool_limits
+
+    from mmx_serve.app import create_app
+    from mmx_serve.state import ServeConfig
+
+    # requests already run in parallel threads: one BLAS thread each, not a pool per request
+    threadpool_limits(1, user_api="blas")
+    app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb))
+    collection = app.state.collection
+    for space in collection.spaces.values():
+        print(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...", file=sys.stderr)
+        space.layout()
+    print(f"mmx serve: http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,140 @@
+"""A new trailer joins a served collection: video → extraction → store entry → embedding, no retraining.
+
+The video comes as an upload (saved to a temporary file, size-limited by the app) or as a path
+under the server's ``--media-root``. It is extracted with the experts and extraction settings the
+run's store was made with (``mmx.extract.extract_videos``), written to the run's store, embedded
+with the run's network and appended to ``RUN/embeddings.npz``, so it stays after a restart.
+Ingests run one at a time: a thread lock inside the server and a file lock beside the run (for
+several servers on one run); the store's own entry writes are atomic.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from mmx.data.importer import LabelRow, Problem
+from mmx.data.store import FeatureStore, StoreError
+from mmx.extract import ExtractConfig
+from mmx.extract.batch import Job, VIDEO_SUFFIXES, extract_videos, relabel
+from mmx.extract.decode import VideoError, probe
+from mmx.extract.pipeline import ExtractError
+from mmx.experts.base import WeightsMissing
+from mmx_serve.state import Collection
+
+# ids of ingested trailers become file names: letters, digits and a few marks, no leading dot
+TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")
+
+
+class IngestError(Exception):
+    """A request the server refuses; ``status`` is its HTTP status code."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def resolve_media_path(media_root: Path | None, given: str) -> Path:
+    """The file ``given`` names under ``media_root``; 403 for ``..``, outside paths and link escapes."""
+    if media_root is None:
+        raise IngestError(403, "this server was started without --media-root, so it reads no paths; upload the video")
+    if ".." in Path(given).parts:
+        raise IngestError(403, f"path {given!r} contains '..'; give a path inside --media-root")
+    root = media_root.resolve()
+    candidate = Path(given) if Path(given).is_absolute() else root / given
+    resolved = candidate.resolve()  # follows links: a link pointing outside is caught below
+    if not resolved.is_relative_to(root):
+        raise IngestError(403, f"path {given!r} is outside --media-root")
+    if not resolved.is_file():
+        raise IngestError(404, f"no file {given!r} under --media-root")
+    return resolved
+
+
+def check_video(path: Path, name: str) -> None:
+    """415 unless ``path`` has a known video suffix and a video stream FFmpeg can read."""
+    if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
+        raise IngestError(415, f"{name!r} is not a video file; send one of {', '.join(VIDEO_SUFFIXES)}")
+    try:
+        probe(path)
+    except VideoError as e:
+        raise IngestError(415, f"{name!r} is not a video this server can read: {str(e).removeprefix(f'{path}: ')}")
+
+
+def extract_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
+    """The run's experts with the extraction settings its store entries were made with."""
+    for meta in store.entries().values():
+        if "extract" in meta.source:
+            return ExtractConfig(experts=experts, flow_workers=0, **meta.source["extract"])
+    return ExtractConfig(experts=experts, flow_workers=0)
+
+
+class Ingestor:
+    """Adds videos to a collection whose run has a store and a network."""
+
+    def __init__(self, collection: Collection):
+        self.collection = collection
+        self._lock = threading.Lock()
+        self.lock_path = collection.run.root / ".ingest.lock"
+
+    def refuse_unless_possible(self) -> None:
+        if not self.collection.has_model:
+            raise IngestError(
+                409, f"{self.collection.run.root} holds imported embeddings without a network or a feature "
+                "store, so new videos cannot be embedded into it; serve a coarse or fine run to ingest"
+            )
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with self._lock, open(self.lock_path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def ingest(
+        self, video: Path, name: str, trailer_id: str | None = None, title: str = "",
+        year: int | None = None, genres: list[str] | None = None,
+    ) -> dict:
+        """Extract, store and embed one video; returns its details and nearest trailers."""
+        self.refuse_unless_possible()
+        tid = (trailer_id or Path(name).stem).strip()
+        if not TRAILER_ID.fullmatch(tid):
+            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)")
+        check_video(video, name)
+        with self._exclusive():
+            if tid in self.collection.main.snapshot.emb.position:
+                raise IngestError(409, f"trailer {tid!r} is already in the collection; give another trailer_id")
+            warnings = self._extract(video, Path(name).suffix.lower(), tid, title, year, genres or [])
+            self.collection.add_store_trailer(tid)
+        hits = self.collection.neighbours(tid, 10)
+        return {
+            "trailer": self.collection.detail(tid),
+            "neighbours": [vars(h) for h in hits],
+            "warnings": [f"{p.where}: {p.why}" for p in warnings],
+        }
+
+    def _extract(
+        self, video: Path, suffix: str, tid: str, title: str, year: int | None, genres: list[str]
+    ) -> list[Problem]:
+        predictor = self.collection.predictors[self.collection.main.name]
+        store, experts = predictor.store, list(predictor.info.experts)
+        with tempfile.TemporaryDirectory(prefix="mmx-ingest-") as tmp:
+            link = Path(tmp) / f"{tid}{suffix}"  # the store names a trailer after its file
+            link.symlink_to(video)
+            try:
+                report = extract_videos([link], store, extract_config(store, experts), progress=False)
+            except (ExtractError, StoreError, WeightsMissing) as e:
+                raise IngestError(409, f"this run's experts cannot extract new videos here: {e}") from None
+        if report.failed:
+            raise IngestError(422, "extraction failed: " + "; ".join(p.why for p in report.failed))
+        if genres or title or year is not None:
+            store.refresh()
+            label = LabelRow(0, tid, genres, title, year, None)
+            relabel(store, store.meta(tid), Job(link, tid, {}, label, {}))
+        return report.warnings

@@ -1,0 +1,104 @@
+"""End to end through ``main(argv)``: import → info → train → evaluate → predict, config overrides, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmx.config import ConfigError, load_config
+from mmx.train.run import RunDir
+from mmx_cli.main import main
+
+from test_store_import import trailer, write_folder
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
+
+
+def run_json(capsys, argv: list[str]):
+    capsys.readouterr()
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_import_info_train_evaluate_predict(small_features, tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["import", str(small_features), "--store", store]) == 0
+    assert "imported 80" in capsys.readouterr().out
+    assert main(["import", str(small_features), "--store", store]) == 0  # again: nothing changes
+    assert "unchanged 80" in capsys.readouterr().out
+
+    info = run_json(capsys, ["info", store, "--json"])
+    assert info["n_trailers"] == 80
+    assert info["experts"]["audio"]["level"] == "window" and info["experts"]["appearance"]["dim"] == 16
+    assert sum(info["genres"].values()) >= 80
+    assert sum(info["splits"].values()) + info["excluded"]["too_short"] == 80
+
+    run = str(tmp_path / "run")
+    assert main(["train", "--store", store, "--out", run, "--epochs", "2", "--quiet", "--fusion", "concat",
+                 "--experts", "appearance,audio"] + TINY) == 0
+    cfg = RunDir(run).config()
+    assert (cfg.model.fusion, cfg.data.experts, cfg.train.lr, cfg.model.embed_dim) == ("concat", ["appearance", "audio"], 3e-3, 32)
+    assert list(RunDir(run).info().experts) == ["appearance", "audio"]
+
+    result = run_json(capsys, ["evaluate", "--run", run, "--split", "val", "--json"])
+    keys = {"auprc_micro", "auprc_macro", "auprc_weighted", "precision_weighted", "recall_weighted", "f1_weighted"}
+    assert keys <= set(result) and keys <= set(result["random"]) and keys <= set(result["probe"])
+    genre, stats = next(iter(result["per_genre"].items()))
+    assert set(stats) == {"auprc", "support"}
+
+    capsys.readouterr()
+    assert main(["evaluate", "--run", run, "--split", "val"]) == 0
+    text = capsys.readouterr().out
+    assert "Linear probe" in text and "AUPRC_w" in text and "Support" in text
+
+    tid = RunDir(run).info().splits["test"][0]
+    (pred,) = run_json(capsys, ["predict", "--run", run, tid, "--json"])
+    assert pred["trailer_id"] == tid and set(pred["probabilities"]) == set(RunDir(run).info().genres)
+    assert set(pred["added"]) <= set(pred["predicted"])
+
+    info = run_json(capsys, ["info", run, "--json"])
+    assert info["kind"] == "coarse" and info["epoch"] == 2
+
+    assert main(["train", "--out", run, "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert RunDir(run).state()["epoch"] == 3
+
+
+def test_bad_input_exit_codes(small_features, tmp_path, capsys):
+    folder = write_folder(tmp_path / "in", {"a": trailer()}, [{"trailer_id": "a", "genres": "Drama"},
+                                                              {"trailer_id": "b", "genres": "Drama"}])
+    assert main(["import", str(folder), "--store", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err
+    assert "no b.npz" in err
+    assert main(["info", str(tmp_path / "nowhere")]) == 2
+    assert "neither a feature store" in capsys.readouterr().err
+    assert main(["train", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "r"), "--set", "train.lr=fast"]) == 2
+    assert "train.lr: expected a number" in capsys.readouterr().err
+    assert main(["train", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "r"), "--quiet"] + TINY) == 2
+    assert "validation split is empty" in capsys.readouterr().err
+    assert main(["predict", "--run", str(tmp_path / "r"), "x"]) == 2
+
+
+def test_config_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: 1.0e-4\n  epochs: 7\nmodel:\n  fusion: concat\n")
+    cfg = load_config(path, ["train.epochs=9", "data.experts=appearance,motion", "train.lr=2e-5"])
+    assert (cfg.train.lr, cfg.train.epochs, cfg.model.fusion, cfg.data.experts) == (2e-5, 9, "concat", ["appearance", "motion"])
+    with pytest.raises(ConfigError, match="unknown config field 'train.learning_rate'"):
+        load_config(overrides=["train.learning_rate=1"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(overrides=["train.epochs=1.5"])
+    with pytest.raises(ConfigError, match="not of the form"):
+        load_config(overrides=["train.epochs"])
+    paper = load_config(CONFIGS / "paper.yaml")
+    assert (paper.train.lr, paper.train.epochs, paper.train.batch_size) == (3e-5, 200, 32)
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--trailers", "60", "--epochs", "1", "--quiet"] + TINY) == 0
+    text = capsys.readouterr().out
+    assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text
+    assert RunDir(out / "run").state()["epoch"] == 1

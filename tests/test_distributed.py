@@ -1,0 +1,93 @@
+"""Data-parallel training: 2 gloo processes on the CPU follow one process with the same global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+from mmx.data.store import FeatureStore
+from mmx.train.coarse import train
+from mmx.train.distributed import DistInfo, GlobalBatchSampler, gather_with_grad, init_distributed, share_weight
+from mmx.train.run import RunDir
+
+from test_train import tiny_cfg
+
+EPOCHS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _join(rank: int, world: int, port: int) -> DistInfo:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    return init_distributed()
+
+
+def _train_worker(rank: int, world: int, port: int, store: str, out: str) -> None:
+    info = _join(rank, world, port)
+    try:
+        train(FeatureStore(store), out, tiny_cfg(EPOCHS), progress=False, log=lambda s: None, dist=info)
+    finally:
+        dist.destroy_process_group()
+
+
+def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
+    info = _join(rank, world, port)
+    try:
+        x = torch.arange(3 * (rank + 1), dtype=torch.float64).reshape(rank + 1, 3).requires_grad_()  # 1 and 2 rows
+        g = gather_with_grad(x, info)  # (3, 3)
+        (g * torch.arange(1, 4, dtype=torch.float64)[:, None]).sum().backward()
+        torch.save({"gathered": g.detach(), "grad": x.grad}, f"{out}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_match_one_process(small_store, tmp_path):
+    one = train(small_store, tmp_path / "one", tiny_cfg(EPOCHS), progress=False, log=lambda s: None, dist=DistInfo())
+    mp.spawn(_train_worker, args=(2, _free_port(), str(small_store.root), str(tmp_path / "two")), nprocs=2)
+    two = RunDir(tmp_path / "two").state()
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert [h["epoch"] for h in two["history"]] == list(range(1, EPOCHS + 1))
+    for a, b in zip(one["history"], two["history"]):
+        # the same sums in another order: equal up to float rounding (AUPRC, a rank statistic over
+        # 8 validation trailers, moves a little when rounding swaps two close probabilities)
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
+        assert b["val_auprc_weighted"] == pytest.approx(a["val_auprc_weighted"], abs=0.01)
+    wa, wb = (load_file(str(tmp_path / r / f"{one['checkpoint']}.safetensors")) for r in ("one", "two"))
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-5)
+
+
+def test_gather_keeps_rank_order_and_routes_gradients(tmp_path):
+    mp.spawn(_gather_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    r0, r1 = torch.load(tmp_path / "0.pt", weights_only=True), torch.load(tmp_path / "1.pt", weights_only=True)
+    expected = torch.tensor([[0, 1, 2], [0, 1, 2], [3, 4, 5]], dtype=torch.float64)
+    torch.testing.assert_close(r0["gathered"], expected)
+    torch.testing.assert_close(r1["gathered"], expected)
+    # d/dx of Σ_r Σ_i w_i g_i (each process's identical loss) = world × w for its own rows
+    torch.testing.assert_close(r0["grad"], torch.full((1, 3), 2.0, dtype=torch.float64))
+    torch.testing.assert_close(r1["grad"], torch.tensor([[4.0] * 3, [6.0] * 3], dtype=torch.float64))
+
+
+def test_shares_cover_each_global_batch_once_in_the_single_process_order():
+    one = GlobalBatchSampler(11, 4, seed=7, info=DistInfo())
+    assert [len(b) for b in one] == [4, 4, 3]
+    assert sum(one, []) == torch.randperm(11, generator=torch.Generator().manual_seed(7)).tolist()
+    shares = [GlobalBatchSampler(11, 4, 7, DistInfo(rank=r, world_size=3)) for r in range(3)]
+    for step, batch in enumerate(one):
+        assert sum((s.batches[step] for s in shares), []) == batch  # shares in rank order make the batch
+        weights = [share_weight(s.steps[step], DistInfo(rank=r, world_size=3)) for r, s in enumerate(shares)]
+        assert sum(weights) == pytest.approx(3.0)  # DDP averages: Σ w_r · mean_r / 3 = global mean
+    tail = GlobalBatchSampler(9, 4, 7, DistInfo(rank=1, world_size=2))
+    assert tail.steps[-1].local == 0 and len(tail.batches[-1]) == 1  # a stand-in, weighted 0

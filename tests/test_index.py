@@ -1,0 +1,84 @@
+"""FAISS indexes of a run's embeddings: exact equals brute force, approximate kinds keep recall."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from mmx.embeddings import import_embeddings, load_embeddings, write_npz
+from mmx.index import IndexConfig, build_index, build_run_index, load_run_index, search, search_index
+from mmx.retrieval import nearest
+from mmx_cli.main import main
+
+
+@pytest.fixture(scope="module")
+def real_run(shared_data, tmp_path_factory):
+    """The 7,594 real visualiser embeddings (1024-d) as an imported run."""
+    src = shared_data / "mmx-visualiser"
+    out = tmp_path_factory.mktemp("index") / "run"
+    import_embeddings(src / "embeddings.npz", src / "metadata.csv", out)
+    return out
+
+
+def _brute_force(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    """(Q, k) rows of the k largest cosines, by a full sort (nothing shared with mmx.index)."""
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    return np.argsort(-(qn @ xn.T), axis=1, kind="stable")[:, :k]
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def test_exact_index_equals_brute_force_and_cosines(real_run):
+    emb = load_embeddings(real_run)
+    q = emb.vectors[::97]  # (79, 1024) real trailers as queries
+    index = build_index(emb.vectors, IndexConfig(kind="exact"))
+    scores, rows = search(index, q, 10)
+    truth = _brute_force(emb.vectors, q, 10)
+    assert _recall(rows, truth) == 1.0
+    assert (rows[:, 0] == np.arange(0, len(emb.ids), 97)).all()  # a trailer is its own nearest neighbour
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+    xn = emb.unit[rows[3]]
+    np.testing.assert_allclose(scores[3], xn @ emb.unit[97 * 3], atol=1e-5)  # scores are the cosines
+
+
+@pytest.mark.parametrize("kind, target", [("ivf", 0.9), ("hnsw", 0.95)])
+def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, target):
+    emb = load_embeddings(real_run)
+    q = emb.vectors[::53]  # (144, 1024)
+    _, rows = search(build_index(emb.vectors, IndexConfig(kind=kind)), q, 10)
+    assert _recall(rows, _brute_force(emb.vectors, q, 10)) >= target
+
+
+def test_run_index_is_used_while_it_matches_the_embeddings(real_run):
+    assert search_index(real_run, np.zeros((1, 1024), np.float32), 5) is None  # no index yet
+    emb = load_embeddings(real_run)
+    rc = main(["index", "--run", str(real_run), "--kind", "hnsw"])
+    assert rc == 0 and (real_run / "index-hnsw.faiss").exists()
+    ids, scores = search_index(real_run, emb.vectors[[5, 900]], 10)
+    for row, q in zip(ids, (5, 900)):
+        assert row[0] == emb.ids[q]
+        assert len(set(row) & {h.trailer_id for h in nearest(emb, emb.vectors[q], 10)}) >= 9
+    build_run_index(real_run, IndexConfig(kind="exact"))
+    assert load_run_index(real_run).kind == "exact"  # the newest one answers
+    assert load_run_index(real_run, "hnsw").kind == "hnsw"
+
+    time.sleep(0.01)  # the embeddings change: the indexes no longer match and are not used
+    write_npz(real_run / "embeddings.npz", emb.ids, emb.vectors[:, ::-1].copy())
+    assert search_index(real_run, emb.vectors[:1], 5) is None
+
+
+def test_tiny_collections_and_dimension_errors(tmp_path):
+    x = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    for kind in ("exact", "ivf", "hnsw"):
+        scores, rows = search(build_index(x, IndexConfig(kind=kind)), x[:2], 10)
+        assert rows[0, 0] == 0 and rows[1, 0] == 1 and (rows[:, 5:] == -1).all()  # 5 vectors, k = 10
+    with pytest.raises(ValueError, match="queries are 4-d; the index holds 8-d"):
+        search(build_index(x), x[:, :4], 3)
+    with pytest.raises(ValueError, match="unknown index kind 'lsh'"):
+        build_index(x, IndexConfig(kind="lsh"))
