@@ -14,7 +14,7 @@ from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.demo.videos import VideoCorpusConfig, make_trailer
-from mmx.embeddings import import_embeddings, load_embeddings, read_npz
+from mmx.embeddings import import_embeddings, load_embeddings, read_npz, write_npz
 from mmx.inference import label_suggestions
 from mmx.retrieval import nearest
 from mmx.train.run import RunDir
@@ -128,6 +128,18 @@ def test_search_is_exact_cosine(client, emb_run):
     assert all(r["genres"][0] == "Horror" for r in body["results"])  # the clusters are well apart
 
 
+def test_search_uses_a_faiss_index_when_the_run_has_one(tmp_path):
+    index = pytest.importorskip("mmx.index", reason="faiss is not installed")
+    run = make_embeddings_run(tmp_path)
+    exact = TestClient(create_app(run)).get("/api/search", params={"id": "film003", "k": 8}).json()["results"]
+    index.build_run_index(run, index.IndexConfig(kind="hnsw"))
+    client = TestClient(create_app(run))
+    assert client.get("/api/health").json()["index"] == {"embeddings": "hnsw"}
+    hits = client.get("/api/search", params={"id": "film003", "k": 8}).json()["results"]
+    assert [h["trailer_id"] for h in hits] == [h["trailer_id"] for h in exact]  # HNSW is exact on 60 points
+    np.testing.assert_allclose([h["score"] for h in hits], [h["score"] for h in exact], rtol=1e-5)
+
+
 def test_map_covers_every_trailer_and_is_cached(client, emb_run):
     m = client.get("/api/map").json()
     assert m["count"] == len(m["ids"]) == len(m["x"]) == len(m["y"]) == 60
@@ -142,6 +154,15 @@ def test_map_covers_every_trailer_and_is_cached(client, emb_run):
     assert np.mean(same) > 0.9
     again = Collection(emb_run).main.layout()  # read back from the cache, not recomputed
     np.testing.assert_allclose(again.xy, xy, atol=1e-3)
+
+
+def test_map_is_made_again_when_the_embeddings_change(tmp_path):
+    run = make_embeddings_run(tmp_path)
+    first = Collection(run).main.layout().xy
+    ids, vectors = read_npz(run / "embeddings.npz")
+    write_npz(run / "embeddings.npz", ids, vectors[:, ::-1].copy())  # a retrained run: same ids, new vectors
+    second = Collection(run).main.layout().xy
+    assert np.abs(second - first).max() > 1
 
 
 def test_page_and_static_files(client):

@@ -48,7 +48,7 @@ class ReportInputs:
 
 
 @dataclass
-class Figure:
+class Plot:
     name: str  # file stem under figures/
     caption: str
     png: bytes
@@ -61,7 +61,7 @@ class Section:
     intro: str = ""
     tables: dict[str, list[dict]] = field(default_factory=dict)  # name → rows (first row's keys = columns)
     html_tables: dict[str, str] = field(default_factory=dict)  # name → ready HTML (cells with images/markup)
-    figures: list[Figure] = field(default_factory=list)
+    figures: list[Plot] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: str | None = None  # set when the inputs are missing: what to run instead
 
@@ -82,7 +82,9 @@ def _needs_model(key: str, title: str, inputs: ReportInputs) -> Section | None:
 
 
 def _ids(inputs: ReportInputs) -> list[str]:
-    ids = split_ids(inputs.run, inputs.split)
+    """Trailers of the report's split; every trailer when the run has no such split (imported embeddings)."""
+    has_split = inputs.split in inputs.run.info().splits
+    ids = split_ids(inputs.run, inputs.split) if has_split else []
     return ids or split_ids(inputs.run, "all")
 
 
@@ -190,14 +192,15 @@ def _tsne(emb: EmbeddingSet, seed: int) -> tuple[np.ndarray, list[str]]:
 @SECTIONS.register("fig1")
 def figure1(inputs: ReportInputs) -> Section:
     title = "Fig. 1 — coarse and fine embeddings (t-SNE, coloured by primary genre)"
-    panels = [("coarse (genre classification)", *_tsne(load_embeddings(inputs.run), inputs.seed))]
+    coarse = load_embeddings(inputs.run)
+    panels = [("coarse (genre classification)", *_tsne(coarse, inputs.seed))]
     notes = []
     if inputs.fine is not None:
         panels.append(("fine (NT-Xent fine-tuned)", *_tsne(load_embeddings(inputs.fine), inputs.seed)))
     else:
         notes.append(f"Fine embedding missing: run `mmx finetune --run {inputs.run.root} --out FINE` "
                      "and pass `--fine FINE` to `mmx report`.")
-    fig = Figure("fig1_tsne", "t-SNE (cosine) of the 2048-d trailer embeddings; colour = first listed genre.",
+    fig = Plot("fig1_tsne", f"t-SNE (cosine) of the {coarse.dim}-d trailer embeddings; colour = first listed genre.",
                  figures.png(figures.embedding_maps(panels)))
     return Section("fig1", title, figures=[fig], notes=notes)
 
@@ -235,7 +238,7 @@ def figure4(inputs: ReportInputs) -> Section:
         ("years", f"{min(years)}–{max(years)}" if years else None),
     )]
     freq = [{"genre": g, "trailers": counts[g]} for g in sorted(counts, key=lambda g: (-counts[g], g))]
-    fig = Figure("fig4_dataset", "Genre frequency, labels per trailer, scene length and year of the run's collection.",
+    fig = Plot("fig4_dataset", "Genre frequency, labels per trailer, scene length and year of the run's collection.",
                  figures.png(figures.dataset_statistics(counts, labels, scenes, years)))
     notes = [] if scenes else ["No clip times in the store (imported features without clip_times): "
                                "scene lengths come from `mmx extract` or a clip_times array in the import."]
@@ -294,7 +297,7 @@ def figure6(inputs: ReportInputs) -> Section:
     epochs = [h["epoch"] for h in history]
     scores = [h["val_silhouette"] for h in history]
     table = [{"epoch": e, "val_silhouette": s} for e, s in zip(epochs, scores)]
-    fig = Figure("fig6_silhouette", "Cosine silhouette of the validation trailers by primary genre; epoch 0 is the coarse model.",
+    fig = Plot("fig6_silhouette", "Cosine silhouette of the validation trailers by primary genre; epoch 0 is the coarse model.",
                  figures.png(figures.silhouette_curve(epochs, [s if not math.isnan(s) else 0.0 for s in scores])))
     return Section("fig6", title, tables={"silhouette": table}, figures=[fig])
 
@@ -310,7 +313,7 @@ def figure8(inputs: ReportInputs) -> Section:
     for tid in _examples(inputs, _ids(inputs), inputs.n_examples):
         tl = trailer_timeline(inputs.run, tid)
         probs = tl.matrix()  # (n_clips, G)
-        figs.append(Figure(f"fig8_{len(figs)}", f"{tl.title or tid}: given {', '.join(tl.genres)}",
+        figs.append(Plot(f"fig8_{len(figs)}", f"{tl.title or tid}: given {', '.join(tl.genres)}",
                            figures.png(figures.timeline(tl.title or tid, probs, tl.vocabulary, tl.genres,
                                                         [c.start for c in tl.clips]))))
         for c in tl.clips:
@@ -335,7 +338,7 @@ def figure9(inputs: ReportInputs) -> Section:
     keep = [j for j in range(len(first["genres"])) if first["labels"][:, j].any()]  # genres with a positive
     scores = {label: (s["labels"][:, keep], s["probs"][:, keep]) for label, s in runs.items()}
     genres = [first["genres"][j] for j in keep]
-    fig = Figure("fig9_pr", f"Precision-recall on the {abl['split']} split, one curve per single-expert model "
+    fig = Plot("fig9_pr", f"Precision-recall on the {abl['split']} split, one curve per single-expert model "
                  "(genres with at least one positive there).", figures.png(figures.pr_curves(scores, genres)))
     return Section("fig9", title, figures=[fig])
 

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mmx.retrieval import UnknownTrailerError
 from mmx_serve.ingest import IngestError, Ingestor, resolve_media_path
-from mmx_serve.state import Collection, ServeConfig
+from mmx_serve.state import Collection, ServeConfig, Space
 
 STATIC = Path(str(resources.files("mmx_serve") / "static"))
 INGEST_PATH = "/api/ingest"
@@ -100,7 +100,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
     app.add_middleware(BodyLimit, path=INGEST_PATH, limit=cfg.max_upload_mb * 2**20)
     SpaceName = Annotated[str | None, Query(pattern=r"^[a-z]+$", description="embedding space (coarse/fine)")]
 
-    def space_of(name: str | None):
+    def space_of(name: str | None) -> Space:
         try:
             return collection.space(name)
         except KeyError as e:
@@ -112,16 +112,18 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
             "status": "ok", "run": str(collection.run.root), "kind": collection.info.kind,
             "trailers": len(collection.main.snapshot.emb.ids), "spaces": list(collection.spaces),
             "ingest": collection.has_model, "vocabulary": collection.vocabulary,
+            "index": {name: s.index.kind if s.index else None for name, s in collection.spaces.items()},
         }
 
     @app.get("/api/map")
     def map_(space: SpaceName = None) -> dict:
-        snap = space_of(space).layout()
+        target = space_of(space)
+        snap = target.layout()
         meta = collection.main.snapshot.emb
         vocab = {g: i for i, g in enumerate(sorted({g for gs in meta.genres for g in gs}))}
         rows = [meta.position.get(t) for t in snap.emb.ids]
         return {
-            "space": space_of(space).name, "count": len(snap.emb.ids), "genres": list(vocab),
+            "space": target.name, "count": len(snap.emb.ids), "genres": list(vocab),
             "ids": snap.emb.ids, "x": [round(float(v), 3) for v in snap.xy[:, 0]],
             "y": [round(float(v), 3) for v in snap.xy[:, 1]],
             "titles": [meta.titles[r] if r is not None else "" for r in rows],

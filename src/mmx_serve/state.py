@@ -14,6 +14,7 @@ Readers take one ``Snapshot`` (embeddings + map) and never see a half-added trai
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections import OrderedDict
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
@@ -34,6 +34,11 @@ from mmx.timeline import clip_probabilities
 from mmx.train.coarse import make_loader, predict
 from mmx.train.run import RunDir
 from mmx.utils import atomic_write_bytes
+
+try:  # FAISS is an optional extra; without it every search is exact
+    from mmx import index as faiss_index
+except ImportError:
+    faiss_index = None
 
 
 @dataclass
@@ -77,7 +82,23 @@ class Space:
     def __init__(self, name: str, run: RunDir, layout_path: Path, cfg: ServeConfig):
         self.name, self.run, self.layout_path, self.cfg = name, run, layout_path, cfg
         self.snapshot = Snapshot(load_embeddings(run), None)
+        self.index = run_index(run)  # a FAISS index matching embeddings.npz, when `mmx index` made one
         self._lock = threading.Lock()
+
+    def nearest(self, trailer_id: str, k: int) -> list[Hit]:
+        """The ``k`` nearest other trailers by cosine: from the index when there is one, else exact."""
+        emb, found = self.snapshot.emb, self.index
+        if found is None:
+            return nearest(emb, trailer_id, k)
+        row = resolve_id(emb, trailer_id)
+        k_all = min(k + 1, len(emb.ids))  # the trailer itself comes back too
+        scores, rows = faiss_index.search(found.index, emb.vectors[row][None], k_all)  # (1, k_all) each
+        pairs = zip(rows[0], scores[0])
+        hits = [(found.ids[r], float(sc)) for r, sc in pairs if r >= 0 and found.ids[r] != trailer_id]
+        return [
+            Hit(t, sc, emb.genres[p], emb.titles[p], emb.years[p])
+            for t, sc in hits[:k] for p in [emb.position[t]]
+        ]
 
     def layout(self) -> Snapshot:
         """The snapshot with map positions, computing or extending the cached map once."""
@@ -91,12 +112,9 @@ class Space:
             return self.snapshot
 
     def _positions(self, emb: EmbeddingSet) -> np.ndarray:
-        cached = self._read_cache()
-        if cached is None or not set(cached) & set(emb.ids):
-            xy = tsne_layout(emb.vectors, self.cfg)
-        else:
-            xy = self._extend(emb, cached)
-        self._write_cache(emb.ids, xy)
+        cached = self._read_cache(emb)
+        xy = tsne_layout(emb.vectors, self.cfg) if cached is None else self._extend(emb, cached)
+        self._write_cache(emb, xy)
         return xy
 
     def _extend(self, emb: EmbeddingSet, cached: dict[str, np.ndarray]) -> np.ndarray:
@@ -112,38 +130,52 @@ class Space:
                 xy[i] = np.mean([cached[h.trailer_id] for h in hits], axis=0)
         return xy
 
-    def _read_cache(self) -> dict[str, np.ndarray] | None:
+    def _read_cache(self, emb: EmbeddingSet) -> dict[str, np.ndarray] | None:
+        """trailer id → position from the cache, or None when it is missing or its trailers changed."""
         if not self.layout_path.exists():
             return None
         with np.load(self.layout_path, allow_pickle=False) as z:
-            return dict(zip(z["trailer_id"].tolist(), z["xy"]))
+            if "digest" not in z.files:
+                return None
+            ids, xy, digest = z["trailer_id"].tolist(), z["xy"], str(z["digest"])
+        if not ids or any(t not in emb.position for t in ids) or digest != vectors_digest(emb.subset(ids)):
+            return None  # trailers removed or re-embedded (a retrained run): map again
+        return dict(zip(ids, xy))
 
-    def _write_cache(self, ids: list[str], xy: np.ndarray) -> None:
+    def _write_cache(self, emb: EmbeddingSet, xy: np.ndarray) -> None:
         buf = io.BytesIO()
-        np.savez(buf, trailer_id=np.asarray(ids, dtype=str), xy=np.asarray(xy, np.float32))
+        np.savez(buf, trailer_id=np.asarray(emb.ids, dtype=str), xy=np.asarray(xy, np.float32),
+                 digest=np.asarray(vectors_digest(emb)))
         atomic_write_bytes(self.layout_path, buf.getvalue())
 
     def add(self, trailer_id: str, vector: np.ndarray, genres: list[str], title: str, year: int | None) -> None:
-        """Append a trailer (replacing one of the same id), rewrite ``embeddings.npz`` and place it on the map."""
+        """Add a new trailer: rewrite ``embeddings.npz`` (ids sorted, as ``embed_run`` writes them) and map it."""
         emb = self.snapshot.emb
-        keep = [t for t in emb.ids if t != trailer_id]
-        old = emb.subset(keep)
-        order = sorted([*keep, trailer_id])  # model runs keep ids sorted, as `embed_run` writes them
-        rows = {t: i for i, t in enumerate(keep)}
-        new = len(keep)
-        pick = [rows.get(t, new) for t in order]
-        vectors = np.concatenate([old.vectors, vector[None].astype(np.float32)])[pick]  # (N+1, D)
+        ids = [*emb.ids, trailer_id]
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        vectors = np.concatenate([emb.vectors, vector[None].astype(np.float32)])[order]  # (N+1, D)
+        genre_lists, titles, years = emb.genres + [genres], emb.titles + [title], emb.years + [year]
         new_emb = EmbeddingSet(
-            order, vectors,
-            [(old.genres + [genres])[r] for r in pick], [(old.titles + [title])[r] for r in pick],
-            [(old.years + [year])[r] for r in pick],
+            [ids[r] for r in order], vectors, [genre_lists[r] for r in order], [titles[r] for r in order],
+            [years[r] for r in order],
         )
-        write_npz(self.run.root / EMBEDDINGS_FILE, order, vectors)
+        write_npz(self.run.root / EMBEDDINGS_FILE, new_emb.ids, vectors)
+        self.index = None  # built from the old embeddings: exact search from now on (`mmx index` rebuilds)
         with self._lock:
             xy = None
             if self.snapshot.xy is not None or self.layout_path.exists():
                 xy = self._positions(new_emb)
             self.snapshot = Snapshot(new_emb, xy)
+
+
+def vectors_digest(emb: EmbeddingSet) -> str:
+    """SHA-1 of the vectors in row order: a cached map belongs to these very embeddings."""
+    return hashlib.sha1(np.ascontiguousarray(emb.vectors, dtype=np.float32).tobytes()).hexdigest()
+
+
+def run_index(run: RunDir) -> faiss_index.RunIndex | None:
+    """The run's FAISS index matching its embeddings (`mmx index`), or None (exact search then)."""
+    return faiss_index.load_run_index(run) if faiss_index is not None else None
 
 
 class Predictor:
@@ -182,7 +214,7 @@ class Predictor:
         ]
 
     def embed(self, trailer_id: str) -> np.ndarray:
-        with self._lock, torch.no_grad():
+        with self._lock:
             return embed_ids(self.model, self.store, self.info, [trailer_id], 1)[0]
 
 
@@ -257,7 +289,7 @@ class Collection:
 
     def neighbours(self, trailer_id: str, k: int, space: str | None = None) -> list[Hit]:
         """The ``k`` nearest other trailers by cosine (``UnknownTrailerError`` for an unknown id)."""
-        return nearest(self.space(space).snapshot.emb, trailer_id, k)
+        return self.space(space).nearest(trailer_id, k)
 
     # ------------------------------------------------------------------ details
     def detail(self, trailer_id: str) -> dict:

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -101,8 +101,13 @@ def extract_videos(
     cfg: ExtractConfig = ExtractConfig(),
     labels: str | Path | None = None,
     progress: bool = True,
+    runner: Callable[..., Iterator[tuple[Job, Extraction | str]]] | None = None,
 ) -> ExtractReport:
-    """Extract every video under ``paths`` into ``store``; see the module docstring."""
+    """Extract every video under ``paths`` into ``store``; see the module docstring.
+
+    ``runner`` runs the jobs (default ``run_jobs``: this process or ``cfg.workers`` processes;
+    ``mmx.extract.ray_runner.runner(address)``: a Ray cluster).
+    """
     report = ExtractReport()
     experts, notes = load_experts(cfg)
     report.warnings += [Problem("experts", n) for n in notes]
@@ -116,7 +121,7 @@ def extract_videos(
     videos = find_videos(paths, report.failed)
     jobs = plan_jobs(videos, store, experts, cfg, rows, labels is not None, report, progress)
     with tqdm(total=len(jobs), desc="extract", unit="video", disable=not progress) as bar:
-        for job, result in run_jobs(jobs, cfg, experts, progress and cfg.workers == 1):
+        for job, result in (runner or run_jobs)(jobs, cfg, experts, progress and cfg.workers == 1):
             bar.update()
             bar.set_postfix_str(job.trailer_id)
             if isinstance(result, str):

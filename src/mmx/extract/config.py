@@ -19,6 +19,8 @@ class ExtractConfig:
     flow: bool = True  # compute TV-L1 flow for flow-stream experts (~0.4 s per frame pair); False leaves them out
     flow_workers: int = -1  # processes computing TV-L1 flow: -1 = one per CPU core, 0 = in the extracting process
     workers: int = 1  # videos extracted in parallel processes, each loading its own experts
+    sampling: dict[str, dict[str, float]] = field(default_factory=dict)  # expert → overrides of its fps, min_frames,
+    # max_frames or size, e.g. {"motion": {"size": 112, "max_frames": 8}} for a quick CPU run
     min_clips: int = 10  # trailers with fewer clips are kept but flagged (§4.1 leaves them out of training)
     large_side: int = 1080  # short side above which a video is flagged as resized (frames are never kept full size)
     vfr_tolerance: float = 0.1  # frame durations varying by more than this fraction flag a variable frame rate

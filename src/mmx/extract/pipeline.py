@@ -81,6 +81,9 @@ class Extraction:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
+SAMPLING_KEYS = ("fps", "min_frames", "max_frames", "size")
+
+
 def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
     """Create the configured experts and check their weights; returns them and notes on left-out ones."""
     experts, notes = [], []
@@ -93,6 +96,10 @@ def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
         except (ImportError, OSError, RuntimeError) as e:
             raise ExtractError(f"expert {name!r} is unavailable: {e}") from None
         expert.check_weights()  # WeightsMissing names the file and where it is expected
+        for key, value in cfg.sampling.get(name, {}).items():
+            if key not in SAMPLING_KEYS:
+                raise ExtractError(f"sampling.{name}.{key}: only {', '.join(SAMPLING_KEYS)} can be set")
+            setattr(expert, key, type(getattr(expert, key))(value))  # shadows the class default; settings() shows it
         if expert.modality not in LEVELS:
             raise ExtractError(f"expert {name!r} has modality {expert.modality!r}; "
                                f"expected one of {', '.join(LEVELS)}")

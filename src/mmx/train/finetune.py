@@ -15,6 +15,10 @@ parent's config.json so the network loads the same way) plus ``finetune.json``. 
 fine run the weights of the last finished epoch, without the projection head, which exists only to
 train. Every epoch reseeds from (seed, epoch), so a run killed at any moment and resumed ends at
 the same weights as an uninterrupted one. When the last epoch is done, ``embeddings.npz`` is written.
+
+Under ``torchrun`` (``mmx.train.distributed``) each process embeds its share of every global batch
+and NT-Xent runs on the views of all processes gathered together, so every anchor still has the
+2(N − 1) negatives of the whole global batch; only the main process writes the run folder.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from mmx.losses import NTXentLoss
 from mmx.model.mmx import MMX
 from mmx.registry import Registry
 from mmx.retrieval import silhouette
-from mmx.train.coarse import TrainError, make_loader
+from mmx.train.coarse import TrainError, autocast, make_loader
+from mmx.train.distributed import DistInfo, Step, barrier, gather_with_grad, init_distributed, wrap_model
 from mmx.train.run import RunDir, RunError, RunInfo
 from mmx.utils import atomic_write_text
 
@@ -136,33 +141,50 @@ def lr_at(epoch: int, cfg: FinetuneConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs - 1) / span))
 
 
+class ContrastiveNet(nn.Module):
+    """The network up to the bottleneck, then the projection head: what NT-Xent trains (one DDP module)."""
+
+    def __init__(self, model: MMX, proj: ProjectionHead):
+        super().__init__()
+        self.model, self.proj = model, proj
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.proj(self.model.embed(batch))  # (B, V, proj_dim)
+
+
 def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]:
     """Everything up to the bottleneck, and the projection head; the genre head l stays as it is."""
     return [p for n, p in model.named_parameters() if not n.startswith("head.")] + list(proj.parameters())
 
 
 def train_one_epoch(
-    model: MMX, proj: ProjectionHead, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
-    progress: bool = True, desc: str = "finetune",
+    net: nn.Module, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
+    progress: bool = True, desc: str = "finetune", dist: DistInfo = DistInfo(),
 ) -> float:
     """One pass of NT-Xent over ``loader`` (two views per trailer); mean loss per trailer.
 
-    A batch of a single trailer (the last one of an epoch) has no negatives and is skipped.
+    ``net`` is a ``ContrastiveNet`` (DDP-wrapped in a world > 1). A global batch of a single
+    trailer (the last one of an epoch) has no negatives and is skipped.
     """
-    model.train()
-    proj.train()
+    net.train()
     total, count = 0.0, 0
+    steps = getattr(loader.batch_sampler, "steps", None)
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
-    for batch in bar:
-        if len(batch.ids) < 2:
+    for i, batch in enumerate(bar):
+        step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))
+        if step.total < 2:
             continue
-        z = proj(model.embed(batch))  # (B, 2, proj_dim)
+        with autocast(dist):
+            z = net(batch.to(dist.device)).float()[: step.local]  # (b, 2, proj_dim): this process's share
+        z = gather_with_grad(z, dist)  # (B, 2, proj_dim): the whole global batch, in batch order
+        # every process computes the same loss; the gather's backward sums the gradients of the shares
+        # and DDP averages them over processes, which gives the gradient of this one loss
         loss = loss_fn(z[:, 0], z[:, 1])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(batch.ids)
-        count += len(batch.ids)
+        total += loss.item() * step.total
+        count += step.total
         bar.set_postfix(loss=f"{total / count:.4f}")
     return total / max(count, 1)
 
@@ -182,8 +204,16 @@ def finetune(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    dist: DistInfo | None = None,
 ) -> dict:
-    """Fine-tune the coarse run ``parent`` into ``out`` (or resume ``out``); returns the final state."""
+    """Fine-tune the coarse run ``parent`` into ``out`` (or resume ``out``); returns the final state.
+
+    ``dist`` defaults to the torchrun job of the environment (``init_distributed``); with several
+    processes every process runs this with the same arguments and the main one writes the run.
+    """
+    dist = dist or init_distributed()
+    log = log if dist.is_main else _silent
+    progress = progress and dist.is_main
     run = RunDir(out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -197,24 +227,28 @@ def finetune(
         parent_run = RunDir(parent)
         info = _fine_info(parent_run, cfg)
     store, run_cfg = parent_run.store(), parent_run.config()
-    run.write_info(info, run_cfg)
-    atomic_write_text(run.root / FINETUNE_FILE, json.dumps(asdict(cfg), indent=2) + "\n")
+    state = run.state() if resume else None
+    barrier(dist)  # every process has read the folder before the main one writes it
+    if dist.is_main:
+        run.write_info(info, run_cfg)
+        atomic_write_text(run.root / FINETUNE_FILE, json.dumps(asdict(cfg), indent=2) + "\n")
 
     torch.manual_seed(cfg.seed)
     model = parent_run.load_model("best")
     proj = ProjectionHead(run_cfg.model.embed_dim, cfg.proj_hidden, cfg.proj_dim)
-    optimizer = torch.optim.Adam(trainable_parameters(model, proj), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = run.state() if resume else None
-    if state is None:
-        score = val_silhouette(model, store, info, cfg.eval_batch_size)
-        state = {"epoch": 0, "checkpoint": None, "best_epoch": 0, "best_score": score, "history": []}
-        _save_epoch(run, model, proj, optimizer, state, 0, {"epoch": 0, "val_silhouette": score})
-        log(f"epoch 0 (coarse start): val silhouette {score:.4f}")
-    elif state["checkpoint"]:
+    if state is not None and state["checkpoint"]:
         ckpt = run.root / state["checkpoint"]
         model.load_state_dict(load_file(f"{ckpt}.safetensors"))
         proj.load_state_dict(load_file(f"{ckpt}.proj.safetensors"))
-        optimizer.load_state_dict(torch.load(f"{ckpt}.optim.pt", weights_only=True))
+    net = wrap_model(ContrastiveNet(model, proj), dist)  # on the device; DDP in a world > 1
+    optimizer = torch.optim.Adam(trainable_parameters(model, proj), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if state is None:
+        score = val_silhouette(model, store, info, cfg.eval_batch_size)
+        state = {"epoch": 0, "checkpoint": None, "best_epoch": 0, "best_score": score, "history": []}
+        _finish_epoch(run, model, proj, optimizer, state, 0, {"epoch": 0, "val_silhouette": score}, dist)
+        log(f"epoch 0 (coarse start): val silhouette {score:.4f}")
+    elif state["checkpoint"]:
+        optimizer.load_state_dict(torch.load(f"{run.root / state['checkpoint']}.optim.pt", weights_only=True))
         log(f"resuming {run.root} after epoch {state['epoch']}")
 
     views = PAIR_RULES.create(cfg.positive_pair, run_cfg.model.n_seqs, run_cfg.model.seq_len)
@@ -227,18 +261,39 @@ def finetune(
         torch.manual_seed(seed)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(epoch, cfg)
-        loader = make_loader(store, info, info.splits["train"], cfg.batch_size, views, shuffle_seed=seed, seed=cfg.seed)
+        loader = make_loader(
+            store, info, info.splits["train"], cfg.batch_size, views, shuffle_seed=seed, seed=cfg.seed, dist=dist,
+        )
         loader.dataset.set_epoch(epoch)
-        loss = train_one_epoch(model, proj, loader, loss_fn, optimizer, progress, desc=f"epoch {epoch}")
+        loss = train_one_epoch(net, loader, loss_fn, optimizer, progress, desc=f"epoch {epoch}", dist=dist)
         score = val_silhouette(model, store, info, cfg.eval_batch_size)
         record = {"epoch": epoch, "train_loss": loss, "lr": lr_at(epoch, cfg), "val_silhouette": score,
                   "seconds": round(time.time() - t0, 2)}
-        _save_epoch(run, model, proj, optimizer, state, epoch, record)
+        _finish_epoch(run, model, proj, optimizer, state, epoch, record, dist)
         bar.set_postfix(loss=f"{loss:.4f}", silhouette=f"{score:.3f}")
         log(f"epoch {epoch}/{cfg.epochs}: NT-Xent {loss:.4f}, val silhouette {score:.4f}")
-    if state["epoch"] >= cfg.epochs:
+    if state["epoch"] >= cfg.epochs and dist.is_main:
         embed_run(run)
     return state
+
+
+def _silent(message: str) -> None:
+    """The log of processes other than the main one."""
+
+
+def _finish_epoch(
+    run: RunDir, model: MMX, proj: ProjectionHead, optimizer, state: dict, epoch: int, record: dict, dist: DistInfo,
+) -> None:
+    """The main process saves the epoch; the others only record it."""
+    if dist.is_main:
+        _save_epoch(run, model, proj, optimizer, state, epoch, record)
+    else:
+        _advance_state(state, epoch, f"checkpoints/epoch-{epoch:04d}", record)
+
+
+def _advance_state(state: dict, epoch: int, name: str, record: dict) -> None:
+    state.update(epoch=epoch, checkpoint=name, best_epoch=epoch, best_score=record["val_silhouette"])
+    state["history"] = [h for h in state["history"] if h["epoch"] < epoch] + [record]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -294,8 +349,7 @@ def _save_epoch(
     shutil.copyfile(run.root / f"{name}.safetensors", run.root / ".best.tmp")
     (run.root / ".best.tmp").replace(run.best_path)
     previous = state["checkpoint"]
-    state.update(epoch=epoch, checkpoint=name, best_epoch=epoch, best_score=record["val_silhouette"])
-    state["history"] = [h for h in state["history"] if h["epoch"] < epoch] + [record]
+    _advance_state(state, epoch, name, record)
     run.write_state(state)
     if previous and previous != name:
         for suffix in (".safetensors", ".proj.safetensors", ".optim.pt"):

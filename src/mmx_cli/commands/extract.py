@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML/JSON file of extraction settings (ExtractConfig fields)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override one extraction setting, e.g. --set drop_frames=2 (repeatable)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="spread the videos over a Ray cluster: its ADDRESS (e.g. auto, or ray://host:10001), or "
+                   "none to start Ray on this machine; one expert worker per GPU, else per CPU (needs the "
+                   "`scale` extra; video paths must be readable on every node)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -59,12 +63,19 @@ def resolve(args: argparse.Namespace) -> ExtractConfig:
     return merge(cfg, {k: v for k, v in options.items() if v is not None})
 
 
+def ray_runner(address: str):
+    from mmx.extract.ray_runner import runner  # Ray is an optional, heavy import
+
+    return runner(address)
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     store = FeatureStore.create(args.store)
     t0 = time.perf_counter()
     try:
-        report = extract_videos(args.paths, store, cfg, labels=args.labels, progress=not args.quiet)
+        report = extract_videos(args.paths, store, cfg, labels=args.labels, progress=not args.quiet,
+                                runner=ray_runner(args.ray) if args.ray else None)
     except ExtractError as e:
         print(f"mmx extract: error: {e}", file=sys.stderr)
         return 2

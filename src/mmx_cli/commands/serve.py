@@ -42,10 +42,15 @@ def run(args: argparse.Namespace) -> int:
     if args.media_root and not Path(args.media_root).is_dir():
         print(f"mmx serve: error: --media-root {args.media_root} is not a folder", file=sys.stderr)
         return 2
-    import uvicorn  # the serving stack is the `serve` extra: imported only here
+    try:  # the serving stack is the `serve` extra: imported only here
+        import uvicorn
+
+        from mmx_serve.app import create_app
+    except ImportError as e:
+        print(f"mmx serve: error: {e}; install the serving extra: pip install -e '.[serve]'", file=sys.stderr)
+        return 2
     from threadpoolctl import threadpool_limits
 
-    from mmx_serve.app import create_app
     from mmx_serve.state import ServeConfig
 
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
