@@ -98,7 +98,12 @@ def test_config_file_and_overrides(tmp_path):
 
 def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--trailers", "60", "--epochs", "1", "--quiet"] + TINY) == 0
+    argv = ["demo", "--out", str(out), "--source", "features", "--trailers", "60", "--epochs", "1",
+            "--finetune-epochs", "1", "--ablate-epochs", "0", "--quiet"] + TINY
+    assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text
-    assert RunDir(out / "run").state()["epoch"] == 1
+    assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text and "precision@10" in text
+    assert RunDir(out / "run").state()["epoch"] == 1 and RunDir(out / "fine").info().kind == "fine"
+    assert (out / "report" / "report.html").exists()
+    assert main(argv) == 0  # a rerun resumes: nothing is trained again
+    assert "unchanged 60" in capsys.readouterr().out

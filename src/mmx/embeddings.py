@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mmx.data.dataset import evenly_spaced
-from mmx.data.importer import Problem, _check_trailer, read_labels
+from mmx.data.importer import Problem, check_trailer, read_labels
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.model.mmx import MMX
 from mmx.train.coarse import make_loader
@@ -220,7 +220,7 @@ def embed_query_npz(run: RunDir, path: str | Path) -> np.ndarray:
             "of the run's dimension (per-clip features cannot be embedded here)"
         )
     _check_query_experts(path, arrays, info)
-    n_clips, why = _check_trailer(path, arrays)[1:]
+    n_clips, why = check_trailer(path, arrays)[1:]
     if why:
         raise EmbeddingError(f"query {path} {why}")
     cfg = run.config()

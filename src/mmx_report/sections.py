@@ -193,7 +193,9 @@ def _tsne(emb: EmbeddingSet, seed: int) -> tuple[np.ndarray, list[str]]:
 def figure1(inputs: ReportInputs) -> Section:
     title = "Fig. 1 — coarse and fine embeddings (t-SNE, coloured by primary genre)"
     coarse = load_embeddings(inputs.run)
-    panels = [("coarse (genre classification)", *_tsne(coarse, inputs.seed))]
+    kind = inputs.run.info().kind
+    name = "coarse (genre classification)" if kind == "coarse" else f"{kind} run {inputs.run.root.name}"
+    panels = [(name, *_tsne(coarse, inputs.seed))]
     notes = []
     if inputs.fine is not None:
         panels.append(("fine (NT-Xent fine-tuned)", *_tsne(load_embeddings(inputs.fine), inputs.seed)))

@@ -139,7 +139,7 @@ def _npz_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     return out
 
 
-def _check_trailer(path: Path, arrays: dict[str, np.ndarray]) -> tuple[dict[str, ExpertInfo], int, str | None]:
+def check_trailer(path: Path, arrays: dict[str, np.ndarray]) -> tuple[dict[str, ExpertInfo], int, str | None]:
     """Expert infos and n_clips of one npz, or the reason it cannot be used."""
     experts = [k for k in arrays if k not in RESERVED and not k.endswith(CLIP_SUFFIX)]
     if not experts:
@@ -245,7 +245,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
         except (ValueError, OSError, zipfile.BadZipFile) as e:
             report.problems.append(Problem(path.name, f"cannot be read ({e})"))
             continue
-        infos, n_clips, why = _check_trailer(path, arrays)
+        infos, n_clips, why = check_trailer(path, arrays)
         if why is None:
             for name, info in infos.items():
                 known = store.experts.get(name)

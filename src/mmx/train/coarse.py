@@ -32,7 +32,8 @@ from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, create_model
 from mmx.train.distributed import (
-    DistInfo, GlobalBatchSampler, Step, all_sum, barrier, init_distributed, share_weight, unwrap, wrap_model,
+    DistInfo, GlobalBatchSampler, Step, all_sum, barrier, batch_steps, init_distributed, share_weight, unwrap,
+    wrap_model,
 )
 from mmx.train.run import RunDir, RunError, RunInfo
 
@@ -121,7 +122,7 @@ def train_one_epoch(
     """One pass over ``loader``; returns the mean loss per trailer (over all processes)."""
     model.train()
     total, count = 0.0, 0
-    steps = getattr(loader.batch_sampler, "steps", None)
+    steps = batch_steps(loader)
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
     for i, batch in enumerate(bar):
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))

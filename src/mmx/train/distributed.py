@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -195,6 +195,11 @@ class Step:
 
     local: int  # trailers of the global batch in this process's share (0: it runs a stand-in)
     total: int  # trailers in the global batch
+
+
+def batch_steps(loader: Iterable) -> list[Step] | None:
+    """How a loader's batches are shared (``GlobalBatchSampler``), or None when each batch is whole."""
+    return getattr(getattr(loader, "batch_sampler", None), "steps", None)
 
 
 def share_weight(step: Step, info: DistInfo) -> float:

@@ -48,7 +48,9 @@ from mmx.model.mmx import MMX
 from mmx.registry import Registry
 from mmx.retrieval import silhouette
 from mmx.train.coarse import TrainError, autocast, make_loader
-from mmx.train.distributed import DistInfo, Step, barrier, gather_with_grad, init_distributed, wrap_model
+from mmx.train.distributed import (
+    DistInfo, Step, barrier, batch_steps, gather_with_grad, init_distributed, wrap_model,
+)
 from mmx.train.run import RunDir, RunError, RunInfo
 from mmx.utils import atomic_write_text
 
@@ -168,7 +170,7 @@ def train_one_epoch(
     """
     net.train()
     total, count = 0.0, 0
-    steps = getattr(loader.batch_sampler, "steps", None)
+    steps = batch_steps(loader)
     bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
     for i, batch in enumerate(bar):
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))

@@ -1,0 +1,129 @@
+"""Training speed at the paper's sizes: trailers/s, share of the machine's matmul peak, I/O cost.
+
+* ``trailers_per_s`` — one training step (forward, backward, Adam) on a batch of 32 trailers of
+  ~100 clips, 4 experts (appearance 2048, scene 512, motion 1024, audio 128 per window), the paper's
+  network (768-d experts, 40 × 9-clip sequences, 2048-d bottleneck), batch already in memory;
+* ``peak_fraction`` — FLOP/s of that step (matmul FLOPs counted by ``FlopCounterMode``) over the
+  FLOP/s of a large ``torch.mm`` measured here at the same dtype (float32 on CPUs, bf16 on GPUs);
+* ``io_ratio`` — a training epoch read from the memory-mapped store (``make_loader``) over the same
+  epoch with every batch already collated in RAM (best of ``--repeats`` each; the store files are
+  in the page cache after writing, as on a machine whose RAM holds the store).
+
+SYNTHETIC DATA (random features, bench/synthetic.py). The store is written to ``--store``
+(default /tmp/mmx-bench-train, reused by later runs).
+
+    python bench/train.py [--trailers 128] [--batch 32] [--steps 5] [--repeats 2]
+
+The last line of the output is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mmx.config import RunConfig, merge
+from mmx.data.dataset import evenly_spaced
+from mmx.losses import WeightedBCELoss, positive_weights
+from mmx.model.mmx import create_model
+from mmx.train.coarse import _labels, autocast, make_loader, prepare_run_info, train_one_epoch
+from mmx.train.distributed import DistInfo
+
+from synthetic import write_store
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """FLOP/s of an n×n×n ``torch.mm`` (best of ``reps``)."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    best = float("inf")
+    for _ in range(reps + 1):
+        _sync(device)
+        t = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step(model, batch, loss_fn, optimizer, dist: DistInfo) -> None:
+    with autocast(dist):
+        loss = loss_fn(model(batch).float(), batch.labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", default="/tmp/mmx-bench-train", help="synthetic store folder (written when missing)")
+    p.add_argument("--trailers", type=int, default=128, help="trailers in the store (80 %% train: the epoch)")
+    p.add_argument("--clips", type=int, default=100, help="clips per trailer (±20 %%)")
+    p.add_argument("--batch", type=int, default=32, help="trailers per step (paper: 32)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps for trailers/s")
+    p.add_argument("--repeats", type=int, default=2, help="epochs timed from the store and from RAM (best taken)")
+    args = p.parse_args(argv)
+
+    dist = DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = torch.bfloat16 if dist.device.type == "cuda" else torch.float32
+    store = write_store(args.store, args.trailers, args.clips)
+    cfg = merge(RunConfig(), {"train": {"batch_size": args.batch}})
+    info = prepare_run_info(store, cfg)
+    torch.manual_seed(0)
+    model = create_model(info.expert_infos(), len(info.genres), cfg.model).to(dist.device)
+    loss_fn = WeightedBCELoss(positive_weights(_labels(store, info, info.splits["train"]), 30.0)).to(dist.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-5, amsgrad=True)
+    views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
+
+    # one step, batch in memory
+    loader = make_loader(store, info, info.splits["train"], args.batch, views, shuffle_seed=0, dist=dist)
+    batch = next(iter(loader)).to(dist.device)
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        step(model, batch, loss_fn, optimizer, dist)
+    flops = counter.get_total_flops()
+    times = []
+    for _ in range(args.steps):
+        _sync(dist.device)
+        t = time.perf_counter()
+        step(model, batch, loss_fn, optimizer, dist)
+        _sync(dist.device)
+        times.append(time.perf_counter() - t)
+    step_s = statistics.median(times)
+    peak = matmul_peak(dist.device, dtype)
+
+    # an epoch from the memory-mapped store against the same epoch from RAM
+    in_ram = [b.to(dist.device) for b in loader]
+    store_s, ram_s = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        train_one_epoch(model, loader, loss_fn, optimizer, progress=False, dist=dist)
+        store_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        train_one_epoch(model, in_ram, loss_fn, optimizer, progress=False, dist=dist)
+        ram_s.append(time.perf_counter() - t)
+
+    result = {
+        "device": str(dist.device), "dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
+        "batch": args.batch, "clips_in_batch": int(batch.avail.shape[0]),
+        "step_s": round(step_s, 4), "trailers_per_s": round(len(batch.ids) / step_s, 2),
+        "step_gflop": round(flops / 1e9, 2), "achieved_gflops": round(flops / step_s / 1e9, 2),
+        "mm_peak_gflops": round(peak / 1e9, 2), "peak_fraction": round(flops / step_s / peak, 3),
+        "epoch_trailers": len(info.splits["train"]), "epoch_store_s": round(min(store_s), 3),
+        "epoch_ram_s": round(min(ram_s), 3), "io_ratio": round(min(store_s) / min(ram_s), 3),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
