@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import pytest
+# One maths thread per test process (subprocesses inherit it): the test models are tiny, and with
+# two OpenMP threads on a busy 2-core machine every small op waits for a descheduled thread.
+os.environ["OMP_NUM_THREADS"] = "1"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
+
+torch.set_num_threads(1)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

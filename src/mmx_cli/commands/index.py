@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
     p.add_argument("--kind", default="exact", choices=INDEXES.names(), help="index kind (default exact)")
-    p.add_argument("--nlist", type=int, help="ivf: number of cells (default 4·√N)")
+    p.add_argument("--nlist", type=int, help="ivf: number of cells (default √N)")
     p.add_argument("--nprobe", type=int, help="ivf: cells scanned per query (default 32)")
     p.add_argument("--hnsw-m", type=int, help="hnsw: neighbours per node (default 32)")
     p.add_argument("--ef-search", type=int, help="hnsw: candidates per query (default 128)")
