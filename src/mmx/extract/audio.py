@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from mmx.extract.decode import DecodeStats, open_video
+from mmx.extract.decode import DecodeStats, decode_packets, open_video
 from mmx.utils import atomic_write_bytes
 
 
@@ -26,15 +26,9 @@ def load_audio(path: Path, sample_rate: int = 16000, stats: DecodeStats | None =
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                stats.bad_packets += 1
-                continue
-            for frame in frames:
-                frame.pts = None  # let the resampler count samples itself (broken pts would stall it)
-                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        for frame in decode_packets(container.demux(stream), stats):
+            frame.pts = None  # let the resampler count samples itself (broken pts would stall it)
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
         chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     if not chunks:
         return np.zeros(0, np.float32)

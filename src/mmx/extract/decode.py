@@ -97,15 +97,20 @@ def decode_video(path: Path, stats: DecodeStats | None = None) -> Iterator[av.Vi
         if stream is None:
             raise VideoError(f"{path}: has no video stream; nothing to decode")
         stream.thread_type = "AUTO"  # frame + slice threads: several times faster on h264
-        for packet in _packets(container, stream, path):
-            try:
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                stats.bad_packets += 1
-                continue
-            for frame in frames:
-                stats.frames += 1
-                yield frame
+        for frame in decode_packets(_packets(container, stream, path), stats):
+            stats.frames += 1
+            yield frame
+
+
+def decode_packets(packets, stats: DecodeStats) -> Iterator[av.frame.Frame]:
+    """The frames of ``packets``; a packet FFmpeg rejects is skipped and counted in ``stats``."""
+    for packet in packets:
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            stats.bad_packets += 1
+            continue
+        yield from frames
 
 
 def _packets(container, stream, path: Path):

@@ -49,11 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="mmx-demo", help="working folder (default: ./mmx-demo); a rerun resumes")
     p.add_argument("--source", choices=["video", "features"], default="video",
                    help="video: generated video files + real sample videos (default); features: per-clip features")
-    p.add_argument("--videos", type=int, default=30, help="generated video trailers (--source video)")
+    p.add_argument("--videos", type=int, default=24, help="generated video trailers (--source video)")
     p.add_argument("--trailers", type=int, default=300, help="synthetic trailers (--source features)")
     p.add_argument("--epochs", type=int, default=15, help="coarse training epochs (default 15)")
     p.add_argument("--finetune-epochs", type=int, default=6, help="NT-Xent fine-tuning epochs (default 6)")
-    p.add_argument("--ablate-epochs", type=int, default=8, help="epochs per ablation variant; 0 skips the ablation")
+    p.add_argument("--ablate-epochs", type=int, default=6, help="epochs per ablation variant; 0 skips the ablation")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_args(p)
     p.set_defaults(func=run)
