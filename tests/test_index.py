@@ -9,7 +9,7 @@ import pytest
 
 from mmx.embeddings import import_embeddings, load_embeddings, write_npz
 from mmx.index import IndexConfig, build_index, build_run_index, load_run_index, search, search_index
-from mmx.retrieval import nearest
+from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
 
 
@@ -71,6 +71,20 @@ def test_run_index_is_used_while_it_matches_the_embeddings(real_run):
     time.sleep(0.01)  # the embeddings change: the indexes no longer match and are not used
     write_npz(real_run / "embeddings.npz", emb.ids, emb.vectors[:, ::-1].copy())
     assert search_index(real_run, emb.vectors[:1], 5) is None
+
+
+def test_search_run_answers_from_the_exact_index_like_exact_search(shared_data, tmp_path):
+    src = shared_data / "mmx-visualiser"
+    run = tmp_path / "run"
+    import_embeddings(src / "embeddings.npz", src / "metadata.csv", run)
+    query = load_embeddings(run).ids[42]
+    exact = search_run(run, query, 10)
+    build_run_index(run, IndexConfig(kind="exact"))
+    indexed = search_run(run, query, 10)
+    assert [h.trailer_id for h in indexed] == [h.trailer_id for h in exact]
+    assert query not in {h.trailer_id for h in indexed}  # the query is left out of its own hits
+    np.testing.assert_allclose([h.score for h in indexed], [h.score for h in exact], atol=1e-5)
+    assert [h.genres for h in indexed] == [h.genres for h in exact]
 
 
 def test_tiny_collections_and_dimension_errors(tmp_path):

@@ -118,7 +118,7 @@ def embed_loader(model: MMX, loader: DataLoader) -> tuple[list[str], np.ndarray]
     ids, out = [], []
     for batch in loader:
         ids.extend(batch.ids)
-        out.append(model.embed(batch)[:, 0].numpy())  # (B, D)
+        out.append(model.embed(batch.to(next(model.parameters()).device))[:, 0].float().cpu().numpy())  # (B, D)
     dim = model.cfg.embed_dim
     return ids, np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 

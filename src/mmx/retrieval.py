@@ -18,6 +18,7 @@ real trailers take a few seconds.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,14 +80,34 @@ def unknown_id(trailer_id: str, known: list[str], where: str) -> UnknownTrailerE
 
 
 def search_run(run: str | Path | RunDir, query: str, k: int = 10) -> list[Hit]:
-    """``nearest`` in a run; ``query`` is a trailer id or the path of a new trailer's npz."""
+    """Nearest trailers in a run; ``query`` is a trailer id or the path of a new trailer's npz.
+
+    Uses the run's FAISS index (``mmx index``) when one matches its embeddings, else ``nearest``.
+    """
     run = run if isinstance(run, RunDir) else RunDir(run)
     emb = load_embeddings(run)
     if query.endswith(".npz") and query not in emb.position:
         if not Path(query).is_file():
             raise FileNotFoundError(f"query file {query} does not exist")
-        return nearest(emb, embed_query_npz(run, query), k)
-    return nearest(emb, query, k)
+        vector, own = embed_query_npz(run, query), None
+    else:
+        vector, own = emb.unit[resolve_id(emb, query)], query
+    found = _index_search(run, unit_rows(np.asarray(vector, dtype=np.float32).reshape(1, -1)), k + 1)
+    if found is None:
+        return nearest(emb, query if own is not None else vector, k)
+    ids, scores = found
+    hits = [(t, float(sc)) for t, sc in zip(ids[0], scores[0]) if t != own][:k]
+    return [Hit(t, sc, emb.genres[emb.position[t]], emb.titles[emb.position[t]], emb.years[emb.position[t]])
+            for t, sc in hits]
+
+
+def _index_search(run: RunDir, vectors: np.ndarray, k: int):
+    """The run's FAISS index answer, or None without an index (or without faiss, the `scale` extra)."""
+    if importlib.util.find_spec("faiss") is None:
+        return None
+    from mmx.index import search_index  # faiss is imported only when an index may be used
+
+    return search_index(run, vectors, k)
 
 
 def _top(scores: np.ndarray, k: int, exclude: list[int] | None) -> np.ndarray:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mmx.config import parse_override, read_config_file
+from mmx.train.distributed import init_distributed
 from mmx.train.finetune import FINETUNE_FILE, PAIR_RULES, FinetuneConfig, finetune, load_finetune_config
 from mmx.train.run import RunDir, RunError
 
@@ -49,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
         for text in args.set:
             cfg = load_finetune_config(parse_override(text), cfg)
         cfg = load_finetune_config(flags, cfg)
-    state = finetune(args.run, args.out, cfg, resume=args.resume, progress=not args.quiet)
+    dist = init_distributed()
+    state = finetune(args.run, args.out, cfg, resume=args.resume, progress=not args.quiet, dist=dist)
+    if not dist.is_main:  # under torchrun only the main process reports
+        return 0
     first, last = state["history"][0], state["history"][-1]
     print(
         f"done: {state['epoch']} epoch(s); val silhouette {first['val_silhouette']:.4f} (coarse) → "

@@ -7,6 +7,7 @@ import argparse
 from mmx.config import merge
 from mmx.data.store import FeatureStore
 from mmx.train.coarse import train
+from mmx.train.distributed import init_distributed
 from mmx.train.run import RunDir, RunError
 from mmx_cli.common import add_config_args, resolve_config
 
@@ -48,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         }
         cfg = merge(cfg, flags)
         store_path = args.store
-    state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, progress=not args.quiet)
+    dist = init_distributed()
+    state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, progress=not args.quiet, dist=dist)
+    if not dist.is_main:  # under torchrun only the main process reports
+        return 0
     print(
         f"done: {state['epoch']} epoch(s), best epoch {state['best_epoch']} "
         f"(validation {cfg.train.select_metric} {state['best_score']:.4f}) → {args.out}"
