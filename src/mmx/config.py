@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from mmx.utils import atomic_write_text
+
 
 @dataclass
 class DataConfig:
@@ -196,6 +198,4 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:
-    from mmx.utils import atomic_write_text
-
     atomic_write_text(Path(path), json.dumps(config_to_dict(cfg), indent=2) + "\n")
