@@ -13,7 +13,6 @@ memory.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -295,18 +294,13 @@ def _advance_state(state: dict, epoch: int, name: str, record: dict, score: floa
 def _save_epoch(run: RunDir, model: MMX, optimizer, state: dict, epoch: int, record: dict, score: float) -> None:
     """Checkpoint files first, then the state pointer, then prune: a kill never loses an epoch."""
     name = _checkpoint_name(epoch)
-    run.save_weights(model, run.root / f"{name}.safetensors")
-    tmp = run.root / f"{name}.optim.pt.tmp"
-    torch.save(optimizer.state_dict(), tmp)
-    tmp.replace(run.root / f"{name}.optim.pt")
+    run.save_checkpoint(name, model, optimizer)
     previous = state["checkpoint"]
     if _advance_state(state, epoch, name, record, score):
-        shutil.copyfile(run.root / f"{name}.safetensors", run.root / ".best.tmp")
-        (run.root / ".best.tmp").replace(run.best_path)
+        run.promote_best(name)
     run.write_state(state)
     if previous and previous != name:
-        for suffix in (".safetensors", ".optim.pt"):
-            (run.root / f"{previous}{suffix}").unlink(missing_ok=True)
+        run.remove_checkpoint(previous)
 
 
 def _labels(store: FeatureStore, info: RunInfo, ids: list[str]) -> torch.Tensor:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -343,16 +342,10 @@ def _save_epoch(
 ) -> None:
     """Checkpoint files first, then best.safetensors and the state pointer, then prune."""
     name = f"checkpoints/epoch-{epoch:04d}"
-    run.save_weights(model, run.root / f"{name}.safetensors")
-    run.save_weights(proj, run.root / f"{name}.proj.safetensors")
-    tmp = run.root / f"{name}.optim.pt.tmp"
-    torch.save(optimizer.state_dict(), tmp)
-    tmp.replace(run.root / f"{name}.optim.pt")
-    shutil.copyfile(run.root / f"{name}.safetensors", run.root / ".best.tmp")
-    (run.root / ".best.tmp").replace(run.best_path)
+    run.save_checkpoint(name, model, optimizer, {"proj": proj})
+    run.promote_best(name)
     previous = state["checkpoint"]
     _advance_state(state, epoch, name, record)
     run.write_state(state)
     if previous and previous != name:
-        for suffix in (".safetensors", ".proj.safetensors", ".optim.pt"):
-            (run.root / f"{previous}{suffix}").unlink(missing_ok=True)
+        run.remove_checkpoint(previous)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,29 @@ class RunDir:
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp), metadata=self._metadata())
         os.replace(tmp, path)
+
+    def save_checkpoint(
+        self, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+        parts: dict[str, torch.nn.Module] | None = None,
+    ) -> None:
+        """Checkpoint ``name``: model weights, other modules' weights (``<name>.<part>.safetensors``)
+        and the optimizer state (read back with ``weights_only=True``), each file written atomically."""
+        self.save_weights(model, self.root / f"{name}.safetensors")
+        for part, module in (parts or {}).items():
+            self.save_weights(module, self.root / f"{name}.{part}.safetensors")
+        tmp = self.root / f"{name}.optim.pt.tmp"
+        torch.save(optimizer.state_dict(), tmp)
+        tmp.replace(self.root / f"{name}.optim.pt")
+
+    def promote_best(self, name: str) -> None:
+        """Checkpoint ``name``'s model weights become best.safetensors (atomically)."""
+        tmp = self.root / ".best.tmp"
+        shutil.copyfile(self.root / f"{name}.safetensors", tmp)
+        tmp.replace(self.best_path)
+
+    def remove_checkpoint(self, name: str) -> None:
+        for path in self.root.glob(f"{name}.*"):
+            path.unlink(missing_ok=True)
 
     def load_model(self, which: str = "best") -> MMX:
         """The trained network (``best`` or ``last`` epoch), in eval mode."""
