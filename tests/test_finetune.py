@@ -22,6 +22,8 @@ from mmx.train.finetune import (
 from mmx.train.run import RunDir, RunError
 from mmx_cli.main import main
 
+from interrupts import killed_at_state_write
+
 QUIET = {"progress": False, "log": lambda s: None}
 
 
@@ -86,22 +88,11 @@ def test_finetune_lowers_the_loss_logs_silhouette_and_drops_the_head(coarse, sma
         finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET)
 
 
-def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path, monkeypatch):
+def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path):
     cfg = fine_cfg(3, positive_pair="random-windows")
     finetune(coarse.root, tmp_path / "full", cfg, **QUIET)
-    real = RunDir.write_state
-    calls = {"n": 0}
-
-    def dying(self, state):  # dies after epoch 2's checkpoint files, before its state pointer
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        real(self, state)
-
-    monkeypatch.setattr(RunDir, "write_state", dying)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_state_write(3):  # epoch 0 (the coarse start) is the first write: dies in epoch 2
         finetune(coarse.root, tmp_path / "cut", cfg, **QUIET)
-    monkeypatch.setattr(RunDir, "write_state", real)
     assert RunDir(tmp_path / "cut").state()["epoch"] == 1
     finetune(None, tmp_path / "cut", cfg, resume=True, **QUIET)
     a, b = load_file(str(tmp_path / "full" / "best.safetensors")), load_file(str(tmp_path / "cut" / "best.safetensors"))

@@ -22,6 +22,7 @@ from mmx.inference import evaluate_run
 from mmx.train.coarse import TrainError, train
 from mmx.train.run import RunDir, RunError
 
+from interrupts import killed_at_state_write
 from test_store_import import trailer, write_folder
 
 TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
@@ -67,23 +68,12 @@ def _weights(run) -> dict[str, torch.Tensor]:
     return load_file(str(RunDir(run).root / f"{state['checkpoint']}.safetensors"))
 
 
-def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path, monkeypatch):
+def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path):
     cfg = tiny_cfg(4)
     train(small_store, tmp_path / "full", cfg, progress=False, log=lambda s: None)
     # the process dies right after epoch 3's checkpoint files are written, before its state pointer
-    real = RunDir.write_state
-    calls = {"n": 0}
-
-    def dying(self, state):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        real(self, state)
-
-    monkeypatch.setattr(RunDir, "write_state", dying)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_state_write(3):  # dies after epoch 3's checkpoint files, before its state pointer
         train(small_store, tmp_path / "cut", cfg, progress=False, log=lambda s: None)
-    monkeypatch.setattr(RunDir, "write_state", real)
     assert RunDir(tmp_path / "cut").state()["epoch"] == 2
     train(small_store, tmp_path / "cut", cfg, resume=True, progress=False, log=lambda s: None)
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")

@@ -255,7 +255,7 @@ def train(
         if dist.is_main:
             _save_epoch(run, model, optimizer, state, epoch, record, score)
         else:
-            _advance_state(state, epoch, _checkpoint_name(epoch), record, score)
+            _advance_state(state, epoch, RunDir.checkpoint_name(epoch), record, score)
         bar.set_postfix(loss=f"{train_loss:.4f}", **{tc.select_metric: f"{score:.3f}"})
         log(
             f"epoch {epoch}/{tc.epochs}: loss {train_loss:.4f}, val {tc.select_metric} {score:.4f}"
@@ -277,10 +277,6 @@ def _silent(message: str) -> None:
     """The log of processes other than the main one."""
 
 
-def _checkpoint_name(epoch: int) -> str:
-    return f"checkpoints/epoch-{epoch:04d}"
-
-
 def _advance_state(state: dict, epoch: int, name: str, record: dict, score: float) -> bool:
     """Record a finished epoch in ``state``; True when it is the new best."""
     best = state["best_score"] is None or score > state["best_score"]
@@ -293,7 +289,7 @@ def _advance_state(state: dict, epoch: int, name: str, record: dict, score: floa
 
 def _save_epoch(run: RunDir, model: MMX, optimizer, state: dict, epoch: int, record: dict, score: float) -> None:
     """Checkpoint files first, then the state pointer, then prune: a kill never loses an epoch."""
-    name = _checkpoint_name(epoch)
+    name = RunDir.checkpoint_name(epoch)
     run.save_checkpoint(name, model, optimizer)
     previous = state["checkpoint"]
     if _advance_state(state, epoch, name, record, score):

@@ -289,7 +289,7 @@ def _finish_epoch(
     if dist.is_main:
         _save_epoch(run, model, proj, optimizer, state, epoch, record)
     else:
-        _advance_state(state, epoch, f"checkpoints/epoch-{epoch:04d}", record)
+        _advance_state(state, epoch, RunDir.checkpoint_name(epoch), record)
 
 
 def _advance_state(state: dict, epoch: int, name: str, record: dict) -> None:
@@ -341,7 +341,7 @@ def _save_epoch(
     run: RunDir, model: MMX, proj: ProjectionHead, optimizer, state: dict, epoch: int, record: dict
 ) -> None:
     """Checkpoint files first, then best.safetensors and the state pointer, then prune."""
-    name = f"checkpoints/epoch-{epoch:04d}"
+    name = RunDir.checkpoint_name(epoch)
     run.save_checkpoint(name, model, optimizer, {"proj": proj})
     run.promote_best(name)
     previous = state["checkpoint"]

@@ -123,6 +123,11 @@ class RunDir:
         save_file(state, str(tmp), metadata=self._metadata())
         os.replace(tmp, path)
 
+    @staticmethod
+    def checkpoint_name(epoch: int) -> str:
+        """Checkpoint files of ``epoch`` are ``<name>.safetensors``, ``<name>.optim.pt``, …"""
+        return f"checkpoints/epoch-{epoch:04d}"
+
     def save_checkpoint(
         self, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         parts: dict[str, torch.nn.Module] | None = None,
