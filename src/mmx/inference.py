@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmx.data.dataset import evenly_spaced
+from mmx.data.store import FeatureStore
 from mmx.metrics import classification_metrics, label_changes, random_baseline
 from mmx.probe import linear_probe, pooled_features
 from mmx.train.coarse import make_loader, predict
@@ -25,9 +26,15 @@ def split_ids(run: RunDir, split: str) -> list[str]:
     return info.splits[split]
 
 
-def predict_ids(run: RunDir, ids: list[str], which: str = "best") -> tuple[np.ndarray, np.ndarray]:
-    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailer of the run's store)."""
-    store, info, cfg = run.store(), run.info(), run.config()
+def predict_ids(
+    run: RunDir, ids: list[str], which: str = "best", store: FeatureStore | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailer of the run's store).
+
+    ``store``: the run's store when the caller has it open already (opening reads every entry).
+    """
+    store = run.store() if store is None else store
+    info, cfg = run.info(), run.config()
     missing = [i for i in ids if i not in store]
     if missing:
         raise KeyError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
@@ -46,12 +53,13 @@ def evaluate_run(run: RunDir, split: str = "test", threshold: float | None = Non
     ids = split_ids(run, split)
     if not ids:
         raise RunError(f"split {split!r} of {run.root} is empty; evaluate another split (--split val)")
-    probs, labels = predict_ids(run, ids)
+    store = run.store()
+    probs, labels = predict_ids(run, ids, store=store)
     out = classification_metrics(labels, probs, info.genres, threshold)
     out["split"] = split
     out["random"] = random_baseline(labels, info.genres, threshold, seed=cfg.train.seed)
     if probe:
-        store, experts = run.store(), list(info.experts)
+        experts = list(info.experts)
         train_ids = info.splits["train"]
         y_train = np.array([[g in store.meta(t).genres for g in info.genres] for t in train_ids], dtype=int)
         scores = linear_probe(
@@ -66,9 +74,9 @@ def label_suggestions(run: RunDir, ids: list[str], threshold: float | None = Non
     """Per trailer: probabilities by genre, predicted labels, labels to add and to drop (Tbl. 4)."""
     info, cfg = run.info(), run.config()
     threshold = cfg.train.threshold if threshold is None else threshold
-    probs, labels = predict_ids(run, ids)
-    changes = label_changes(probs, labels, info.genres, threshold)
     store = run.store()
+    probs, labels = predict_ids(run, ids, store=store)
+    changes = label_changes(probs, labels, info.genres, threshold)
     out = []
     for tid, p, ch in zip(ids, probs, changes):
         meta = store.meta(tid)
