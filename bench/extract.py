@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmx.experts import EXPERTS, WeightsMissing
-from mmx.extract import ExtractConfig, ExtractError, Extractor, load_experts
+from mmx.errors import ExtractError, WeightsMissing
+from mmx.experts import EXPERTS
+from mmx.extract import ExtractConfig, Extractor, load_experts
 from mmx.extract.audio import load_audio
 from mmx.extract.decode import Resizer, decode_video, probe
 from mmx.extract.flow import clip_flow

@@ -25,7 +25,14 @@ import faiss
 import numpy as np
 
 from mmx.embeddings import unit_rows
-from mmx.index import INDEXES, IndexConfig, ivf_cells, search, set_search_params, training_sample
+from mmx.index import (
+    INDEXES,
+    IndexConfig,
+    ivf_cells,
+    search,
+    set_search_params,
+    training_sample,
+)
 
 DIM = 2048
 CHUNK = 50_000

@@ -25,16 +25,21 @@ import statistics
 import time
 
 import torch
+from synthetic import write_store  # noqa: E402  (bench/ is the script folder)
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmx.config import RunConfig, merge
 from mmx.data.dataset import evenly_spaced
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import create_model
-from mmx.train.coarse import _labels, autocast, make_loader, prepare_run_info, train_one_epoch
+from mmx.train.coarse import (
+    _labels,
+    autocast,
+    make_loader,
+    prepare_run_info,
+    train_one_epoch,
+)
 from mmx.train.distributed import DistInfo
-
-from synthetic import write_store  # noqa: E402  (bench/ is the script folder)
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:

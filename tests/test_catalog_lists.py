@@ -12,7 +12,6 @@ import pytest
 from mmx.catalog import (
     DEFAULT_MAP_FILE,
     FORMATS,
-    CatalogError,
     GenreMap,
     build_catalog,
     detect_format,
@@ -21,6 +20,7 @@ from mmx.catalog import (
     statistics,
 )
 from mmx.catalog.genre_map import parse_alias
+from mmx.errors import ConfigError, InputError
 from mmx.genres import PAPER_GENRES
 from mmx_cli.main import main
 
@@ -90,9 +90,9 @@ def test_genre_map_file_lists_and_drops(tmp_path):
     assert gm.map("Science Fiction") == ["Fantasy"]  # the file overrides mmx.genres.DEFAULT_ALIASES
     assert gm.map("sports") == ["Sport"] and gm.map("western") == ["Western"] and gm.map("Film-Noir") == ["Film-Noir"]
     assert gm.problem("Sci-Fi") is None and gm.problem("TV Movie") is None and gm.problem("Drama2") is not None
-    with pytest.raises(CatalogError, match="map.yaml"):
+    with pytest.raises(InputError, match="map.yaml"):
         GenreMap.load(write(tmp_path / "map.yaml", "aliases:\n  drama: 3\n"))
-    with pytest.raises(CatalogError, match="one key, 'aliases'"):
+    with pytest.raises(InputError, match="one key, 'aliases'"):
         GenreMap.load(write(tmp_path / "map.yaml", "genres: {}\n"))
 
 
@@ -129,13 +129,13 @@ def test_tmdb_imdb_and_csv_formats(tmp_path):
 
 
 def test_list_file_errors_name_the_file(tmp_path):
-    with pytest.raises(CatalogError, match="cannot tell the list format"):
+    with pytest.raises(InputError, match="cannot tell the list format"):
         read_list(write(tmp_path / "odd.csv", "a,b\n1,2\n"))
-    with pytest.raises(CatalogError, match=r"odd.csv is not a movienet list.*youtube_id"):
+    with pytest.raises(InputError, match=r"odd.csv is not a movienet list.*youtube_id"):
         read_list(tmp_path / "odd.csv", "movienet")
-    with pytest.raises(CatalogError, match="cannot read"):
+    with pytest.raises(InputError, match="cannot read"):
         read_list(tmp_path / "missing.csv", "csv")
-    with pytest.raises(KeyError, match="unknown list format"):
+    with pytest.raises(ConfigError, match="unknown list format"):
         FORMATS.create("letterboxd")
     rows, _ = read_list(write(tmp_path / "l.csv", "trailer_id,genres\na,Drama,extra\n ,Drama\n"))
     assert [r.problem for r in rows] == ["more fields than the header; quote fields that hold the delimiter",

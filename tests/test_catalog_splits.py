@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from mmx.catalog import (
-    CatalogError,
     Entry,
     SplitConfig,
     assign_splits,
@@ -19,6 +18,7 @@ from mmx.catalog import (
 from mmx.catalog.splits import companion_split_file
 from mmx.data.importer import read_labels
 from mmx.data.splits import SPLITS, hash_split
+from mmx.errors import InputError
 
 
 def random_labels(n=600, seed=0):
@@ -97,10 +97,10 @@ def test_split_file_reading(tmp_path):
     assert companion_split_file(tmp_path / "list.csv", "movienet") == path
     assert companion_split_file(tmp_path / "list.csv", "csv") is None
     path.write_text(json.dumps({"train": ["a"], "test": ["a"]}))
-    with pytest.raises(CatalogError, match="in both train and test"):
+    with pytest.raises(InputError, match="in both train and test"):
         read_split_file(path)
     path.write_text(json.dumps({"dev": ["a"]}))
-    with pytest.raises(CatalogError, match="splits.json: 'dev' must be one of"):
+    with pytest.raises(InputError, match="splits.json: 'dev' must be one of"):
         read_split_file(path)
 
 

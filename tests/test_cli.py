@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mmx.config import ConfigError, load_config
+from mmx.config import load_config
+from mmx.errors import ConfigError
 from mmx.train.run import RunDir
 from mmx_cli.main import main
-
 from test_store_import import trailer, write_folder
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

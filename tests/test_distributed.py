@@ -13,10 +13,15 @@ from safetensors.torch import load_file
 
 from mmx.data.store import FeatureStore
 from mmx.train.coarse import train
+from mmx.train.distributed import (
+    DistInfo,
+    GlobalBatchSampler,
+    gather_with_grad,
+    init_distributed,
+    share_weight,
+)
 from mmx.train.finetune import finetune
-from mmx.train.distributed import DistInfo, GlobalBatchSampler, gather_with_grad, init_distributed, share_weight
 from mmx.train.run import RunDir
-
 from test_finetune import fine_cfg, make_coarse_run
 from test_train import tiny_cfg
 

@@ -13,11 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from mmx.experts import EXPERTS, WeightsMissing
+from mmx.errors import WeightsCorrupt, WeightsMissing
+from mmx.experts import EXPERTS
 from mmx.experts.i3d import InceptionI3d
 from mmx.experts.paper import R2Plus1D, ResNet18Places365, SENet154, scale_imagenet
 from mmx.experts.vggish import VGGish, log_mel_examples
-from mmx.experts.weights import WEIGHTS_ENV, WeightsCorrupt, on_meta, sha256_of
+from mmx.experts.weights import WEIGHTS_ENV, on_meta, sha256_of
 
 PAPER = ["senet154", "resnet18_places365", "r2plus1d", "i3d_flow", "vggish"]
 

@@ -16,18 +16,20 @@ import numpy as np
 import pytest
 import torch
 
+from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
 from mmx.experts.gist import gabor_bank, gist
 from mmx.experts.i3d import same_padding
 from mmx.experts.melspec import power_spectrogram, slaney_mel
-from mmx.experts.tf_checkpoint import CheckpointError, read_checkpoint
+from mmx.experts.tf_checkpoint import read_checkpoint
 from mmx.experts.vggish import vggish_mel_matrix
-from mmx.experts.weights import WeightsCorrupt, load_numpy_pickle
+from mmx.experts.weights import load_numpy_pickle
 
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from record_i3d_reference import reference_input as i3d_input  # noqa: E402
-from record_musicnn_reference import reference_input as musicnn_input, reference_wave  # noqa: E402
+from record_musicnn_reference import reference_input as musicnn_input  # noqa: E402
+from record_musicnn_reference import reference_wave
 
 
 def test_i3d_port_matches_jax():
@@ -94,7 +96,7 @@ def test_tf_checkpoint_reader(tmp_path):
     assert (tensors["batch_normalization_10/moving_variance"] > 0).all()
     (tmp_path / "x.index").write_bytes(b"not a table" * 10)
     (tmp_path / "x.data-00000-of-00001").write_bytes(b"")
-    with pytest.raises(CheckpointError, match="x.index"):
+    with pytest.raises(WeightsCorrupt, match="x.index"):
         read_checkpoint(tmp_path / "x")
 
 

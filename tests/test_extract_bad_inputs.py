@@ -13,7 +13,13 @@ import pytest
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import GENRE_STYLES, VideoCorpusConfig, make_trailer, render_shot, write_video
+from mmx.demo.videos import (
+    GENRE_STYLES,
+    VideoCorpusConfig,
+    make_trailer,
+    render_shot,
+    write_video,
+)
 from mmx_cli.main import main
 
 register_fakes()

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from mmx.demo.videos import (
-    CONTAINER_CODECS, GENRE_STYLES, VideoCorpusConfig, generate_videos, make_trailer, render_shot, write_video,
+    CONTAINER_CODECS,
+    GENRE_STYLES,
+    VideoCorpusConfig,
+    generate_videos,
+    make_trailer,
+    render_shot,
+    write_video,
 )
 from mmx.extract.audio import load_audio, write_wav
 from mmx.extract.decode import Resizer, decode_video, probe

@@ -10,19 +10,23 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from interrupts import killed_at_state_write
 from mmx.config import load_config, merge
 from mmx.data.store import FeatureStore
 from mmx.embeddings import embed_ids, read_npz
+from mmx.errors import RunError, TrainError
 from mmx.model.mmx import MODELS
 from mmx.retrieval import silhouette
 from mmx.train.coarse import train
 from mmx.train.finetune import (
-    PAIR_RULES, FinetuneConfig, FinetuneError, finetune, load_finetune_config, lr_at,
+    PAIR_RULES,
+    FinetuneConfig,
+    finetune,
+    load_finetune_config,
+    lr_at,
 )
-from mmx.train.run import RunDir, RunError
+from mmx.train.run import RunDir
 from mmx_cli.main import main
-
-from interrupts import killed_at_state_write
 
 QUIET = {"progress": False, "log": lambda s: None}
 
@@ -62,9 +66,9 @@ def test_pair_rules():
     r1, r2 = PAIR_RULES.create("random-windows", 5, 3)
     rng = np.random.default_rng(0)
     assert not np.array_equal(r1(60, rng), r2(60, rng))  # two different window sets of one trailer
-    with pytest.raises(FinetuneError, match="halves, random-windows"):
+    with pytest.raises(TrainError, match="halves, random-windows"):
         load_finetune_config({"positive_pair": "thirds"})
-    with pytest.raises(FinetuneError, match="temperature > 0"):
+    with pytest.raises(TrainError, match="temperature > 0"):
         load_finetune_config({"temperature": 0})
 
 
@@ -103,14 +107,14 @@ def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path):
 
 
 def test_too_few_trailers_for_a_batch_says_why(coarse, tmp_path):
-    with pytest.raises(FinetuneError, match="at least 2 trailers per batch"):
+    with pytest.raises(TrainError, match="at least 2 trailers per batch"):
         finetune(coarse.root, tmp_path / "f1", FinetuneConfig(epochs=1, batch_size=1), **QUIET)
     info = coarse.info()
     info.splits["train"] = info.splits["train"][:1]
     lonely = RunDir(tmp_path / "lonely")
     lonely.write_info(info, coarse.config())
     (lonely.root / "best.safetensors").write_bytes(coarse.best_path.read_bytes())
-    with pytest.raises(FinetuneError, match="has 1 training trailer"):
+    with pytest.raises(TrainError, match="has 1 training trailer"):
         finetune(lonely.root, tmp_path / "f2", fine_cfg(1), **QUIET)
 
 

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from mmx.embeddings import import_embeddings, load_embeddings, write_npz
-from mmx.index import IndexConfig, build_index, build_run_index, load_run_index, search, search_index
+from mmx.index import (
+    IndexConfig,
+    build_index,
+    build_run_index,
+    load_run_index,
+    search,
+    search_index,
+)
 from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
-from mmx.metrics import METRIC_KEYS, classification_metrics, label_changes, random_baseline
+from mmx.metrics import (
+    METRIC_KEYS,
+    classification_metrics,
+    label_changes,
+    random_baseline,
+)
 
 GENRES = [f"g{i}" for i in range(6)]
 

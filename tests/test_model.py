@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
 from mmx.config import ModelConfig
 from mmx.data.dataset import Batch
 from mmx.data.store import ExpertInfo
+from mmx.errors import ConfigError
 from mmx.model import FUSIONS, MODELS, CollaborativeGating, create_model
 from mmx.model.layers import NetVLAD
 
@@ -175,7 +175,7 @@ def test_single_expert_skips_gating():
 
 
 def test_unknown_fusion_and_pool_are_rejected():
-    with pytest.raises(KeyError, match="unknown fusion"):
+    with pytest.raises(ConfigError, match="unknown fusion"):
         create_model(EXPERTS, 4, "tiny", fusion="attention")
     with pytest.raises(ValueError, match="sequence_pool"):
         create_model(EXPERTS, 4, "tiny", sequence_pool="max")

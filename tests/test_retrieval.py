@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, silhouette_score
 
-from mmx.embeddings import EmbeddingError, import_embeddings, load_embeddings, write_npz
+from mmx.embeddings import import_embeddings, load_embeddings, write_npz
+from mmx.errors import InputError, UnknownTrailerError
 from mmx.retrieval import (
-    UnknownTrailerError, evaluate_retrieval, mean_average_precision, nearest, precision_at_k,
-    retrieval_metrics, search_run, silhouette,
+    evaluate_retrieval,
+    mean_average_precision,
+    nearest,
+    precision_at_k,
+    retrieval_metrics,
+    search_run,
+    silhouette,
 )
 from mmx_cli.main import main
 
@@ -140,10 +146,10 @@ def test_search_invariants_on_an_embeddings_run(emb_files, capsys):
     np.savez(tmp / "q.npz", embedding=x[4])
     assert search_run(tmp / "run", str(tmp / "q.npz"), 1)[0].trailer_id == "t04"
     np.savez(tmp / "q3.npz", embedding=x[4][:3])
-    with pytest.raises(EmbeddingError, match="8-d"):
+    with pytest.raises(InputError, match="8-d"):
         search_run(tmp / "run", str(tmp / "q3.npz"))
     np.savez(tmp / "clips.npz", appearance=np.zeros((5, 4), np.float32))
-    with pytest.raises(EmbeddingError, match="no model"):
+    with pytest.raises(InputError, match="no model"):
         search_run(tmp / "run", str(tmp / "clips.npz"))
 
     assert main(["search", "--run", str(tmp / "run"), "t05", "-k", "4", "--json"]) == 0

@@ -11,10 +11,10 @@ import pytest
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.embeddings import EmbeddingError, embed_query_npz, load_embeddings, read_npz
-from mmx.retrieval import UnknownTrailerError, nearest, search_run
+from mmx.embeddings import embed_query_npz, load_embeddings, read_npz
+from mmx.errors import InputError, UnknownTrailerError
+from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
-
 from test_finetune import make_coarse_run
 
 NEW = "demo0007"  # the trailer that arrives after training
@@ -73,21 +73,21 @@ def test_bad_npz_queries_are_named(run_without_new, small_features, tmp_path):
         arrays = {k: z[k] for k in z.files}
     wrong_dim = dict(arrays, motion=arrays["motion"][:, :5])
     np.savez(tmp_path / "dim.npz", **wrong_dim)
-    with pytest.raises(EmbeddingError, match="motion is 5-d, the run's is 12-d"):
+    with pytest.raises(InputError, match="motion is 5-d, the run's is 12-d"):
         embed_query_npz(run, tmp_path / "dim.npz")
     np.savez(tmp_path / "extra.npz", **arrays, flow=arrays["motion"])
-    with pytest.raises(EmbeddingError, match=r"expert\(s\) flow are not the run's"):
+    with pytest.raises(InputError, match=r"expert\(s\) flow are not the run's"):
         embed_query_npz(run, tmp_path / "extra.npz")
     np.savez(tmp_path / "nan.npz", **dict(arrays, scene=np.full_like(arrays["scene"], np.nan)))
-    with pytest.raises(EmbeddingError, match="NaN"):
+    with pytest.raises(InputError, match="NaN"):
         embed_query_npz(run, tmp_path / "nan.npz")
     no_audio = {k: v for k, v in arrays.items() if not k.startswith("audio")}  # a trailer without sound
     np.savez(tmp_path / "mute.npz", **no_audio)
     assert embed_query_npz(run, tmp_path / "mute.npz").shape == (32,)
     np.savez(tmp_path / "alien.npz", flow=arrays["motion"])
-    with pytest.raises(EmbeddingError, match="none of the run's experts"):
+    with pytest.raises(InputError, match="none of the run's experts"):
         embed_query_npz(run, tmp_path / "alien.npz")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(InputError):
         search_run(run, str(tmp_path / "absent.npz"))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
@@ -21,8 +22,6 @@ from mmx.train.run import RunDir
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 from mmx_serve.state import Collection, ServeConfig
-
-import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
 from test_finetune import make_coarse_run
 
 GENRES = ["Action", "Comedy", "Horror", "Romance"]

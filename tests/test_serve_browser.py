@@ -16,7 +16,6 @@ import uvicorn
 from playwright import sync_api
 
 from mmx_serve.app import create_app
-
 from test_serve_api import make_embeddings_run
 
 CHROMIUM = Path("/usr/bin/chromium")

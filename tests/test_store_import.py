@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mmx.data.importer import ImportFormatError, import_folder
+from mmx.data.importer import import_folder
 from mmx.data.splits import assign_splits, hash_split
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, StoreError
+from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.errors import InputError, StoreError
 
 
 def write_folder(folder: Path, trailers: dict[str, dict], rows: list[dict] | None = None) -> Path:
@@ -117,18 +117,18 @@ def test_each_bad_input_is_reported_and_the_rest_imported(tmp_path):
 
 def test_unreadable_folder_and_missing_labels(tmp_path):
     store = FeatureStore.create(tmp_path / "store")
-    with pytest.raises(ImportFormatError, match="not a readable folder"):
+    with pytest.raises(InputError, match="not a readable folder"):
         import_folder(tmp_path / "nowhere", store)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ImportFormatError, match="no labels.csv"):
+    with pytest.raises(InputError, match="no labels.csv"):
         import_folder(tmp_path / "empty", store)
     (tmp_path / "empty" / "labels.csv").write_text("id,genre\nx,Drama\n")
-    with pytest.raises(ImportFormatError, match="needs columns trailer_id and genres"):
+    with pytest.raises(InputError, match="needs columns trailer_id and genres"):
         import_folder(tmp_path / "empty", store)
     if os.geteuid() != 0:  # root reads everything
         locked = tmp_path / "locked"
         locked.mkdir(mode=0)
-        with pytest.raises(ImportFormatError):
+        with pytest.raises(InputError):
             import_folder(locked, store)
 
 

@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from mmx.data.windows import centred_window
-from mmx.retrieval import UnknownTrailerError
+from mmx.errors import UnknownTrailerError
 from mmx.timeline import centred_views, trailer_timeline
 from mmx.train.coarse import make_loader
 from mmx_cli.main import main
-
 from test_finetune import make_coarse_run
 
 

@@ -14,15 +14,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from interrupts import killed_at_state_write
 from mmx.config import load_config
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
+from mmx.errors import RunError, TrainError
 from mmx.inference import evaluate_run
-from mmx.train.coarse import TrainError, train
-from mmx.train.run import RunDir, RunError
-
-from interrupts import killed_at_state_write
+from mmx.train.coarse import train
+from mmx.train.run import RunDir
 from test_store_import import trailer, write_folder
 
 TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]

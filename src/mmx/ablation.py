@@ -30,9 +30,10 @@ import numpy as np
 
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
 from mmx.data.store import FeatureStore
+from mmx.errors import TrainError
 from mmx.inference import predict_ids, split_ids
 from mmx.metrics import classification_metrics, random_baseline
-from mmx.train.coarse import TrainError, prepare_run_info, train
+from mmx.train.coarse import prepare_run_info, train
 from mmx.train.run import RunDir
 from mmx.utils import atomic_write_bytes, atomic_write_text
 
@@ -87,21 +88,18 @@ def list_variants(tables: list[str] | None = None) -> list[Variant]:
     return [v for v in VARIANTS if tables is None or v.table in tables]
 
 
-class AblationError(TrainError):
-    """The ablation cannot run as asked; the message says what to change."""
-
 
 def store_experts(variant: Variant, store: FeatureStore, cfg: AblationConfig) -> list[str] | None:
-    """The store's expert names for ``variant`` (None = all); raises AblationError when one is missing."""
+    """The store's expert names for ``variant`` (None = all); raises TrainError when one is missing."""
     if variant.experts is None:
         return None
     unknown = [e for e in variant.experts if e not in cfg.expert_names]
     if unknown:
-        raise AblationError(f"no store expert is mapped to the paper's {', '.join(unknown)}; set expert_names")
+        raise TrainError(f"no store expert is mapped to the paper's {', '.join(unknown)}; set expert_names")
     names = [cfg.expert_names[e] for e in variant.experts]
     missing = [n for n in names if n not in store.experts]
     if missing:
-        raise AblationError(
+        raise TrainError(
             f"store {store.root} has no expert {', '.join(missing)} (it has {', '.join(sorted(store.experts))}); "
             "map the paper's experts to the store's names with --expert image=NAME"
         )
@@ -131,7 +129,7 @@ def plan(store: FeatureStore, base: RunConfig, cfg: AblationConfig) -> dict[str,
         if v.trained:
             try:
                 experts = store_experts(v, store, cfg)
-            except AblationError as e:
+            except TrainError as e:
                 row["skipped"] = str(e)
                 out[v.name] = row
                 continue
@@ -168,7 +166,7 @@ def evaluate_variant(run: RunDir, split: str) -> dict:
                 return classification_metrics(z["labels"], z["probs"], info.genres, run.config().train.threshold)
     ids = split_ids(run, split)
     if not ids:
-        raise AblationError(f"split {split!r} of {run.root} is empty; evaluate on another split (--split val)")
+        raise TrainError(f"split {split!r} of {run.root} is empty; evaluate on another split (--split val)")
     probs, labels = predict_ids(run, ids)
     write_scores(path, split, ids, info.genres, probs, labels)
     return classification_metrics(labels, probs, info.genres, run.config().train.threshold)
@@ -192,7 +190,7 @@ def random_metrics(store: FeatureStore, base: RunConfig, split: str) -> dict:
     """The Random row: uniform random scores on ``split`` of the split every variant uses."""
     info = prepare_run_info(store, base)
     if split != "all" and split not in info.splits:
-        raise AblationError(f"unknown split {split!r}; use one of {', '.join(info.splits)} or all")
+        raise TrainError(f"unknown split {split!r}; use one of {', '.join(info.splits)} or all")
     ids = sorted(i for ids in info.splits.values() for i in ids) if split == "all" else info.splits[split]
     labels = np.array([[g in store.meta(t).genres for g in info.genres] for t in ids], dtype=int)
     return random_baseline(labels, info.genres, base.train.threshold, seed=base.train.seed)
@@ -254,7 +252,7 @@ def load_ablation(out: str | Path) -> dict:
     out = Path(out)
     for f in (TABLE_FILE, RESULTS_FILE):
         if not (out / f).exists():
-            raise AblationError(f"{out / f} is missing; run `mmx ablate --store STORE --out {out}` first")
+            raise TrainError(f"{out / f} is missing; run `mmx ablate --store STORE --out {out}` first")
     table = json.loads((out / TABLE_FILE).read_text())
     return {**table, "results": json.loads((out / RESULTS_FILE).read_text())}
 
@@ -265,7 +263,7 @@ def parse_expert_names(pairs: list[str], base: dict[str, str] | None = None) -> 
     for text in pairs:
         key, sep, value = text.partition("=")
         if not sep or key not in PAPER_EXPERTS or not value:
-            raise AblationError(f"--expert {text!r}: expected PAPER=STORE with PAPER one of {', '.join(PAPER_EXPERTS)}")
+            raise TrainError(f"--expert {text!r}: expected PAPER=STORE with PAPER one of {', '.join(PAPER_EXPERTS)}")
         names[key] = value
     return names
 

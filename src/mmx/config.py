@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mmx.errors import ConfigError
 from mmx.utils import atomic_write_text
 
 
@@ -72,9 +73,6 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-
-class ConfigError(ValueError):
-    """A config file or override names an unknown field or gives a value of the wrong type."""
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:

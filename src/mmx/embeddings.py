@@ -31,17 +31,15 @@ from torch.utils.data import DataLoader
 from mmx.data.dataset import evenly_spaced
 from mmx.data.importer import Problem, check_trailer, read_labels
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
+from mmx.errors import InputError, RunError
 from mmx.model.mmx import MMX
 from mmx.train.coarse import make_loader
-from mmx.train.run import RunDir, RunError, RunInfo
+from mmx.train.run import RunDir, RunInfo
 from mmx.utils import atomic_write_bytes, atomic_write_text
 
 EMBEDDINGS_FILE = "embeddings.npz"
 TRAILERS_FILE = "trailers.csv"
 
-
-class EmbeddingError(RunError):
-    """An embedding file or query cannot be used; the message names the file and what to change."""
 
 
 @dataclass
@@ -97,14 +95,14 @@ def read_npz(path: str | Path) -> tuple[list[str], np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             missing = {"trailer_id", "embedding"} - set(z.files)
             if missing:
-                raise EmbeddingError(
+                raise InputError(
                     f"{path} needs arrays trailer_id (N,) and embedding (N, D); missing: {', '.join(sorted(missing))}"
                 )
             ids, vectors = z["trailer_id"], z["embedding"]
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise EmbeddingError(f"cannot read {path} as an npz of trailer embeddings ({e})") from None
+        raise InputError(f"cannot read {path} as an npz of trailer embeddings ({e})") from None
     if ids.ndim != 1 or vectors.ndim != 2 or len(ids) != len(vectors):
-        raise EmbeddingError(
+        raise InputError(
             f"{path}: trailer_id {ids.shape} and embedding {vectors.shape} must be (N,) and (N, D)"
         )
     return [str(t) for t in ids], vectors.astype(np.float32, copy=False)
@@ -165,7 +163,7 @@ def load_embeddings(run: str | Path | RunDir) -> EmbeddingSet:
         meta = read_trailers_csv(run.root / TRAILERS_FILE)
         missing = [t for t in ids if t not in meta]
         if missing:
-            raise EmbeddingError(f"{run.root / TRAILERS_FILE} lacks trailer(s) {', '.join(missing[:5])}")
+            raise InputError(f"{run.root / TRAILERS_FILE} lacks trailer(s) {', '.join(missing[:5])}")
         rows = [meta[t] for t in ids]
         return EmbeddingSet(ids, vectors, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
     store = run.store()
@@ -179,7 +177,7 @@ def load_embeddings(run: str | Path | RunDir) -> EmbeddingSet:
 def read_trailers_csv(path: Path) -> dict[str, tuple[list[str], str, int | None]]:
     """trailer_id → (genres, title, year) from an embeddings run's ``trailers.csv``."""
     if not path.exists():
-        raise EmbeddingError(f"{path} is missing; re-create the run with `mmx import-embeddings`")
+        raise InputError(f"{path} is missing; re-create the run with `mmx import-embeddings`")
     out = {}
     with open(path, newline="", encoding="utf-8") as f:
         for rec in csv.DictReader(f):
@@ -210,19 +208,19 @@ def embed_query_npz(run: RunDir, path: str | Path) -> np.ndarray:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise EmbeddingError(f"cannot read query {path} as an npz ({e})") from None
+        raise InputError(f"cannot read query {path} as an npz ({e})") from None
     info = run.info()
     if "embedding" in arrays:
         return _query_vector(run, path, arrays["embedding"])
     if info.kind == "embeddings":
-        raise EmbeddingError(
+        raise InputError(
             f"{run.root} holds imported embeddings and no model, so {path} needs an `embedding` array "
             "of the run's dimension (per-clip features cannot be embedded here)"
         )
     _check_query_experts(path, arrays, info)
     n_clips, why = check_trailer(path, arrays)[1:]
     if why:
-        raise EmbeddingError(f"query {path} {why}")
+        raise InputError(f"query {path} {why}")
     cfg = run.config()
     with tempfile.TemporaryDirectory(prefix="mmx-query-") as tmp:
         store = FeatureStore.create(Path(tmp) / "store")
@@ -237,9 +235,9 @@ def _query_vector(run: RunDir, path: Path, vec: np.ndarray) -> np.ndarray:
     dim = load_embeddings(run).dim
     vec = np.asarray(vec, dtype=np.float32)
     if vec.ndim > 2 or vec.size != dim:
-        raise EmbeddingError(f"query {path}: `embedding` must hold one {dim}-d vector, the run's dimension")
+        raise InputError(f"query {path}: `embedding` must hold one {dim}-d vector, the run's dimension")
     if not np.isfinite(vec).all() or not vec.any():
-        raise EmbeddingError(f"query {path}: `embedding` has NaN/inf values or is all zeros")
+        raise InputError(f"query {path}: `embedding` has NaN/inf values or is all zeros")
     return vec.reshape(-1)
 
 
@@ -260,7 +258,7 @@ def _check_query_experts(path: Path, arrays: dict[str, np.ndarray], info: RunInf
     if not given & set(info.experts):
         problems.append(f"it holds none of the run's experts ({', '.join(info.experts)})")
     if problems:
-        raise EmbeddingError(f"query {path}: " + "; ".join(problems))
+        raise InputError(f"query {path}: " + "; ".join(problems))
 
 
 # ---------------------------------------------------------------------------- import
@@ -310,7 +308,7 @@ def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> E
         excluded.setdefault(reason, []).append(tid)
         report.problems.append(Problem(f"{npz.name} row {i}", f"{why}; left out"))
     if not keep:
-        raise EmbeddingError(f"no usable embeddings in {npz} with metadata in {labels}; see the problems above")
+        raise InputError(f"no usable embeddings in {npz} with metadata in {labels}; see the problems above")
     report.kept = [ids[i] for i in keep]
     genres = sorted({g for t in report.kept for g in meta[t].genres})
     info = RunInfo(

@@ -28,13 +28,10 @@ import faiss
 import numpy as np
 
 from mmx.embeddings import EMBEDDINGS_FILE, load_embeddings, unit_rows
+from mmx.errors import RunError
 from mmx.registry import Registry
-from mmx.train.run import RunDir, RunError
+from mmx.train.run import RunDir
 from mmx.utils import atomic_write_text
-
-
-class SearchIndexError(RunError):
-    """An index cannot be built or read; the message names the file and what to do."""
 
 
 @dataclass
@@ -166,7 +163,7 @@ def load_run_index(run: str | Path | RunDir, kind: str | None = None) -> RunInde
         try:
             record = json.loads(side.read_text())
         except json.JSONDecodeError as e:
-            raise SearchIndexError(f"{side} is unreadable ({e}); rebuild it with `mmx index --run {run.root} --kind {k}`")
+            raise RunError(f"{side} is unreadable ({e}); rebuild it with `mmx index --run {run.root} --kind {k}`")
         if record["embeddings"] != _stamp(embeddings):
             continue  # built from older embeddings: exact search over the new ones is right, this is not
         index = faiss.read_index(str(path))

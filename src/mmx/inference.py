@@ -11,10 +11,11 @@ import numpy as np
 
 from mmx.data.dataset import evenly_spaced
 from mmx.data.store import FeatureStore
+from mmx.errors import RunError, UnknownTrailerError
 from mmx.metrics import classification_metrics, label_changes, random_baseline
 from mmx.probe import linear_probe, pooled_features
 from mmx.train.coarse import make_loader, predict
-from mmx.train.run import RunDir, RunError
+from mmx.train.run import RunDir
 
 
 def split_ids(run: RunDir, split: str) -> list[str]:
@@ -37,7 +38,7 @@ def predict_ids(
     info, cfg = run.info(), run.config()
     missing = [i for i in ids if i not in store]
     if missing:
-        raise KeyError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
+        raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
     model = run.load_model(which)
     loader = make_loader(
         store, info, ids, cfg.train.eval_batch_size, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)

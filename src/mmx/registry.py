@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
 
+from mmx.errors import ConfigError
+
 T = TypeVar("T")
 
 
@@ -32,7 +34,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
-            raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+            raise ConfigError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
     def create(self, name: str, *args, **kwargs) -> T:
         return self.get(name)(*args, **kwargs)

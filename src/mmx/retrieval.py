@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from mmx.embeddings import EmbeddingError, EmbeddingSet, embed_query_npz, load_embeddings, unit_rows
+from mmx.embeddings import EmbeddingSet, embed_query_npz, load_embeddings, unit_rows
+from mmx.errors import InputError, UnknownTrailerError
 from mmx.inference import split_ids
 from mmx.train.run import RunDir
 
@@ -41,9 +42,6 @@ class Hit:
     year: int | None
 
 
-class UnknownTrailerError(EmbeddingError):
-    """A query id that is not in the run; the message suggests close ids."""
-
 
 # ---------------------------------------------------------------------------- search
 def nearest(emb: EmbeddingSet, query: str | np.ndarray, k: int = 10) -> list[Hit]:
@@ -58,7 +56,7 @@ def nearest(emb: EmbeddingSet, query: str | np.ndarray, k: int = 10) -> list[Hit
     else:
         vec = np.asarray(query, dtype=np.float32).reshape(-1)
         if vec.shape[0] != emb.dim:
-            raise EmbeddingError(f"query vector is {vec.shape[0]}-d; the run's embeddings are {emb.dim}-d")
+            raise InputError(f"query vector is {vec.shape[0]}-d; the run's embeddings are {emb.dim}-d")
         q, exclude = unit_rows(vec), None
     scores = emb.unit @ q  # (N,)
     order = _top(scores[None], min(k, len(emb.ids) - (exclude is not None)), None if exclude is None else [exclude])[0]
@@ -88,7 +86,7 @@ def search_run(run: str | Path | RunDir, query: str, k: int = 10) -> list[Hit]:
     emb = load_embeddings(run)
     if query.endswith(".npz") and query not in emb.position:
         if not Path(query).is_file():
-            raise FileNotFoundError(f"query file {query} does not exist")
+            raise InputError(f"query file {query} does not exist")
         vector, own = embed_query_npz(run, query), None
     else:
         vector, own = emb.unit[resolve_id(emb, query)], query
@@ -105,7 +103,9 @@ def _index_search(run: RunDir, vectors: np.ndarray, k: int):
     """The run's FAISS index answer, or None without an index (or without faiss, the `scale` extra)."""
     if importlib.util.find_spec("faiss") is None:
         return None
-    from mmx.index import search_index  # faiss is imported only when an index may be used
+    from mmx.index import (
+        search_index,  # faiss is imported only when an index may be used
+    )
 
     return search_index(run, vectors, k)
 

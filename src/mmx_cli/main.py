@@ -10,19 +10,9 @@ import importlib
 import pkgutil
 import sys
 
-from mmx import __version__
-from mmx.config import ConfigError
-from mmx.data.importer import ImportFormatError
-from mmx.data.store import StoreError
-from mmx.experts.weights import WeightsCorrupt
-from mmx.train.coarse import TrainError
-from mmx.train.run import RunError
-
 import mmx_cli.commands as commands
-
-USER_ERRORS = (
-    ConfigError, ImportFormatError, StoreError, TrainError, RunError, WeightsCorrupt, KeyError, FileNotFoundError,
-)
+from mmx import __version__
+from mmx.errors import MmxError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"mmx {args.command}: error: {msg}", file=sys.stderr)
+    except MmxError as e:
+        print(f"mmx {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mmx {args.command}: interrupted; what was finished is kept (--resume continues)", file=sys.stderr)

@@ -25,7 +25,13 @@ from mmx.train.run import RunDir
 from mmx_report import figures
 from mmx_report.page import data_uri, esc
 from mmx_report.paper import (
-    SUMMARY_KEYS, TBL2_GENRES, TBL2_SUMMARY, TBL2_SUPPORT, TBL5, TBL5_NOTE, paper_per_genre,
+    SUMMARY_KEYS,
+    TBL2_GENRES,
+    TBL2_SUMMARY,
+    TBL2_SUPPORT,
+    TBL5,
+    TBL5_NOTE,
+    paper_per_genre,
 )
 from mmx_report.thumbnails import thumbnail_png
 

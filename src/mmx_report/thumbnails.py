@@ -10,6 +10,8 @@ import importlib.util
 import io
 from pathlib import Path
 
+from mmx.errors import VideoError
+
 THUMB_WIDTH = 160  # pixels
 THUMB_AT = 0.3  # position in the video, as a fraction of its duration
 
@@ -18,7 +20,7 @@ def thumbnail_png(path: Path) -> bytes | None:
     """PNG bytes of the frame at ``THUMB_AT`` of the video, ``THUMB_WIDTH`` wide; None when unreadable."""
     if not path.is_file() or importlib.util.find_spec("av") is None:
         return None
-    from mmx.extract.decode import VideoError, decode_video, probe
+    from mmx.extract.decode import decode_video, probe
 
     try:
         at = probe(path).duration * THUMB_AT

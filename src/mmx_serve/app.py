@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mmx.retrieval import UnknownTrailerError
+from mmx.errors import UnknownTrailerError
 from mmx_serve.ingest import IngestError, Ingestor, resolve_media_path
 from mmx_serve.state import Collection, ServeConfig, Space
 

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Iterator
 
 from mmx.data.importer import LabelRow, Problem
-from mmx.data.store import FeatureStore, StoreError
+from mmx.data.store import FeatureStore
+from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
 from mmx.extract import ExtractConfig
-from mmx.extract.batch import Job, VIDEO_SUFFIXES, extract_videos, relabel
-from mmx.extract.decode import VideoError, probe
-from mmx.extract.pipeline import ExtractError
-from mmx.experts.base import WeightsMissing
+from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel
+from mmx.extract.decode import probe
 from mmx_serve.state import Collection
 
 # ids of ingested trailers become file names: letters, digits and a few marks, no leading dot

@@ -27,7 +27,13 @@ from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from mmx.data.dataset import evenly_spaced
-from mmx.embeddings import EMBEDDINGS_FILE, EmbeddingSet, embed_ids, load_embeddings, write_npz
+from mmx.embeddings import (
+    EMBEDDINGS_FILE,
+    EmbeddingSet,
+    embed_ids,
+    load_embeddings,
+    write_npz,
+)
 from mmx.metrics import label_changes
 from mmx.retrieval import Hit, nearest, resolve_id
 from mmx.timeline import clip_probabilities

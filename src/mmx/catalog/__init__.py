@@ -9,8 +9,15 @@ stratified one; ``write_labels`` writes the import format's ``labels.csv``; ``mm
 (imported on its own: it needs the ``dataset`` extra, yt-dlp) downloads the trailers.
 """
 
-from mmx.catalog.build import Catalog, Entry, Issue, build_catalog, load_catalog, statistics
-from mmx.catalog.formats import FORMATS, CatalogError, ListRow, detect_format, read_list
+from mmx.catalog.build import (
+    Catalog,
+    Entry,
+    Issue,
+    build_catalog,
+    load_catalog,
+    statistics,
+)
+from mmx.catalog.formats import FORMATS, ListRow, detect_format, read_list
 from mmx.catalog.genre_map import DEFAULT_MAP_FILE, GenreMap
 from mmx.catalog.labels import write_labels
 from mmx.catalog.splits import (
@@ -20,12 +27,13 @@ from mmx.catalog.splits import (
     iterative_stratification,
     read_split_file,
 )
+from mmx.errors import InputError
 
 __all__ = [
     "DEFAULT_MAP_FILE",
     "FORMATS",
     "Catalog",
-    "CatalogError",
+    "InputError",
     "Entry",
     "GenreMap",
     "Issue",

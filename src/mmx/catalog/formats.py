@@ -29,15 +29,13 @@ from pathlib import Path
 
 from mmx.data.splits import SPLITS
 from mmx.data.store import validate_trailer_id
+from mmx.errors import InputError
 from mmx.registry import Registry
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v={}"
 # "Title (1916)", "Title (TV Movie 1966)", "Title (Video 2008)", "Title (2004/I)", "Title (TV Series 2004– )"
 TITLE_YEAR = re.compile(r"\s*\((?:[^()]*\s)?(\d{4})[^()\d]*\)\s*$")
 
-
-class CatalogError(ValueError):
-    """A list, split file or genre map cannot be used at all (unreadable, wrong columns, bad YAML)."""
 
 
 class RowError(ValueError):
@@ -186,7 +184,7 @@ def _header(path: Path) -> tuple[list[str], str]:
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
     except OSError as e:
-        raise CatalogError(f"cannot read {path}: {e.strerror}") from None
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
     delimiter = "\t" if "\t" in first else ","
     return next(csv.reader([first], delimiter=delimiter), []), delimiter
 
@@ -198,7 +196,7 @@ def detect_format(path: str | Path) -> str:
     for name in ("movienet", "imdb", "tmdb", "csv"):
         if FORMATS.create(name).detect(columns):
             return name
-    raise CatalogError(
+    raise InputError(
         f"{path}: cannot tell the list format from its header ({', '.join(header) or 'empty'}); "
         f"pass --format (one of {', '.join(FORMATS.names())})"
     )
@@ -208,7 +206,7 @@ def read_list(path: str | Path, fmt: str | None = None) -> tuple[list[ListRow], 
     """All rows of the list file ``path`` in format ``fmt`` (detected from the header when None).
 
     A row that cannot be read comes back with ``problem`` set, so that it can be reported; the
-    file itself failing (unreadable, missing columns) raises ``CatalogError``.
+    file itself failing (unreadable, missing columns) raises ``InputError``.
     """
     path = Path(path)
     spec = FORMATS.create(fmt or detect_format(path))
@@ -216,7 +214,7 @@ def read_list(path: str | Path, fmt: str | None = None) -> tuple[list[ListRow], 
     columns = {c.strip() for c in header}
     missing = [c for c in spec.required if not set(c.split("|")) & columns]
     if missing:
-        raise CatalogError(
+        raise InputError(
             f"{path} is not a {spec.name} list: it needs column(s) {', '.join(missing)} "
             f"(header: {', '.join(header) or 'empty'}); pass the right --format"
         )

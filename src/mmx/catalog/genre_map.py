@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from mmx.catalog.formats import CatalogError
+from mmx.errors import InputError
 from mmx.genres import DEFAULT_ALIASES, PAPER_GENRES, normalize_genre
 
 DEFAULT_MAP_FILE = Path(__file__).with_name("genre_map.yaml")
@@ -71,19 +71,19 @@ def _read_map_file(path: Path) -> dict[str, list[str]]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
-        raise CatalogError(f"cannot read the genre map {path}: {e.strerror}") from None
+        raise InputError(f"cannot read the genre map {path}: {e.strerror}") from None
     except yaml.YAMLError as e:
-        raise CatalogError(f"genre map {path} is not valid YAML ({e})") from None
+        raise InputError(f"genre map {path} is not valid YAML ({e})") from None
     if not isinstance(doc, dict) or set(doc) - {"aliases"}:
-        raise CatalogError(f"genre map {path} must be a mapping with one key, 'aliases' (see {DEFAULT_MAP_FILE})")
+        raise InputError(f"genre map {path} must be a mapping with one key, 'aliases' (see {DEFAULT_MAP_FILE})")
     aliases = doc.get("aliases") or {}
     if not isinstance(aliases, dict):
-        raise CatalogError(f"genre map {path}: 'aliases' must map names to a genre, a list of genres or null")
+        raise InputError(f"genre map {path}: 'aliases' must map names to a genre, a list of genres or null")
     table: dict[str, list[str]] = {}
     for name, value in aliases.items():
         genres = [] if value is None else [value] if isinstance(value, str) else value
         if not isinstance(name, str) or not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
-            raise CatalogError(
+            raise InputError(
                 f"genre map {path}: entry {name!r}: {value!r} must be a genre, a list of genres or null"
             )
         table[_key(name)] = [_canonical(g) for g in genres]
@@ -94,5 +94,5 @@ def parse_alias(text: str) -> tuple[str, list[str]]:
     """``"Musical=Music"`` → ``("Musical", ["Music"])``; ``"A=B|C"`` → two genres; ``"TV Movie="`` drops."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise CatalogError(f"alias {text!r} must look like NAME=GENRE (GENRE may be A|B, or empty to drop NAME)")
+        raise InputError(f"alias {text!r} must look like NAME=GENRE (GENRE may be A|B, or empty to drop NAME)")
     return name.strip(), [g.strip() for g in value.split("|") if g.strip()]

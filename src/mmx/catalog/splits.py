@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from mmx.catalog.build import Entry
-from mmx.catalog.formats import FORMATS, CatalogError
+from mmx.catalog.formats import FORMATS
 from mmx.data.splits import SPLITS
+from mmx.errors import InputError
 
 # Names split files use → mmx's split names.
 SPLIT_NAMES = {"trn": "train", "train": "train", "val": "val", "valid": "val", "validation": "val",
@@ -45,21 +46,21 @@ def read_split_file(path: str | Path) -> dict[str, str]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise CatalogError(f"cannot read the split file {path}: {e.strerror}") from None
+        raise InputError(f"cannot read the split file {path}: {e.strerror}") from None
     except json.JSONDecodeError as e:
-        raise CatalogError(f"split file {path} is not valid JSON ({e})") from None
+        raise InputError(f"split file {path} is not valid JSON ({e})") from None
     if not isinstance(doc, dict):
-        raise CatalogError(f"split file {path} must map split names to lists of trailer ids")
+        raise InputError(f"split file {path} must map split names to lists of trailer ids")
     out: dict[str, str] = {}
     for name, ids in doc.items():
         split = SPLIT_NAMES.get(str(name).lower())
         if split is None or not isinstance(ids, list):
-            raise CatalogError(
+            raise InputError(
                 f"split file {path}: {name!r} must be one of {', '.join(SPLIT_NAMES)} with a list of trailer ids"
             )
         for tid in ids:
             if str(tid) in out and out[str(tid)] != split:
-                raise CatalogError(f"split file {path}: trailer {tid!r} is in both {out[str(tid)]} and {split}")
+                raise InputError(f"split file {path}: trailer {tid!r} is in both {out[str(tid)]} and {split}")
             out[str(tid)] = split
     return out
 

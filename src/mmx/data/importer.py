@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.data.splits import SPLITS
 from mmx.data.store import (
     CLIP_SUFFIX,
     EXPERT_NAME,
@@ -29,13 +30,9 @@ from mmx.data.store import (
     FeatureStore,
     validate_trailer_id,
 )
-from mmx.data.splits import SPLITS
+from mmx.errors import InputError
 from mmx.genres import parse_genres
 from mmx.utils import sha256_file
-
-
-class ImportFormatError(Exception):
-    """The folder itself cannot be imported (unreadable, no labels.csv, bad header)."""
 
 
 @dataclass
@@ -71,13 +68,13 @@ def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
     try:
         f = open(path, newline="", encoding="utf-8-sig")
     except OSError as e:
-        raise ImportFormatError(f"cannot read {path}: {e.strerror}") from None
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
     with f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = {"trailer_id", "genres"} - set(header)
         if missing:
-            raise ImportFormatError(
+            raise InputError(
                 f"{path} needs columns trailer_id and genres (missing: {', '.join(sorted(missing))})"
             )
         rows: list[LabelRow] = []
@@ -200,14 +197,14 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
     folder = Path(folder)
     report = ImportReport()
     if not folder.is_dir():
-        raise ImportFormatError(f"{folder} is not a readable folder")
+        raise InputError(f"{folder} is not a readable folder")
     try:
         npz_files = {p.stem: p for p in folder.iterdir() if p.suffix == ".npz"}
     except OSError as e:
-        raise ImportFormatError(f"cannot list {folder}: {e.strerror}") from None
+        raise InputError(f"cannot list {folder}: {e.strerror}") from None
     labels_path = folder / "labels.csv"
     if not labels_path.exists():
-        raise ImportFormatError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
+        raise InputError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
     rows = read_labels(labels_path, report.problems)
     listed = {r.trailer_id for r in rows}
     for stem in sorted(set(npz_files) - listed):

@@ -30,6 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
+from mmx.errors import StoreError, UnknownTrailerError
 from mmx.utils import atomic_write_text
 
 FORMAT = "mmx-store"
@@ -39,9 +40,6 @@ RESERVED = {"clip_times", "n_clips"}
 EXPERT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 STALE_TMP_SECONDS = 3600  # a temporary entry folder older than this was left by a killed writer
 
-
-class StoreError(Exception):
-    """The store folder is missing, not a store, or inconsistent; the message says what to do."""
 
 
 @dataclass
@@ -213,7 +211,7 @@ class FeatureStore:
         try:
             return self.entries()[trailer_id]
         except KeyError:
-            raise KeyError(f"trailer {trailer_id!r} is not in store {self.root}") from None
+            raise UnknownTrailerError(f"trailer {trailer_id!r} is not in store {self.root}") from None
 
     def genres(self) -> list[str]:
         """The collection's genre vocabulary (sorted), from its entries."""

@@ -6,7 +6,8 @@ experts load weight files the user provides: ``senet154``, ``resnet18_places365`
 ``i3d_flow``, ``vggish``.
 """
 
-from mmx.experts.base import Expert, WeightsMissing
+from mmx.errors import WeightsMissing
+from mmx.experts.base import Expert
 from mmx.registry import Registry
 
 EXPERTS: Registry[Expert] = Registry("expert")

@@ -14,9 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-
-class WeightsMissing(FileNotFoundError):
-    """A weight file the expert needs is not where it is expected; the message names both."""
+from mmx.errors import WeightsMissing
 
 
 class Expert(abc.ABC):

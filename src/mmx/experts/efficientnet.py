@@ -14,8 +14,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from mmx.errors import WeightsMissing
 from mmx.experts import EXPERTS
-from mmx.experts.base import WeightsMissing
 from mmx.experts.torch_expert import FrameExpert
 from mmx.experts.weights import load_into, load_state_dict, package_file
 

@@ -26,9 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
 from mmx.experts.torch_expert import ClipExpert, UserWeights
-from mmx.experts.weights import WeightSpec, WeightsCorrupt, load_into, load_numpy_pickle, on_meta, package_file
+from mmx.experts.weights import (
+    WeightSpec,
+    load_into,
+    load_numpy_pickle,
+    on_meta,
+    package_file,
+)
 
 KINETICS400_FILE = Path(__file__).with_name("kinetics400.txt")  # label order of the checkpoint (opencv-doc)
 

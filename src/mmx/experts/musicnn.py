@@ -23,12 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
 from mmx.experts.base import Expert
 from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
 from mmx.experts.tf_checkpoint import read_checkpoint
 from mmx.experts.torch_expert import device
-from mmx.experts.weights import WeightsCorrupt, load_into, on_meta, package_file
+from mmx.experts.weights import load_into, on_meta, package_file
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96  # musicnn/configuration.py
 WINDOW_FRAMES = 187  # 3 s: what the models were trained on (extractor: time_to_frames(3) + 1)

@@ -19,7 +19,12 @@ import torch
 from torch import nn
 
 from mmx.experts import EXPERTS
-from mmx.experts.torch_expert import ClipExpert, FrameExpert, UserWeights, imagenet_normalise
+from mmx.experts.torch_expert import (
+    ClipExpert,
+    FrameExpert,
+    UserWeights,
+    imagenet_normalise,
+)
 from mmx.experts.weights import WeightSpec, load_into, on_meta, strip_prefix
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.errors import WeightsCorrupt, WeightsMissing
+
 TABLE_MAGIC = 0xDB4775248B80FB57  # last 8 bytes of a table file
 FOOTER_SIZE = 48  # two block handles padded to 40 bytes + magic
 BLOCK_TRAILER = 5  # compression type byte + crc32c after every block
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 6: np.int8, 9: np.int64, 10: np.bool_,
           19: np.float16}  # tensorflow/core/framework/types.proto
 
-
-class CheckpointError(ValueError):
-    """The file is not a TF tensor-bundle checkpoint this reader understands."""
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -39,7 +38,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 def _block(buf: bytes, offset: int, size: int, where: Path) -> list[tuple[bytes, bytes]]:
     """The (key, value) entries of one table block (keys are prefix-compressed)."""
     if buf[offset + size] != 0:
-        raise CheckpointError(f"{where}: compressed table blocks are not supported")
+        raise WeightsCorrupt(f"{where}: compressed table blocks are not supported")
     data = buf[offset:offset + size]
     n_restarts = struct.unpack_from("<I", data, len(data) - 4)[0]
     end = len(data) - 4 * (n_restarts + 1)
@@ -72,7 +71,7 @@ def _fields(msg: bytes) -> dict[int, list]:
         elif wire == 1:
             value, pos = struct.unpack_from("<Q", msg, pos)[0], pos + 8
         else:
-            raise CheckpointError(f"unsupported protobuf wire type {wire}")
+            raise WeightsCorrupt(f"unsupported protobuf wire type {wire}")
         out.setdefault(field, []).append(value)
     return out
 
@@ -83,7 +82,7 @@ def _entry(value: bytes) -> tuple[type, tuple[int, ...], int, int, int]:
     dims = [_fields(d).get(1, [0])[0] for d in _fields(f.get(2, [b""])[0]).get(2, [])]
     dtype = f.get(1, [0])[0]
     if dtype not in DTYPES:
-        raise CheckpointError(f"unsupported tensor dtype {dtype}")
+        raise WeightsCorrupt(f"unsupported tensor dtype {dtype}")
     return DTYPES[dtype], tuple(dims), f.get(3, [0])[0], f.get(4, [0])[0], f.get(5, [0])[0]
 
 
@@ -92,10 +91,10 @@ def read_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
     index_path, data_path = Path(f"{prefix}.index"), Path(f"{prefix}.data-00000-of-00001")
     for p in (index_path, data_path):
         if not p.exists():
-            raise FileNotFoundError(f"{p}: TF checkpoint file not found")
+            raise WeightsMissing(f"{p}: TF checkpoint file not found")
     buf = index_path.read_bytes()
     if len(buf) < FOOTER_SIZE or struct.unpack_from("<Q", buf, len(buf) - 8)[0] != TABLE_MAGIC:
-        raise CheckpointError(f"{index_path}: not a TF checkpoint index (bad table magic)")
+        raise WeightsCorrupt(f"{index_path}: not a TF checkpoint index (bad table magic)")
     pos = len(buf) - FOOTER_SIZE
     _, pos = _varint(buf, pos)  # metaindex offset (unused)
     _, pos = _varint(buf, pos)  # metaindex size
@@ -110,7 +109,7 @@ def read_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
                 continue
             dtype, shape, shard, start, nbytes = _entry(value)
             if shard != 0:
-                raise CheckpointError(f"{index_path}: multi-shard checkpoints are not supported")
+                raise WeightsCorrupt(f"{index_path}: multi-shard checkpoints are not supported")
             count = nbytes // np.dtype(dtype).itemsize
             tensors[key.decode()] = np.fromfile(data_path, dtype=dtype, count=count, offset=start).reshape(shape)
     return tensors

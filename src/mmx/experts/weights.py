@@ -26,14 +26,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from mmx.experts.base import WeightsMissing
+from mmx.errors import WeightsCorrupt, WeightsMissing
 
 WEIGHTS_ENV = "MMX_WEIGHTS"  # environment variable naming the weights folder
 DEFAULT_WEIGHTS_DIR = Path("~/.cache/mmx/weights")  # used when $MMX_WEIGHTS is not set
 
-
-class WeightsCorrupt(ValueError):
-    """A weight file exists but its checksum or its layout is not the expected one."""
 
 
 def weights_dir() -> Path:

@@ -4,10 +4,10 @@
 ``Extractor.extract`` does one file; ``decode``, ``scenes``, ``audio`` and ``flow`` are its stages.
 """
 
+from mmx.errors import ExtractError, VideoError
 from mmx.extract.batch import ExtractReport, extract_videos, find_videos
 from mmx.extract.config import ExtractConfig
-from mmx.extract.decode import VideoError
-from mmx.extract.pipeline import ExtractError, Extraction, Extractor, load_experts
+from mmx.extract.pipeline import Extraction, Extractor, load_experts
 
 __all__ = [
     "ExtractConfig", "ExtractError", "ExtractReport", "Extraction", "Extractor", "VideoError",

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from mmx.data.importer import LabelRow, Problem, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
+from mmx.errors import VideoError
 from mmx.experts import Expert
 from mmx.extract.config import ExtractConfig
-from mmx.extract.decode import VideoError
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
 from mmx.utils import sha256_file
 

@@ -17,9 +17,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-
-class VideoError(Exception):
-    """This file cannot be extracted; the message names the file and says why."""
+from mmx.errors import VideoError
 
 
 @dataclass

@@ -30,18 +30,18 @@ from typing import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
+from mmx.errors import ExtractError, VideoError
 from mmx.experts import EXPERTS, Expert
 from mmx.extract.audio import load_audio, write_wav
 from mmx.extract.config import ExtractConfig
 from mmx.extract.decode import (
     DecodeStats,
-    VideoError,
+    Resizer,
     VideoInfo,
     decode_video,
     frame_time,
     monotonic_times,
     probe,
-    Resizer,
 )
 from mmx.extract.flow import InlineExecutor, clip_flow, flow_executor
 from mmx.extract.scenes import CutDetector, scene_ranges
@@ -49,9 +49,6 @@ from mmx.extract.scenes import CutDetector, scene_ranges
 # modality → the level its vectors are stored at (audio: one vector per window, NetVLAD in the model)
 LEVELS = {"rgb": "clip", "flow": "clip", "audio": "window"}
 
-
-class ExtractError(Exception):
-    """The extraction cannot start (an expert is unknown or unavailable); the message says what to do."""
 
 
 @dataclass

@@ -24,21 +24,32 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from mmx.config import RunConfig, config_to_dict
-from mmx.data.dataset import TRAIN_VIEWS, TrailerDataset, ViewRule, evenly_spaced, make_collate
+from mmx.data.dataset import (
+    TRAIN_VIEWS,
+    TrailerDataset,
+    ViewRule,
+    evenly_spaced,
+    make_collate,
+)
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
+from mmx.errors import RunError, TrainError
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, create_model
 from mmx.train.distributed import (
-    DistInfo, GlobalBatchSampler, Step, all_sum, barrier, batch_steps, init_distributed, share_weight, unwrap,
+    DistInfo,
+    GlobalBatchSampler,
+    Step,
+    all_sum,
+    barrier,
+    batch_steps,
+    init_distributed,
+    share_weight,
+    unwrap,
     wrap_model,
 )
-from mmx.train.run import RunDir, RunError, RunInfo
-
-
-class TrainError(Exception):
-    """Training cannot start on this data; the message says why and what to change."""
+from mmx.train.run import RunDir, RunInfo
 
 
 def select_experts(store: FeatureStore, names: list[str] | None) -> dict[str, ExpertInfo]:

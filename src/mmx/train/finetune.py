@@ -42,22 +42,26 @@ from mmx.data.dataset import ViewRule
 from mmx.data.store import FeatureStore
 from mmx.data.windows import window_indices
 from mmx.embeddings import embed_ids, embed_run
+from mmx.errors import RunError, TrainError
 from mmx.losses import NTXentLoss
 from mmx.model.mmx import MMX
 from mmx.registry import Registry
 from mmx.retrieval import silhouette
-from mmx.train.coarse import TrainError, autocast, make_loader
+from mmx.train.coarse import autocast, make_loader
 from mmx.train.distributed import (
-    DistInfo, Step, barrier, batch_steps, gather_with_grad, init_distributed, wrap_model,
+    DistInfo,
+    Step,
+    barrier,
+    batch_steps,
+    gather_with_grad,
+    init_distributed,
+    wrap_model,
 )
-from mmx.train.run import RunDir, RunError, RunInfo
+from mmx.train.run import RunDir, RunInfo
 from mmx.utils import atomic_write_text
 
 FINETUNE_FILE = "finetune.json"
 
-
-class FinetuneError(TrainError):
-    """Fine-tuning cannot start on this run or data; the message says why and what to change."""
 
 
 @dataclass
@@ -80,12 +84,12 @@ def load_finetune_config(values: dict, base: FinetuneConfig | None = None) -> Fi
     """``base`` (or the defaults) with ``values`` merged in, names and types checked."""
     cfg = merge(base or FinetuneConfig(), values)
     if not (cfg.temperature > 0 and cfg.lr > 0 and cfg.epochs >= 1 and 0 <= cfg.warmup_epochs):
-        raise FinetuneError(
+        raise TrainError(
             f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
             f"(got {cfg.temperature}, {cfg.lr}, {cfg.epochs}, {cfg.warmup_epochs})"
         )
     if cfg.positive_pair not in PAIR_RULES:
-        raise FinetuneError(
+        raise TrainError(
             f"positive_pair {cfg.positive_pair!r} is unknown; use one of {', '.join(PAIR_RULES.names())}"
         )
     return cfg
@@ -305,15 +309,15 @@ def _fine_info(parent: RunDir, cfg: FinetuneConfig) -> RunInfo:
     """The fine run's info: the parent's data, with clear errors when NT-Xent cannot run on it."""
     info = parent.info()
     if info.kind not in ("coarse", "fine"):
-        raise FinetuneError(f"{parent.root} is of kind {info.kind!r}, without a network; fine-tune a coarse run")
+        raise TrainError(f"{parent.root} is of kind {info.kind!r}, without a network; fine-tune a coarse run")
     n_train = len(info.splits["train"])
     if n_train < 2 or cfg.batch_size < 2:
-        raise FinetuneError(
+        raise TrainError(
             f"NT-Xent needs at least 2 trailers per batch (the other trailers are the negatives); "
             f"{parent.root} has {n_train} training trailer(s) and batch_size is {cfg.batch_size}"
         )
     if not info.splits["val"]:
-        raise FinetuneError(f"{parent.root} has no validation trailers, so the silhouette cannot be tracked")
+        raise TrainError(f"{parent.root} has no validation trailers, so the silhouette cannot be tracked")
     return RunInfo(
         kind="fine", store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
         excluded=info.excluded, parent=str(parent.root.resolve()),

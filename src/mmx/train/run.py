@@ -23,12 +23,9 @@ from safetensors.torch import load_file, save_file
 
 from mmx.config import RunConfig, config_from_dict, save_config
 from mmx.data.store import ExpertInfo, FeatureStore
+from mmx.errors import RunError
 from mmx.model.mmx import MMX, create_model
 from mmx.utils import atomic_write_text
-
-
-class RunError(Exception):
-    """The run folder is missing, incomplete or does not fit the request; the message says what to do."""
 
 
 @dataclass

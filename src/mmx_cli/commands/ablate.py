@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmx.ablation import AblationConfig, AblationError, parse_expert_names, run_ablation
+from mmx.ablation import AblationConfig, parse_expert_names, run_ablation
 from mmx.config import merge
 from mmx.data.store import FeatureStore
+from mmx.errors import TrainError
 from mmx.metrics import METRIC_KEYS
 from mmx_cli.commands.evaluate import SHORT
 from mmx_cli.common import add_config_args, resolve_config, table
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = merge(cfg, {"train": {"epochs": args.epochs}})
     tables = [t for t in args.tables.split(",") if t]
     if not set(tables) <= {"tbl2", "tbl5"}:
-        raise AblationError(f"--tables {args.tables!r}: use tbl2, tbl5 or tbl2,tbl5")
+        raise TrainError(f"--tables {args.tables!r}: use tbl2, tbl5 or tbl2,tbl5")
     acfg = AblationConfig(expert_names=parse_expert_names(args.expert), split=args.split, tables=tables)
     out = run_ablation(FeatureStore(args.store), args.out, cfg, acfg, progress=not args.quiet)
     rows = [[row["label"]] + [out["results"][name][k] for k in METRIC_KEYS]

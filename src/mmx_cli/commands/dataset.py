@@ -10,7 +10,6 @@ from mmx.catalog import (
     DEFAULT_MAP_FILE,
     FORMATS,
     Catalog,
-    CatalogError,
     Entry,
     GenreMap,
     SplitConfig,
@@ -23,6 +22,7 @@ from mmx.catalog import (
 )
 from mmx.catalog.genre_map import parse_alias
 from mmx.catalog.splits import SplitSummary
+from mmx.errors import InputError
 from mmx_cli.common import print_json, table
 
 SHOWN = 10  # issues of each kind listed in the text report (--json lists all)
@@ -120,7 +120,7 @@ def _guarded(fn):
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
-        except (CatalogError, ImportError, ValueError) as e:
+        except (InputError, ImportError, ValueError) as e:
             print(f"mmx dataset {args.dataset_command}: error: {e}", file=sys.stderr)
             return 2
 

@@ -8,7 +8,7 @@ from mmx.inference import evaluate_run
 from mmx.metrics import METRIC_KEYS
 from mmx.retrieval import evaluate_retrieval
 from mmx.train.run import RunDir
-from mmx_cli.common import fmt, print_json, table
+from mmx_cli.common import print_json, table
 
 SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
          "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}

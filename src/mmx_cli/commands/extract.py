@@ -8,7 +8,8 @@ import time
 
 from mmx.config import merge, parse_override, read_config_file
 from mmx.data.store import FeatureStore
-from mmx.extract import ExtractConfig, ExtractError, ExtractReport, extract_videos
+from mmx.errors import ExtractError
+from mmx.extract import ExtractConfig, ExtractReport, extract_videos
 from mmx.extract.batch import VIDEO_SUFFIXES
 
 

@@ -6,9 +6,16 @@ import argparse
 import json
 
 from mmx.config import parse_override, read_config_file
+from mmx.errors import RunError
 from mmx.train.distributed import init_distributed
-from mmx.train.finetune import FINETUNE_FILE, PAIR_RULES, FinetuneConfig, finetune, load_finetune_config
-from mmx.train.run import RunDir, RunError
+from mmx.train.finetune import (
+    FINETUNE_FILE,
+    PAIR_RULES,
+    FinetuneConfig,
+    finetune,
+    load_finetune_config,
+)
+from mmx.train.run import RunDir
 
 
 def register(sub: argparse._SubParsersAction) -> None:

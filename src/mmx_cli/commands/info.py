@@ -10,8 +10,9 @@ import numpy as np
 
 from mmx.config import RunConfig
 from mmx.data.splits import assign_splits
-from mmx.data.store import FeatureStore, StoreError
+from mmx.data.store import FeatureStore
 from mmx.embeddings import load_embeddings
+from mmx.errors import StoreError
 from mmx.train.run import RunDir
 from mmx_cli.common import print_json, table
 

@@ -7,15 +7,15 @@ With ``--timeline``: per clip, the genre probabilities of the window centred on 
 from __future__ import annotations
 
 import argparse
-
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from mmx.errors import RunError
 from mmx.inference import label_suggestions
 from mmx.timeline import Timeline, trailer_timeline
-from mmx.train.run import RunDir, RunError
+from mmx.train.run import RunDir
 from mmx_cli.common import print_json, table
 
 

@@ -6,9 +6,10 @@ import argparse
 
 from mmx.config import merge
 from mmx.data.store import FeatureStore
+from mmx.errors import RunError
 from mmx.train.coarse import train
 from mmx.train.distributed import init_distributed
-from mmx.train.run import RunDir, RunError
+from mmx.train.run import RunDir
 from mmx_cli.common import add_config_args, resolve_config
 
 
