@@ -24,7 +24,8 @@ class CollaborativeGating(nn.Module):
 
     Only available partners f enter the sum (availability masks, as Collaborative Experts does), so
     a missing expert changes nothing else. g's first layer acts on the concatenation [ψ_e; ψ_f];
-    it is computed as ``W_l ψ_e + W_r ψ_f`` so that each expert is multiplied once, not E−1 times.
+    it is computed as ``W_l ψ_e + W_r ψ_f`` so that each expert is multiplied once, not E−1 times,
+    and the rest of g runs on the E(E−1) ordered pairs only.
     With a single expert there is no pair and ψ passes unchanged.
     """
 
@@ -33,6 +34,8 @@ class CollaborativeGating(nn.Module):
         if g_layers < 1 or h_layers < 1:
             raise ValueError("g and h need at least one layer each")
         self.n_experts = n_experts
+        others = [[f for f in range(n_experts) if f != e] for e in range(n_experts)]
+        self.register_buffer("partners", torch.tensor(others, dtype=torch.long).view(n_experts, -1), persistent=False)
         self.g_left = nn.Linear(dim, dim)  # acts on ψ_e (the first half of [ψ_e; ψ_f])
         self.g_right = nn.Linear(dim, dim, bias=False)  # acts on ψ_f
         self.g_rest = MLP([dim] * g_layers)  # the remaining layers of g (empty when g_layers == 1)
@@ -40,14 +43,13 @@ class CollaborativeGating(nn.Module):
 
     def attention(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         """T (C, E, D): the attention vector of each expert."""
-        E = psi.shape[1]
+        partners = self.partners.to(psi.device)  # (E, E−1): every f ≠ e
         left, right = self.g_left(psi), self.g_right(psi)  # (C, E, D) each
-        pair = left.unsqueeze(2) + right.unsqueeze(1)  # (C, E, E, D): g's first layer on [ψ_e; ψ_f]
+        pair = left.unsqueeze(2) + right[:, partners]  # (C, E, E−1, D): g's first layer on [ψ_e; ψ_f]
         if len(self.g_rest):
-            pair = self.g_rest(torch.relu(pair))  # (C, E, E, D)
-        partner = avail.unsqueeze(1) & ~torch.eye(E, dtype=torch.bool, device=psi.device)  # (C, E, E)
-        summed = (pair * partner.unsqueeze(-1).to(pair.dtype)).sum(2)  # (C, E, D)
-        return self.h(summed)  # (C, E, D)
+            pair = self.g_rest(torch.relu(pair))  # (C, E, E−1, D)
+        present = avail[:, partners].unsqueeze(-1).to(pair.dtype)  # (C, E, E−1, 1)
+        return self.h((pair * present).sum(2))  # (C, E, D)
 
     def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         if self.n_experts == 1:

@@ -1,0 +1,312 @@
+"""Does the deep model earn its keep? The default network, Naive Concat and the paper's recipe
+against a tuned linear probe and random scores, over a grid of generated per-clip collections.
+
+SYNTHETIC DATA (``mmx.demo.synthetic``: MovieNet's real genre co-occurrence, made-up features).
+Every cell is a ``Cell``: a collection size and the generator's knobs (``SyntheticConfig``
+fields), so a harder cell is one line in ``CELLS``. All cells have scene-level genre signal
+(``SCENE_LEVEL``: a third of the scenes show none of the trailer's genres, genres look two ways,
+features are rectified projections, the trailer-wide look is weak); *unreliable* cells also have
+one expert of 30 % of the trailers replaced by noise with that expert's real per-dim mean and
+spread (a broken decoder, a dubbed track) and 20 % of the trailers without audio.
+
+A collection of N trailers is split 80/10/10 by ``mmx``'s own hash rule; its test split is
+scored together with ``--test-extra`` more trailers from the same generator (default 400), so
+that small cells are not scored on 20 trailers. Each seed generates a new collection and seeds
+every fit. Rows: ``default`` (``RunConfig()`` as shipped), ``concat`` (the same with
+``model.fusion=concat``), ``paper`` (``configs/paper.yaml`` — the paper's network and recipe —
+for ``PAPER_EPOCHS`` epochs instead of 200), ``probe`` (``mmx.probe.tune_probe``: C and scaling
+picked on the validation split, fitted on train) and ``random``. Test AUPRC_w and F1w (threshold
+0.3) as mean ± sd over seeds, with the seconds of each fit (one torch thread per fit).
+
+    python bench/quality.py [--quick] [--cells clean-600,...] [--seeds 3] [--jobs 1]
+                            [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...]
+
+``--quick``: the 600-trailer cells, 2 seeds, default and concat for ``QUICK_EPOCHS`` epochs and
+the paper recipe for ``QUICK_PAPER_EPOCHS``. Results of finished fits are kept under ``--work``
+(keyed by cell, seed and resolved config), so an interrupted grid continues where it stopped;
+``--fresh`` ignores them. The last line of the output is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmx.config import RunConfig, config_to_dict, load_config, merge, parse_override
+from mmx.data.importer import import_folder
+from mmx.data.splits import hash_split
+from mmx.data.store import FeatureStore
+from mmx.demo.synthetic import SyntheticConfig, generate
+from mmx.metrics import classification_metrics, random_baseline
+from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
+from mmx.progress import Reporter
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_CONFIG = ROOT / "configs" / "paper.yaml"
+PAPER_EPOCHS = 20  # the paper trains 200 epochs; a fixed, stated budget here (2 CPU cores)
+QUICK_EPOCHS = 15  # --quick: epochs of default and concat (at most their configured count)
+QUICK_PAPER_EPOCHS = 6  # --quick: epochs of the paper recipe
+ALL_EXPERTS = ["appearance", "motion", "scene", "audio"]
+
+SCENE_LEVEL: dict[str, Any] = {  # every cell: genre signal lives in scenes, not in every clip
+    "neutral_fraction": 0.3,  # a third of the scenes show none of the trailer's genres
+    "trailer_tint": 0.25,  # half the demo's trailer-wide genre look
+    "modes": 2,  # every genre looks two ways
+    "render": "relu",  # experts see the scene through a rectified projection
+}
+UNRELIABLE: dict[str, Any] = {
+    "corrupt_fraction": 0.3,  # one expert of 30 % of the trailers replaced by noise
+    "corrupt_experts": ALL_EXPERTS,  # any expert can break
+    "no_audio_fraction": 0.2,  # a fifth of the trailers have no audio track
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    name: str
+    trailers: int  # collection size N (split 80/10/10 as mmx splits it)
+    knobs: dict[str, Any]  # SyntheticConfig fields (on top of its defaults)
+    unreliable: bool = False  # experts unreliable: cg should be >= concat here
+
+    def synthetic(self, seed: int, test_extra: int) -> SyntheticConfig:
+        return SyntheticConfig(n_trailers=self.trailers + test_extra, seed=seed, id_prefix="q", **self.knobs)
+
+
+CELLS = {
+    c.name: c
+    for n in (200, 600, 2000)
+    for c in (
+        Cell(f"clean-{n}", n, dict(SCENE_LEVEL)),
+        Cell(f"unreliable-{n}", n, {**SCENE_LEVEL, **UNRELIABLE}, unreliable=True),
+    )
+}
+
+
+def default_config() -> RunConfig:
+    return RunConfig()
+
+
+def concat_config() -> RunConfig:
+    return merge(RunConfig(), {"model": {"fusion": "concat"}})
+
+
+def paper_config() -> RunConfig:
+    return merge(load_config(PAPER_CONFIG), {"train": {"epochs": PAPER_EPOCHS}})
+
+
+VARIANTS = {"default": default_config, "concat": concat_config, "paper": paper_config}
+
+
+def build_store(work: Path, cell: Cell, seed: int, test_extra: int) -> FeatureStore:
+    """The cell's collection for ``seed`` (generated and imported once, then reused)."""
+    root = work / "data" / f"{cell.name}-s{seed}-t{test_extra}"
+    if (root / "done").exists():
+        return FeatureStore(root / "store")
+    shutil.rmtree(root, ignore_errors=True)
+    features = generate(root / "features", cell.synthetic(seed, test_extra))
+    labels = features / "labels.csv"
+    with open(labels, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):  # the collection split as mmx splits it; the extra trailers are test
+        row["split"] = hash_split(row["trailer_id"], 0, [0.8, 0.1, 0.1]) if i < cell.trailers else "test"
+    with open(labels, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    store = FeatureStore.create(root / "store")
+    report = import_folder(features, store)
+    if not report.ok:
+        raise SystemExit(f"importing {features} failed: {report.problems[:3]}")
+    (root / "done").write_text("")
+    return FeatureStore(root / "store")
+
+
+def _labels(store: FeatureStore, ids: list[str], genres: list[str]) -> np.ndarray:
+    return np.array([[g in store.meta(t).genres for g in genres] for t in ids], dtype=int)
+
+
+def _scores(metrics: dict) -> dict:
+    return {"auprc_w": metrics["auprc_weighted"], "f1w": metrics["f1_weighted"], "n_test": metrics["n"]}
+
+
+def baselines(store: FeatureStore, seed: int) -> dict[str, dict]:
+    """The tuned probe and random scores on the test split of the run ``mmx train`` would make."""
+    from mmx.train.coarse import prepare_run_info
+
+    info = prepare_run_info(store, RunConfig())
+    experts, genres, ids = list(info.experts), info.genres, info.splits
+    x = {s: pooled_features(store, ids[s], experts) for s in ("train", "val", "test")}
+    y = {s: _labels(store, ids[s], genres) for s in ("train", "val", "test")}
+    t0 = time.time()
+    setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], genres, ProbeConfig(), seed=seed)
+    probs = linear_probe(x["train"], y["train"], x["test"], seed=seed, setting=setting)
+    probe = _scores(classification_metrics(y["test"], probs, genres))
+    probe.update(seconds=time.time() - t0, C=setting.C, scaling=setting.scaling)
+    rand = _scores(random_baseline(y["test"], genres, seed=seed))
+    return {"probe": probe, "random": {**rand, "seconds": 0.0}}
+
+
+def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
+    """Train one run (one torch thread), score its best epoch on the test split, remove its folder."""
+    import torch
+
+    from mmx.config import config_from_dict
+    from mmx.inference import predict_ids
+    from mmx.train.coarse import train
+    from mmx.train.run import RunDir
+
+    torch.set_num_threads(1)
+    cfg = config_from_dict(cfg_dict)
+    store = FeatureStore(store_root)
+    shutil.rmtree(run_root, ignore_errors=True)
+    t0 = time.time()
+    state = train(store, run_root, cfg, progress=False, log=lambda s: None)
+    seconds = time.time() - t0
+    run = RunDir(run_root)
+    probs, labels = predict_ids(run, run.info().splits["test"], store=store)
+    out = _scores(classification_metrics(labels, probs, run.info().genres))
+    out.update(
+        seconds=seconds, epochs=state["epoch"], best_epoch=state["best_epoch"], val=state["best_score"],
+        val_curve=[round(h[f"val_{cfg.train.select_metric}"], 4) for h in state["history"]],
+    )
+    shutil.rmtree(run_root, ignore_errors=True)
+    return out
+
+
+def variant_configs(args: argparse.Namespace) -> dict[str, RunConfig]:
+    configs = {name: VARIANTS[name]() for name in args.variants}
+    for spec in args.variant:  # NAME:section.key=value;section.key=value (on top of the default)
+        name, _, overrides = spec.partition(":")
+        cfg = default_config()
+        for text in filter(None, overrides.split(";")):
+            cfg = merge(cfg, parse_override(text))
+        configs[name] = cfg
+    for name, cfg in configs.items():
+        epochs = cfg.train.epochs
+        if args.quick:
+            epochs = min(epochs, QUICK_PAPER_EPOCHS if name == "paper" else QUICK_EPOCHS)
+        if args.epochs and name != "paper":
+            epochs = args.epochs
+        configs[name] = merge(cfg, {"train": {"epochs": epochs, "threads": 1}})
+    return configs
+
+
+def _key(cell: Cell, seed: int, test_extra: int, cfg: RunConfig) -> str:
+    text = json.dumps([dataclasses.asdict(cell), seed, test_extra, config_to_dict(cfg)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def summarise(results: dict[str, dict[str, list[dict]]], cells: list[Cell]) -> dict:
+    """Per cell and row: mean ± sd of AUPRC_w and F1w over seeds, mean seconds; the issue's checks."""
+    out = {}
+    for cell in cells:
+        rows = {}
+        for name, runs in results[cell.name].items():
+            if not runs:
+                continue
+            a, f = [r["auprc_w"] for r in runs], [r["f1w"] for r in runs]
+            rows[name] = {
+                "auprc_w": statistics.fmean(a), "auprc_w_sd": statistics.stdev(a) if len(a) > 1 else 0.0,
+                "f1w": statistics.fmean(f), "f1w_sd": statistics.stdev(f) if len(f) > 1 else 0.0,
+                "seconds": statistics.fmean(r["seconds"] for r in runs), "n_test": runs[0]["n_test"],
+                "seeds": len(runs), "per_seed": [round(x, 4) for x in a],
+            }
+        checks = {}
+        if "default" in rows and "probe" in rows:
+            checks["default_minus_probe"] = rows["default"]["auprc_w"] - rows["probe"]["auprc_w"]
+        if cell.unreliable and "default" in rows and "concat" in rows:
+            checks["cg_minus_concat"] = rows["default"]["auprc_w"] - rows["concat"]["auprc_w"]
+        out[cell.name] = {"trailers": cell.trailers, "rows": rows, "checks": checks}
+    return out
+
+
+def print_table(summary: dict) -> None:
+    print(f"{'cell':<16} {'row':<12} {'AUPRC_w':>15} {'F1w':>15} {'n test':>6} {'s/fit':>7}")
+    for name, cell in summary.items():
+        for row, r in cell["rows"].items():
+            print(f"{name:<16} {row:<12} {r['auprc_w']:.3f} ± {r['auprc_w_sd']:.3f}   "
+                  f"{r['f1w']:.3f} ± {r['f1w_sd']:.3f} {r['n_test']:>6} {r['seconds']:>7.1f}")
+        for check, value in cell["checks"].items():
+            print(f"{name:<16} {check:<12} {value:+.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="600-trailer cells, 2 seeds, short epoch budgets")
+    p.add_argument("--cells", help=f"comma-separated cells (default: all; {', '.join(CELLS)})")
+    p.add_argument("--seeds", type=int, help="seeds per cell (default 3, --quick 2)")
+    p.add_argument("--variants", default="default,concat,paper", help=f"rows to train ({', '.join(VARIANTS)})")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE;...",
+                   help="an extra row: the default config with these overrides (repeatable)")
+    p.add_argument("--epochs", type=int, help="epochs of every row but paper (default: each config's own)")
+    p.add_argument("--test-extra", type=int, default=400, help="generated trailers added to each test split")
+    p.add_argument("--jobs", type=int, default=1, help="fits run in parallel (one torch thread each)")
+    p.add_argument("--work", default="/tmp/mmx-bench-quality", help="collections and finished fits")
+    p.add_argument("--fresh", action="store_true", help="refit even when a finished fit is kept")
+    args = p.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    names = args.cells.split(",") if args.cells else [n for n in CELLS if not args.quick or n.endswith("-600")]
+    if any(n not in CELLS for n in names):
+        p.error(f"unknown cell in {names}; known: {', '.join(CELLS)}")
+    cells = [CELLS[n] for n in names]
+    seeds = range(args.seeds or (2 if args.quick else 3))
+    configs = variant_configs(args)
+    work = Path(args.work)
+    (work / "fits").mkdir(parents=True, exist_ok=True)
+    report = Reporter.auto()
+    t_start = time.time()
+
+    results: dict[str, dict[str, list[dict]]] = {c.name: {n: [] for n in [*configs, "probe", "random"]} for c in cells}
+    pending = []
+    for cell in cells:
+        for seed in seeds:
+            store = build_store(work, cell, seed, args.test_extra)
+            for name, value in baselines(store, seed).items():
+                results[cell.name][name].append(value)
+            for name, cfg in configs.items():
+                cfg = merge(cfg, {"train": {"seed": seed}})
+                kept = work / "fits" / f"{_key(cell, seed, args.test_extra, cfg)}.json"
+                if kept.exists() and not args.fresh:
+                    results[cell.name][name].append(json.loads(kept.read_text()))
+                    continue
+                run_root = work / "runs" / f"{cell.name}-s{seed}-{name}"
+                pending.append((cell.name, name, seed, kept, str(store.root), str(run_root), config_to_dict(cfg)))
+    report.line(f"{len(pending)} fits to run ({args.jobs} at a time); load {os.getloadavg()[0]:.2f}")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = [(job, pool.submit(fit, *job[4:])) for job in pending]
+        for (cell_name, name, seed, kept, *_), future in report.bar(futures, desc="fits", unit="fit"):
+            out = future.result()
+            kept.write_text(json.dumps(out))
+            results[cell_name][name].append(out)
+            report.line(f"{cell_name} seed {seed} {name}: test AUPRC_w {out['auprc_w']:.3f}, F1w {out['f1w']:.3f}, "
+                        f"best epoch {out['best_epoch']}/{out['epochs']}, {out['seconds']:.0f} s")
+    summary = summarise(results, cells)
+    print_table(summary)
+    meta = {
+        "seconds": round(time.time() - t_start, 1), "load_end": round(os.getloadavg()[0], 2),
+        "seeds": len(seeds), "test_extra": args.test_extra, "quick": args.quick, "jobs": args.jobs,
+        "epochs": {n: c.train.epochs for n, c in configs.items()}, "fits_run": len(pending),
+    }
+    print(json.dumps({"bench": "quality", **meta, "cells": summary}, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
