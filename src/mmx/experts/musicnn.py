@@ -140,7 +140,8 @@ class MusicnnExpert(Expert):
     CHECKPOINT = ("musicnn", "MSD_musicnn")  # folder of the TF checkpoint inside the wheel (prefix "MSD_musicnn/")
     weights_source: ClassVar[str] = "PyPI musicnn==0.1.0 (pip install --no-deps musicnn==0.1.0; never imported)"
 
-    def __init__(self) -> None:
+    def __init__(self, **sampling) -> None:
+        super().__init__(**sampling)
         self._net: Musicnn | None = None
 
     def weight_files(self) -> list[Path]:

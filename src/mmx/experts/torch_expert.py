@@ -48,7 +48,8 @@ def imagenet_normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[floa
 class TorchExpert(Expert):
     """An expert whose network is built (and its weights read) on the first embed."""
 
-    def __init__(self) -> None:
+    def __init__(self, **sampling) -> None:
+        super().__init__(**sampling)
         self._net: nn.Module | None = None
 
     @abc.abstractmethod
@@ -119,8 +120,8 @@ class UserWeights:
 
     WEIGHTS: ClassVar[WeightSpec]
 
-    def __init__(self, weights: str | Path | None = None, sha256: str = "") -> None:
-        super().__init__()
+    def __init__(self, weights: str | Path | None = None, sha256: str = "", **sampling) -> None:
+        super().__init__(**sampling)
         self.path = self.WEIGHTS.resolve(weights)
         self.sha256 = sha256 or self.WEIGHTS.sha256
 

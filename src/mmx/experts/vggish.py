@@ -90,8 +90,8 @@ class VGGishExpert(UserWeights, Expert):
         "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth (torchvggish)",
     )
 
-    def __init__(self, weights: str | None = None, sha256: str = "") -> None:
-        super().__init__(weights, sha256)
+    def __init__(self, weights: str | None = None, sha256: str = "", **sampling) -> None:
+        super().__init__(weights, sha256, **sampling)
         self._net: VGGish | None = None
 
     def settings(self) -> dict:

@@ -119,7 +119,14 @@ def extract_videos(
         for e in experts
     })
     videos = find_videos(paths, report.failed)
-    jobs = plan_jobs(videos, store, experts, cfg, rows, labels is not None, report, progress)
+    plan = plan_jobs(videos, store, experts, cfg, rows, labels is not None, progress)
+    report.failed += plan.failed
+    report.warnings += plan.warnings
+    report.unchanged += plan.unchanged
+    for old, job in plan.relabel:
+        relabel(store, old, job)
+        report.relabelled.append(job.trailer_id)
+    jobs = plan.extract
     with tqdm(total=len(jobs), desc="extract", unit="video", disable=not progress) as bar:
         for job, result in (runner or run_jobs)(jobs, cfg, experts, progress and cfg.workers == 1):
             bar.update()
@@ -136,12 +143,23 @@ def extract_videos(
     return report
 
 
+@dataclass
+class Plan:
+    """What a run does with each video found; making the plan writes nothing."""
+
+    extract: list[Job] = field(default_factory=list)  # to extract (new, changed, or settings changed)
+    relabel: list[tuple[EntryMeta, Job]] = field(default_factory=list)  # same features, new labels: (entry, job)
+    unchanged: list[str] = field(default_factory=list)  # same file, settings and labels: nothing to do
+    failed: list[Problem] = field(default_factory=list)  # cannot be extracted, with the reason
+    warnings: list[Problem] = field(default_factory=list)  # planned, but worth a note
+
+
 def plan_jobs(
     videos: list[Path], store: FeatureStore, experts: list[Expert], cfg: ExtractConfig,
-    rows: dict[str, LabelRow], labelled: bool, report: ExtractReport, progress: bool = False,
-) -> list[Job]:
-    """Videos still to extract; the rest are skipped (or relabelled) here and noted in ``report``."""
-    jobs: list[Job] = []
+    rows: dict[str, LabelRow], labelled: bool, progress: bool = False,
+) -> Plan:
+    """Sort the videos into what to extract, relabel or leave alone; reads the store, never writes it."""
+    plan = Plan()
     seen: dict[str, Path] = {}
     existing = store.entries()
     for path in tqdm(videos, desc="check", unit="file", leave=False, disable=not progress):
@@ -157,25 +175,24 @@ def plan_jobs(
             except OSError as e:
                 why = f"cannot be read ({e.strerror})"
         if why:
-            report.failed.append(Problem(str(path), why))
+            plan.failed.append(Problem(str(path), why))
             continue
         seen[tid] = path
         label = rows.get(tid)
         if labelled and label is None:
-            report.warnings.append(Problem(str(path), "no row in labels.csv: stored without genres"))
+            plan.warnings.append(Problem(str(path), "no row in labels.csv: stored without genres"))
         job = Job(path, tid, fingerprint(digest, experts, cfg), label, stamp)
         if old is not None and "video" not in old.source:
-            report.failed.append(Problem(str(path), f"trailer {tid!r} is already in the store from another source "
-                                                    f"({', '.join(old.source) or 'unknown'}); not replaced"))
+            plan.failed.append(Problem(str(path), f"trailer {tid!r} is already in the store from another source "
+                                                  f"({', '.join(old.source) or 'unknown'}); not replaced"))
         elif old is not None and all(old.source.get(k) == v for k, v in job.fingerprint.items()):
             if _labels_of(old) == _labels_of(_meta(job, 0)):
-                report.unchanged.append(tid)
+                plan.unchanged.append(tid)
             else:
-                relabel(store, old, job)
-                report.relabelled.append(tid)
+                plan.relabel.append((old, job))
         else:
-            jobs.append(job)
-    return jobs
+            plan.extract.append(job)
+    return plan
 
 
 def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from mmx.errors import ExtractError, VideoError
 from mmx.experts import EXPERTS, Expert
+from mmx.experts.base import SAMPLING_KEYS
 from mmx.extract.audio import load_audio, write_wav
 from mmx.extract.config import ExtractConfig
 from mmx.extract.decode import (
@@ -78,25 +79,25 @@ class Extraction:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
-SAMPLING_KEYS = ("fps", "min_frames", "max_frames", "size")
-
-
 def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
-    """Create the configured experts and check their weights; returns them and notes on left-out ones."""
+    """Create the configured experts and check their weights; returns them and notes on left-out ones.
+
+    Each expert is created through the registry with its sampling settings (``cfg.sampling``).
+    """
     experts, notes = [], []
     for name in cfg.experts:
         if name not in EXPERTS:
             known = ", ".join(EXPERTS.names()) or "none registered"
             raise ExtractError(f"unknown expert {name!r}; known: {known} (see `mmx experts`)")
+        sampling = cfg.sampling.get(name, {})
+        unknown = sorted(set(sampling) - set(SAMPLING_KEYS))
+        if unknown:
+            raise ExtractError(f"sampling.{name}.{unknown[0]}: only {', '.join(SAMPLING_KEYS)} can be set")
         try:
-            expert = EXPERTS.create(name)
+            expert = EXPERTS.create(name, **sampling)
         except (ImportError, OSError, RuntimeError) as e:
             raise ExtractError(f"expert {name!r} is unavailable: {e}") from None
         expert.check_weights()  # WeightsMissing names the file and where it is expected
-        for key, value in cfg.sampling.get(name, {}).items():
-            if key not in SAMPLING_KEYS:
-                raise ExtractError(f"sampling.{name}.{key}: only {', '.join(SAMPLING_KEYS)} can be set")
-            setattr(expert, key, type(getattr(expert, key))(value))  # shadows the class default; settings() shows it
         if expert.modality not in LEVELS:
             raise ExtractError(f"expert {name!r} has modality {expert.modality!r}; "
                                f"expected one of {', '.join(LEVELS)}")
