@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import signal
 import subprocess
 import sys
@@ -209,21 +210,25 @@ def test_extracted_store_trains_unchanged(tmp_path):
                  "--epochs", "1", "--quiet"]) == 0
 
 
-def test_planning_writes_nothing(corpus, extracted, tmp_path):
+def test_planning_writes_nothing(corpus, tmp_path):
     from mmx.data.importer import read_labels
     from mmx.extract.batch import find_videos, plan_jobs
     from mmx.extract.pipeline import load_experts
     from test_store_open import snapshot
 
-    labels = (corpus / "labels.csv").read_text().replace("synth000,", "synth000,Horror|", 1)
+    cfg = ExtractConfig(experts=["fake_colour"], keyframes=False)
+    videos = [corpus / "synth002.mp4", corpus / "synth003.mp4"]
+    store = FeatureStore.create(tmp_path / "store")
+    assert extract_videos(videos, store, cfg, labels=corpus / "labels.csv", progress=False).ok
+    labels = (corpus / "labels.csv").read_text().replace("synth002,", "synth002,War|", 1)
     (tmp_path / "labels.csv").write_text(labels)
     rows = {r.trailer_id: r for r in read_labels(tmp_path / "labels.csv", [])}
-    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
-    before = snapshot(extracted)
-    plan = plan_jobs(find_videos([corpus], []), FeatureStore(extracted), load_experts(cfg)[0], cfg, rows, True)
-    assert [job.trailer_id for _, job in plan.relabel] == ["synth000"] and not plan.extract
-    assert sorted(plan.unchanged) == ["synth001", "synth002", "synth003"]
-    assert snapshot(extracted) == before
+    before = snapshot(store.root)
+    plan = plan_jobs(find_videos(videos, []), FeatureStore(store.root), load_experts(cfg)[0],
+                     replace(cfg, keyframes=True), rows, True)
+    assert [job.trailer_id for _, job in plan.relabel] == ["synth002"] and not plan.extract
+    assert [job.trailer_id for _, job in plan.keyframes] == ["synth003"]  # no keyframes yet: to be added
+    assert snapshot(store.root) == before
 
 
 def test_sampling_settings_go_through_the_constructor():
