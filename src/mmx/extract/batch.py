@@ -30,13 +30,12 @@ from mmx.data.importer import LabelRow, Problem, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 from mmx.errors import VideoError
 from mmx.experts import Expert
-from mmx.extract.config import ExtractConfig
+from mmx.extract.config import VIDEO_SUFFIXES, ExtractConfig
 from mmx.extract.keyframes import video_keyframes
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
 from mmx.progress import QUIET, Reporter
 from mmx.utils import sha256_file
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
 
 @dataclass

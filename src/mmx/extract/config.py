@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from mmx.errors import ConfigError
 from mmx.extract.profiles import get_profile
 
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")  # what a folder given to `mmx extract` is searched for
+
 
 @dataclass
 class ExtractConfig:
