@@ -77,8 +77,9 @@ def gist_batch(img: torch.Tensor, blocks: int = 4, border: int = 32, filters_per
     cells = []
     for start in range(0, len(bank), filters_per_pass):  # bounds the memory at B × filters_per_pass images
         g = bank[start:start + filters_per_pass]  # (f, N, N)
-        energy = torch.fft.ifft2(x[:, None] * g[None]).abs()[..., border:-border, border:-border]  # (B, f, n, n)
-        cells.append(energy.reshape(b, len(g), blocks, n // blocks, blocks, n // blocks).mean(dim=(3, 5)))
+        filtered = torch.fft.ifft2(x[:, None] * g[None])  # (B, f, N, N) complex
+        energy = filtered[..., border:-border, border:-border].abs()  # (B, f, n, n): the border never enters
+        cells.append(energy.view(b, len(g), blocks, n // blocks, blocks, n // blocks).mean(dim=(3, 5)))
     return torch.cat(cells, dim=1).transpose(2, 3).reshape(b, -1)  # column-major cells, as LMgist orders them
 
 
