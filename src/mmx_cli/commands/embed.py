@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.embeddings import EMBEDDINGS_FILE, embed_run, read_npz
-from mmx.train.run import RunDir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,12 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "embedding (N, D) float32.",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
-    p.add_argument("--out", help=f"npz file to write (default: RUN/{EMBEDDINGS_FILE})")
+    p.add_argument("--out", help="npz file to write (default: RUN/embeddings.npz, the run's own)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    path = embed_run(RunDir(args.run), args.out)
+    from mmx.data.vectors import read_npz
+    from mmx.embeddings import embed_run
+
+    path = embed_run(args.run, args.out)
     ids, vectors = read_npz(path)
     print(f"wrote {len(ids)} trailer embeddings of {vectors.shape[1]} dims → {path}")
     return 0
