@@ -166,23 +166,23 @@ def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
 
     from mmx.config import config_from_dict
     from mmx.inference import predict_ids
+    from mmx.run import Run
     from mmx.train.coarse import train
-    from mmx.train.run import RunDir
 
     torch.set_num_threads(1)
     cfg = config_from_dict(cfg_dict)
-    store = FeatureStore(store_root)
     shutil.rmtree(run_root, ignore_errors=True)
     t0 = time.time()
-    state = train(store, run_root, cfg, progress=False, log=lambda s: None)
+    state = train(FeatureStore(store_root), run_root, cfg, write_embeddings=False)
     seconds = time.time() - t0
-    run = RunDir(run_root)
-    probs, labels = predict_ids(run, run.info().splits["test"], store=store)
-    out = _scores(classification_metrics(labels, probs, run.info().genres))
+    run = Run.open(run_root)
+    probs, labels = predict_ids(run, run.info.splits["test"])
+    out = _scores(classification_metrics(labels, probs, run.info.genres))
     out.update(
-        seconds=seconds, epochs=state["epoch"], best_epoch=state["best_epoch"], val=state["best_score"],
-        val_curve=[round(h[f"val_{cfg.train.select_metric}"], 4) for h in state["history"]],
+        seconds=seconds, epochs=state.epoch, best_epoch=state.best_epoch, val=state.best_score,
+        val_curve=[round(h[f"val_{cfg.train.select_metric}"], 4) for h in state.history],
     )
+    run.forget()
     shutil.rmtree(run_root, ignore_errors=True)
     return out
 

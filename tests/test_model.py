@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from mmx.config import ModelConfig
-from mmx.data.dataset import Batch
+from mmx.data.dataset import Batch, evenly_spaced
 from mmx.data.store import ExpertInfo
 from mmx.errors import ConfigError
 from mmx.model import FUSIONS, MODELS, CollaborativeGating, create_model
@@ -179,3 +180,35 @@ def test_unknown_fusion_and_pool_are_rejected():
         create_model(EXPERTS, 4, "tiny", fusion="attention")
     with pytest.raises(ValueError, match="sequence_pool"):
         create_model(EXPERTS, 4, "tiny", sequence_pool="max")
+
+
+def test_pooled_path_sees_what_the_probe_sees(small_store):
+    """With evenly spaced windows over every clip, the pooled path's input is the probe's features."""
+    from mmx.data.loader import make_loader
+    from mmx.probe import pooled_features
+    from mmx.run import RunInfo
+
+    ids = sorted(small_store.entries())[:10]
+    experts = dict(sorted(small_store.experts.items()))
+    info = RunInfo(kind="coarse", store=str(small_store.root), experts={n: vars(i) for n, i in experts.items()},
+                   genres=["Action", "Drama"], splits={"train": ids, "val": [], "test": []})
+    cfg = dataclasses.replace(MODELS.create("tiny"), pooled_path=True, n_seqs=40, seq_len=3)
+    model = create_model(experts, 2, cfg)
+    batch = next(iter(make_loader(small_store, info, ids, 10, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
+    pooled = model.pooled.pool(batch)[:, 0].numpy()  # (B, F)
+    np.testing.assert_allclose(pooled, pooled_features(small_store, batch.ids, list(experts)), rtol=1e-5, atol=1e-5)
+
+
+def test_pooled_path_is_per_view_and_batch_independent():
+    cfg = dataclasses.replace(MODELS.create("tiny"), pooled_path=True)
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2, V=2)
+    with torch.no_grad():
+        both = model.embed(batch)
+        one = model.embed(dataclasses.replace(batch, windows=batch.windows[:1], ids=batch.ids[:1], labels=batch.labels[:1]))
+    torch.testing.assert_close(one[0], both[0])
+    pooled = model.pooled.pool(batch)
+    assert not torch.allclose(pooled[:, 0], pooled[:, 1])  # the two views cover different clips
+    model.train()
+    single = dataclasses.replace(batch, windows=batch.windows[:1, :1], ids=batch.ids[:1], labels=batch.labels[:1])
+    assert torch.isfinite(model(single)).all()  # a batch of one trailer trains (running statistics)

@@ -73,6 +73,7 @@ class ModelConfig:
     embed_dim: int = 2048  # trailer embedding, output of k (§7)
     head_hidden: int = 1024  # hidden width of the genre head l (§7: 2048 × 1024)
     dropout: float = 0.0  # dropout before the head; the paper uses none
+    pooled_path: bool = False  # add the mean-pooled raw experts (Linear + ReLU) to the trailer embedding; not in the paper
 
     def __post_init__(self) -> None:
         sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -99,8 +100,12 @@ class TrainConfig:
     eval_batch_size: int = 32  # batch size for evaluation and embedding
     threads: int = 0  # torch CPU threads, set by the command that trains; 0 = torch's default
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes (exact continuation with --epochs)
+    expert_dropout: float = 0.0  # chance that a trailer's expert is hidden in a training step (at least one stays); 0 = off
+    early_stop: int = 0  # stop after this many epochs without a new best validation score; 0 = run every epoch
 
     def __post_init__(self) -> None:
+        _require(0 <= self.expert_dropout < 1, f"train.expert_dropout must be in [0, 1), not {self.expert_dropout}")
+        _require(self.early_stop >= 0, f"train.early_stop must be ≥ 0 (0 = off), not {self.early_stop}")
         _require(self.epochs >= 1 and self.batch_size >= 1 and self.eval_batch_size >= 1,
                  f"train.epochs, batch_size and eval_batch_size must be at least 1 "
                  f"(got {self.epochs}, {self.batch_size}, {self.eval_batch_size})")

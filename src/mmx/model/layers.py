@@ -29,6 +29,13 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+def standardise(norm: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)``, with the running statistics also in training when a batch has a single row."""
+    if norm.training and x.shape[0] == 1:
+        return F.batch_norm(x, norm.running_mean, norm.running_var, training=False, eps=norm.eps)
+    return norm(x)
+
+
 class ReduceDim(nn.Module):
     """Map an expert's features to the shared space: Linear + L2 norm (Collaborative Experts)."""
 

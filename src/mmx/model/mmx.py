@@ -12,11 +12,11 @@ import dataclasses
 import torch
 from torch import nn
 
-from mmx.config import ModelConfig
+from mmx.config import SEQUENCE_POOLS, ModelConfig
 from mmx.data.dataset import Batch
 from mmx.data.store import ExpertInfo
 from mmx.model.fusion import FUSIONS
-from mmx.model.layers import MLP, NetVLAD, ReduceDim
+from mmx.model.layers import MLP, NetVLAD, ReduceDim, standardise
 from mmx.registry import Registry
 
 
@@ -37,13 +37,56 @@ class ExpertReduction(nn.Module):
         return self.reduce(x)  # (C, D)
 
 
+class PooledPath(nn.Module):
+    """The linear probe's view inside the network, added to the trailer embedding.
+
+    Per view, every expert's raw features averaged over the clips (windows) the view covers, and a
+    0/1 flag for whether the view has that expert at all — ``mmx.probe.pooled_features`` for the
+    whole trailer — standardised (batch statistics in training, running ones in evaluation), then
+    Linear + ReLU to ``embed_dim``. Averaging first keeps what per-clip noise hides from a
+    network that transforms every clip before pooling; the head on top makes it a non-linear probe.
+    """
+
+    def __init__(self, experts: dict[str, ExpertInfo], embed_dim: int):
+        super().__init__()
+        self.experts = experts
+        n_in = sum(info.dim + 1 for info in experts.values())
+        self.norm = nn.BatchNorm1d(n_in, affine=False)
+        self.fc = MLP([n_in, embed_dim], final_relu=True)
+
+    def pool(self, batch: Batch) -> torch.Tensor:
+        """(B, V, Σ dims + E): mean raw features and presence of every expert, per view."""
+        B, V = batch.windows.shape[:2]
+        n_clips = batch.avail.shape[0]
+        covers = torch.zeros(B * V, n_clips, device=batch.avail.device)  # view × clip it covers
+        covers.scatter_(1, batch.windows.reshape(B * V, -1), 1.0)
+        parts = []
+        for e, (name, info) in enumerate(self.experts.items()):
+            x = batch.feats[name].to(covers.dtype)  # (C, d) or (W, d)
+            if info.level == "window":
+                clip = batch.window_clip.get(name)
+                if clip is None:  # no trailer of the batch has this expert
+                    weight = covers.new_zeros(B * V, 0)
+                else:
+                    weight = covers[:, clip] * batch.avail[clip, e].to(covers.dtype)  # (BV, W)
+            else:
+                weight = covers * batch.avail[:, e].to(covers.dtype)  # (BV, C): available clips only
+            count = weight.sum(1, keepdim=True)  # (BV, 1)
+            parts += [weight @ x / count.clamp(min=1.0), (count > 0).to(x.dtype)]
+        return torch.cat(parts, dim=1).view(B, V, -1)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        pooled = self.pool(batch)  # (B, V, F)
+        return self.fc(standardise(self.norm, pooled.flatten(0, 1))).view(*pooled.shape[:2], -1)  # (B, V, embed)
+
+
 class MMX(nn.Module):
     def __init__(self, experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig):
         super().__init__()
         if not experts:
             raise ValueError("the model needs at least one expert")
-        if cfg.sequence_pool not in ("concat", "sum"):
-            raise ValueError(f"model.sequence_pool must be 'concat' or 'sum', not {cfg.sequence_pool!r}")
+        if cfg.sequence_pool not in SEQUENCE_POOLS:
+            raise ValueError(f"model.sequence_pool must be one of {', '.join(SEQUENCE_POOLS)}, not {cfg.sequence_pool!r}")
         self.cfg = cfg
         self.expert_names = list(experts)
         self.reduce = nn.ModuleDict({n: ExpertReduction(info, cfg) for n, info in experts.items()})
@@ -51,6 +94,7 @@ class MMX(nn.Module):
         self.j = MLP([cfg.seq_len * cfg.clip_dim, cfg.seq_hidden, cfg.seq_dim], final_relu=True)
         k_in = cfg.n_seqs * cfg.seq_dim if cfg.sequence_pool == "concat" else cfg.seq_dim
         self.k = MLP([k_in, cfg.bottleneck_hidden, cfg.embed_dim], final_relu=True)
+        self.pooled = PooledPath(experts, cfg.embed_dim) if cfg.pooled_path else None
         self.head = MLP([cfg.embed_dim, cfg.head_hidden, n_genres], dropout=cfg.dropout)
 
     def clip_vectors(self, batch: Batch) -> torch.Tensor:
@@ -75,7 +119,8 @@ class MMX(nn.Module):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         """(B, V, embed_dim): the bottleneck embedding of every view of every trailer."""
-        return self.embed_windows(self.clip_vectors(batch), batch.windows)
+        emb = self.embed_windows(self.clip_vectors(batch), batch.windows)  # (B, V, embed_dim)
+        return emb if self.pooled is None else emb + self.pooled(batch)
 
     def classify(self, embedding: torch.Tensor) -> torch.Tensor:
         """(..., embed_dim) → (..., n_genres) logits (head l)."""

@@ -11,13 +11,14 @@ the run folder. On a GPU the steps run in bf16 autocast from pinned memory.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig, recipe
-from mmx.data.dataset import TRAIN_VIEWS, evenly_spaced
+from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
@@ -78,9 +79,27 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
     )
 
 
+def drop_experts(batch: Batch, p: float) -> Batch:
+    """The batch with each trailer's experts hidden with probability ``p`` (expert dropout).
+
+    Hidden experts are marked unavailable for all of the trailer's clips, exactly as a trailer
+    without that expert is (the gating sums over available partners only, the pooled path skips
+    them); every trailer keeps at least one of the experts it has. Draws from torch's global
+    generator, which the training loop reseeds every epoch.
+    """
+    B, E = batch.windows.shape[0], batch.avail.shape[1]
+    owner = torch.zeros(batch.avail.shape[0], dtype=torch.long, device=batch.avail.device)  # clip → trailer
+    trailer = torch.arange(B, device=owner.device).view(B, *[1] * (batch.windows.dim() - 1)).expand_as(batch.windows)
+    owner.scatter_(0, batch.windows.flatten(), trailer.flatten())
+    has = torch.zeros(B, E, device=owner.device).index_add_(0, owner, batch.avail.float()) > 0  # (B, E)
+    keep = torch.rand(B, E).to(owner.device) >= p
+    keep |= ~(has & keep).any(1, keepdim=True)  # a trailer that would lose everything keeps all
+    return dataclasses.replace(batch, avail=batch.avail & keep[owner])
+
+
 def train_one_epoch(
     model: MMX, loader: DataLoader, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer,
-    reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(),
+    reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(), expert_dropout: float = 0.0,
 ) -> float:
     """One pass over ``loader``; returns the mean loss per trailer (over all processes)."""
     model.train()
@@ -89,6 +108,8 @@ def train_one_epoch(
     for i, batch in enumerate(reporter.bar(loader, desc=desc, total=len(loader), unit="batch")):
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))
         batch = batch.to(dist.device)
+        if expert_dropout:
+            batch = drop_experts(batch, expert_dropout)
         with autocast(dist):
             logits = model(batch)  # (B, G)
             loss = loss_fn(logits.float(), batch.labels)
@@ -140,7 +161,8 @@ class CoarseStage(Stage):
             self.store, self.info, self.info.splits["train"], tc.batch_size, self.train_views,
             shuffle_seed=epoch_seed(tc.seed, epoch), seed=tc.seed, epoch=epoch, dist=self.dist,
         )
-        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist)
+        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist,
+                               expert_dropout=tc.expert_dropout)
         return {"train_loss": loss}
 
     def validate(self) -> dict:
@@ -149,6 +171,10 @@ class CoarseStage(Stage):
 
     def is_best(self, score: float, state: TrainingState) -> bool:
         return state.best_score is None or score > state.best_score
+
+    def should_stop(self, state: TrainingState) -> bool:
+        patience = self.cfg.train.early_stop
+        return bool(patience) and state.best_epoch is not None and state.epoch - state.best_epoch >= patience
 
 
 def train(
@@ -183,7 +209,7 @@ def train(
     else:
         restore(run, state, stage, reporter)
     state = fit(run, stage, state, cfg.train.epochs, cfg.train.seed, dist, reporter)
-    done = finish(run, state, cfg.train.epochs, cfg.train.keep_optimizer, dist)
+    done = finish(run, state, cfg.train.epochs, cfg.train.keep_optimizer, dist, stopped=stage.should_stop(state))
     if done is not state and write_embeddings:
         embed_run(run.root)
     return done

@@ -63,6 +63,11 @@ class Stage(abc.ABC):
     def is_best(self, score: float, state: TrainingState) -> bool:
         """Whether an epoch scoring ``score`` becomes the run's best (``best.safetensors``)."""
 
+    def should_stop(self, state: TrainingState) -> bool:
+        """Whether training ends before the planned epochs (early stopping); decided from the state alone,
+        so a resumed run stops where an uninterrupted one did."""
+        return False
+
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % 2**31
@@ -149,6 +154,10 @@ def fit(
     """Epochs ``state.epoch + 1 … epochs`` of ``stage``; returns the final state."""
     todo = range(state.epoch + 1, epochs + 1)
     for epoch in reporter.bar(todo, desc=stage.name, total=epochs, unit="epoch", initial=state.epoch, leave=True):
+        if stage.should_stop(state):
+            reporter.line(f"{stage.name}: no better validation score since epoch {state.best_epoch}; stopping after "
+                          f"epoch {state.epoch}")
+            break
         t0 = time.time()
         torch.manual_seed(epoch_seed(seed, epoch))
         record = {"epoch": epoch, **stage.train_epoch(epoch, reporter)}
@@ -161,9 +170,14 @@ def fit(
     return state
 
 
-def finish(run: RunDir, state: TrainingState, epochs: int, keep_optimizer: bool, dist: DistInfo) -> TrainingState:
-    """A finished run made lean: what is needed to use it, and to continue it, nothing twice."""
-    if state.epoch < epochs or state.finished or not dist.is_main:
+def finish(
+    run: RunDir, state: TrainingState, epochs: int, keep_optimizer: bool, dist: DistInfo, stopped: bool = False,
+) -> TrainingState:
+    """A finished run made lean: what is needed to use it, and to continue it, nothing twice.
+
+    ``stopped``: the stage ended the run early (``Stage.should_stop``), so it is finished before ``epochs``.
+    """
+    if (state.epoch < epochs and not stopped) or state.finished or not dist.is_main:
         return state
     if not keep_optimizer:
         run.checkpoint_path(state.checkpoint, "optim", "pt").unlink(missing_ok=True)

@@ -1,0 +1,95 @@
+"""Training options of issue 12 — expert dropout, early stopping, the pooled path: each on and off,
+deterministic for a seed, and resume-safe (a killed run continues to the same weights)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from interrupts import killed_at_state_write
+from mmx.config import ModelConfig, TrainConfig
+from mmx.data.dataset import Batch
+from mmx.errors import ConfigError
+from mmx.progress import QUIET
+from mmx.run import RunDir
+from mmx.train.coarse import drop_experts, train
+from test_train import _weights, tiny_cfg
+
+OPTIONS = {
+    "expert-dropout": ["train.expert_dropout=0.3"],
+    "early-stop": ["train.early_stop=1"],
+    "pooled-path": ["model.pooled_path=true"],
+}
+
+
+def _same_weights(a, b) -> None:
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
+
+
+def _history(run) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in RunDir(run).read_state().history]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_option_is_deterministic_and_resume_safe(option, small_store, tmp_path):
+    cfg = tiny_cfg(3, *OPTIONS[option])
+    train(small_store, tmp_path / "a", cfg, reporter=QUIET)
+    train(small_store, tmp_path / "b", cfg, reporter=QUIET)
+    _same_weights(tmp_path / "a", tmp_path / "b")
+    with killed_at_state_write(2):  # dies after epoch 2's checkpoint files, before its state pointer
+        train(small_store, tmp_path / "cut", cfg, reporter=QUIET)
+    train(small_store, tmp_path / "cut", cfg, resume=True, reporter=QUIET)
+    _same_weights(tmp_path / "a", tmp_path / "cut")
+    assert _history(tmp_path / "cut") == _history(tmp_path / "a")
+
+
+def test_options_change_training_and_off_is_the_plain_recipe(small_store, tmp_path):
+    train(small_store, tmp_path / "off", tiny_cfg(2), reporter=QUIET)
+    train(small_store, tmp_path / "zero", tiny_cfg(2, "train.expert_dropout=0.0", "train.early_stop=0"), reporter=QUIET)
+    _same_weights(tmp_path / "off", tmp_path / "zero")
+    train(small_store, tmp_path / "on", tiny_cfg(2, "train.expert_dropout=0.5"), reporter=QUIET)
+    assert _history(tmp_path / "on") != _history(tmp_path / "off")
+
+
+def test_early_stop_ends_the_run_and_a_resume_with_more_epochs_stays_stopped(small_store, tmp_path):
+    cfg = tiny_cfg(12, "train.early_stop=1", "train.lr=0.3")  # a rate that cannot keep improving
+    state = train(small_store, tmp_path / "run", cfg, reporter=QUIET)
+    assert state.finished and state.epoch < 12 and state.epoch - state.best_epoch == 1
+    again = train(small_store, tmp_path / "run", tiny_cfg(20, "train.early_stop=1", "train.lr=0.3"),
+                  resume=True, reporter=QUIET)
+    assert again.epoch == state.epoch
+
+
+def _batch(B: int = 3, clips: int = 4, E: int = 3) -> Batch:
+    windows = (torch.arange(B) * clips).view(B, 1, 1, 1) + torch.arange(clips).view(1, 1, 1, clips)
+    avail = torch.ones(B * clips, E, dtype=torch.bool)
+    avail[:clips, 2] = False  # trailer 0 has no third expert
+    return Batch(ids=[str(i) for i in range(B)], feats={}, window_clip={}, avail=avail, windows=windows,
+                 labels=torch.zeros(B, 2))
+
+
+def test_expert_dropout_hides_whole_experts_per_trailer_and_keeps_one():
+    torch.manual_seed(0)
+    batch = _batch()
+    for _ in range(50):
+        out = drop_experts(batch, 0.7).avail.view(3, 4, 3)  # (trailer, clip, expert)
+        assert (out == out[:, :1]).all()  # an expert is hidden for all clips of a trailer or for none
+        assert out[:, 0].any(1).all()  # every trailer keeps an expert
+        assert not (out & ~batch.avail.view(3, 4, 3)).any()  # nothing missing becomes available
+    torch.manual_seed(1)
+    a = drop_experts(batch, 0.5).avail
+    torch.manual_seed(1)
+    assert torch.equal(a, drop_experts(batch, 0.5).avail)
+
+
+def test_bad_option_values_are_rejected():
+    with pytest.raises(ConfigError, match="expert_dropout"):
+        TrainConfig(expert_dropout=1.0)
+    with pytest.raises(ConfigError, match="early_stop"):
+        TrainConfig(early_stop=-1)
+    assert dataclasses.replace(ModelConfig(), pooled_path=True).pooled_path
