@@ -72,3 +72,17 @@ def test_pooled_features_mean_and_presence(small_store):
                 assert x[r, col + dim] == 1.0
         col += dim + 1
     assert col == x.shape[1]
+
+
+def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
+    from mmx.inference import evaluate_run
+    from mmx.progress import QUIET
+    from mmx.train.coarse import train
+    from test_train import tiny_cfg
+
+    train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
+    result = evaluate_run(tmp_path / "run", "test")
+    probe = result["probe"]
+    assert probe["C"] in ProbeConfig().C + [UNTUNED.C] and probe["scaling"] in ("none", "standard")
+    assert probe["tuned_on"] == "val" and 0 <= probe["auprc_weighted"] <= 1
+    assert "tuned linear probe" in result["verdict"] and f"{probe['auprc_weighted']:.3f}" in result["verdict"]

@@ -3,8 +3,8 @@
 ``predict`` runs a network over a loader (training uses it for validation); ``predict_ids``,
 ``evaluate_run`` and ``label_suggestions`` do the same for trailers of an opened run.
 ``evaluate_run`` puts three rows side by side on one split: the model, uniform random scores, and
-the linear probe (logistic regression on mean-pooled expert features, fitted on the run's
-training split).
+the linear probe (logistic regression on mean-pooled expert features, its regularisation tuned on
+the run's validation split and fitted on its training split), with a one-line verdict.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
 from mmx.metrics import classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
-from mmx.probe import linear_probe, pooled_features
+from mmx.probe import linear_probe, pooled_features, tune_probe
 from mmx.run import ModelRun, Run
 
 
@@ -84,14 +84,39 @@ def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | 
     out["split"] = split
     out["random"] = random_baseline(labels, info.genres, threshold, seed=cfg.train.seed)
     if probe:
-        store, experts, train_ids = run.store, list(info.experts), info.splits["train"]
-        y_train = np.array([[g in store.meta(t).genres for g in info.genres] for t in train_ids], dtype=int)
-        scores = linear_probe(
-            pooled_features(store, train_ids, experts), y_train, pooled_features(store, ids, experts),
-            seed=cfg.train.seed,
-        )
-        out["probe"] = classification_metrics(labels, scores, info.genres, threshold)
+        out["probe"] = probe_metrics(run, ids, labels, threshold)
+        out["verdict"] = verdict(out, out["probe"])
     return out
+
+
+def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float) -> dict:
+    """The tuned linear probe's metrics on ``ids``: C and scaling picked on the run's validation split,
+    fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose."""
+    store, info, seed = run.store, run.info, run.config.train.seed
+    experts = list(info.experts)
+    x = {s: pooled_features(store, info.splits[s], experts) for s in ("train", "val")}
+    y = {s: np.array([[g in store.meta(t).genres for g in info.genres] for t in info.splits[s]], dtype=int)
+         for s in ("train", "val")}
+    setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], info.genres, seed=seed, threshold=threshold)
+    scores = linear_probe(x["train"], y["train"], pooled_features(store, ids, experts), seed=seed, setting=setting)
+    out = classification_metrics(labels, scores, info.genres, threshold)
+    out.update(C=setting.C, scaling=setting.scaling, tuned_on="val")
+    return out
+
+
+VERDICT_MARGIN = 0.01  # AUPRC_w differences smaller than this are called a tie
+
+
+def verdict(model: dict, probe: dict) -> str:
+    """One line: does the network earn its keep against the tuned probe on this split?"""
+    diff = model["auprc_weighted"] - probe["auprc_weighted"]
+    figures = f"AUPRC_w {model['auprc_weighted']:.3f} vs {probe['auprc_weighted']:.3f}, {diff:+.3f}"
+    if diff >= VERDICT_MARGIN:
+        return f"the network beats the tuned linear probe ({figures})"
+    if diff <= -VERDICT_MARGIN:
+        return (f"the tuned linear probe beats the network ({figures}): on this collection the deep model "
+                "does not earn its keep; more trailers, or the default recipe if this run used another, may change that")
+    return f"the network and the tuned linear probe tie ({figures})"
 
 
 def label_suggestions(run: str | Path | Run, ids: list[str], threshold: float | None = None) -> list[dict]:

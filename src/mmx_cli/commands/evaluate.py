@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def metric_rows(result: dict) -> list[tuple[str, dict]]:
     rows = [("Random", result["random"])]
     if "probe" in result:
-        rows.append(("Linear probe", result["probe"]))
+        rows.append(("Linear probe (tuned)", result["probe"]))
     rows.append(("MMX", result))
     return rows
 
@@ -45,6 +45,10 @@ def print_tables(result: dict) -> None:
     per += [[name] + [m["per_genre"][g]["auprc"] for g in genres] for name, m in rows]
     print("per-genre AUPRC")
     print(table(["model"] + [g[:6] for g in genres], per))
+    if "verdict" in result:
+        probe = result["probe"]
+        print()
+        print(f"verdict: {result['verdict']} [probe: C {probe['C']:g}, {probe['scaling']} features, tuned on val]")
 
 
 def print_retrieval(result: dict) -> None:
