@@ -1,4 +1,5 @@
-"""Training options of issue 12 — expert dropout, early stopping, the pooled path: each on and off,
+"""Training options of issue 12 — expert dropout, early stopping, the pooled path, the weight
+average: each on and off,
 deterministic for a seed, and resume-safe (a killed run continues to the same weights)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ OPTIONS = {
     "expert-dropout": ["train.expert_dropout=0.3"],
     "early-stop": ["train.early_stop=1"],
     "pooled-path": ["model.pooled_path=true"],
+    "weight-average": ["train.ema_epochs=1.5"],
 }
 
 
@@ -87,9 +89,28 @@ def test_expert_dropout_hides_whole_experts_per_trailer_and_keeps_one():
     assert torch.equal(a, drop_experts(batch, 0.5).avail)
 
 
+def test_weight_average_is_what_is_validated_and_kept(small_store, tmp_path):
+    from mmx.run import Run
+    from mmx.train.coarse import WeightAverage
+
+    train(small_store, tmp_path / "run", tiny_cfg(2, "train.ema_epochs=1.0"), reporter=QUIET)
+    run = Run.open(tmp_path / "run")
+    kept = run.model().state_dict()
+    online = _weights(tmp_path / "run")  # the last checkpoint's "model" part is the average too
+    assert all(torch.equal(kept[k], online[k]) for k in kept) or run.state.best_epoch != 2
+    lin = torch.nn.Linear(2, 2)
+    avg = WeightAverage(lin, horizon=4.0)
+    with torch.no_grad():
+        lin.weight.add_(1.0)
+    avg.update(lin, step=100)  # decay 0.75 after the warm-up
+    torch.testing.assert_close(avg.average.weight, lin.weight - 0.75)
+
+
 def test_bad_option_values_are_rejected():
     with pytest.raises(ConfigError, match="expert_dropout"):
         TrainConfig(expert_dropout=1.0)
     with pytest.raises(ConfigError, match="early_stop"):
         TrainConfig(early_stop=-1)
+    with pytest.raises(ConfigError, match="ema_epochs"):
+        TrainConfig(ema_epochs=-0.5)
     assert dataclasses.replace(ModelConfig(), pooled_path=True).pooled_path

@@ -102,10 +102,12 @@ class TrainConfig:
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes (exact continuation with --epochs)
     expert_dropout: float = 0.0  # chance that a trailer's expert is hidden in a training step (at least one stays); 0 = off
     early_stop: int = 0  # stop after this many epochs without a new best validation score; 0 = run every epoch
+    ema_epochs: float = 0.0  # validate and keep an exponential moving average of the weights over about this many epochs; 0 = off
 
     def __post_init__(self) -> None:
         _require(0 <= self.expert_dropout < 1, f"train.expert_dropout must be in [0, 1), not {self.expert_dropout}")
         _require(self.early_stop >= 0, f"train.early_stop must be ≥ 0 (0 = off), not {self.early_stop}")
+        _require(self.ema_epochs >= 0, f"train.ema_epochs must be ≥ 0 (0 = off), not {self.ema_epochs}")
         _require(self.epochs >= 1 and self.batch_size >= 1 and self.eval_batch_size >= 1,
                  f"train.epochs, batch_size and eval_batch_size must be at least 1 "
                  f"(got {self.epochs}, {self.batch_size}, {self.eval_batch_size})")

@@ -134,29 +134,41 @@ class MMX(nn.Module):
 MODELS: Registry[ModelConfig] = Registry("model preset")
 
 
+PAPER_SIZES = dict(  # §4.2, §7: 768-d experts, 40 concatenated 9-clip sequences of 256, a 2048-d bottleneck
+    expert_dim=768, gem_dim=128, clip_dim=128, seq_len=9, n_seqs=40, seq_hidden=512, seq_dim=256,
+    sequence_pool="concat", bottleneck_hidden=2048, embed_dim=2048, head_hidden=1024, dropout=0.0, pooled_path=False,
+)
+
+
 @MODELS.register("paper")
 def _paper() -> ModelConfig:
-    """The paper's network with collaborative gating (§3, §7)."""
+    """The paper's network with collaborative gating (§3, §7), every size as the paper gives it."""
+    return ModelConfig(fusion="cg", **PAPER_SIZES)
+
+
+@MODELS.register("default")
+def _default() -> ModelConfig:
+    """The shipped defaults (``ModelConfig()``): sized for a few hundred to a few thousand trailers."""
     return ModelConfig()
 
 
 @MODELS.register("naive-concat")
 def _naive_concat() -> ModelConfig:
-    """The paper's Naive Concat baseline (Tbl. 2)."""
-    return ModelConfig(fusion="concat")
+    """The paper's Naive Concat baseline (Tbl. 2): the paper's network with concatenation for gating."""
+    return dataclasses.replace(_paper(), fusion="concat")
 
 
 @MODELS.register("sum-pool")
 def _sum_pool() -> ModelConfig:
-    """Sequence vectors summed before k, as §3.2 describes (instead of §7's concatenation)."""
-    return ModelConfig(sequence_pool="sum")
+    """The paper's network with sequence vectors summed before k, as §3.2 describes (not §7's concatenation)."""
+    return dataclasses.replace(_paper(), sequence_pool="sum")
 
 
 @MODELS.register("tiny")
 def _tiny() -> ModelConfig:
-    """Small sizes for tests and quick experiments; same structure as the paper's."""
-    return ModelConfig(
-        expert_dim=32, netvlad_clusters=4, gem_dim=16, clip_dim=16, seq_len=3, n_seqs=4,
+    """Small sizes for tests and quick experiments; the paper's structure."""
+    return dataclasses.replace(
+        _paper(), expert_dim=32, netvlad_clusters=4, gem_dim=16, clip_dim=16, seq_len=3, n_seqs=4,
         seq_hidden=32, seq_dim=16, bottleneck_hidden=32, embed_dim=32, head_hidden=16,
     )
 
@@ -166,7 +178,7 @@ def list_models() -> list[str]:
 
 
 def create_model(
-    experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig | str = "paper", **overrides
+    experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig | str = "default", **overrides
 ) -> MMX:
     """Build the network for these experts and genres from a preset name or a ModelConfig."""
     if isinstance(cfg, str):

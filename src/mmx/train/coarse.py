@@ -11,10 +11,13 @@ the run folder. On a GPU the steps run in bf16 autocast from pinned memory.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig, recipe
@@ -22,7 +25,7 @@ from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
-from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, unwrap, wrap_model
+from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.embeddings import embed_run
 from mmx.errors import TrainError
 from mmx.inference import autocast, evaluate
@@ -97,11 +100,40 @@ def drop_experts(batch: Batch, p: float) -> Batch:
     return dataclasses.replace(batch, avail=batch.avail & keep[owner])
 
 
+class WeightAverage:
+    """An exponential moving average of a network's weights (Polyak averaging), over ``horizon`` steps.
+
+    ``average`` is a copy of the network; after optimizer step t (counted over the whole run) its
+    parameters move towards the trained ones with decay ``min(1 − 1/horizon, (1 + t)/(10 + t))`` —
+    the warm-up keeps the first steps from being averaged with the initial weights — and its
+    buffers (batch-norm statistics) are copied. The step count comes from the epoch and the batch,
+    so a resumed run averages exactly as an uninterrupted one.
+    """
+
+    def __init__(self, model: nn.Module, horizon: float):
+        if horizon < 1:
+            raise TrainError(f"an average over {horizon:g} steps is no average; raise train.ema_epochs")
+        self.average = copy.deepcopy(model).requires_grad_(False)
+        self.decay = 1.0 - 1.0 / horizon
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for mine, theirs in zip(self.average.parameters(), model.parameters()):
+            mine.lerp_(theirs, 1.0 - decay)
+        for mine, theirs in zip(self.average.buffers(), model.buffers()):
+            mine.copy_(theirs)
+
+
 def train_one_epoch(
     model: MMX, loader: DataLoader, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer,
     reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(), expert_dropout: float = 0.0,
+    after_step: Callable[[int], None] | None = None,
 ) -> float:
-    """One pass over ``loader``; returns the mean loss per trailer (over all processes)."""
+    """One pass over ``loader``; returns the mean loss per trailer (over all processes).
+
+    ``after_step(i)`` runs after the optimizer step of batch i (the weight average's update).
+    """
     model.train()
     total, count = 0.0, 0
     steps = batch_steps(loader)
@@ -116,6 +148,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         (loss * share_weight(step, dist)).backward()
         optimizer.step()
+        if after_step is not None:
+            after_step(i)
         total += loss.item() * step.local
         count += step.local
     total, count = all_sum([total, count], dist)
@@ -147,26 +181,36 @@ class CoarseStage(Stage):
         pos_weight = positive_weights(genre_labels(store, info, info.splits["train"]), tc.max_pos_weight)
         self.loss_fn = WeightedBCELoss(pos_weight).to(dist.device)
         self.net = wrap_model(self.model, dist)  # the model itself in a world of one
-        self.parts = {"model": self.model}
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                                           amsgrad=tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len
         self.train_views = TRAIN_VIEWS[cfg.data.train_windows](n_seqs, seq_len)
         self.val_loader = make_loader(store, info, info.splits["val"], tc.eval_batch_size,
                                       evenly_spaced(n_seqs, seq_len), dist=dist)
+        self.steps_per_epoch = len(self._train_loader(1))
+        self.average = WeightAverage(self.model, tc.ema_epochs * self.steps_per_epoch) if tc.ema_epochs else None
+        # "model" is the network that is validated, kept as best.safetensors and used afterwards
+        self.parts = {"model": self.model} if self.average is None else {"model": self.average.average, "online": self.model}
 
-    def train_epoch(self, epoch: int, reporter: Reporter) -> dict:
+    def _train_loader(self, epoch: int) -> DataLoader:
         tc = self.cfg.train
-        loader = make_loader(
+        return make_loader(
             self.store, self.info, self.info.splits["train"], tc.batch_size, self.train_views,
             shuffle_seed=epoch_seed(tc.seed, epoch), seed=tc.seed, epoch=epoch, dist=self.dist,
         )
-        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist,
-                               expert_dropout=tc.expert_dropout)
+
+    def train_epoch(self, epoch: int, reporter: Reporter) -> dict:
+        tc = self.cfg.train
+        after_step = None
+        if self.average is not None:
+            first = (epoch - 1) * self.steps_per_epoch
+            after_step = lambda i: self.average.update(self.model, first + i)  # noqa: E731
+        loss = train_one_epoch(self.net, self._train_loader(epoch), self.loss_fn, self.optimizer, reporter,
+                               f"epoch {epoch}", self.dist, expert_dropout=tc.expert_dropout, after_step=after_step)
         return {"train_loss": loss}
 
     def validate(self) -> dict:
-        metrics = evaluate(unwrap(self.net), self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist)
+        metrics = evaluate(self.parts["model"], self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist)
         return {f"val_{k}": v for k, v in metrics.items() if k not in ("per_genre", "n", "threshold")}
 
     def is_best(self, score: float, state: TrainingState) -> bool:
