@@ -20,7 +20,7 @@ from test_experts_defaults import decode_at
 SAMPLING = {"appearance": {}, "scene": {}, "motion": {"size": 112}}  # I3D at 112 px keeps the test quick
 
 
-def clips_of(name: str, size: int) -> list[np.ndarray]:
+def clips_of(size: int) -> list[np.ndarray]:
     """Three clips of different lengths (8, 3 and 4 frames) from the real sample videos."""
     return [decode_at("bikes.mp4", size, range(0, 24, 3)), decode_at("bikes.mp4", size, range(120, 126, 2)),
             decode_at("bigbuckbunny.mp4", size, range(10, 110, 25))]
@@ -44,7 +44,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", list(SAMPLING))
 def test_batched_equals_one_clip_at_a_time(made, name):
     expert = made[name]
-    clips = clips_of(name, expert.size)
+    clips = clips_of(expert.size)
     batched = expert.embed_clips(clips)  # (3, dim): all frames in shared forward passes
     close(batched, np.stack([expert.embed_frames(c) for c in clips]))
 
@@ -54,7 +54,7 @@ def test_optimised_network_equals_the_built_one(made, name):
     """BatchNorm folded, symmetric padding inside the convolution, channels-last: same features."""
     expert = made[name]
     plain = expert.build().eval()
-    clip = clips_of(name, expert.size)[0]
+    clip = clips_of(expert.size)[0]
     with torch.inference_mode():
         x = expert.preprocess(torch.from_numpy(clip))
         fast = expert.features(expert.to_input(x))
@@ -85,7 +85,7 @@ def gist_float64(img: np.ndarray, blocks: int = 4, border: int = 32) -> np.ndarr
 
 
 def test_gist_in_pytorch_equals_the_float64_formula(made):
-    clip = clips_of("scene", 256)[1]  # (3, 256, 256, 3)
+    clip = clips_of(256)[1]  # (3, 256, 256, 3)
     grey = clip.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     want = np.mean([gist_float64(g) for g in grey], axis=0)
     close(made["scene"].embed_frames(clip), want)
@@ -96,7 +96,7 @@ def test_bf16_stays_close_to_fp32(made, name):
     fp32 = made[name]
     bf16 = EXPERTS.create(name, **SAMPLING[name], precision="bf16")
     bf16._net = fp32.net  # the same weights; autocast does the rest
-    clips = clips_of(name, fp32.size)
+    clips = clips_of(fp32.size)
     assert bf16.settings()["precision"] == "bf16" and "precision" not in fp32.settings()
     assert cosines(bf16.embed_clips(clips), fp32.embed_clips(clips)).min() > 0.99
 
