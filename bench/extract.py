@@ -147,10 +147,10 @@ def forward_alone(expert, inputs: list, threads: int, label: str = "") -> float:
         pool = ExpertPool(threads, defaultdict(float))
         try:
             with torch_threads(1):
-                batcher = ClipBatcher([expert], max(c for _, c, _ in inputs) + 1, pool)
+                batcher = ClipBatcher([expert], pool)
                 for _, c, frames in inputs:
                     batcher.add(0, c, frames)
-                batcher.finish()
+                batcher.finish(max(c for _, c, _ in inputs) + 1)
         finally:
             pool.close()
 

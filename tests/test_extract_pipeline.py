@@ -276,3 +276,20 @@ def test_a_video_extracted_with_an_entrys_settings_matches_it(corpus, tmp_path):
     assert same.sampling["fake_colour"]["size"] == 24 and same.drop_frames == 2
     report = extract_videos([corpus / "synth001.mp4"], store, replace(same, keyframes=False), progress=False)
     assert report.unchanged == ["synth001"]
+
+
+@pytest.mark.parametrize("buffer_mb", [0.3, 0.0])  # 0.3 MB: short scenes in one pass, long ones in a second
+def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_mb):
+    from mmx.extract import Extractor
+    from mmx.extract.pipeline import load_experts
+
+    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
+    experts, _ = load_experts(cfg)
+    one = Extractor(cfg, experts).extract(corpus / "synth000.mp4", "synth000")
+    two = Extractor(replace(cfg, scene_buffer_mb=buffer_mb), experts).extract(corpus / "synth000.mp4", "synth000")
+    assert "sample" not in one.timings and "sample" in two.timings  # a second pass only with the small buffer
+    np.testing.assert_array_equal(one.clip_times, two.clip_times)
+    assert one.keyframes == two.keyframes and one.flags == two.flags and one.info == two.info
+    assert sorted(one.arrays) == sorted(two.arrays)
+    for name in one.arrays:
+        np.testing.assert_array_equal(one.arrays[name], two.arrays[name])
