@@ -159,10 +159,17 @@ def extract_videos(
     return report
 
 
+STAGE_NAMES = {"audio": "audio decoding", "frames": "decoding + scenes + sampling", "scan": "scene scan",
+               "sample": "sampling pass", "flow": "optical flow", "keyframes": "keyframes"}
+
+
 def video_line(result: Extraction) -> str:
-    """One video's figures: length, clips, and seconds per stage."""
-    stages = ", ".join(f"{k.removeprefix('expert:')} {v:.1f}" for k, v in sorted(result.timings.items()) if v >= 0.05)
-    return f"{result.info['duration']:.1f} s of video, {len(result.clip_times)} clips; seconds: {stages}"
+    """One video's figures: length, clips, each expert's thread-seconds and the other stages' seconds."""
+    t = result.timings
+    experts = ", ".join(f"{k.removeprefix('expert:')} {v:.1f}" for k, v in sorted(t.items()) if k.startswith("expert:"))
+    stages = ", ".join(f"{STAGE_NAMES.get(k, k)} {v:.1f}" for k, v in t.items() if not k.startswith("expert:") and v >= 0.05)
+    return (f"{result.info['duration']:.1f} s of video, {len(result.clip_times)} clips; experts (s): {experts}; "
+            f"{stages} s")
 
 
 @dataclass
