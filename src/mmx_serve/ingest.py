@@ -109,29 +109,29 @@ class Ingestor:
         with self._exclusive():
             if tid in self.collection.main.snapshot.emb.position:
                 raise IngestError(409, f"trailer {tid!r} is already in the collection; give another trailer_id")
-            warnings = self._extract(video, Path(name).suffix.lower(), tid, title, year, genres or [])
+            warnings = self._extract(video, name, tid, title, year, genres or [])
             self.collection.add_store_trailer(tid)
         hits = self.collection.neighbours(tid, 10)
         return {
             "trailer": self.collection.detail(tid),
             "neighbours": [vars(h) for h in hits],
-            "warnings": [f"{p.where}: {p.why}" for p in warnings],
+            "warnings": [f"{name}: {p.reason}" for p in warnings],
         }
 
     def _extract(
-        self, video: Path, suffix: str, tid: str, title: str, year: int | None, genres: list[str]
+        self, video: Path, name: str, tid: str, title: str, year: int | None, genres: list[str]
     ) -> list[Problem]:
         predictor = self.collection.predictors[self.collection.main.name]
         store, experts = predictor.store, list(predictor.info.experts)
         with tempfile.TemporaryDirectory(prefix="mmx-ingest-") as tmp:
-            link = Path(tmp) / f"{tid}{suffix}"  # the store names a trailer after its file
+            link = Path(tmp) / f"{tid}{Path(name).suffix.lower()}"  # the store names a trailer after its file
             link.symlink_to(video)
             try:
                 report = extract_videos([link], store, extract_config(store, experts), progress=False)
             except (ExtractError, StoreError, WeightsMissing) as e:
                 raise IngestError(409, f"this run's experts cannot extract new videos here: {e}") from None
         if report.failed:
-            raise IngestError(422, "extraction failed: " + "; ".join(p.why for p in report.failed))
+            raise IngestError(422, f"extraction of {name!r} failed: " + "; ".join(p.reason for p in report.failed))
         if genres or title or year is not None:
             store.refresh()
             label = LabelRow(0, tid, genres, title, year, None)
