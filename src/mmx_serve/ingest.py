@@ -31,11 +31,11 @@ TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")
 
 
 class IngestError(Exception):
-    """A request the server refuses; ``status`` is its HTTP status code."""
+    """A request the server refuses; ``status`` is its HTTP status code, ``field`` the form field at fault (422)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, field: str = "file"):
         super().__init__(message)
-        self.status = status
+        self.status, self.field = status, field
 
 
 def resolve_media_path(media_root: Path | None, given: str) -> Path:
@@ -104,7 +104,8 @@ class Ingestor:
         self.refuse_unless_possible()
         tid = (trailer_id or Path(name).stem).strip()
         if not TRAILER_ID.fullmatch(tid):
-            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)")
+            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
+                              "trailer_id")
         check_video(video, name)
         with self._exclusive():
             if tid in self.collection.main.snapshot.emb.position:
