@@ -33,9 +33,12 @@ import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from mmx.errors import InputError
+
+if TYPE_CHECKING:
+    from mmx.run import Run
 
 JOURNAL_FILE = "reviews.jsonl"
 DECISIONS = ("accept", "reject", "add", "remove")
@@ -164,3 +167,26 @@ def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | 
     tmp.replace(out)
     return {"path": str(out), "rows": written, "reviewed": len(reviewed) - len(unknown), "changed": changed,
             "not_in_run": unknown}
+
+
+def run_label_rows(run: "Run") -> list[TrailerLabels]:
+    """Every trailer of an opened run with its given labels, title, year and split."""
+    from mmx.run import ModelRun
+
+    splits = {t: s for s, ids in run.info.splits.items() for t in ids}
+    if isinstance(run, ModelRun):
+        metas = run.store.entries()
+        return [TrailerLabels(t, list(m.genres), m.title, m.year, m.split or splits.get(t)) for t, m in sorted(metas.items())]
+    emb = run.embeddings()
+    return [TrailerLabels(t, list(g), title, year, splits.get(t))
+            for t, g, title, year in zip(emb.ids, emb.genres, emb.titles, emb.years)]
+
+
+def export_run_labels(run: "Run", out: str | Path, only_reviewed: bool = False) -> dict:
+    """``mmx labels export``: the run's trailers with their reviewed labels, as an import-format labels.csv."""
+    return export_labels(ReviewJournal(run.root), run_label_rows(run), out, only_reviewed)
+
+
+def reviewed_count(run_root: str | Path) -> int:
+    """How many trailers of the run folder have at least one review decision (``mmx info``)."""
+    return len(ReviewJournal(run_root).reviewed())

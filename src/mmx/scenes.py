@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from mmx.run import ModelRun, RunInfo
 
 SCENES_FILE, INDEX_FILE, INDEX_META = "scenes.npz", "scenes.faiss", "scenes.json"
+NO_SCENES = ("{root} holds imported trailer embeddings: no network and no feature store, so no scenes; scene "
+             "search needs a coarse or fine run (`mmx train`, then `mmx scenes --run RUN`)")
 
 
 @dataclass
@@ -180,6 +182,10 @@ def weights_stamp(run: "ModelRun") -> str:
 def compute_scenes(run: "ModelRun", reporter: Reporter = Reporter("quiet"), batch_size: int = 8,
                    cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
     """Scene vectors of every trailer in the run's store, written with their index into the run folder."""
+    from mmx.run import ModelRun
+
+    if not isinstance(run, ModelRun):
+        raise RunError(NO_SCENES.format(root=run.root))
     ids = sorted(run.store.entries())
     if not ids:
         raise RunError(f"the store {run.store.root} of {run.root} holds no trailers; nothing to index")
@@ -416,3 +422,58 @@ def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_ex
         f"{raw_expert}_precision_at_{k}": precision_at_k(raw_all, y, groups, k, other_trailers),
         f"random_precision_at_{k}": random_precision(y, groups, other_trailers),
     }
+
+
+# ---------------------------------------------------------------------------- a run's scene search
+def parse_scene_query(text: str) -> tuple[str, float]:
+    """``TRAILER_ID@SECONDS`` → (trailer id, seconds)."""
+    tid, at, seconds = text.rpartition("@")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = math.nan
+    if not at or not tid or not math.isfinite(value) or value < 0:
+        raise InputError(f"scene query {text!r} must be TRAILER_ID@SECONDS, e.g. t001@12.5")
+    return tid, value
+
+
+def open_scenes(run) -> tuple[SceneSet, "faiss.Index | None"]:
+    """The scene set and index of an opened run (``RunError`` saying what to run when they are missing or stale)."""
+    from mmx.run import ModelRun
+
+    if not isinstance(run, ModelRun):
+        raise RunError(NO_SCENES.format(root=run.root))
+    if not (run.root / SCENES_FILE).exists() or not scenes_are_fresh(run):
+        raise RunError(f"{run.root} has no scene vectors for its current weights; compute them with "
+                       f"`mmx scenes --run {run.root}`")
+    return load_scenes(run.root), load_scene_index(run.root)
+
+
+def search_run_scenes(run, scene: str | None = None, video: str | Path | None = None, k: int = 10,
+                      other_trailers: bool = False) -> tuple[SceneHit | None, list[SceneHit]]:
+    """``mmx search --scene ID@SECONDS`` or ``--scene-video FILE``: the query scene (None for a video) and its hits."""
+    scenes, index = open_scenes(run)
+    titles = {t: m.title for t, m in run.store.entries().items()}
+    if scene is not None:
+        tid, seconds = parse_scene_query(scene)
+        return search_scene(scenes, index, tid, seconds, None, k, other_trailers, titles)
+    if video is None:
+        raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
+    return None, search_vector(scenes, index, video_query_vector(run, video), k, titles=titles)
+
+
+def write_keyframes(run, hits: list[SceneHit], folder: str | Path) -> list[str | None]:
+    """Each hit's keyframe written as ``folder/<rank>-<trailer>-<clip>.jpg``; None where the store has none."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[str | None] = []
+    for rank, h in enumerate(hits, 1):
+        data = run.store.keyframe(h.trailer_id, h.clip) if h.trailer_id in run.store else None
+        if data is None:
+            out.append(None)
+            continue
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in h.trailer_id)
+        path = folder / f"{rank:02d}-{safe}-{h.clip:03d}.jpg"
+        atomic_write_bytes(path, data)
+        out.append(str(path))
+    return out
