@@ -35,13 +35,15 @@ from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFi
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.labels import DECISIONS, ReviewConflict
 from mmx_serve.ingest import IngestError, Ingestor, resolve_media_path
-from mmx_serve.state import Collection, NoPicture, NotAvailable, ServeConfig, Space
+from mmx_serve.explorer import Explorer
+from mmx_serve.scenes import NoPicture, NotAvailable
+from mmx_serve.state import ServeConfig, Space
 
 STATIC = Path(str(resources.files("mmx_serve") / "static"))
 INGEST_PATH = "/api/ingest"
@@ -53,10 +55,14 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-class Decide(BaseModel):
-    trailer_id: str = Field(min_length=1, max_length=300)
-    genre: str = Field(min_length=1, max_length=100)
-    decision: Literal[DECISIONS]  # type: ignore[valid-type]
+def decide_model(vocabulary: list[str]) -> type[BaseModel]:
+    """The body of POST /api/reviews: its ``genre`` is one of the run's genres (an enum in the document)."""
+    return create_model(
+        "Decide",
+        trailer_id=(str, Field(min_length=1, max_length=300, description="trailer id")),
+        genre=(Literal[tuple(vocabulary)], Field(description="a genre of the run's vocabulary")),  # type: ignore[valid-type]
+        decision=(Literal[DECISIONS], Field(description="accept / reject a suggestion, add / remove a genre")),  # type: ignore[valid-type]
+    )
 
 
 WHY = {
@@ -138,12 +144,14 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
 def create_app(run: str | Path, media_root: str | Path | None = None, cfg: ServeConfig = ServeConfig()) -> FastAPI:
     """The explorer and API for the run folder ``run``; ``media_root`` enables ingest and playback by path."""
     media = Path(media_root) if media_root is not None else None
-    collection = Collection(run, cfg, media)
-    ingestor = Ingestor(collection)
+    collection = Explorer(run, cfg, media)
+    ingestor = Ingestor(collection.collection, on_added=collection.scenes.add)
     app = FastAPI(title="mmx explorer", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
     app.state.collection = collection
     app.add_middleware(BodyLimit, path=INGEST_PATH, limit=cfg.max_upload_mb * 2**20)
-    SpaceName = Annotated[str | None, Query(pattern=r"^[a-z]+$", description="embedding space (coarse/fine)")]
+    spaces = tuple(collection.spaces)
+    SpaceName = Annotated[Literal[spaces] | None, Query(description="embedding space (the first by default)")]  # type: ignore[valid-type]
+    Decide = decide_model(collection.vocabulary)
     TrailerId = Annotated[str, Query(min_length=1, max_length=300, description="trailer id")]
 
     @app.exception_handler(UnknownTrailerError)
@@ -159,18 +167,17 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         return JSONResponse({"detail": str(e)}, 409)
 
     def space_of(name: str | None) -> Space:
-        try:
-            return collection.space(name)
-        except KeyError as e:
-            raise invalid("query", "space", e.args[0], name) from None
+        return collection.space(name)  # the document's enum already refused any other name
 
     @app.get("/api/health")
     def health() -> dict:
         return collection.health()
 
-    @app.get("/api/map", responses=errors())
-    def map_(space: SpaceName = None) -> dict:
-        return collection.map(space_of(space))
+    @app.get("/api/map", response_class=Response, responses={
+        200: {"content": {"application/json": {}}, "description": "ids, x, y, titles, years, genre indices and "
+              "whether each trailer has pictures (thumbs), in one order"}})
+    def map_(space: SpaceName = None) -> Response:
+        return Response(collection.map(space_of(space)), media_type="application/json")
 
     @app.get("/api/trailers", responses=errors())
     def trailers(
@@ -181,9 +188,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict:
-        if year_from is not None and year_to is not None and year_from > year_to:
-            raise invalid("query", "year_to", f"year_from {year_from} is after year_to {year_to}", year_to)
-        rows = collection.find(genre, year_from, year_to, q)
+        rows = collection.find(genre, year_from, year_to, q)  # year_from after year_to: nothing matches
         items = [collection.summary(r) for r in rows[offset : offset + limit]]
         return {"total": len(rows), "offset": offset, "limit": limit, "items": items}
 
@@ -201,16 +206,17 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
     def scenes(
         id: TrailerId,
         t: Annotated[float | None, Query(ge=0, le=1e6, allow_inf_nan=False, description="a second of the trailer")] = None,
-        clip: Annotated[int | None, Query(ge=0, le=100_000, description="a clip number (instead of t)")] = None,
+        clip: Annotated[int | None, Query(ge=0, le=100_000, description="a clip number (wins over t; "
+                                                                          "neither: the first clip)")] = None,
         k: Annotated[int, Query(ge=1, le=cfg.max_k)] = 10,
         other_trailers: Annotated[bool, Query(description="leave the query's own trailer out")] = False,
     ) -> dict:
-        if (t is None) == (clip is None):
-            raise invalid("query", "t", "give exactly one of `t` (seconds) or `clip`", t)
+        if clip is None and t is None:
+            clip = 0
         try:
-            query, hits = collection.scene_search(id, t, clip, k, other_trailers)
-        except InputError as e:
-            raise invalid("query", "t" if t is not None else "clip", str(e), t if t is not None else clip) from None
+            query, hits = collection.scene_search(id, None if clip is not None else t, clip, k, other_trailers)
+        except InputError as e:  # a second outside the trailer, a clip it does not have
+            raise HTTPException(404, str(e)) from None
         return {"query": collection.scene_json(query), "k": k, "other_trailers": other_trailers,
                 "results": [collection.scene_json(h) for h in hits]}
 
@@ -236,28 +242,28 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         return collection.review(id)
 
     @app.post("/api/reviews", responses=errors(404, 409))
-    def decide(body: Decide) -> dict:
+    def decide(body: Decide) -> dict:  # type: ignore[valid-type]
         try:
             return collection.decide(body.trailer_id, body.genre, body.decision)
         except ReviewConflict as e:
             raise HTTPException(409, str(e)) from None
-        except InputError as e:
-            raise invalid("body", "genre", str(e), body.genre) from None
 
     @app.post(INGEST_PATH, responses=errors(400, 403, 404, 409, 413, 415))
     def ingest(
-        file: Annotated[UploadFile | None, File(description="a video file")] = None,
+        file: Annotated[UploadFile | str | None, File(description="a video file")] = None,
         path: Annotated[str | None, Form(max_length=1000)] = None,
         trailer_id: Annotated[str | None, Form(max_length=128)] = None,
         title: Annotated[str, Form(max_length=300)] = "",
         year: Annotated[int | None, Form(ge=1800, le=2200)] = None,
         genres: Annotated[str, Form(max_length=1000)] = "",
     ) -> dict:
-        if (file is None) == (path is None):
-            raise invalid("body", "file", "send exactly one of `file` (a video upload) or `path` (under --media-root)")
         labels = [g.strip() for g in genres.split("|") if g.strip()]
         try:
             ingestor.refuse_unless_possible()
+            if (file is None) == (path is None):
+                raise IngestError(422, "send exactly one of `file` (a video upload) or `path` (under --media-root)")
+            if isinstance(file, str):
+                raise IngestError(415, "`file` is a text field, not an uploaded file; send the video as a file")
             if path is not None:
                 video = resolve_media_path(media, path)
                 return ingestor.ingest(video, video.name, trailer_id, title, year, labels)

@@ -16,7 +16,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mmx.data.importer import LabelRow, Problem
 from mmx.data.store import FeatureStore
@@ -75,8 +75,9 @@ def extract_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
 class Ingestor:
     """Adds videos to a collection whose run has a store and a network."""
 
-    def __init__(self, collection: Collection):
+    def __init__(self, collection: Collection, on_added: Callable[[str], None] | None = None):
         self.collection = collection
+        self.on_added = on_added  # called with the new trailer's id once it joined the collection (its scenes)
         self._lock = threading.Lock()
         self.lock_path = collection.run.root / ".ingest.lock"
 
@@ -112,6 +113,8 @@ class Ingestor:
                 raise IngestError(409, f"trailer {tid!r} is already in the collection; give another trailer_id")
             warnings = self._extract(video, name, tid, title, year, genres or [])
             self.collection.add_store_trailer(tid)
+            if self.on_added is not None:
+                self.on_added(tid)
         hits = self.collection.neighbours(tid, 10)
         return {
             "trailer": self.collection.detail(tid),
