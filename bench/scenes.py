@@ -31,7 +31,7 @@ import time
 import faiss
 import numpy as np
 
-from mmx.embeddings import unit_rows
+from mmx.data.vectors import unit_rows
 from mmx.index import IndexConfig, build_index
 from mmx.scenes import SceneIndexConfig, scene_index_config
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmx.embeddings import unit_rows
+from mmx.data.vectors import unit_rows
 from mmx.index import INDEXES, IndexConfig, ivf_cells, set_search_params, training_sample
 
 DIM = 2048

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmx.embeddings import unit_rows
+from mmx.data.vectors import unit_rows
 from mmx.errors import InputError, RunError
 from mmx.progress import Reporter
 from mmx.retrieval import unknown_id

@@ -22,7 +22,6 @@ handlers (an unknown space, a year range backwards, a second outside the trailer
 Nothing a request sends is ever unpickled (uploads are only decoded by FFmpeg).
 """
 
-from __future__ import annotations
 
 import json
 import shutil
@@ -144,10 +143,11 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
 def create_app(run: str | Path, media_root: str | Path | None = None, cfg: ServeConfig = ServeConfig()) -> FastAPI:
     """The explorer and API for the run folder ``run``; ``media_root`` enables ingest and playback by path."""
     media = Path(media_root) if media_root is not None else None
-    collection = Explorer(run, cfg, media)
-    ingestor = Ingestor(collection.collection, on_added=collection.scenes.add)
+    explorer = Explorer(run, cfg, media)
+    collection = explorer.collection
+    ingestor = Ingestor(collection, on_added=explorer.scenes.add)
     app = FastAPI(title="mmx explorer", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
-    app.state.collection = collection
+    app.state.explorer = explorer
     app.add_middleware(BodyLimit, path=INGEST_PATH, limit=cfg.max_upload_mb * 2**20)
     spaces = tuple(collection.spaces)
     SpaceName = Annotated[Literal[spaces] | None, Query(description="embedding space (the first by default)")]  # type: ignore[valid-type]
@@ -171,13 +171,13 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
 
     @app.get("/api/health")
     def health() -> dict:
-        return collection.health()
+        return explorer.health()
 
     @app.get("/api/map", response_class=Response, responses={
         200: {"content": {"application/json": {}}, "description": "ids, x, y, titles, years, genre indices and "
               "whether each trailer has pictures (thumbs), in one order"}})
     def map_(space: SpaceName = None) -> Response:
-        return Response(collection.map(space_of(space)), media_type="application/json")
+        return Response(explorer.map(space_of(space)), media_type="application/json")
 
     @app.get("/api/trailers", responses=errors())
     def trailers(
@@ -194,7 +194,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
 
     @app.get("/api/trailers/{trailer_id:path}", responses=errors(404))
     def trailer(trailer_id: str) -> dict:
-        return collection.detail(trailer_id)
+        return explorer.detail(trailer_id)
 
     @app.get("/api/search", responses=errors(404))
     def search(id: TrailerId, k: Annotated[int, Query(ge=1, le=cfg.max_k)] = 10, space: SpaceName = None) -> dict:
@@ -214,16 +214,16 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         if clip is None and t is None:
             clip = 0
         try:
-            query, hits = collection.scene_search(id, None if clip is not None else t, clip, k, other_trailers)
+            query, hits = explorer.scene_search(id, None if clip is not None else t, clip, k, other_trailers)
         except InputError as e:  # a second outside the trailer, a clip it does not have
             raise HTTPException(404, str(e)) from None
-        return {"query": collection.scene_json(query), "k": k, "other_trailers": other_trailers,
-                "results": [collection.scene_json(h) for h in hits]}
+        return {"query": explorer.scene_json(query), "k": k, "other_trailers": other_trailers,
+                "results": [explorer.scene_json(h) for h in hits]}
 
     @app.get("/api/keyframe", response_class=Response, responses={
         200: {"content": {"image/jpeg": {}}, "description": "the keyframe, a small JPEG"}, **errors(404, 409)})
     def keyframe(id: TrailerId, clip: Annotated[int | None, Query(ge=0, le=100_000)] = None) -> Response:
-        data = collection.keyframe(id, clip)
+        data = explorer.keyframe(id, clip)
         return Response(data, media_type="image/jpeg", headers={"cache-control": "max-age=3600"})
 
     @app.get("/api/video", response_class=FileResponse, responses={
@@ -232,19 +232,19 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         **errors(403, 404, 409, 416)})
     def video(id: TrailerId) -> FileResponse:
         try:
-            path = collection.video_path(id)
+            path = explorer.video_path(id)
         except IngestError as e:
             raise HTTPException(e.status, str(e)) from None
-        return FileResponse(path, media_type=collection.video_type(path))
+        return FileResponse(path, media_type=explorer.video_type(path))
 
     @app.get("/api/reviews", responses=errors(404))
     def reviews(id: TrailerId) -> dict:
-        return collection.review(id)
+        return explorer.review(id)
 
     @app.post("/api/reviews", responses=errors(404, 409))
     def decide(body: Decide) -> dict:  # type: ignore[valid-type]
         try:
-            return collection.decide(body.trailer_id, body.genre, body.decision)
+            return explorer.decide(body.trailer_id, body.genre, body.decision)
         except ReviewConflict as e:
             raise HTTPException(409, str(e)) from None
 

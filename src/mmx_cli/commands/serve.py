@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
     threadpool_limits(1, user_api="blas")
     app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb))
-    explorer = app.state.collection
+    explorer = app.state.explorer
     explorer.prepare(Reporter.auto())
     for note in explorer.notes():
         print(f"mmx serve: note: {note}", file=sys.stderr)
