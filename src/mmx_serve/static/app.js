@@ -10,6 +10,7 @@ const DIM = "#3a3b42";
 const THUMB_MAX = 400;      // pictures are drawn when at most this many trailers are on screen
 const THUMB_CACHE = 3000;   // decoded pictures kept
 const THUMB_PX = 56;        // largest picture side on the map (CSS px)
+const THUMB_ZOOM = 2;       // pictures only from this zoom on: zoomed out the map is points
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("map");
@@ -222,7 +223,7 @@ function paint() {
 function drawThumbs(visible) {
   // the atlas: close in (few trailers on screen) each trailer with keyframes is drawn as its picture
   const thumbs = state.map.thumbs;
-  if (!thumbs || visible.length > THUMB_MAX) return 0;
+  if (!thumbs || state.view.scale < THUMB_ZOOM || visible.length > THUMB_MAX) return 0;
   const withPicture = visible.filter((i) => thumbs[i]);
   if (!withPicture.length) return 0;
   const spacing = Math.sqrt((canvas.clientWidth * canvas.clientHeight) / Math.max(visible.length, 1));
