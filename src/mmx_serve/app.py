@@ -18,7 +18,8 @@
 Every route declares each status it answers in the OpenAPI document (``/api/openapi.json``):
 errors are ``{"detail": message}`` (``ErrorBody``), except 422, which always has FastAPI's
 validation-error body ``{"detail": [{"loc", "msg", "type"}]}`` — also for the checks made in the
-handlers (an unknown space, a year range backwards, a second outside the trailer).
+handlers (an ingest with both or neither of ``file`` and ``path``, a trailer id that cannot name a file).
+The document is checked with schemathesis (``--checks all``; see docs/explorer.md).
 Nothing a request sends is ever unpickled (uploads are only decoded by FFmpeg).
 """
 
@@ -31,10 +32,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mmx.errors import InputError, UnknownTrailerError
@@ -65,7 +70,7 @@ def decide_model(vocabulary: list[str]) -> type[BaseModel]:
 
 
 WHY = {
-    400: "the request body cannot be read (a malformed multipart body or Content-Length)",
+    400: "the request body cannot be read (malformed JSON or multipart, a bad Content-Length)",
     403: "a path outside --media-root, or a server started without one",
     404: "an unknown trailer (the message suggests close ids), or a scene, picture or file it does not have",
     409: "the run cannot do this (imported embeddings have no network, store or scenes), or the request "
@@ -154,6 +159,17 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
     Decide = decide_model(collection.vocabulary)
     TrailerId = Annotated[str, Query(min_length=1, max_length=300, description="trailer id")]
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> Response:
+        """As FastAPI answers, but a 405's Allow header lists every method of the path (GET and POST routes
+        of one path are two routes to Starlette, which would name only the first one's)."""
+        response = await http_exception_handler(request, e)
+        if e.status_code == 405:
+            allowed = sorted({m for r in app.router.routes if isinstance(r, APIRoute)
+                              and r.matches(request.scope)[0] != Match.NONE for m in r.methods})
+            response.headers["allow"] = ", ".join(allowed)
+        return response
+
     @app.exception_handler(UnknownTrailerError)
     async def unknown(request: Request, e: UnknownTrailerError) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, 404)
@@ -241,7 +257,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
     def reviews(id: TrailerId) -> dict:
         return explorer.review(id)
 
-    @app.post("/api/reviews", responses=errors(404, 409))
+    @app.post("/api/reviews", responses=errors(400, 404, 409))
     def decide(body: Decide) -> dict:  # type: ignore[valid-type]
         try:
             return explorer.decide(body.trailer_id, body.genre, body.decision)
@@ -254,7 +270,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
         path: Annotated[str | None, Form(max_length=1000)] = None,
         trailer_id: Annotated[str | None, Form(max_length=128)] = None,
         title: Annotated[str, Form(max_length=300)] = "",
-        year: Annotated[int | None, Form(ge=1800, le=2200)] = None,
+        year: Annotated[str, Form(pattern=r"^(1[89]\d\d|2[01]\d\d|2200)?$", description="a year, 1800–2200")] = "",
         genres: Annotated[str, Form(max_length=1000)] = "",
     ) -> dict:
         labels = [g.strip() for g in genres.split("|") if g.strip()]
@@ -266,13 +282,13 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
                 raise IngestError(415, "`file` is a text field, not an uploaded file; send the video as a file")
             if path is not None:
                 video = resolve_media_path(media, path)
-                return ingestor.ingest(video, video.name, trailer_id, title, year, labels)
+                return ingestor.ingest(video, video.name, trailer_id, title, int(year) if year else None, labels)
             name = Path(file.filename or "upload").name
             with tempfile.TemporaryDirectory(prefix="mmx-upload-") as tmp:
                 saved = Path(tmp) / f"upload{Path(name).suffix.lower()}"
                 with open(saved, "wb") as out:
                     shutil.copyfileobj(file.file, out)
-                return ingestor.ingest(saved, name, trailer_id, title, year, labels)
+                return ingestor.ingest(saved, name, trailer_id, title, int(year) if year else None, labels)
         except IngestError as e:
             if e.status == 422:
                 raise invalid("body", e.field, str(e)) from None
