@@ -144,7 +144,7 @@ def test_map_covers_every_trailer_and_is_cached(client, emb_run):
     m = client.get("/api/map").json()
     assert m["count"] == len(m["ids"]) == len(m["x"]) == len(m["y"]) == 60
     assert m["genres"] == GENRES and m["labels"][7] == [GENRES.index("Romance")]
-    cache = Path(emb_run) / "layout-embeddings.npz"
+    cache = Path(emb_run) / "layout.npz"  # the run's map, shared with the report (mmx.layout)
     with np.load(cache, allow_pickle=False) as z:
         assert z["trailer_id"].tolist() == m["ids"] and z["xy"].shape == (60, 2)
     # t-SNE keeps clusters: each point's nearest map neighbour mostly shares its primary genre
