@@ -220,14 +220,27 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
     assert again.status_code == 409
 
 
-def test_ingest_of_a_broken_video_and_a_non_video(fresh_run):
+def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
+    import mmx_serve.ingest as ingest
+    from mmx.data.importer import Problem
+    from mmx.extract.batch import ExtractReport
+
     run, media = fresh_run
     client = TestClient(create_app(run, media))
     good = (media / next(p.name for p in media.iterdir())).read_bytes()
     cut = client.post("/api/ingest", files={"file": ("cut.webm", good[: len(good) // 3], "video/webm")})
-    assert cut.status_code in (415, 422), cut.text  # header readable or not: refused with a reason, never 500
+    assert cut.status_code == 200, cut.text  # what decoded is kept, and the answer says so
+    assert any("truncated or damaged" in w for w in cut.json()["warnings"])
+
+    def failing(paths, store, cfg, **kw):
+        return ExtractReport(failed=[Problem(str(paths[0]), "no frame could be decoded")])
+
+    monkeypatch.setattr(ingest, "extract_videos", failing)
+    failed = client.post("/api/ingest", files={"file": ("other.webm", good, "video/webm")})
+    assert failed.status_code == 422 and "no frame could be decoded" in str(failed.json()["detail"])
+    monkeypatch.undo()
     text = client.post("/api/ingest", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert text.status_code == 415 and "not a video" in text.json()["detail"]
     field = client.post("/api/ingest", data={"file": "not a file"})
     assert field.status_code == 415
-    assert "cut" not in FeatureStore(Run.open(run).info.store).entries()
+    assert {"other", "notes"}.isdisjoint(FeatureStore(Run.open(run).info.store).entries())
