@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def test_scene_routes_refuse_clearly(client, ids, url, status, words):
 
 
 # ---------------------------------------------------------------------------- label review
-def test_review_decisions_are_journalled_and_exported(client, scene_run, ids, tmp_path):
+def test_review_decisions_are_journalled_and_exported(client, scene_run, ids, tmp_path, capsys):
     run = scene_run[0]
     tid = ids[5]
     before = client.get("/api/reviews", params={"id": tid}).json()
@@ -173,7 +174,9 @@ def test_review_decisions_are_journalled_and_exported(client, scene_run, ids, tm
     assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
     rows = {r["trailer_id"]: r for r in csv.DictReader(open(out))}
     assert new in rows[tid]["genres"].split("|") and len(rows) == len(ids)
-    assert main(["info", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reviewed"] == 1
 
 
 # ---------------------------------------------------------------------------- imported embeddings

@@ -384,6 +384,16 @@ def random_precision(labels: np.ndarray, groups: np.ndarray, other_groups: bool 
     return float(np.mean(out))
 
 
+def find_truth(run) -> Path:
+    """``truth.json`` beside the videos the run's store was extracted from (the demo corpus writes it)."""
+    folders = {Path(m.source["video"]).parent for m in run.store.entries().values() if m.source.get("video")}
+    for folder in sorted(folders):
+        if (folder / "truth.json").is_file():
+            return folder / "truth.json"
+    raise InputError(f"no truth.json beside the videos of {run.store.root}; scene evaluation needs a corpus with "
+                     "known shot genres (the demo's generated videos): give it with --truth FILE")
+
+
 def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_expert: str = "appearance",
                     other_trailers: bool = True) -> dict:
     """Scene precision@k by shot genre: the run's scene vectors, a raw expert's clip features, random."""
@@ -393,6 +403,8 @@ def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_ex
                          "corpus (`truth.json` beside the demo's videos)")
     truth = json.loads(truth_path.read_text())
     scenes = load_scenes(run.root)
+    if raw_expert not in run.info.experts:  # a store without the default appearance expert: its first clip-level one
+        raw_expert = next(n for n, e in run.info.experts.items() if e["level"] == "clip")
     keep_rows, labels = [], []
     for tid in scenes.trailer_ids:
         rows = scenes.rows_of(tid)
@@ -419,7 +431,8 @@ def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_ex
         "scenes": int(len(rows)), "trailers": int(len(set(groups.tolist()))),
         "shot_genres": {g: int(n) for g, n in zip(*np.unique(y, return_counts=True))},
         f"mmx_precision_at_{k}": precision_at_k(scenes.vectors[rows], y, groups, k, other_trailers),
-        f"{raw_expert}_precision_at_{k}": precision_at_k(raw_all, y, groups, k, other_trailers),
+        "raw_expert": raw_expert,
+        f"raw_precision_at_{k}": precision_at_k(raw_all, y, groups, k, other_trailers),
         f"random_precision_at_{k}": random_precision(y, groups, other_trailers),
     }
 
@@ -450,7 +463,8 @@ def open_scenes(run) -> tuple[SceneSet, "faiss.Index | None"]:
 
 
 def search_run_scenes(run, scene: str | None = None, video: str | Path | None = None, k: int = 10,
-                      other_trailers: bool = False) -> tuple[SceneHit | None, list[SceneHit]]:
+                      other_trailers: bool = False, reporter: Reporter = Reporter("quiet")
+                      ) -> tuple[SceneHit | None, list[SceneHit]]:
     """``mmx search --scene ID@SECONDS`` or ``--scene-video FILE``: the query scene (None for a video) and its hits."""
     scenes, index = open_scenes(run)
     titles = {t: m.title for t, m in run.store.entries().items()}
@@ -459,7 +473,7 @@ def search_run_scenes(run, scene: str | None = None, video: str | Path | None = 
         return search_scene(scenes, index, tid, seconds, None, k, other_trailers, titles)
     if video is None:
         raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
-    return None, search_vector(scenes, index, video_query_vector(run, video), k, titles=titles)
+    return None, search_vector(scenes, index, video_query_vector(run, video, reporter), k, titles=titles)
 
 
 def write_keyframes(run, hits: list[SceneHit], folder: str | Path) -> list[str | None]:
