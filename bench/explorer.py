@@ -4,7 +4,8 @@ SYNTHETIC DATA: an imported-embeddings run of ``--trailers`` trailers (16-d vect
 with MovieNet-like frequencies, titles "Synthetic trailer N") whose map is written straight into
 the run's layout cache (positions: a mixture of 2-D Gaussian clusters, as a t-SNE map looks; a
 real t-SNE of 100,000 trailers takes far longer than the page and is not what is measured here).
-A uvicorn server on a free loopback port serves it; Debian's headless Chromium (Playwright) opens
+A uvicorn server on a free loopback port serves it, prepared as `mmx serve` prepares it (map read
+and encoded before it listens); Debian's headless Chromium (Playwright) opens
 the page and we read:
 
 * ``first_paint_ms`` — from navigation start until the map's first frame has been drawn
@@ -36,7 +37,8 @@ from playwright import sync_api
 
 from mmx.embeddings import import_embeddings
 from mmx_serve.app import create_app
-from mmx_serve.state import write_map_cache
+from mmx.layout import LAYOUT_FILE, _write_cache  # the run's map cache, written as mmx.layout writes it
+from mmx.run import Run
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -62,7 +64,7 @@ def make_run(root: Path, n: int, seed: int = 0) -> Path:
     import_embeddings(root / "emb.npz", root / "meta.csv", run)
     centres = rng.normal(size=(60, 2)) * 40
     xy = centres[rng.integers(0, 60, n)] + rng.normal(size=(n, 2)) * rng.uniform(1, 6, size=(n, 1))
-    write_map_cache(run, xy.astype(np.float32))
+    _write_cache(run / LAYOUT_FILE, Run.open(run).embeddings(), xy.astype(np.float32))
     return run
 
 
@@ -74,7 +76,9 @@ def free_port() -> int:
 
 def serve(run: Path) -> tuple[uvicorn.Server, str]:
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(run)
+    app.state.explorer.prepare()  # what `mmx serve` does before it listens: the map read and encoded
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=srv.run, daemon=True).start()
     deadline = time.time() + 120
     while not srv.started:

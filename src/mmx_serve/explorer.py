@@ -40,7 +40,7 @@ class Explorer:
         """What `mmx serve` does before it listens: every space's map, and the scene vectors of a trained run."""
         for space in self.spaces.values():
             reporter.line(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...")
-            space.layout()
+            self.map(space)  # computed (or read) and encoded once, so the first page load does not wait
         if self.scenes.model_run is not None and self.scenes.set is None:
             reporter.line("scene vectors of every clip (first start only)...")
             self.scenes.ensure(reporter)
