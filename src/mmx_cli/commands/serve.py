@@ -52,9 +52,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from threadpoolctl import threadpool_limits
 
+    from mmx.embeddings import ensure_embeddings
     from mmx.progress import Reporter
+    from mmx.run import ModelRun, Run
     from mmx_serve.state import ServeConfig
 
+    opened = Run.open(args.run)
+    for r in [opened] + ([opened.parent] if isinstance(opened, ModelRun) and opened.parent is not None else []):
+        ensure_embeddings(r, Reporter.auto())  # a trained run's embeddings, computed once when missing or stale
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
     threadpool_limits(1, user_api="blas")
     app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb))
