@@ -23,6 +23,7 @@ vectors beside the same search on a raw expert's clip features and beside random
 from __future__ import annotations
 
 import bisect
+import importlib.util
 import io
 import json
 import math
@@ -135,12 +136,14 @@ class SceneSet:
         ids = sorted(parts)
         lengths = [len(parts[t]["vectors"]) for t in ids]
         dim = next((parts[t]["vectors"].shape[1] for t in ids), 128)
-        cat = lambda key, shape: np.concatenate([parts[t][key] for t in ids]) if ids else np.zeros(shape, np.float32)  # noqa: E731
+
+        def cat(key: str, empty: tuple[int, ...]) -> np.ndarray:
+            return np.concatenate([parts[t][key] for t in ids]).astype(np.float32) if ids else np.zeros(empty, np.float32)
+
         return SceneSet(
             ids, np.repeat(np.arange(len(ids), dtype=np.int32), lengths),
             np.concatenate([np.arange(n, dtype=np.int32) for n in lengths]) if ids else np.zeros(0, np.int32),
-            cat("start", (0,)).astype(np.float32), cat("end", (0,)).astype(np.float32),
-            cat("vectors", (0, dim)).astype(np.float32),
+            cat("start", (0,)), cat("end", (0,)), cat("vectors", (0, dim)),
         )
 
 
@@ -234,7 +237,14 @@ def _stamp(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> "faiss.Index":
+def has_faiss() -> bool:
+    """FAISS is the `scale` extra; without it scene search is exact over the vectors (right for small runs)."""
+    return importlib.util.find_spec("faiss") is not None
+
+
+def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> "faiss.Index | None":
+    if not has_faiss():
+        return None
     import faiss
 
     from mmx.index import build_index
@@ -251,6 +261,8 @@ def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = Scen
 
 def load_scene_index(root: str | Path) -> "faiss.Index | None":
     """The run's scene index when it matches its scenes.npz, else None (search is exact then)."""
+    if not has_faiss():
+        return None
     import faiss
 
     from mmx.index import IndexConfig, set_search_params

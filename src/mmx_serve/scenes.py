@@ -53,11 +53,15 @@ class Scenes:
     def __init__(self, run: Run, media_root: Path | None):
         self.run, self.media_root = run, media_root
         self.model_run = run if isinstance(run, ModelRun) else None
-        self.set: SceneSet | None = None
-        self.index = None
+        # (scene set, its index or None): replaced whole, so a reader never pairs a set with another's index
+        self._snapshot: tuple[SceneSet, object] | None = None
         self._lock = threading.Lock()
         if self.model_run is not None and scenes_are_fresh(self.model_run):
-            self.set, self.index = load_scenes(run.root), load_scene_index(run.root)
+            self._snapshot = (load_scenes(run.root), load_scene_index(run.root))
+
+    @property
+    def set(self) -> SceneSet | None:
+        return None if self._snapshot is None else self._snapshot[0]
 
     # ------------------------------------------------------------------ facts
     @property
@@ -91,9 +95,8 @@ class Scenes:
         if self.model_run is None or self.set is not None:
             return
         with self._lock:
-            if self.set is None:
-                self.set = compute_scenes(self.model_run, reporter)
-                self.index = load_scene_index(self.run.root)
+            if self._snapshot is None:
+                self._snapshot = (compute_scenes(self.model_run, reporter), load_scene_index(self.run.root))
 
     def add(self, trailer_id: str) -> None:
         """A trailer just written to the store joins the scene set (and its index is rebuilt)."""
@@ -102,9 +105,9 @@ class Scenes:
         run = self.model_run
         vectors = clip_vectors(run.model(), run.store, run.info, [trailer_id])[trailer_id]
         with self._lock:
-            self.set = self.set.add(trailer_id, vectors, run.store.load_clip_times(trailer_id))
-            save_scenes(run, self.set)
-            self.index = load_scene_index(run.root)
+            scenes = self.set.add(trailer_id, vectors, run.store.load_clip_times(trailer_id))
+            save_scenes(run, scenes)
+            self._snapshot = (scenes, load_scene_index(run.root))
 
     # ------------------------------------------------------------------ answers
     def strip(self, trailer_id: str) -> list[dict] | None:
@@ -124,9 +127,11 @@ class Scenes:
 
     def search(self, trailer_id: str, seconds: float | None, clip: int | None, k: int, other_trailers: bool,
                titles: dict[str, str]) -> tuple[SceneHit, list[SceneHit]]:
-        if self.set is None:
+        snapshot = self._snapshot
+        if snapshot is None:
             raise NotAvailable(self.note)
-        return search_scene(self.set, self.index, trailer_id, seconds, clip, k, other_trailers, titles)
+        scenes, index = snapshot
+        return search_scene(scenes, index, trailer_id, seconds, clip, k, other_trailers, titles)
 
     def hit_json(self, hit: SceneHit) -> dict:
         store = self.model_run.store
