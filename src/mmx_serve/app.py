@@ -34,8 +34,8 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,8 +44,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.labels import DECISIONS, ReviewConflict
-from mmx_serve.ingest import IngestError, Ingestor, resolve_media_path
 from mmx_serve.explorer import Explorer
+from mmx_serve.ingest import IngestError, Ingestor, resolve_media_path
 from mmx_serve.scenes import NoPicture, NotAvailable
 from mmx_serve.state import ServeConfig, Space
 

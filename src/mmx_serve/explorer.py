@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from mmx.labels import ReviewJournal
-from mmx.progress import Reporter
+from mmx.progress import QUIET, Reporter
 from mmx.retrieval import resolve_id
 from mmx.scenes import SceneHit
 from mmx_serve.scenes import Scenes
@@ -36,7 +36,7 @@ class Explorer:
     def vocabulary(self) -> list[str]:
         return self.collection.vocabulary
 
-    def prepare(self, reporter: Reporter = Reporter("quiet")) -> None:
+    def prepare(self, reporter: Reporter = QUIET) -> None:
         """What `mmx serve` does before it listens: every space's map, and the scene vectors of a trained run."""
         for space in self.spaces.values():
             reporter.line(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...")

@@ -14,9 +14,9 @@ import fcntl
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from mmx.data.importer import LabelRow, Problem
 from mmx.data.store import FeatureStore

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mmx.extract.batch import VIDEO_SUFFIXES
-from mmx.progress import Reporter
+from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run
 from mmx.scenes import (
     SceneHit,
@@ -90,7 +90,7 @@ class Scenes:
         return self.model_run.store
 
     # ------------------------------------------------------------------ computing
-    def ensure(self, reporter: Reporter = Reporter("quiet")) -> None:
+    def ensure(self, reporter: Reporter = QUIET) -> None:
         """Compute the run's scene vectors when they are missing or older than its weights."""
         if self.model_run is None or self.set is not None:
             return
