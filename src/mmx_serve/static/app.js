@@ -439,7 +439,7 @@ function renderScenes(d) {
   const scenes = d.scenes || [];
   const note = $("p-scenes-note");
   note.textContent = d.scenes_note || "";
-  $("p-scenes-box").hidden = !scenes.length && !d.scenes_note;
+  $("p-scenes-box").hidden = d.scenes == null;  // imported embeddings: no scenes (the banner says why)
   const vocab = d.vocabulary;
   const timeline = d.timeline || [];
   for (const s of scenes) {
