@@ -36,7 +36,7 @@ import uvicorn
 from playwright import sync_api
 
 from mmx.embeddings import import_embeddings
-from mmx.layout import LAYOUT_FILE, _write_cache  # the run's map cache, written as mmx.layout writes it
+from mmx.layout import write_layout
 from mmx.run import Run
 from mmx_serve.app import create_app
 
@@ -64,7 +64,8 @@ def make_run(root: Path, n: int, seed: int = 0) -> Path:
     import_embeddings(root / "emb.npz", root / "meta.csv", run)
     centres = rng.normal(size=(60, 2)) * 40
     xy = centres[rng.integers(0, 60, n)] + rng.normal(size=(n, 2)) * rng.uniform(1, 6, size=(n, 1))
-    _write_cache(run / LAYOUT_FILE, Run.open(run).embeddings(), xy.astype(np.float32))
+    opened = Run.open(run)
+    write_layout(opened, opened.embeddings(), xy.astype(np.float32))
     return run
 
 
