@@ -26,10 +26,11 @@ import torch
 
 from mmx.config import RunConfig
 from mmx.data.dataset import evenly_spaced
+from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import create_model
-from mmx.train.coarse import _labels, make_loader, prepare_run_info, train_one_epoch
+from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the spawned process finds bench/ too
 from synthetic import write_store  # noqa: E402
@@ -43,10 +44,10 @@ def train_steps(store_root: str, steps: int, batch: int) -> None:
     ids = info.splits["train"][: steps * batch]
     torch.manual_seed(0)
     model = create_model(info.expert_infos(), len(info.genres), cfg.model)
-    loss_fn = WeightedBCELoss(positive_weights(_labels(store, info, info.splits["train"]), 30.0))
+    loss_fn = WeightedBCELoss(positive_weights(genre_labels(store, info, info.splits["train"]), 30.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-5, amsgrad=True)
     loader = make_loader(store, info, ids, batch, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len), shuffle_seed=0)
-    train_one_epoch(model, loader, loss_fn, optimizer, progress=False)
+    train_one_epoch(model, loader, loss_fn, optimizer)
 
 
 def main(argv: list[str] | None = None) -> dict:

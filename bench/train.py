@@ -30,16 +30,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mmx.config import RunConfig, merge
 from mmx.data.dataset import evenly_spaced
+from mmx.data.loader import make_loader
+from mmx.distributed import DistInfo
+from mmx.inference import autocast
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import create_model
-from mmx.train.coarse import (
-    _labels,
-    autocast,
-    make_loader,
-    prepare_run_info,
-    train_one_epoch,
-)
-from mmx.train.distributed import DistInfo
+from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
@@ -85,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = prepare_run_info(store, cfg)
     torch.manual_seed(0)
     model = create_model(info.expert_infos(), len(info.genres), cfg.model).to(dist.device)
-    loss_fn = WeightedBCELoss(positive_weights(_labels(store, info, info.splits["train"]), 30.0)).to(dist.device)
+    loss_fn = WeightedBCELoss(positive_weights(genre_labels(store, info, info.splits["train"]), 30.0)).to(dist.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-5, amsgrad=True)
     views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
 
@@ -111,10 +107,10 @@ def main(argv: list[str] | None = None) -> dict:
     store_s, ram_s = [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        train_one_epoch(model, loader, loss_fn, optimizer, progress=False, dist=dist)
+        train_one_epoch(model, loader, loss_fn, optimizer, dist=dist)
         store_s.append(time.perf_counter() - t)
         t = time.perf_counter()
-        train_one_epoch(model, in_ram, loss_fn, optimizer, progress=False, dist=dist)
+        train_one_epoch(model, in_ram, loss_fn, optimizer, dist=dist)
         ram_s.append(time.perf_counter() - t)
 
     result = {

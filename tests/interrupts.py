@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from mmx.train.run import RunDir
+from mmx.run import RunDir
 
 
 @contextmanager

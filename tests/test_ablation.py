@@ -12,7 +12,8 @@ from mmx.ablation import AblationConfig, list_variants, plan, read_scores, run_a
 from mmx.config import load_config, merge
 from mmx.metrics import classification_metrics, random_baseline
 from mmx.model.mmx import MODELS
-from mmx.train.run import RunDir
+from mmx.progress import QUIET
+from mmx.run import RunDir
 from mmx_cli.main import main
 from mmx_report.paper import TBL2_SUMMARY, TBL5
 
@@ -62,7 +63,7 @@ def test_every_variant_is_trained_with_its_experts_and_metrics_match_its_scores(
         if row["run"] is None:
             continue
         run = RunDir(ablated / row["run"])
-        cfg, info = run.config(), run.info()
+        cfg, info = run.read_config(), run.read_info()
         assert sorted(info.experts) == sorted(row["experts"] or small_store.experts)
         variant = next(v for v in ablation.VARIANTS if v.name == name)
         assert cfg.model.fusion == variant.fusion
@@ -74,7 +75,7 @@ def test_every_variant_is_trained_with_its_experts_and_metrics_match_its_scores(
         assert results[name]["per_genre"] == expected["per_genre"]
     gating = RunDir(ablated / "gating")
     labels = read_scores(gating.root / ablation.SCORES_FILE)["labels"]
-    assert results["random"] == json.loads(json.dumps(random_baseline(labels, gating.info().genres, 0.3, seed=0)))
+    assert results["random"] == json.loads(json.dumps(random_baseline(labels, gating.read_info().genres, 0.3, seed=0)))
 
 
 def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablated, small_store, monkeypatch):
@@ -84,15 +85,15 @@ def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablate
         raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(ablation, "train", no_training)
-    run_ablation(small_store, ablated, tiny_cfg(1), progress=False, log=lambda s: None)
+    run_ablation(small_store, ablated, tiny_cfg(1), reporter=QUIET)
     assert (ablated / "results.json").read_text() == before
     monkeypatch.undo()
 
-    run_ablation(small_store, ablated, tiny_cfg(2), AblationConfig(tables=["tbl5"]), progress=False, log=lambda s: None)
+    run_ablation(small_store, ablated, tiny_cfg(2), AblationConfig(tables=["tbl5"]), reporter=QUIET)
     for name in ("seq-1", "seq-5", "seq-9", "seq-20"):
-        state = RunDir(ablated / name).state()
-        assert [h["epoch"] for h in state["history"]] == [1, 2]  # epoch 1 kept, epoch 2 added
-    assert RunDir(ablated / "image").state()["epoch"] == 1  # Tbl. 2 variants untouched
+        state = RunDir(ablated / name).read_state()
+        assert [h["epoch"] for h in state.history] == [1, 2]  # epoch 1 kept, epoch 2 added
+    assert RunDir(ablated / "image").read_state().epoch == 1  # Tbl. 2 variants untouched
     results = json.loads((ablated / "results.json").read_text())
     assert set(results) == {v.name for v in ablation.VARIANTS}  # Tbl. 2 rows kept beside the new Tbl. 5 ones
     assert results["image"] == json.loads(before)["image"]

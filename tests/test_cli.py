@@ -9,7 +9,7 @@ import pytest
 
 from mmx.config import load_config
 from mmx.errors import ConfigError
-from mmx.train.run import RunDir
+from mmx.run import RunDir
 from mmx_cli.main import main
 from test_store_import import trailer, write_folder
 
@@ -39,9 +39,9 @@ def test_import_info_train_evaluate_predict(small_features, tmp_path, capsys):
     run = str(tmp_path / "run")
     assert main(["train", "--store", store, "--out", run, "--epochs", "2", "--quiet", "--fusion", "concat",
                  "--experts", "appearance,audio"] + TINY) == 0
-    cfg = RunDir(run).config()
+    cfg = RunDir(run).read_config()
     assert (cfg.model.fusion, cfg.data.experts, cfg.train.lr, cfg.model.embed_dim) == ("concat", ["appearance", "audio"], 3e-3, 32)
-    assert list(RunDir(run).info().experts) == ["appearance", "audio"]
+    assert list(RunDir(run).read_info().experts) == ["appearance", "audio"]
 
     result = run_json(capsys, ["evaluate", "--run", run, "--split", "val", "--json"])
     keys = {"auprc_micro", "auprc_macro", "auprc_weighted", "precision_weighted", "recall_weighted", "f1_weighted"}
@@ -54,16 +54,16 @@ def test_import_info_train_evaluate_predict(small_features, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Linear probe" in text and "AUPRC_w" in text and "Support" in text
 
-    tid = RunDir(run).info().splits["test"][0]
+    tid = RunDir(run).read_info().splits["test"][0]
     (pred,) = run_json(capsys, ["predict", "--run", run, tid, "--json"])
-    assert pred["trailer_id"] == tid and set(pred["probabilities"]) == set(RunDir(run).info().genres)
+    assert pred["trailer_id"] == tid and set(pred["probabilities"]) == set(RunDir(run).read_info().genres)
     assert set(pred["added"]) <= set(pred["predicted"])
 
     info = run_json(capsys, ["info", run, "--json"])
     assert info["kind"] == "coarse" and info["epoch"] == 2
 
     assert main(["train", "--out", run, "--resume", "--epochs", "3", "--quiet"]) == 0
-    assert RunDir(run).state()["epoch"] == 3
+    assert RunDir(run).read_state().epoch == 3
 
 
 def test_bad_input_exit_codes(small_features, tmp_path, capsys):
@@ -103,7 +103,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text and "precision@10" in text
-    assert RunDir(out / "run").state()["epoch"] == 1 and RunDir(out / "fine").info().kind == "fine"
+    assert RunDir(out / "run").read_state().epoch == 1 and RunDir(out / "fine").read_info().kind == "fine"
     assert (out / "report" / "report.html").exists()
     assert main(argv) == 0  # a rerun resumes: nothing is trained again
     assert "unchanged 60" in capsys.readouterr().out

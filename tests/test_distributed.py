@@ -12,16 +12,17 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from mmx.data.store import FeatureStore
-from mmx.train.coarse import train
-from mmx.train.distributed import (
+from mmx.distributed import (
     DistInfo,
     GlobalBatchSampler,
     gather_with_grad,
     init_distributed,
     share_weight,
 )
+from mmx.progress import QUIET
+from mmx.run import RunDir
+from mmx.train.coarse import train
 from mmx.train.finetune import finetune
-from mmx.train.run import RunDir
 from test_finetune import fine_cfg, make_coarse_run
 from test_train import tiny_cfg
 
@@ -45,7 +46,7 @@ def _worker(rank: int, world: int, port: int, store: str, parent: str, out: str)
     """Train a coarse run, fine-tune ``parent``, and check the gather, in one 2-process job."""
     info = _join(rank, world, port)
     try:
-        quiet = {"progress": False, "log": lambda s: None, "dist": info}
+        quiet = {"reporter": QUIET, "dist": info}
         train(FeatureStore(store), f"{out}/coarse", tiny_cfg(EPOCHS), **quiet)
         finetune(parent, f"{out}/fine", fine_cfg(2), **quiet)
         x = torch.arange(3 * (rank + 1), dtype=torch.float64).reshape(rank + 1, 3).requires_grad_()  # 1 and 2 rows
@@ -60,7 +61,7 @@ def _worker(rank: int, world: int, port: int, store: str, parent: str, out: str)
 def two(small_store, tmp_path_factory):
     """Single-process coarse and fine runs, and the same runs made by 2 gloo processes."""
     tmp = tmp_path_factory.mktemp("ddp")
-    quiet = {"progress": False, "log": lambda s: None, "dist": DistInfo()}
+    quiet = {"reporter": QUIET, "dist": DistInfo()}
     train(small_store, tmp / "one" / "coarse", tiny_cfg(EPOCHS), **quiet)
     parent = make_coarse_run(small_store, tmp / "parent")
     finetune(parent.root, tmp / "one" / "fine", fine_cfg(2), **quiet)
@@ -77,15 +78,15 @@ def two(small_store, tmp_path_factory):
 
 def test_two_gloo_processes_train_like_one_process(two):
     one_dir, two_dir = (d / "coarse" for d in two)
-    one, two = RunDir(one_dir).state(), RunDir(two_dir).state()
+    one, two = RunDir(one_dir).read_state(), RunDir(two_dir).read_state()
     assert sorted(p.name for p in two_dir.iterdir()) == sorted(p.name for p in one_dir.iterdir())
-    assert [h["epoch"] for h in two["history"]] == list(range(1, EPOCHS + 1))
-    for a, b in zip(one["history"], two["history"]):
+    assert [h["epoch"] for h in two.history] == list(range(1, EPOCHS + 1))
+    for a, b in zip(one.history, two.history):
         # the same sums in another order: equal up to float rounding (AUPRC, a rank statistic over
         # 8 validation trailers, moves a little when rounding swaps two close probabilities)
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
         assert b["val_auprc_weighted"] == pytest.approx(a["val_auprc_weighted"], abs=0.01)
-    wa, wb = (load_file(str(d / f"{one['checkpoint']}.safetensors")) for d in (one_dir, two_dir))
+    wa, wb = (load_file(str(RunDir(d).model_weights(one, "last"))) for d in (one_dir, two_dir))
     # the bias before each batch norm has a zero gradient up to rounding, which Adam scales to full
     # steps: it drifts differently in any two runs (and the running mean with it) without effect
     for k in (k for k in wa if not k.endswith(("cg.fc.bias", "cg.bn.running_mean"))):
@@ -93,11 +94,11 @@ def test_two_gloo_processes_train_like_one_process(two):
 
 
 def test_two_process_finetune_gathers_negatives_like_one_process(two):
-    one, other = (RunDir(d / "fine").state() for d in two)
+    one, other = (RunDir(d / "fine").read_state() for d in two)
     assert (two[1] / "fine" / "embeddings.npz").exists()
     # NT-Xent over the gathered global batch: without the gather each process would see half the
     # negatives and a visibly lower loss (log 2(N/2 − 1) < log 2(N − 1) at the start)
-    for a, b in zip(one["history"][1:], other["history"][1:]):
+    for a, b in zip(one.history[1:], other.history[1:]):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
         assert b["val_silhouette"] == pytest.approx(a["val_silhouette"], abs=0.01)  # see the bias note above
 

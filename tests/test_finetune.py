@@ -11,31 +11,27 @@ import torch
 from safetensors.torch import load_file
 
 from interrupts import killed_at_state_write
-from mmx.config import load_config, merge
+from mmx.config import POSITIVE_PAIRS, FinetuneConfig, load_config, merge, resolve
 from mmx.data.store import FeatureStore
-from mmx.embeddings import embed_ids, read_npz
-from mmx.errors import RunError, TrainError
+from mmx.data.vectors import read_npz
+from mmx.embeddings import embed_ids
+from mmx.errors import ConfigError, RunError, TrainError
+from mmx.metrics import silhouette
 from mmx.model.mmx import MODELS
-from mmx.retrieval import silhouette
+from mmx.progress import QUIET
+from mmx.run import Run, RunDir
 from mmx.train.coarse import train
-from mmx.train.finetune import (
-    PAIR_RULES,
-    FinetuneConfig,
-    finetune,
-    load_finetune_config,
-    lr_at,
-)
-from mmx.train.run import RunDir
+from mmx.train.finetune import PAIR_RULES, finetune, lr_at
 from mmx_cli.main import main
 
-QUIET = {"progress": False, "log": lambda s: None}
+QUIET_ARGS = {"reporter": QUIET}
 
 
 def make_coarse_run(store: FeatureStore, path, epochs: int = 1):
     """A tiny coarse run on ``store`` (seconds on a CPU)."""
     cfg = load_config(overrides=["train.batch_size=8", "train.lr=3e-3", "train.threads=1"])
     cfg = merge(cfg, {"model": vars(MODELS.create("tiny")), "train": {"epochs": epochs}})
-    train(store, path, cfg, **QUIET)
+    train(store, path, cfg, **QUIET_ARGS)
     return RunDir(path)
 
 
@@ -66,56 +62,57 @@ def test_pair_rules():
     r1, r2 = PAIR_RULES.create("random-windows", 5, 3)
     rng = np.random.default_rng(0)
     assert not np.array_equal(r1(60, rng), r2(60, rng))  # two different window sets of one trailer
-    with pytest.raises(TrainError, match="halves, random-windows"):
-        load_finetune_config({"positive_pair": "thirds"})
-    with pytest.raises(TrainError, match="temperature > 0"):
-        load_finetune_config({"temperature": 0})
+    assert PAIR_RULES.names() == sorted(POSITIVE_PAIRS)  # the config's vocabulary is the registry's
+    with pytest.raises(ConfigError, match="halves, random-windows"):
+        resolve(FinetuneConfig(), flags={"positive_pair": "thirds"})
+    with pytest.raises(ConfigError, match="temperature > 0"):
+        resolve(FinetuneConfig(), flags={"temperature": 0})
 
 
 def test_finetune_lowers_the_loss_logs_silhouette_and_drops_the_head(coarse, small_store, tmp_path):
-    state = finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET)
-    hist = state["history"]
+    state = finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET_ARGS)
+    hist = state.history
     assert [h["epoch"] for h in hist] == list(range(7))
     losses = [h["train_loss"] for h in hist[1:]]
     assert losses[-1] < losses[0] - 0.1
     # epoch 0 is the coarse starting point: sklearn's silhouette of the parent's val embeddings
-    info = coarse.info()
+    info = coarse.read_info()
     ids = info.splits["val"]
-    vectors = embed_ids(coarse.load_model(), small_store, info, ids, 32)
+    vectors = embed_ids(Run.open(coarse.root).model(), small_store, info, ids, 32)
     assert hist[0]["val_silhouette"] == pytest.approx(silhouette(vectors, [small_store.meta(t).genres for t in ids]))
     fine = RunDir(tmp_path / "fine")
-    assert fine.info().kind == "fine" and fine.info().parent == str(coarse.root.resolve())
+    assert fine.read_info().kind == "fine" and fine.read_info().parent == str(coarse.root.resolve())
     assert load_file(str(fine.best_path)).keys() == load_file(str(coarse.best_path)).keys()  # no projection head
     ids, vectors = read_npz(fine.root / "embeddings.npz")
     assert ids == sorted(small_store.entries()) and vectors.shape == (len(ids), 32)
     with pytest.raises(RunError, match="already holds a run"):
-        finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET)
+        finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET_ARGS)
 
 
 def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path):
     cfg = fine_cfg(3, positive_pair="random-windows")
-    finetune(coarse.root, tmp_path / "full", cfg, **QUIET)
+    finetune(coarse.root, tmp_path / "full", cfg, **QUIET_ARGS)
     with killed_at_state_write(3):  # epoch 0 (the coarse start) is the first write: dies in epoch 2
-        finetune(coarse.root, tmp_path / "cut", cfg, **QUIET)
-    assert RunDir(tmp_path / "cut").state()["epoch"] == 1
-    finetune(None, tmp_path / "cut", cfg, resume=True, **QUIET)
+        finetune(coarse.root, tmp_path / "cut", cfg, **QUIET_ARGS)
+    assert RunDir(tmp_path / "cut").read_state().epoch == 1
+    finetune(None, tmp_path / "cut", cfg, resume=True, **QUIET_ARGS)
     a, b = load_file(str(tmp_path / "full" / "best.safetensors")), load_file(str(tmp_path / "cut" / "best.safetensors"))
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     with pytest.raises(RunError, match="another fine-tuning config"):
-        finetune(None, tmp_path / "cut", fine_cfg(3), resume=True, **QUIET)
+        finetune(None, tmp_path / "cut", fine_cfg(3), resume=True, **QUIET_ARGS)
 
 
 def test_too_few_trailers_for_a_batch_says_why(coarse, tmp_path):
     with pytest.raises(TrainError, match="at least 2 trailers per batch"):
-        finetune(coarse.root, tmp_path / "f1", FinetuneConfig(epochs=1, batch_size=1), **QUIET)
-    info = coarse.info()
+        finetune(coarse.root, tmp_path / "f1", FinetuneConfig(epochs=1, batch_size=1), **QUIET_ARGS)
+    info = coarse.read_info()
     info.splits["train"] = info.splits["train"][:1]
     lonely = RunDir(tmp_path / "lonely")
-    lonely.write_info(info, coarse.config())
+    lonely.write_info(info, coarse.read_config())
     (lonely.root / "best.safetensors").write_bytes(coarse.best_path.read_bytes())
     with pytest.raises(TrainError, match="has 1 training trailer"):
-        finetune(lonely.root, tmp_path / "f2", fine_cfg(1), **QUIET)
+        finetune(lonely.root, tmp_path / "f2", fine_cfg(1), **QUIET_ARGS)
 
 
 def test_cli_finetune_and_retrieval_side_by_side(coarse, tmp_path, capsys):
@@ -133,4 +130,4 @@ def test_cli_finetune_and_retrieval_side_by_side(coarse, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "coarse" in table and "fine" in table and "precision@10" in table
     assert main(["finetune", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 0
-    assert RunDir(out).state()["epoch"] == 3
+    assert RunDir(out).read_state().epoch == 3

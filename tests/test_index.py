@@ -7,14 +7,14 @@ import time
 import numpy as np
 import pytest
 
-from mmx.embeddings import import_embeddings, load_embeddings, write_npz
+from mmx.data.vectors import write_npz
+from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.index import (
     IndexConfig,
     build_index,
     build_run_index,
     load_run_index,
     search,
-    search_index,
 )
 from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
@@ -36,12 +36,21 @@ def _brute_force(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-(qn @ xn.T), axis=1, kind="stable")[:, :k]
 
 
+def search_index(run, vectors: np.ndarray, k: int):
+    """Trailer ids of the k nearest of each query from the run's matching index, or None without one."""
+    found = load_run_index(run)
+    if found is None:
+        return None
+    scores, rows = search(found.index, vectors, k)
+    return [[found.ids[r] for r in row if r >= 0] for row in rows], scores
+
+
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
 def test_exact_index_equals_brute_force_and_cosines(real_run):
-    emb = load_embeddings(real_run)
+    emb = ensure_embeddings(real_run)
     q = emb.vectors[::97]  # (79, 1024) real trailers as queries
     index = build_index(emb.vectors, IndexConfig(kind="exact"))
     scores, rows = search(index, q, 10)
@@ -55,7 +64,7 @@ def test_exact_index_equals_brute_force_and_cosines(real_run):
 
 @pytest.mark.parametrize("kind, target", [("ivf", 0.9), ("hnsw", 0.95)])
 def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, target):
-    emb = load_embeddings(real_run)
+    emb = ensure_embeddings(real_run)
     q = emb.vectors[::53]  # (144, 1024)
     _, rows = search(build_index(emb.vectors, IndexConfig(kind=kind, ef_construction=64)), q, 10)
     assert _recall(rows, _brute_force(emb.vectors, q, 10)) >= target
@@ -63,7 +72,7 @@ def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, targ
 
 def test_run_index_is_used_while_it_matches_the_embeddings(real_run):
     assert search_index(real_run, np.zeros((1, 1024), np.float32), 5) is None  # no index yet
-    emb = load_embeddings(real_run)
+    emb = ensure_embeddings(real_run)
     rc = main(["index", "--run", str(real_run), "--kind", "ivf", "--nprobe", "16"])
     assert rc == 0 and (real_run / "index-ivf.faiss").exists()
     ids, scores = search_index(real_run, emb.vectors[[5, 900]], 10)
@@ -84,7 +93,7 @@ def test_search_run_answers_from_the_exact_index_like_exact_search(shared_data, 
     src = shared_data / "mmx-visualiser"
     run = tmp_path / "run"
     import_embeddings(src / "embeddings.npz", src / "metadata.csv", run)
-    query = load_embeddings(run).ids[42]
+    query = ensure_embeddings(run).ids[42]
     exact = search_run(run, query, 10)
     build_run_index(run, IndexConfig(kind="exact"))
     indexed = search_run(run, query, 10)

@@ -11,8 +11,8 @@ from sklearn.metrics import (
     recall_score,
 )
 
+from mmx.config import METRIC_KEYS
 from mmx.metrics import (
-    METRIC_KEYS,
     classification_metrics,
     label_changes,
     random_baseline,

@@ -7,9 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from mmx.embeddings import import_embeddings, load_embeddings
+from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.genres import parse_genres
-from mmx.retrieval import nearest, precision_at_k, search_run
+from mmx.metrics import precision_at_k
+from mmx.retrieval import nearest, search_run
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def independent_precision_at_10(x: np.ndarray, genres: list[list[str]]) -> float
 
 def test_precision_at_10_on_real_embeddings(real_run):
     out, src = real_run
-    emb = load_embeddings(out)
+    emb = ensure_embeddings(out)
     with np.load(src / "embeddings.npz") as z:
         np.testing.assert_array_equal(emb.vectors, z["embedding"])
     assert all(emb.genres) and "none" not in {g for gs in emb.genres for g in gs}
@@ -50,7 +51,7 @@ def test_search_on_real_embeddings(real_run):
     hits = search_run(out, "Aliens", k=10)
     first = time.perf_counter() - t0  # loading 7,594 × 1,024 from disk included
     assert len(hits) == 10 and "Aliens" not in [h.trailer_id for h in hits]
-    emb = load_embeddings(out)
+    emb = ensure_embeddings(out)
     i = emb.position["Aliens"]
     assert nearest(emb, emb.vectors[i], 1)[0].trailer_id == "Aliens"
     t0 = time.perf_counter()

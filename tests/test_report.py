@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 
 from mmx.ablation import AblationConfig, run_ablation
-from mmx.config import load_config, merge
+from mmx.config import FinetuneConfig, load_config, merge
 from mmx.inference import evaluate_run
 from mmx.model.mmx import MODELS
-from mmx.train.finetune import FinetuneConfig, finetune
-from mmx.train.run import RunDir
+from mmx.progress import QUIET
+from mmx.run import Run, RunDir
+from mmx.train.finetune import finetune
 from mmx_cli.main import main
 from mmx_report import build_report
 from mmx_report.paper import TBL2_SUMMARY, TBL5, paper_per_genre
@@ -32,9 +33,9 @@ def inputs(small_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("report-inputs")
     cfg = merge(load_config(overrides=["train.batch_size=16", "train.lr=3e-3", "train.threads=1", "train.epochs=1"]),
                 {"model": vars(MODELS.create("tiny"))})
-    run_ablation(small_store, root / "abl", cfg, AblationConfig(), progress=False, log=lambda s: None)
+    run_ablation(small_store, root / "abl", cfg, AblationConfig(keep_weights=True), reporter=QUIET)
     fcfg = FinetuneConfig(epochs=2, warmup_epochs=1, batch_size=16, proj_hidden=16, proj_dim=8, threads=1)
-    finetune(root / "abl" / "gating", root / "fine", fcfg, progress=False, log=lambda s: None)
+    finetune(root / "abl" / "gating", root / "fine", fcfg, reporter=QUIET)
     return root
 
 
@@ -87,7 +88,7 @@ def test_tables_equal_the_ablation_metrics_and_the_papers_numbers(full, inputs):
         assert [paper[c] for c in SUMMARY] == list(TBL5[length])
 
     silhouette = json.loads((full / "tables" / "silhouette.json").read_text())
-    history = RunDir(inputs / "fine").state()["history"]
+    history = RunDir(inputs / "fine").read_state().history
     assert [r["val_silhouette"] for r in silhouette] == [h["val_silhouette"] for h in history]
 
 
@@ -113,7 +114,7 @@ def test_missing_inputs_say_what_to_run_and_the_rest_is_still_written(inputs, tm
         assert "Not available" in section and command in section
     assert "mmx finetune" in page.split('<section id="fig1">')[1].split("</section>")[0]
     tbl2 = json.loads((tmp_path / "bare" / "tables" / "tbl2.json").read_text())
-    result = evaluate_run(RunDir(run), "test", probe=False)
+    result = evaluate_run(Run.open(run), "test", probe=False)
     ours = next(r for r in tbl2 if r["model"] == "this run")
     assert ours["AUPRC_w"] == result["auprc_weighted"]
     assert next(r for r in tbl2 if r["model"] == "Random" and r["source"] == "ours")["F1w"] == result["random"]["f1_weighted"]

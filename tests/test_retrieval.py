@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, silhouette_score
 
-from mmx.embeddings import import_embeddings, load_embeddings, write_npz
+from mmx.data.vectors import write_npz
+from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.errors import InputError, UnknownTrailerError
-from mmx.retrieval import (
-    evaluate_retrieval,
-    mean_average_precision,
-    nearest,
-    precision_at_k,
-    retrieval_metrics,
-    search_run,
-    silhouette,
-)
+from mmx.metrics import mean_average_precision, precision_at_k, retrieval_metrics, silhouette
+from mmx.retrieval import evaluate_retrieval, nearest, search_run
 from mmx_cli.main import main
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
@@ -119,7 +113,7 @@ def test_import_embeddings_reports_bad_rows_and_keeps_the_rest(emb_files):
     assert any("'nometa'" in r and "missing from meta.csv" in r for r in reasons)
     assert any("'nan-row'" in r and "NaN" in r for r in reasons)
     assert any("'zero-row'" in r and "zeros" in r for r in reasons)
-    emb = load_embeddings(tmp / "run")
+    emb = ensure_embeddings(tmp / "run")
     assert emb.ids == ids and emb.genres == genres and emb.titles[0] == "Title t00" and emb.years[0] == 2000
     np.testing.assert_array_equal(emb.vectors, x)
     result = evaluate_retrieval(tmp / "run")
@@ -132,7 +126,7 @@ def test_import_embeddings_reports_bad_rows_and_keeps_the_rest(emb_files):
 def test_search_invariants_on_an_embeddings_run(emb_files, capsys):
     tmp, ids, x, genres = emb_files
     import_embeddings(tmp / "emb.npz", tmp / "meta.csv", tmp / "run")
-    emb = load_embeddings(tmp / "run")
+    emb = ensure_embeddings(tmp / "run")
     for i in (0, 7, 29):
         top = nearest(emb, x[i], k=3)
         assert top[0].trailer_id == ids[i] and top[0].score == pytest.approx(1.0, abs=1e-6)

@@ -11,7 +11,8 @@ import pytest
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.embeddings import embed_query_npz, load_embeddings, read_npz
+from mmx.data.vectors import read_npz
+from mmx.embeddings import embed_query_npz, ensure_embeddings
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
@@ -45,7 +46,7 @@ def run_without_new(small_features, tmp_path_factory):
 
 def test_npz_query_equals_the_same_trailer_imported(run_without_new, small_features, tmp_path):
     run, store, tmp = run_without_new
-    emb = load_embeddings(run)
+    emb = ensure_embeddings(run)
     assert NEW not in emb.position and emb.ids == sorted(store.entries())
     ids, vectors = read_npz(run.root / "embeddings.npz")  # the visualiser's layout
     assert ids == emb.ids and vectors.dtype == np.float32 and vectors.shape == (len(ids), 32)
@@ -58,7 +59,7 @@ def test_npz_query_equals_the_same_trailer_imported(run_without_new, small_featu
 
     _copy_folder(small_features, tmp_path / "new", {NEW})  # now NEW is imported into the run's store
     assert import_folder(tmp_path / "new", store).ok
-    after_emb = load_embeddings(run)  # the store changed: embeddings are recomputed
+    after_emb = ensure_embeddings(run)  # the store changed: embeddings are recomputed
     assert NEW in after_emb.position and len(after_emb.ids) == len(emb.ids) + 1
     np.testing.assert_allclose(after_emb.vectors[after_emb.position[NEW]], vector, rtol=1e-5, atol=1e-6)
     after = search_run(run, NEW, k=8)
@@ -105,4 +106,4 @@ def test_cli_search_embed_and_unknown_id(run_without_new, small_features, tmp_pa
     assert main(["embed", "--run", str(run.root), "--out", str(tmp_path / "e.npz")]) == 0
     assert "wrote 79 trailer embeddings of 32 dims" in capsys.readouterr().out
     ids, vectors = read_npz(tmp_path / "e.npz")
-    np.testing.assert_array_equal(vectors, load_embeddings(run).vectors)
+    np.testing.assert_array_equal(vectors, ensure_embeddings(run).vectors)

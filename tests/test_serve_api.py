@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
+from mmx.data.vectors import read_npz, write_npz
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.demo.videos import VideoCorpusConfig, make_trailer
-from mmx.embeddings import import_embeddings, load_embeddings, read_npz, write_npz
+from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.inference import label_suggestions
 from mmx.retrieval import nearest
-from mmx.train.run import RunDir
+from mmx.run import RunDir
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 from mmx_serve.state import Collection, ServeConfig
@@ -107,7 +108,7 @@ def test_health_and_listing_filters_and_pages(client):
 def test_detail_votes_genres_from_neighbours(client, emb_run):
     d = client.get("/api/trailers/%23Film 007").json()
     assert d["trailer_id"] == "#Film 007" and d["genres"] == ["Romance"] and d["source"] == "neighbour vote"
-    emb = load_embeddings(emb_run)
+    emb = ensure_embeddings(emb_run)
     hits = nearest(emb, "#Film 007", 15)
     for g in GENRES:  # share of the 15 nearest trailers carrying the genre
         assert d["probabilities"][g] == pytest.approx(sum(g in h.genres for h in hits) / 15, abs=1e-4)
@@ -143,7 +144,7 @@ def test_map_covers_every_trailer_and_is_cached(client, emb_run):
     m = client.get("/api/map").json()
     assert m["count"] == len(m["ids"]) == len(m["x"]) == len(m["y"]) == 60
     assert m["genres"] == GENRES and m["labels"][7] == [GENRES.index("Romance")]
-    cache = Path(emb_run) / "layout-embeddings.npz"
+    cache = Path(emb_run) / "layout.npz"  # the run's map, shared with the report (mmx.layout)
     with np.load(cache, allow_pickle=False) as z:
         assert z["trailer_id"].tolist() == m["ids"] and z["xy"].shape == (60, 2)
     # t-SNE keeps clusters: each point's nearest map neighbour mostly shares its primary genre
@@ -211,14 +212,14 @@ def model_client(model_run, media) -> TestClient:
 
 
 def entries(run: RunDir) -> set[str]:
-    return set(FeatureStore(run.info().store).entries())
+    return set(FeatureStore(run.read_info().store).entries())
 
 
 def test_model_run_details_have_genre_head_and_timeline(model_client, model_run):
-    tid = model_run.info().splits["test"][0]
+    tid = model_run.read_info().splits["test"][0]
     d = model_client.get(f"/api/trailers/{tid}").json()
-    assert d["source"] == "genre head" and d["vocabulary"] == model_run.info().genres
-    n_clips = FeatureStore(model_run.info().store).meta(tid).n_clips
+    assert d["source"] == "genre head" and d["vocabulary"] == model_run.read_info().genres
+    n_clips = FeatureStore(model_run.read_info().store).meta(tid).n_clips
     assert len(d["timeline"]) == n_clips and len(d["timeline"][0]["probabilities"]) == len(d["vocabulary"])
     s = label_suggestions(model_run, [tid])[0]
     assert d["probabilities"] == pytest.approx(s["probabilities"], abs=1e-4)
@@ -266,7 +267,7 @@ def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_
     fresh = TestClient(create_app(model_run.root))
     assert fresh.get("/api/trailers/new film").json()["title"] == "A New Film"
     assert fresh.get("/api/map").json()["count"] == len(before) + 1
-    emb = load_embeddings(model_run)  # embeddings.npz is fresh: not recomputed, includes the new trailer
+    emb = ensure_embeddings(model_run)  # embeddings.npz is fresh: not recomputed, includes the new trailer
     assert "new film" in emb.ids and emb.ids == sorted(emb.ids)
     hits = fresh.get("/api/search", params={"id": "new film", "k": 10}).json()["results"]
     assert [h["trailer_id"] for h in hits] == [h["trailer_id"] for h in body["neighbours"]]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
 from mmx.errors import UnknownTrailerError
+from mmx.run import Run
 from mmx.timeline import centred_views, trailer_timeline
-from mmx.train.coarse import make_loader
 from mmx_cli.main import main
 from test_finetune import make_coarse_run
 
@@ -31,16 +32,16 @@ def test_centred_views():
 
 
 def test_timeline_equals_one_window_at_a_time(coarse, small_store):
-    tid = coarse.info().splits["test"][0]
+    tid = coarse.read_info().splits["test"][0]
     t = trailer_timeline(coarse, tid)
     n = small_store.meta(tid).n_clips
-    assert len(t.clips) == n and t.vocabulary == coarse.info().genres and t.genres == small_store.meta(tid).genres
+    assert len(t.clips) == n and t.vocabulary == coarse.read_info().genres and t.genres == small_store.meta(tid).genres
     times = small_store.load_clip_times(tid)
     assert [(c.start, c.end) for c in t.clips] == [tuple(r) for r in times.tolist()]
-    model, cfg = coarse.load_model(), coarse.config().model
+    model, cfg = Run.open(coarse.root).model(), coarse.read_config().model
     for c in (0, n // 2, n - 1):  # the network on a trailer made of that one window, alone
         window = np.tile(centred_window(n, c, cfg.seq_len), (cfg.n_seqs, 1))
-        batch = next(iter(make_loader(small_store, coarse.info(), [tid], 1, [lambda n_, rng: window])))
+        batch = next(iter(make_loader(small_store, coarse.read_info(), [tid], 1, [lambda n_, rng: window])))
         with torch.no_grad():
             expected = torch.sigmoid(model(batch))[0].numpy()
         np.testing.assert_allclose(t.matrix()[c], expected, rtol=1e-5, atol=1e-6)
@@ -50,7 +51,7 @@ def test_timeline_equals_one_window_at_a_time(coarse, small_store):
 
 
 def test_cli_timeline_json_and_plot(coarse, tmp_path, capsys):
-    tid = coarse.info().splits["val"][0]
+    tid = coarse.read_info().splits["val"][0]
     plot = tmp_path / "timeline.png"
     assert main(["predict", "--run", str(coarse.root), tid, "--timeline", "--json", "--plot", str(plot)]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -67,7 +68,7 @@ def test_suggest_ranks_changes_by_confidence(coarse, tmp_path, capsys):
     assert "label(s) to add" in capsys.readouterr().out
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    val = set(coarse.info().splits["val"])
+    val = set(coarse.read_info().splits["val"])
     assert rows and {r["trailer_id"] for r in rows} <= val
     conf = [float(r["confidence"]) for r in rows]
     assert conf == sorted(conf, reverse=True)

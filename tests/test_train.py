@@ -21,8 +21,9 @@ from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.errors import RunError, TrainError
 from mmx.inference import evaluate_run
+from mmx.progress import QUIET
+from mmx.run import Run, RunDir
 from mmx.train.coarse import train
-from mmx.train.run import RunDir
 from test_store_import import trailer, write_folder
 
 TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
@@ -51,37 +52,37 @@ def easy_store(tmp_path_factory) -> FeatureStore:
 
 def test_training_lifts_validation_auprc_well_above_random(easy_store, tmp_path):
     cfg = tiny_cfg(15, "data.split_fractions=[0.6,0.4,0.0]")
-    state = train(easy_store, tmp_path / "run", cfg, progress=False, log=lambda s: None)
-    assert len(state["history"]) == 15
-    result = evaluate_run(RunDir(tmp_path / "run"), "val", probe=False)
+    state = train(easy_store, tmp_path / "run", cfg, reporter=QUIET)
+    assert len(state.history) == 15
+    result = evaluate_run(Run.open(tmp_path / "run"), "val", probe=False)
     assert result["n"] >= 40
     assert result["auprc_weighted"] > result["random"]["auprc_weighted"] + 0.25
-    assert state["history"][-1]["train_loss"] < 0.8 * state["history"][0]["train_loss"]
-    saved = RunDir(tmp_path / "run").config()
+    assert state.history[-1]["train_loss"] < 0.8 * state.history[0]["train_loss"]
+    saved = RunDir(tmp_path / "run").read_config()
     assert saved.train.epochs == 15 and saved.model.embed_dim == 32  # resolved config beside the run
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 16))
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
-    state = RunDir(run).state()
-    return load_file(str(RunDir(run).root / f"{state['checkpoint']}.safetensors"))
+    state = RunDir(run).read_state()
+    return load_file(str(RunDir(run).model_weights(state, "last")))
 
 
 def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path):
     cfg = tiny_cfg(4)
-    train(small_store, tmp_path / "full", cfg, progress=False, log=lambda s: None)
+    train(small_store, tmp_path / "full", cfg, reporter=QUIET)
     # the process dies right after epoch 3's checkpoint files are written, before its state pointer
     with killed_at_state_write(3):  # dies after epoch 3's checkpoint files, before its state pointer
-        train(small_store, tmp_path / "cut", cfg, progress=False, log=lambda s: None)
-    assert RunDir(tmp_path / "cut").state()["epoch"] == 2
-    train(small_store, tmp_path / "cut", cfg, resume=True, progress=False, log=lambda s: None)
+        train(small_store, tmp_path / "cut", cfg, reporter=QUIET)
+    assert RunDir(tmp_path / "cut").read_state().epoch == 2
+    train(small_store, tmp_path / "cut", cfg, resume=True, reporter=QUIET)
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     strip = lambda hs: [{k: v for k, v in h.items() if k != "seconds"} for h in hs]  # noqa: E731
-    assert strip(RunDir(tmp_path / "cut").state()["history"]) == strip(RunDir(tmp_path / "full").state()["history"])
+    assert strip(RunDir(tmp_path / "cut").read_state().history) == strip(RunDir(tmp_path / "full").read_state().history)
 
 
 def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path):
@@ -111,13 +112,13 @@ def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path
 
 
 def test_resume_refuses_another_recipe_and_new_run_refuses_existing(small_store, tmp_path):
-    train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
+    train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
     with pytest.raises(RunError, match="already holds a run"):
-        train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
+        train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
     with pytest.raises(RunError, match="another config"):
-        train(small_store, tmp_path / "run", tiny_cfg(2, "train.lr=0.1"), resume=True, progress=False, log=lambda s: None)
-    state = train(small_store, tmp_path / "run", tiny_cfg(2), resume=True, progress=False, log=lambda s: None)
-    assert state["epoch"] == 2  # growing the epoch count is allowed
+        train(small_store, tmp_path / "run", tiny_cfg(2, "train.lr=0.1"), resume=True, reporter=QUIET)
+    state = train(small_store, tmp_path / "run", tiny_cfg(2), resume=True, reporter=QUIET)
+    assert state.epoch == 2  # growing the epoch count is allowed
 
 
 def _store(tmp_path, rows, n=12):
@@ -131,23 +132,23 @@ def _store(tmp_path, rows, n=12):
 def test_untrainable_stores_say_why(tmp_path):
     empty = FeatureStore.create(tmp_path / "empty")
     with pytest.raises(TrainError, match="no experts"):
-        train(empty, tmp_path / "r0", tiny_cfg(1), progress=False)
+        train(empty, tmp_path / "r0", tiny_cfg(1), reporter=QUIET)
     one_genre = _store(tmp_path / "a", [{"trailer_id": f"t{i}", "genres": "Drama", "split": s}
                                         for i, s in enumerate(["train", "train", "val"])])
     with pytest.raises(TrainError, match="single genre"):
-        train(one_genre, tmp_path / "r1", tiny_cfg(1), progress=False)
+        train(one_genre, tmp_path / "r1", tiny_cfg(1), reporter=QUIET)
     no_val = _store(tmp_path / "b", [{"trailer_id": f"t{i}", "genres": g, "split": "train"}
                                      for i, g in enumerate(["Drama", "Action"])])
     with pytest.raises(TrainError, match="validation split is empty"):
-        train(no_val, tmp_path / "r2", tiny_cfg(1), progress=False)
+        train(no_val, tmp_path / "r2", tiny_cfg(1), reporter=QUIET)
     short = _store(tmp_path / "c", [{"trailer_id": "t0", "genres": "Drama"}], n=5)
     with pytest.raises(TrainError, match="training split is empty.*fewer than data.min_clips=10"):
-        train(short, tmp_path / "r3", tiny_cfg(1), progress=False)
+        train(short, tmp_path / "r3", tiny_cfg(1), reporter=QUIET)
 
 
 def test_probe_row_is_fitted_on_train_and_beats_random(small_store, tmp_path):
-    train(small_store, tmp_path / "run", tiny_cfg(1), progress=False, log=lambda s: None)
-    result = evaluate_run(RunDir(tmp_path / "run"), "test")
+    train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
+    result = evaluate_run(Run.open(tmp_path / "run"), "test")
     assert set(result) >= {"auprc_micro", "auprc_macro", "auprc_weighted", "precision_weighted",
                            "recall_weighted", "f1_weighted", "per_genre", "random", "probe"}
     assert result["probe"]["auprc_weighted"] > result["random"]["auprc_weighted"]

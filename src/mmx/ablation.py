@@ -7,11 +7,15 @@ coarse run (``mmx.train.coarse.train``) in ``OUT/<variant>/`` and evaluates it o
 
     OUT/ablation.json            the resolved variant table: run folder, experts, status per variant
     OUT/results.json             variant → metrics on the split (Tbl. 2 keys, per-genre AUPRC + support)
-    OUT/<variant>/               a coarse run folder (config.json, run.json, best.safetensors, ...)
+    OUT/<variant>/               a coarse run folder: config.json, run.json, state.json, metrics.jsonl
     OUT/<variant>/scores.npz     trailer ids, genres, (N, G) probabilities and labels on the split (Fig. 9)
 
-Resumable: a variant whose run already reached the requested epochs is not trained again (a
-larger ``--epochs`` continues it), and its evaluation is reused while its weights are unchanged.
+A variant keeps its scores and metrics, not its weights (``AblationConfig.keep_weights`` keeps
+them): twelve paper-size networks would weigh 1.7 GB.
+
+Resumable: a variant whose run already reached the requested epochs is not trained again, and its
+evaluation is reused; a larger ``--epochs`` continues it (from its last epoch when its weights were
+kept, else anew — every epoch is seeded from (seed, epoch), so the result is the same).
 Variants that resolve to the same config (e.g. "sequence length 9" and the gating row when the
 model's sequence length is 9) share one run. The Random row is not trained: it is the metrics of
 uniform random scores on the same split (``mmx.metrics.random_baseline``). A variant that needs an
@@ -22,19 +26,20 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
+from mmx.config import RunConfig, config_from_dict, config_to_dict, merge, recipe
 from mmx.data.store import FeatureStore
 from mmx.errors import TrainError
-from mmx.inference import predict_ids, split_ids
+from mmx.inference import predict_ids
 from mmx.metrics import classification_metrics, random_baseline
+from mmx.progress import QUIET, Reporter
+from mmx.run import ModelRun, Run, RunDir
 from mmx.train.coarse import prepare_run_info, train
-from mmx.train.run import RunDir
 from mmx.utils import atomic_write_bytes, atomic_write_text
 
 RESULTS_FILE = "results.json"
@@ -52,6 +57,7 @@ class AblationConfig:
     )
     split: str = "test"  # split every variant is evaluated on (§4.2: the test split)
     tables: list[str] = field(default_factory=lambda: ["tbl2", "tbl5"])  # which tables' variants to run
+    keep_weights: bool = False  # keep every variant's network (144 MB at the paper's size) after its evaluation
 
 
 @dataclass(frozen=True)
@@ -115,9 +121,7 @@ def variant_config(variant: Variant, base: RunConfig, experts: list[str] | None)
 
 
 def _recipe(cfg: RunConfig) -> str:
-    d = config_to_dict(cfg)
-    d["train"].pop("threads")
-    return json.dumps(d, sort_keys=True)
+    return json.dumps(recipe(cfg), sort_keys=True)
 
 
 def plan(store: FeatureStore, base: RunConfig, cfg: AblationConfig) -> dict[str, dict]:
@@ -140,36 +144,43 @@ def plan(store: FeatureStore, base: RunConfig, cfg: AblationConfig) -> dict[str,
     return out
 
 
-def _trained_epochs(run: RunDir) -> int:
-    state = run.state()
-    return state["epoch"] if state else 0
-
-
-def train_variant(store: FeatureStore, run: RunDir, cfg: RunConfig, progress: bool, log: Callable[[str], None]) -> bool:
+def train_variant(store: FeatureStore, run: RunDir, cfg: RunConfig, reporter: Reporter) -> bool:
     """Train (or continue) one variant's run; False when it already reached ``cfg.train.epochs``."""
-    done = _trained_epochs(run) if run.exists() else 0
+    state = run.read_state() if run.exists() else None
+    done = state.epoch if state else 0
     if done >= cfg.train.epochs:
-        log(f"{run.root.name}: already trained ({done} epochs)")
+        reporter.line(f"{run.root.name}: already trained ({done} epochs)")
         return False
-    log(f"{run.root.name}: training epochs {done + 1}–{cfg.train.epochs} → {run.root}")
-    train(store, run.root, cfg, resume=run.exists(), progress=progress, log=log)
+    if state is not None and not run.best_path.exists():  # a lean variant: its weights are gone, train it anew
+        shutil.rmtree(run.root)
+        done = 0
+    reporter.line(f"{run.root.name}: training epochs {done + 1}–{cfg.train.epochs} → {run.root}")
+    train(store, run.root, cfg, resume=run.exists(), reporter=reporter, write_embeddings=False)
     return True
 
 
-def evaluate_variant(run: RunDir, split: str) -> dict:
+def evaluate_variant(run: ModelRun, split: str) -> dict:
     """Metrics of the run's best epoch on ``split``, cached in ``scores.npz`` while the weights are unchanged."""
     path = run.root / SCORES_FILE
-    info = run.info()
-    if path.exists() and path.stat().st_mtime_ns >= run.best_path.stat().st_mtime_ns:
+    info, threshold = run.info, run.config.train.threshold
+    best = run.dir.best_path
+    if path.exists() and (not best.exists() or path.stat().st_mtime_ns >= best.stat().st_mtime_ns):
         with np.load(path, allow_pickle=False) as z:
             if str(z["split"]) == split:
-                return classification_metrics(z["labels"], z["probs"], info.genres, run.config().train.threshold)
-    ids = split_ids(run, split)
+                return classification_metrics(z["labels"], z["probs"], info.genres, threshold)
+    ids = run.split_ids(split)
     if not ids:
         raise TrainError(f"split {split!r} of {run.root} is empty; evaluate on another split (--split val)")
     probs, labels = predict_ids(run, ids)
     write_scores(path, split, ids, info.genres, probs, labels)
-    return classification_metrics(labels, probs, info.genres, run.config().train.threshold)
+    return classification_metrics(labels, probs, info.genres, threshold)
+
+
+def drop_weights(run: RunDir) -> None:
+    """What a variant needs no more once its scores are written: its network and checkpoints."""
+    run.best_path.unlink(missing_ok=True)
+    run.embeddings_path.unlink(missing_ok=True)
+    shutil.rmtree(run.root / "checkpoints", ignore_errors=True)
 
 
 def write_scores(path: Path, split: str, ids: list[str], genres: list[str], probs: np.ndarray, labels: np.ndarray) -> None:
@@ -201,8 +212,7 @@ def run_ablation(
     out: str | Path,
     base: RunConfig,
     cfg: AblationConfig | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
+    reporter: Reporter = QUIET,
 ) -> dict:
     """Train and evaluate the variants of ``cfg.tables`` into ``out``; returns ``{"variants", "results"}``.
 
@@ -221,15 +231,17 @@ def run_ablation(
     done: dict[str, dict] = {}  # run folder → its metrics (variants sharing a run)
     for name, row in new.items():
         if row["skipped"]:
-            log(f"{name}: skipped ({row['skipped']})")
+            reporter.line(f"{name}: skipped ({row['skipped']})")
             continue
         if row["run"] is None:
             results[name] = random_metrics(store, base, cfg.split)
         else:
             if row["run"] not in done:
-                run = RunDir(out / row["run"])
-                train_variant(store, run, config_from_dict(row["config"]), progress, log)
-                done[row["run"]] = evaluate_variant(run, cfg.split)
+                folder = RunDir(out / row["run"])
+                train_variant(store, folder, config_from_dict(row["config"]), reporter)
+                done[row["run"]] = evaluate_variant(Run.open(folder.root), cfg.split)
+                if not cfg.keep_weights:
+                    drop_weights(folder)
             results[name] = done[row["run"]]
         write_json(out / RESULTS_FILE, {n: results[n] for n in table if n in results})
     return {"variants": table, "results": {n: results[n] for n in table if n in results}}

@@ -1,8 +1,11 @@
-"""Typed configuration: one dataclass per component, nested data → model → train.
+"""Typed configuration: one dataclass per component, nested data → model → train, and fine-tuning.
 
 Every default is the paper's (section numbers in the comments) unless the comment says why not.
-``load_config`` merges a YAML/JSON file and ``section.key=value`` overrides into the dataclasses,
-checking every name and type, and ``save_config`` writes the resolved config beside an output.
+Every config checks its values when it is created (``__post_init__``), so a misspelt choice fails
+before any work starts. ``resolve`` is the one way a command builds a config: defaults (or a
+base), then a YAML/JSON file, then ``section.key=value`` overrides, then the command's own flags,
+merged into one mapping and checked once, every name and type included; ``save_config`` writes
+the resolved config beside an output.
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ import yaml
 from mmx.errors import ConfigError
 from mmx.utils import atomic_write_text
 
+# Tbl. 2's summary metrics (mmx.metrics computes them); any one of them can pick the best epoch.
+METRIC_KEYS = (
+    "auprc_micro", "auprc_macro", "auprc_weighted",
+    "precision_weighted", "recall_weighted", "f1_weighted",
+)
+TRAIN_WINDOWS = ("even", "random")  # mmx.data.dataset.TRAIN_VIEWS
+SEQUENCE_POOLS = ("concat", "sum")  # how sequence vectors are pooled before k (§7 / §3.2)
+POSITIVE_PAIRS = ("halves", "random-windows")  # mmx.train.finetune.PAIR_RULES
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
 
 @dataclass
 class DataConfig:
@@ -28,6 +45,14 @@ class DataConfig:
     split_seed: int = 0  # seed of the 80/10/10 hash split used when labels.csv gives no split
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test (§4.1)
     train_windows: str = "even"  # "even": the evenly spaced windows used at inference; "random": starts drawn each epoch
+
+    def __post_init__(self) -> None:
+        _require(self.min_clips >= 1, f"data.min_clips must be at least 1, not {self.min_clips}")
+        fr = self.split_fractions
+        _require(len(fr) == 3 and all(f >= 0 for f in fr) and abs(sum(fr) - 1) < 1e-6,
+                 f"data.split_fractions must be three shares (train, val, test) summing to 1, not {fr}")
+        _require(self.train_windows in TRAIN_WINDOWS,
+                 f"data.train_windows must be one of {', '.join(TRAIN_WINDOWS)}, not {self.train_windows!r}")
 
 
 @dataclass
@@ -49,6 +74,14 @@ class ModelConfig:
     head_hidden: int = 1024  # hidden width of the genre head l (§7: 2048 × 1024)
     dropout: float = 0.0  # dropout before the head; the paper uses none
 
+    def __post_init__(self) -> None:
+        sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+        bad = [f"model.{k}={v}" for k, v in sizes.items() if v < 1]
+        _require(not bad, f"{', '.join(bad)}: sizes and counts must be at least 1")
+        _require(self.sequence_pool in SEQUENCE_POOLS,
+                 f"model.sequence_pool must be one of {', '.join(SEQUENCE_POOLS)}, not {self.sequence_pool!r}")
+        _require(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
+
 
 @dataclass
 class TrainConfig:
@@ -64,7 +97,47 @@ class TrainConfig:
     max_pos_weight: float = 30.0  # cap on the per-genre positive weight n_neg/n_pos of eq. 3
     select_metric: str = "auprc_weighted"  # validation metric that picks the best epoch
     eval_batch_size: int = 32  # batch size for evaluation and embedding
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    threads: int = 0  # torch CPU threads, set by the command that trains; 0 = torch's default
+    keep_optimizer: bool = False  # keep the optimizer state when the run finishes (exact continuation with --epochs)
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1 and self.batch_size >= 1 and self.eval_batch_size >= 1,
+                 f"train.epochs, batch_size and eval_batch_size must be at least 1 "
+                 f"(got {self.epochs}, {self.batch_size}, {self.eval_batch_size})")
+        _require(self.lr > 0 and self.weight_decay >= 0, f"train.lr must be > 0 and weight_decay ≥ 0 (got {self.lr}, {self.weight_decay})")
+        _require(0 < self.threshold < 1, f"train.threshold must be in (0, 1), not {self.threshold}")
+        _require(self.max_pos_weight > 0, f"train.max_pos_weight must be > 0, not {self.max_pos_weight}")
+        _require(self.select_metric in METRIC_KEYS,
+                 f"train.select_metric must be one of {', '.join(METRIC_KEYS)}, not {self.select_metric!r}")
+        _require(self.threads >= 0, f"train.threads must be ≥ 0, not {self.threads}")
+
+
+@dataclass
+class FinetuneConfig:
+    """The fine-grained stage (§3.3, §4.2): NT-Xent on two views of each trailer."""
+
+    epochs: int = 50  # §4.2
+    warmup_epochs: int = 10  # linear warm-up epochs before cosine annealing (§4.2)
+    lr: float = 1e-4  # peak learning rate, Adam (§4.2)
+    weight_decay: float = 0.0  # the paper uses none
+    batch_size: int = 32  # trailers per batch, 2(N − 1) negatives per anchor; the paper's coarse batch (§4.2)
+    temperature: float = 0.5  # τ of NT-Xent (§4.2)
+    proj_hidden: int = 2048  # hidden width of projection layer m; not given in the paper (SimCLR: the input size)
+    proj_dim: int = 128  # output of projection layer n (§4.2: 2048 → 128)
+    positive_pair: str = "halves"  # mmx.train.finetune.PAIR_RULES: "halves" (§3.3) or "random-windows" (authors' later code)
+    seed: int = 0  # seeds the projection head, batch order and random windows
+    eval_batch_size: int = 32  # batch size for the silhouette and the final embeddings
+    threads: int = 0  # torch CPU threads, set by the command that fine-tunes; 0 = torch's default
+    keep_optimizer: bool = False  # keep the optimizer state when the run finishes
+
+    def __post_init__(self) -> None:
+        _require(self.temperature > 0 and self.lr > 0 and self.epochs >= 1 and self.warmup_epochs >= 0,
+                 f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
+                 f"(got {self.temperature}, {self.lr}, {self.epochs}, {self.warmup_epochs})")
+        _require(self.positive_pair in POSITIVE_PAIRS,
+                 f"positive_pair {self.positive_pair!r} is unknown; use one of {', '.join(POSITIVE_PAIRS)}")
+        _require(min(self.batch_size, self.eval_batch_size, self.proj_hidden, self.proj_dim) >= 1 and self.threads >= 0,
+                 "batch_size, eval_batch_size, proj_hidden and proj_dim must be at least 1 and threads ≥ 0")
 
 
 @dataclass
@@ -173,22 +246,56 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def deep_update(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``a`` with ``b`` merged in, nested mappings merged key by key (a new dict; neither is changed)."""
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+C = typing.TypeVar("C")
+
+
+def resolve(
+    base: C,
+    file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> C:
+    """``base`` with a config file, then ``section.key=value`` overrides (in order), then ``flags``
+    (a nested mapping of the values a command's options gave) merged in; names, types and values
+    checked once, on the result."""
+    values: dict[str, Any] = read_config_file(file) if file is not None else {}
+    for text in overrides or []:
+        values = deep_update(values, parse_override(text))
+    return merge(base, deep_update(values, flags or {}))
+
+
 def load_config(
     file: str | Path | None = None,
     overrides: list[str] | None = None,
     base: RunConfig | None = None,
 ) -> RunConfig:
-    """Defaults (or ``base``), then ``file``, then each ``section.key=value`` override, in order."""
-    cfg = base if base is not None else RunConfig()
-    if file is not None:
-        cfg = merge(cfg, read_config_file(file))
-    for text in overrides or []:
-        cfg = merge(cfg, parse_override(text))
-    return cfg
+    """A RunConfig: defaults (or ``base``), then ``file``, then the ``section.key=value`` overrides."""
+    return resolve(base if base is not None else RunConfig(), file, overrides)
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer")  # may change between a run's start and its resume
+
+
+def recipe(cfg: Any) -> dict[str, Any]:
+    """What a config trains, as a dict: everything but the settings that may change on resume
+    (``RESUMABLE_FIELDS``, in the ``train`` section of a RunConfig, at the top of a FinetuneConfig)."""
+    d = config_to_dict(cfg)
+    section = d["train"] if "train" in d else d
+    for key in RESUMABLE_FIELDS:
+        section.pop(key, None)
+    return d
 
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:

@@ -12,9 +12,9 @@ An index lives beside the embeddings it was built from::
     RUN/index-<kind>.faiss      the FAISS index (row i = trailer ids[i])
     RUN/index-<kind>.json       kind, settings, trailer ids in row order, stamp of embeddings.npz
 
-``build_run_index(run, IndexConfig(kind=...))`` writes one; ``search_index(run, vectors, k)`` answers
-with the newest index that still matches ``RUN/embeddings.npz`` (None when there is none, so the
-caller falls back to exact search over the embeddings).
+``build_run_index(run, IndexConfig(kind=...))`` writes one from the run's embeddings;
+``load_run_index(run)`` gives the newest index that still matches ``RUN/embeddings.npz`` (None when
+there is none, so ``mmx.retrieval.Neighbours`` searches exactly).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from mmx.embeddings import EMBEDDINGS_FILE, load_embeddings, unit_rows
-from mmx.errors import RunError
+from mmx.data.vectors import unit_rows
+from mmx.errors import ConfigError, RunError
 from mmx.registry import Registry
-from mmx.train.run import RunDir
+from mmx.run import Run
 from mmx.utils import atomic_write_text
 
 
@@ -88,7 +88,7 @@ def set_search_params(index: faiss.Index, cfg: IndexConfig) -> None:
 def build_index(vectors: np.ndarray, cfg: IndexConfig = IndexConfig(), chunk: int = 65536) -> faiss.Index:
     """An index of the unit rows of ``vectors`` (N, D); trained first when the kind needs it."""
     if cfg.kind not in INDEXES:
-        raise ValueError(f"unknown index kind {cfg.kind!r}; known: {', '.join(INDEXES.names())}")
+        raise ConfigError(f"unknown index kind {cfg.kind!r}; known: {', '.join(INDEXES.names())}")
     n, dim = vectors.shape
     if n == 0:
         raise ValueError("cannot index an empty set of vectors")
@@ -120,7 +120,7 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 # ---------------------------------------------------------------------------- run folders
-def index_paths(run: RunDir, kind: str) -> tuple[Path, Path]:
+def index_paths(run: Run, kind: str) -> tuple[Path, Path]:
     return run.root / f"index-{kind}.faiss", run.root / f"index-{kind}.json"
 
 
@@ -129,16 +129,16 @@ def _stamp(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def build_run_index(run: str | Path | RunDir, cfg: IndexConfig = IndexConfig()) -> Path:
-    """Build the ``cfg.kind`` index of the run's embeddings (computed first when missing); returns its path."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    emb = load_embeddings(run)  # writes RUN/embeddings.npz for a trained run when missing or stale
+def build_run_index(run: str | Path | Run, cfg: IndexConfig = IndexConfig()) -> Path:
+    """Build the ``cfg.kind`` index of the run's embeddings; returns its path."""
+    run = Run.open(run)
+    emb = run.embeddings()
     index = build_index(emb.vectors, cfg)
     path, side = index_paths(run, cfg.kind)
     tmp = path.with_name(f".{path.name}.tmp")
     faiss.write_index(index, str(tmp))
     tmp.replace(path)
-    record = {"config": asdict(cfg), "embeddings": _stamp(run.root / EMBEDDINGS_FILE), "ids": emb.ids}
+    record = {"config": asdict(cfg), "embeddings": _stamp(run.dir.embeddings_path), "ids": emb.ids}
     atomic_write_text(side, json.dumps(record) + "\n")
     return path
 
@@ -151,10 +151,10 @@ class RunIndex:
     path: Path
 
 
-def load_run_index(run: str | Path | RunDir, kind: str | None = None) -> RunIndex | None:
+def load_run_index(run: str | Path | Run, kind: str | None = None) -> RunIndex | None:
     """The newest index of the run (or the ``kind`` one) that matches its embeddings.npz, else None."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    embeddings = run.root / EMBEDDINGS_FILE
+    run = Run.open(run)
+    embeddings = run.dir.embeddings_path
     if not embeddings.exists():
         return None
     kinds = [kind] if kind else INDEXES.names()
@@ -170,17 +170,3 @@ def load_run_index(run: str | Path | RunDir, kind: str | None = None) -> RunInde
         set_search_params(index, IndexConfig(**record["config"]))
         return RunIndex(k, index, record["ids"], path)
     return None
-
-
-def search_index(
-    run: str | Path | RunDir, vectors: np.ndarray, k: int, kind: str | None = None,
-) -> tuple[list[list[str]], np.ndarray] | None:
-    """Trailer ids (Q lists of ≤ k) and (Q, k) cosines of the nearest neighbours of each query vector,
-    from the run's index; None when the run has no index matching its embeddings (search exactly then)."""
-    found = load_run_index(run, kind)
-    if found is None:
-        return None
-    scores, rows = search(found.index, vectors, k)
-    ids = [[found.ids[r] for r in row if r >= 0] for row in rows]
-    return ids, scores
-

@@ -1,5 +1,7 @@
-"""Using a trained run: genre probabilities for trailers, and the evaluation of Tbl. 2.
+"""Using a trained network: genre probabilities for trailers, and the evaluation of Tbl. 2.
 
+``predict`` runs a network over a loader (training uses it for validation); ``predict_ids``,
+``evaluate_run`` and ``label_suggestions`` do the same for trailers of an opened run.
 ``evaluate_run`` puts three rows side by side on one split: the model, uniform random scores, and
 the linear probe (logistic regression on mean-pooled expert features, fitted on the run's
 training split).
@@ -7,61 +9,82 @@ training split).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
 from mmx.data.dataset import evenly_spaced
-from mmx.data.store import FeatureStore
+from mmx.data.loader import make_loader
+from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
 from mmx.metrics import classification_metrics, label_changes, random_baseline
+from mmx.model.mmx import MMX
 from mmx.probe import linear_probe, pooled_features
-from mmx.train.coarse import make_loader, predict
-from mmx.train.run import RunDir
+from mmx.run import ModelRun, Run
 
 
-def split_ids(run: RunDir, split: str) -> list[str]:
-    info = run.info()
-    if split == "all":
-        return sorted(i for ids in info.splits.values() for i in ids)
-    if split not in info.splits:
-        raise RunError(f"unknown split {split!r}; use one of {', '.join(info.splits)} or all")
-    return info.splits[split]
+def autocast(dist: DistInfo) -> torch.autocast:
+    """bf16 mixed precision on GPUs; full precision on CPUs (bf16 matmuls there are no faster)."""
+    return torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=dist.device.type == "cuda")
 
 
-def predict_ids(
-    run: RunDir, ids: list[str], which: str = "best", store: FeatureStore | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailer of the run's store).
+@torch.no_grad()
+def predict(model: MMX, loader: DataLoader, dist: DistInfo = DistInfo()) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Trailer ids, genre probabilities (N, G) and given labels (N, G) for every trailer of ``loader``."""
+    model.eval()
+    ids, probs, labels = [], [], []
+    for batch in loader:
+        ids.extend(batch.ids)
+        with autocast(dist):
+            logits = model(batch.to(dist.device)).float()  # (B, G)
+        probs.append(torch.sigmoid(logits).cpu().numpy())
+        labels.append(batch.labels.numpy())
+    return ids, np.concatenate(probs), np.concatenate(labels)
 
-    ``store``: the run's store when the caller has it open already (opening reads every entry).
-    """
-    store = run.store() if store is None else store
-    info, cfg = run.info(), run.config()
-    missing = [i for i in ids if i not in store]
+
+def evaluate(model: MMX, loader: DataLoader, genres: list[str], threshold: float, dist: DistInfo = DistInfo()) -> dict:
+    """Tbl. 2 metrics of ``model`` on the trailers of ``loader``."""
+    _, probs, labels = predict(model, loader, dist)
+    return classification_metrics(labels, probs, genres, threshold)
+
+
+def model_run(run: str | Path | Run) -> ModelRun:
+    """The opened run, which must have a network (a coarse or fine run)."""
+    run = Run.open(run)
+    if not isinstance(run, ModelRun):
+        raise RunError(f"{run.root} holds imported embeddings without a network; it predicts no genres")
+    return run
+
+
+def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best") -> tuple[np.ndarray, np.ndarray]:
+    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailers of the run's store)."""
+    run = model_run(run)
+    missing = [i for i in ids if i not in run.store]
     if missing:
-        raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
-    model = run.load_model(which)
-    loader = make_loader(
-        store, info, ids, cfg.train.eval_batch_size, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
-    )
-    _, probs, labels = predict(model, loader)
+        raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {run.store.root}")
+    cfg = run.config
+    views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
+    loader = make_loader(run.store, run.info, ids, cfg.train.eval_batch_size, views)
+    _, probs, labels = predict(run.model(which), loader)
     return probs, labels
 
 
-def evaluate_run(run: RunDir, split: str = "test", threshold: float | None = None, probe: bool = True) -> dict:
+def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | None = None, probe: bool = True) -> dict:
     """Metrics of the model, the random baseline and (optionally) the linear probe on ``split``."""
-    info, cfg = run.info(), run.config()
+    run = model_run(run)
+    info, cfg = run.info, run.config
     threshold = cfg.train.threshold if threshold is None else threshold
-    ids = split_ids(run, split)
+    ids = run.split_ids(split)
     if not ids:
         raise RunError(f"split {split!r} of {run.root} is empty; evaluate another split (--split val)")
-    store = run.store()
-    probs, labels = predict_ids(run, ids, store=store)
+    probs, labels = predict_ids(run, ids)
     out = classification_metrics(labels, probs, info.genres, threshold)
     out["split"] = split
     out["random"] = random_baseline(labels, info.genres, threshold, seed=cfg.train.seed)
     if probe:
-        experts = list(info.experts)
-        train_ids = info.splits["train"]
+        store, experts, train_ids = run.store, list(info.experts), info.splits["train"]
         y_train = np.array([[g in store.meta(t).genres for g in info.genres] for t in train_ids], dtype=int)
         scores = linear_probe(
             pooled_features(store, train_ids, experts), y_train, pooled_features(store, ids, experts),
@@ -71,16 +94,16 @@ def evaluate_run(run: RunDir, split: str = "test", threshold: float | None = Non
     return out
 
 
-def label_suggestions(run: RunDir, ids: list[str], threshold: float | None = None) -> list[dict]:
+def label_suggestions(run: str | Path | Run, ids: list[str], threshold: float | None = None) -> list[dict]:
     """Per trailer: probabilities by genre, predicted labels, labels to add and to drop (Tbl. 4)."""
-    info, cfg = run.info(), run.config()
-    threshold = cfg.train.threshold if threshold is None else threshold
-    store = run.store()
-    probs, labels = predict_ids(run, ids, store=store)
+    run = model_run(run)
+    info = run.info
+    threshold = run.config.train.threshold if threshold is None else threshold
+    probs, labels = predict_ids(run, ids)
     changes = label_changes(probs, labels, info.genres, threshold)
     out = []
     for tid, p, ch in zip(ids, probs, changes):
-        meta = store.meta(tid)
+        meta = run.store.meta(tid)
         out.append(
             {
                 "trailer_id": tid,

@@ -3,13 +3,13 @@
 A ``Reporter`` is what long-running library functions (training, extraction, indexing) take
 instead of a ``progress`` flag and a ``log`` callable:
 
-* ``"bars"`` — tqdm bars on stderr, and ``line`` messages written above them (``tqdm.write``);
+* ``"bars"`` — tqdm bars, and ``line`` messages written above them (``tqdm.write``);
 * ``"lines"`` — no bars at all; every ``line`` (one per epoch, one per video, with its figures)
   is printed as it is, so a redirected log holds just the lines that matter;
 * ``"quiet"`` — nothing.
 
-``Reporter.auto(quiet)`` picks bars when stderr is a terminal and lines otherwise. Messages go
-to stdout, bars to stderr.
+``Reporter.auto(quiet)`` picks bars when stderr is a terminal and lines otherwise. Bars and
+messages go to stderr, so that what a command prints on stdout (a table, JSON) stays clean.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ class Reporter:
         if self.bars:
             from tqdm.auto import tqdm
 
-            tqdm.write(text, file=sys.stdout)
+            tqdm.write(text, file=sys.stderr)
         else:
-            print(text, flush=True)
+            print(text, file=sys.stderr, flush=True)
 
     def silent(self) -> "Reporter":
         """A reporter that says nothing (for processes other than the main one, for nested work)."""

@@ -16,12 +16,11 @@ import numpy as np
 import torch
 
 from mmx.data.dataset import ViewRule
-from mmx.data.store import FeatureStore
+from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
-from mmx.model.mmx import MMX
+from mmx.inference import model_run
 from mmx.retrieval import unknown_id
-from mmx.train.coarse import make_loader
-from mmx.train.run import RunDir, RunInfo
+from mmx.run import Run
 
 
 @dataclass
@@ -55,22 +54,22 @@ def centred_views(n_clips: int, n_seqs: int, seq_len: int) -> list[ViewRule]:
 
 
 @torch.no_grad()
-def clip_probabilities(model: MMX, store: FeatureStore, info: RunInfo, trailer_id: str) -> np.ndarray:
+def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
     """(n_clips, G) genre probabilities of the window centred on each clip of ``trailer_id``."""
-    n_clips = store.meta(trailer_id).n_clips
-    views = centred_views(n_clips, model.cfg.n_seqs, model.cfg.seq_len)
-    batch = next(iter(make_loader(store, info, [trailer_id], 1, views)))
-    model.eval()
+    run = model_run(run)
+    store, model = run.store, run.model()
+    if trailer_id not in store:
+        raise unknown_id(trailer_id, sorted(store.entries()), f"store {store.root}")
+    views = centred_views(store.meta(trailer_id).n_clips, model.cfg.n_seqs, model.cfg.seq_len)
+    batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views)))
     return torch.sigmoid(model.classify(model.embed(batch)))[0].numpy()  # (n_clips, G)
 
 
-def trailer_timeline(run: str | Path | RunDir, trailer_id: str) -> Timeline:
+def trailer_timeline(run: str | Path | Run, trailer_id: str) -> Timeline:
     """The genre timeline of one trailer of the run's store (coarse or fine run)."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    store, info = run.store(), run.info()
-    if trailer_id not in store:
-        raise unknown_id(trailer_id, sorted(store.entries()), f"store {store.root}")
-    probs = clip_probabilities(run.load_model(), store, info, trailer_id)
+    run = model_run(run)
+    store, info = run.store, run.info
+    probs = clip_probabilities(run, trailer_id)
     times = store.load_clip_times(trailer_id)
     meta = store.meta(trailer_id)
     clips = [

@@ -1,4 +1,8 @@
-"""Helpers shared by the subcommands: config options, JSON output and plain-text tables."""
+"""Helpers shared by the subcommands: config options, threads, progress, JSON output and plain-text tables.
+
+Imported by every command module when the parser is built, so it imports nothing heavy: a
+command's own libraries (torch, PyAV, FastAPI, …) are imported when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import math
 import sys
 from typing import Any
 
-from mmx.config import RunConfig, load_config, merge
-from mmx.model.mmx import MODELS
+from mmx.config import RunConfig, merge, resolve
+from mmx.progress import Reporter
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, choices=MODELS.names(), help="model preset (default: paper)")
+    p.add_argument("--model", metavar="PRESET", default=None,
+                   help="model preset: paper (the default), naive-concat, sum-pool, tiny, … (mmx.model.MODELS)")
     p.add_argument("--config", metavar="FILE", help="YAML/JSON config file (see configs/)")
     p.add_argument(
         "--set", metavar="SECTION.KEY=VALUE", action="append", default=[],
@@ -21,12 +26,32 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
-    """Preset → config file → --set overrides, in that order, on top of ``base`` or the defaults."""
+def resolve_config(args: argparse.Namespace, flags: dict[str, Any] | None = None, base: RunConfig | None = None) -> RunConfig:
+    """A command's RunConfig: the defaults (or ``base``) with the ``--model`` preset, then the ``--config``
+    file, then the ``--set`` overrides, then ``flags`` (its own options), checked once on the result."""
     cfg = base or RunConfig()
     if getattr(args, "model", None):
+        from mmx.model.mmx import MODELS  # torch: only when a preset is asked for
+
         cfg = merge(cfg, {"model": vars(MODELS.create(args.model))})
-    return load_config(getattr(args, "config", None), getattr(args, "set", []), base=cfg)
+    return resolve(cfg, getattr(args, "config", None), getattr(args, "set", []), flags)
+
+
+def add_progress_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no progress lines")
+
+
+def reporter(args: argparse.Namespace) -> Reporter:
+    """Bars on a terminal, one plain line per epoch or video otherwise, nothing with --quiet."""
+    return Reporter.auto(getattr(args, "quiet", False))
+
+
+def set_threads(threads: int) -> None:
+    """torch's CPU threads for this process (0: torch's default); decided here, by the application."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def print_json(obj: Any) -> None:

@@ -1,6 +1,12 @@
 """``mmx`` entry point. Every module in ``mmx_cli.commands`` with a ``register(subparsers)``
-function adds one subcommand; errors the library raises for bad input are printed as one line
-naming the file and what to do, with exit status 2.
+function adds one subcommand.
+
+Command modules import only ``argparse`` and ``mmx_cli.common`` at their top; what a command
+needs (torch, PyAV, FastAPI, …) is imported when it runs, so ``mmx --help`` and ``mmx CMD --help``
+answer at once and a missing optional extra only matters to the commands that use it. Errors:
+an ``MmxError`` (bad input the user can fix) is printed as one line naming the file and what to
+do, exit status 2; a missing extra likewise names the extra to install; anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +18,14 @@ import sys
 
 import mmx_cli.commands as commands
 from mmx import __version__
-from mmx.errors import MmxError
+from mmx.errors import MissingExtra, MmxError
+
+# top-level module → the extra of pyproject.toml that installs it
+EXTRAS = {
+    "av": "extract", "cv2": "extract", "scenedetect": "extract", "timm": "extract", "torchvision": "extract",
+    "PIL": "extract", "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "httpx": "serve",
+    "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_extra(e: ModuleNotFoundError, command: str) -> MissingExtra | None:
+    """The MissingExtra for a module that an optional extra installs; None for any other module."""
+    top = (e.name or "").split(".")[0]
+    return MissingExtra(EXTRAS[top], top, command) if top in EXTRAS else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -36,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except ModuleNotFoundError as e:
+            extra = missing_extra(e, args.command)
+            if extra is None:
+                raise
+            raise extra from None
     except MmxError as e:
         print(f"mmx {args.command}: error: {e}", file=sys.stderr)
         return 2

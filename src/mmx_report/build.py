@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from mmx.ablation import load_ablation
-from mmx.train.run import RunDir
+from mmx.embeddings import ensure_embeddings
+from mmx.run import Run
 from mmx.utils import atomic_write_bytes, atomic_write_text
 from mmx_report.page import render
 from mmx_report.sections import SECTION_ORDER, SECTIONS, ReportInputs, Section
@@ -59,14 +60,14 @@ def build_report(
     return page
 
 
-def _run(path: str | Path) -> RunDir:
-    run = RunDir(path)
-    run.info()  # raises RunError naming the folder when it is not a run
+def _run(path: str | Path) -> Run:
+    run = Run.open(path)  # raises RunError naming the folder when it is not a run
+    ensure_embeddings(run)
     return run
 
 
 def _header(inputs: ReportInputs, note: str | None) -> list[tuple[str, str]]:
-    info = inputs.run.info()
+    info = inputs.run.info
     lines = [("run", f"{inputs.run.root} ({info.kind})"),
              ("store", info.store or "— (imported embeddings)"),
              ("experts", ", ".join(info.experts) or "—"),

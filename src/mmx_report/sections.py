@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.manifold import TSNE
 
 from mmx.ablation import SCORES_FILE, read_scores
-from mmx.embeddings import EmbeddingSet, load_embeddings
-from mmx.inference import evaluate_run, label_suggestions, split_ids
+from mmx.inference import evaluate_run, label_suggestions
+from mmx.layout import map_layout
 from mmx.registry import Registry
-from mmx.retrieval import nearest
+from mmx.retrieval import Neighbours
+from mmx.run import ModelRun, Run
 from mmx.timeline import trailer_timeline
-from mmx.train.run import RunDir
 from mmx_report import figures
 from mmx_report.page import data_uri, esc
 from mmx_report.paper import (
@@ -37,16 +36,15 @@ from mmx_report.thumbnails import thumbnail_png
 
 SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
          "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
-TSNE_MAX_POINTS = 2000  # t-SNE on at most this many trailers (evenly spaced over the sorted ids)
 
 
 @dataclass
 class ReportInputs:
-    run: RunDir  # the coarse run (or an imported-embeddings run)
+    run: Run  # the coarse run (or an imported-embeddings run)
     ablation: dict | None = None  # mmx.ablation.load_ablation(...)
     ablation_dir: Path | None = None
-    fine: RunDir | None = None  # the fine-tuned run
-    seed: int = 0  # seeds t-SNE and the choice of example trailers
+    fine: ModelRun | None = None  # the fine-tuned run
+    seed: int = 0  # seeds the choice of example trailers (the map is the run's own, shared with the explorer)
     split: str = "test"  # split of the examples, the evaluation and the label suggestions
     n_examples: int = 3  # trailers shown in Fig. 5 and Fig. 8
     top_k: int = 5  # retrieval results per query (Fig. 5)
@@ -75,8 +73,8 @@ class Section:
 SECTIONS: Registry[Section] = Registry("report section")
 
 
-def _has_model(run: RunDir) -> bool:
-    return run.info().kind in ("coarse", "fine")
+def _has_model(run: Run) -> bool:
+    return isinstance(run, ModelRun)
 
 
 def _needs_model(key: str, title: str, inputs: ReportInputs) -> Section | None:
@@ -89,9 +87,9 @@ def _needs_model(key: str, title: str, inputs: ReportInputs) -> Section | None:
 
 def _ids(inputs: ReportInputs) -> list[str]:
     """Trailers of the report's split; every trailer when the run has no such split (imported embeddings)."""
-    has_split = inputs.split in inputs.run.info().splits
-    ids = split_ids(inputs.run, inputs.split) if has_split else []
-    return ids or split_ids(inputs.run, "all")
+    has_split = inputs.split in inputs.run.info.splits
+    ids = inputs.run.split_ids(inputs.split) if has_split else []
+    return ids or inputs.run.split_ids("all")
 
 
 def _examples(inputs: ReportInputs, ids: list[str], n: int) -> list[str]:
@@ -187,30 +185,28 @@ def table5(inputs: ReportInputs) -> Section:
 
 
 # ---------------------------------------------------------------------------- Fig. 1
-def _tsne(emb: EmbeddingSet, seed: int) -> tuple[np.ndarray, list[str]]:
+def _map(run: Run) -> tuple[np.ndarray, list[str]]:
+    """The run's map (``mmx.layout``, the explorer's too) of its labelled trailers, and their primary genres."""
+    emb = run.embeddings()
     rows = [i for i, gs in enumerate(emb.genres) if gs]
-    if len(rows) > TSNE_MAX_POINTS:
-        rows = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, TSNE_MAX_POINTS)]
-    x = emb.unit[rows]
-    perplexity = float(min(30.0, max(2.0, (len(rows) - 1) / 3)))
-    xy = TSNE(2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed).fit_transform(x)
-    return xy, [emb.genres[i][0] for i in rows]
+    return map_layout(run)[rows], [emb.genres[i][0] for i in rows]
 
 
 @SECTIONS.register("fig1")
 def figure1(inputs: ReportInputs) -> Section:
     title = "Fig. 1 — coarse and fine embeddings (t-SNE, coloured by primary genre)"
-    coarse = load_embeddings(inputs.run)
-    kind = inputs.run.info().kind
+    coarse = inputs.run.embeddings()
+    kind = inputs.run.kind
     name = "coarse (genre classification)" if kind == "coarse" else f"{kind} run {inputs.run.root.name}"
-    panels = [(name, *_tsne(coarse, inputs.seed))]
+    panels = [(name, *_map(inputs.run))]
     notes = []
     if inputs.fine is not None:
-        panels.append(("fine (NT-Xent fine-tuned)", *_tsne(load_embeddings(inputs.fine), inputs.seed)))
+        panels.append(("fine (NT-Xent fine-tuned)", *_map(inputs.fine)))
     else:
         notes.append(f"Fine embedding missing: run `mmx finetune --run {inputs.run.root} --out FINE` "
                      "and pass `--fine FINE` to `mmx report`.")
-    fig = Plot("fig1_tsne", f"t-SNE (cosine) of the {coarse.dim}-d trailer embeddings; colour = first listed genre.",
+    fig = Plot("fig1_tsne", f"t-SNE (cosine, after PCA) of the {coarse.dim}-d trailer embeddings — the map "
+                 "`mmx serve` shows; colour = first listed genre.",
                  figures.png(figures.embedding_maps(panels)))
     return Section("fig1", title, figures=[fig], notes=notes)
 
@@ -219,12 +215,12 @@ def figure1(inputs: ReportInputs) -> Section:
 @SECTIONS.register("fig4")
 def figure4(inputs: ReportInputs) -> Section:
     title = "Fig. 4 — dataset statistics"
-    if inputs.run.info().store is None:
-        emb = load_embeddings(inputs.run)
+    if not _has_model(inputs.run):
+        emb = inputs.run.embeddings()
         genre_lists, years, scenes = emb.genres, [y for y in emb.years if y is not None], []
         n_clips: list[int] = []
     else:
-        store = inputs.run.store()
+        store = inputs.run.store
         metas = [store.meta(t) for t in sorted(store.entries())]
         genre_lists = [m.genres for m in metas]
         years = [m.year for m in metas if m.year is not None]
@@ -260,12 +256,13 @@ def figure4(inputs: ReportInputs) -> Section:
 def figure5(inputs: ReportInputs) -> Section:
     title = "Fig. 5/10 — retrieval examples"
     run = inputs.fine or inputs.run
-    emb = load_embeddings(run)
+    space = Neighbours.of_run(run)
+    emb = space.emb
     ids = [t for t in _ids(inputs) if t in emb.position]
-    store = run.store() if run.info().store is not None else None
+    store = run.store if _has_model(run) else None
     rows, cells = [], []
     for query in _examples(inputs, ids, inputs.n_examples):
-        hits = nearest(emb, query, inputs.top_k)
+        hits = space.nearest(query, inputs.top_k)
         for rank, h in enumerate([None] + hits):
             tid = query if h is None else h.trailer_id
             i = emb.position[tid]
@@ -299,8 +296,8 @@ def _retrieval_html(cells: list[tuple[dict, bytes | None]]) -> str:
 @SECTIONS.register("fig6")
 def figure6(inputs: ReportInputs) -> Section:
     title = "Fig. 6 — silhouette score through fine-tuning"
-    state = inputs.fine.state() if inputs.fine is not None else None
-    history = [h for h in (state or {}).get("history", []) if "val_silhouette" in h]
+    state = inputs.fine.state if inputs.fine is not None else None
+    history = [h for h in (state.history if state else ()) if "val_silhouette" in h]
     if not history:
         return Section("fig6", title, missing=(
             f"no fine-tuning history: run `mmx finetune --run {inputs.run.root} --out FINE` and pass `--fine FINE`"))
@@ -328,7 +325,7 @@ def figure8(inputs: ReportInputs) -> Section:
                                                         [c.start for c in tl.clips]))))
         for c in tl.clips:
             rows.append({"trailer_id": tid, "clip": c.clip, "start": c.start, "end": c.end, **c.probabilities})
-    seq_len = inputs.run.config().model.seq_len
+    seq_len = inputs.run.config.model.seq_len
     return Section("fig8", title, f"Genre probabilities of the {seq_len}-clip window (the model's sequence length) "
                    "centred on each clip, for trailers of the evaluated split.", tables={"timeline": rows}, figures=figs)
 

@@ -122,7 +122,7 @@ class Ingestor:
         self, video: Path, suffix: str, tid: str, title: str, year: int | None, genres: list[str]
     ) -> list[Problem]:
         predictor = self.collection.predictors[self.collection.main.name]
-        store, experts = predictor.store, list(predictor.info.experts)
+        store, experts = predictor.run.store, list(predictor.run.info.experts)
         with tempfile.TemporaryDirectory(prefix="mmx-ingest-") as tmp:
             link = Path(tmp) / f"{tid}{suffix}"  # the store names a trailer after its file
             link.symlink_to(video)

@@ -62,7 +62,7 @@ def random_starts(n_seqs: int, seq_len: int) -> list[ViewRule]:
     return [lambda n, rng: window_indices(n, n_seqs, seq_len, rng=rng)]
 
 
-TRAIN_VIEWS = {"even": evenly_spaced, "random": random_starts}
+TRAIN_VIEWS = {"even": evenly_spaced, "random": random_starts}  # data.train_windows (mmx.config.TRAIN_WINDOWS)
 
 
 class TrailerDataset(Dataset):

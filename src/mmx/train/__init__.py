@@ -1,1 +1,1 @@
-"""Training loops and run folders (coarse BCE training here; fine-tuning lives beside it)."""
+"""Training: the shared loop (``loop.py``), coarse genre training (``coarse.py``), NT-Xent fine-tuning (``finetune.py``)."""

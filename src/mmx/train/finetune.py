@@ -9,14 +9,15 @@ warm-up epochs then cosine annealing, 50 epochs. Every epoch logs the cosine sil
 validation trailers' bottleneck embeddings by primary genre (Fig. 6), epoch 0 being the coarse
 starting point.
 
-The run folder is a run like ``train``'s (kind ``"fine"``, ``parent`` = the coarse run, the
-parent's config.json so the network loads the same way) plus ``finetune.json``. Each epoch writes
-``checkpoints/epoch-NNNN`` (network, projection head, optimizer) and ``best.safetensors`` — for a
-fine run the weights of the last finished epoch, without the projection head, which exists only to
-train. Every epoch reseeds from (seed, epoch), so a run killed at any moment and resumed ends at
-the same weights as an uninterrupted one. When the last epoch is done, ``embeddings.npz`` is written.
+``FinetuneStage`` hands the NT-Xent step to the shared loop (``mmx.train.loop``: start-up, resume,
+seeding, checkpoints, lean finish). The run folder is a run like ``train``'s (kind ``"fine"``,
+``parent`` = the coarse run, the parent's config.json so the network loads the same way) plus
+``finetune.json``. Each epoch writes ``checkpoints/epoch-NNNN`` (network, projection head,
+optimizer) and ``best.safetensors`` — for a fine run the weights of the last finished epoch (its
+rule for the best epoch), without the projection head, which exists only to train. When the last
+epoch is done, ``embeddings.npz`` is written.
 
-Under ``torchrun`` (``mmx.train.distributed``) each process embeds its share of every global batch
+Under ``torchrun`` (``mmx.distributed``) each process embeds its share of every global batch
 and NT-Xent runs on the views of all processes gathered together, so every anchor still has the
 2(N − 1) negatives of the whole global batch; only the main process writes the run folder.
 """
@@ -25,74 +26,32 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from mmx.config import merge
+from mmx.config import FinetuneConfig, merge, recipe
 from mmx.data.dataset import ViewRule
+from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.data.windows import window_indices
+from mmx.distributed import DistInfo, Step, batch_steps, gather_with_grad, wrap_model
 from mmx.embeddings import embed_ids, embed_run
 from mmx.errors import RunError, TrainError
+from mmx.inference import autocast
 from mmx.losses import NTXentLoss
+from mmx.metrics import silhouette
 from mmx.model.mmx import MMX
+from mmx.progress import QUIET, Reporter
 from mmx.registry import Registry
-from mmx.retrieval import silhouette
-from mmx.train.coarse import autocast, make_loader
-from mmx.train.distributed import (
-    DistInfo,
-    Step,
-    barrier,
-    batch_steps,
-    gather_with_grad,
-    init_distributed,
-    wrap_model,
-)
-from mmx.train.run import RunDir, RunInfo
-from mmx.utils import atomic_write_text
+from mmx.run import COARSE, FINE, ModelRun, Run, RunDir, RunInfo, TrainingState
+from mmx.train.loop import Stage, epoch_seed, finish, fit, restore, save_epoch, start
 
 FINETUNE_FILE = "finetune.json"
-
-
-
-@dataclass
-class FinetuneConfig:
-    epochs: int = 50  # §4.2
-    warmup_epochs: int = 10  # linear warm-up epochs before cosine annealing (§4.2)
-    lr: float = 1e-4  # peak learning rate, Adam (§4.2)
-    weight_decay: float = 0.0  # the paper uses none
-    batch_size: int = 32  # trailers per batch, 2(N − 1) negatives per anchor; the paper's coarse batch (§4.2)
-    temperature: float = 0.5  # τ of NT-Xent (§4.2)
-    proj_hidden: int = 2048  # hidden width of projection layer m; not given in the paper (SimCLR: the input size)
-    proj_dim: int = 128  # output of projection layer n (§4.2: 2048 → 128)
-    positive_pair: str = "halves"  # "halves" (§3.3) or "random-windows" (two random window sets, authors' later code)
-    seed: int = 0  # seeds the projection head, batch order and random windows
-    eval_batch_size: int = 32  # batch size for the silhouette and the final embeddings
-    threads: int = 0  # torch CPU threads; 0 = torch's default
-
-
-def load_finetune_config(values: dict, base: FinetuneConfig | None = None) -> FinetuneConfig:
-    """``base`` (or the defaults) with ``values`` merged in, names and types checked."""
-    cfg = merge(base or FinetuneConfig(), values)
-    if not (cfg.temperature > 0 and cfg.lr > 0 and cfg.epochs >= 1 and 0 <= cfg.warmup_epochs):
-        raise TrainError(
-            f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
-            f"(got {cfg.temperature}, {cfg.lr}, {cfg.epochs}, {cfg.warmup_epochs})"
-        )
-    if cfg.positive_pair not in PAIR_RULES:
-        raise TrainError(
-            f"positive_pair {cfg.positive_pair!r} is unknown; use one of {', '.join(PAIR_RULES.names())}"
-        )
-    return cfg
 
 
 # ---------------------------------------------------------------------------- positive pairs
@@ -164,7 +123,7 @@ def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]
 
 def train_one_epoch(
     net: nn.Module, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
-    progress: bool = True, desc: str = "finetune", dist: DistInfo = DistInfo(),
+    reporter: Reporter = QUIET, desc: str = "finetune", dist: DistInfo = DistInfo(),
 ) -> float:
     """One pass of NT-Xent over ``loader`` (two views per trailer); mean loss per trailer.
 
@@ -174,8 +133,7 @@ def train_one_epoch(
     net.train()
     total, count = 0.0, 0
     steps = batch_steps(loader)
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
-    for i, batch in enumerate(bar):
+    for i, batch in enumerate(reporter.bar(loader, desc=desc, total=len(loader), unit="batch")):
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))
         if step.total < 2:
             continue
@@ -190,7 +148,6 @@ def train_one_epoch(
         optimizer.step()
         total += loss.item() * step.total
         count += step.total
-        bar.set_postfix(loss=f"{total / count:.4f}")
     return total / max(count, 1)
 
 
@@ -201,114 +158,95 @@ def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: i
     return silhouette(vectors, [store.meta(t).genres for t in ids])
 
 
-# ---------------------------------------------------------------------------- the run
+class FinetuneStage(Stage):
+    """NT-Xent on two views of every trailer; every epoch is the best (the last one is kept)."""
+
+    name = "fine-tune"
+    metric = "val_silhouette"
+    announces_best = False
+
+    def __init__(self, parent: ModelRun, info: RunInfo, cfg: FinetuneConfig, dist: DistInfo):
+        self.store, self.info, self.cfg, self.dist = parent.store, info, cfg, dist
+        self.model_cfg = parent.config.model
+        torch.manual_seed(cfg.seed)
+        self.model = parent.load_model("best")  # a copy of its own: the parent's stays as it is
+        proj = ProjectionHead(self.model_cfg.embed_dim, cfg.proj_hidden, cfg.proj_dim)
+        self.net = wrap_model(ContrastiveNet(self.model, proj), dist)  # on the device; DDP in a world > 1
+        self.parts = {"model": self.model, "proj": proj}
+        self.optimizer = torch.optim.Adam(trainable_parameters(self.model, proj), lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay)
+        self.views = PAIR_RULES.create(cfg.positive_pair, self.model_cfg.n_seqs, self.model_cfg.seq_len)
+        self.loss_fn = NTXentLoss(cfg.temperature)
+
+    def train_epoch(self, epoch: int, reporter: Reporter) -> dict:
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(epoch, cfg)
+        loader = make_loader(
+            self.store, self.info, self.info.splits["train"], cfg.batch_size, self.views,
+            shuffle_seed=epoch_seed(cfg.seed, epoch), seed=cfg.seed, epoch=epoch, dist=self.dist,
+        )
+        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist)
+        return {"train_loss": loss, "lr": lr_at(epoch, cfg)}
+
+    def validate(self) -> dict:
+        return {"val_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size)}
+
+    def is_best(self, score: float, state: TrainingState) -> bool:
+        return True
+
+
 def finetune(
-    parent: str | Path,
+    parent: str | Path | None,
     out: str | Path,
     cfg: FinetuneConfig,
     resume: bool = False,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    dist: DistInfo | None = None,
-) -> dict:
+    reporter: Reporter = QUIET,
+    dist: DistInfo = DistInfo(),
+) -> TrainingState:
     """Fine-tune the coarse run ``parent`` into ``out`` (or resume ``out``); returns the final state.
 
-    ``dist`` defaults to the torchrun job of the environment (``init_distributed``); with several
-    processes every process runs this with the same arguments and the main one writes the run.
+    With several processes (``dist``) every process runs this with the same arguments and the main
+    one writes the run.
     """
-    dist = dist or init_distributed()
-    log = log if dist.is_main else _silent
-    progress = progress and dist.is_main
     run = RunDir(out)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    reporter = reporter if dist.is_main else reporter.silent()
     if resume and run.exists():
-        info = run.info()
-        _check_resume(run, info, parent, cfg)
-        parent_run = RunDir(info.parent)
-    else:
-        if run.exists():
-            raise RunError(f"{run.root} already holds a run; pass --resume to continue it or pick a new --out")
-        parent_run = RunDir(parent)
-        info = _fine_info(parent_run, cfg)
-    store, run_cfg = parent_run.store(), parent_run.config()
-    state = run.state() if resume else None
-    barrier(dist)  # every process has read the folder before the main one writes it
-    if dist.is_main:
-        run.write_info(info, run_cfg)
-        atomic_write_text(run.root / FINETUNE_FILE, json.dumps(asdict(cfg), indent=2) + "\n")
-
-    torch.manual_seed(cfg.seed)
-    model = parent_run.load_model("best")
-    proj = ProjectionHead(run_cfg.model.embed_dim, cfg.proj_hidden, cfg.proj_dim)
-    if state is not None and state["checkpoint"]:
-        ckpt = run.root / state["checkpoint"]
-        model.load_state_dict(load_file(f"{ckpt}.safetensors"))
-        proj.load_state_dict(load_file(f"{ckpt}.proj.safetensors"))
-    net = wrap_model(ContrastiveNet(model, proj), dist)  # on the device; DDP in a world > 1
-    optimizer = torch.optim.Adam(trainable_parameters(model, proj), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        parent = run.read_info().parent if parent is None else parent
+    if parent is None:
+        raise RunError(f"{run.root} holds no fine-tuning run to resume; give the coarse run to start from")
+    parent_run = Run.open(parent)
+    info, state = start(
+        run, resume, lambda: _fine_info(parent_run, cfg), lambda r: _other_recipe(r, parent, cfg),
+        parent_run.config if isinstance(parent_run, ModelRun) else None, dist,
+        {FINETUNE_FILE: json.dumps(asdict(cfg), indent=2) + "\n"},
+    )
+    stage = FinetuneStage(parent_run, info, cfg, dist)
     if state is None:
-        score = val_silhouette(model, store, info, cfg.eval_batch_size)
-        state = {"epoch": 0, "checkpoint": None, "best_epoch": 0, "best_score": score, "history": []}
-        _finish_epoch(run, model, proj, optimizer, state, 0, {"epoch": 0, "val_silhouette": score}, dist)
-        log(f"epoch 0 (coarse start): val silhouette {score:.4f}")
-    elif state["checkpoint"]:
-        optimizer.load_state_dict(torch.load(f"{run.root / state['checkpoint']}.optim.pt", weights_only=True))
-        log(f"resuming {run.root} after epoch {state['epoch']}")
-
-    views = PAIR_RULES.create(cfg.positive_pair, run_cfg.model.n_seqs, run_cfg.model.seq_len)
-    loss_fn = NTXentLoss(cfg.temperature)
-    epochs = range(state["epoch"] + 1, cfg.epochs + 1)
-    bar = tqdm(epochs, desc="epochs", disable=not progress, unit="epoch", initial=state["epoch"], total=cfg.epochs)
-    for epoch in bar:
-        t0 = time.time()
-        seed = epoch_seed(cfg.seed, epoch)
-        torch.manual_seed(seed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(epoch, cfg)
-        loader = make_loader(
-            store, info, info.splits["train"], cfg.batch_size, views, shuffle_seed=seed, seed=cfg.seed, dist=dist,
-        )
-        loader.dataset.set_epoch(epoch)
-        loss = train_one_epoch(net, loader, loss_fn, optimizer, progress, desc=f"epoch {epoch}", dist=dist)
-        score = val_silhouette(model, store, info, cfg.eval_batch_size)
-        record = {"epoch": epoch, "train_loss": loss, "lr": lr_at(epoch, cfg), "val_silhouette": score,
-                  "seconds": round(time.time() - t0, 2)}
-        _finish_epoch(run, model, proj, optimizer, state, epoch, record, dist)
-        bar.set_postfix(loss=f"{loss:.4f}", silhouette=f"{score:.3f}")
-        log(f"epoch {epoch}/{cfg.epochs}: NT-Xent {loss:.4f}, val silhouette {score:.4f}")
-    if state["epoch"] >= cfg.epochs and dist.is_main:
-        embed_run(run)
-    return state
-
-
-def _silent(message: str) -> None:
-    """The log of processes other than the main one."""
-
-
-def _finish_epoch(
-    run: RunDir, model: MMX, proj: ProjectionHead, optimizer, state: dict, epoch: int, record: dict, dist: DistInfo,
-) -> None:
-    """The main process saves the epoch; the others only record it."""
-    if dist.is_main:
-        _save_epoch(run, model, proj, optimizer, state, epoch, record)
+        record = {"epoch": 0, **stage.validate()}
+        state = save_epoch(run, stage, TrainingState(), 0, record, dist)
+        reporter.line(f"epoch 0 (coarse start): val silhouette {record['val_silhouette']:.4f}")
     else:
-        _advance_state(state, epoch, RunDir.checkpoint_name(epoch), record)
+        restore(run, state, stage, reporter)
+    state = fit(run, stage, state, cfg.epochs, cfg.seed, dist, reporter)
+    done = finish(run, state, cfg.epochs, cfg.keep_optimizer, dist)
+    if done is not state:
+        embed_run(run.root)
+    return done
 
 
-def _advance_state(state: dict, epoch: int, name: str, record: dict) -> None:
-    state.update(epoch=epoch, checkpoint=name, best_epoch=epoch, best_score=record["val_silhouette"])
-    state["history"] = [h for h in state["history"] if h["epoch"] < epoch] + [record]
+def read_finetune_config(run: RunDir) -> FinetuneConfig:
+    """The fine-tuning settings a fine run was started with (``finetune.json``)."""
+    path = run.root / FINETUNE_FILE
+    if not path.exists():
+        raise RunError(f"{path} is missing; {run.root} is not a fine-tuning run")
+    return merge(FinetuneConfig(), json.loads(path.read_text()))
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7919) % 2**31
-
-
-def _fine_info(parent: RunDir, cfg: FinetuneConfig) -> RunInfo:
+def _fine_info(parent: Run, cfg: FinetuneConfig) -> RunInfo:
     """The fine run's info: the parent's data, with clear errors when NT-Xent cannot run on it."""
-    info = parent.info()
-    if info.kind not in ("coarse", "fine"):
+    info = parent.info
+    if info.kind not in (COARSE, FINE):
         raise TrainError(f"{parent.root} is of kind {info.kind!r}, without a network; fine-tune a coarse run")
     n_train = len(info.splits["train"])
     if n_train < 2 or cfg.batch_size < 2:
@@ -319,37 +257,16 @@ def _fine_info(parent: RunDir, cfg: FinetuneConfig) -> RunInfo:
     if not info.splits["val"]:
         raise TrainError(f"{parent.root} has no validation trailers, so the silhouette cannot be tracked")
     return RunInfo(
-        kind="fine", store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
+        kind=FINE, store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
         excluded=info.excluded, parent=str(parent.root.resolve()),
     )
 
 
-def _check_resume(run: RunDir, info: RunInfo, parent: str | Path | None, cfg: FinetuneConfig) -> None:
-    if info.kind != "fine":
-        raise RunError(f"{run.root} is a {info.kind} run, not a fine-tuning run")
-    if parent is not None and Path(parent).resolve() != Path(info.parent):
-        raise RunError(f"{run.root} was fine-tuned from {info.parent}, not {parent}")
-    saved = asdict(load_finetune_config(json.loads((run.root / FINETUNE_FILE).read_text())))
-    now = asdict(cfg)
-    for d in (saved, now):
-        d.pop("epochs")
-        d.pop("threads")
-    if saved != now:
-        raise RunError(
-            f"{run.root} was started with another fine-tuning config; resume it with the same settings "
-            "(only epochs may grow) or fine-tune into a new --out folder"
-        )
-
-
-def _save_epoch(
-    run: RunDir, model: MMX, proj: ProjectionHead, optimizer, state: dict, epoch: int, record: dict
-) -> None:
-    """Checkpoint files first, then best.safetensors and the state pointer, then prune."""
-    name = RunDir.checkpoint_name(epoch)
-    run.save_checkpoint(name, model, optimizer, {"proj": proj})
-    run.promote_best(name)
-    previous = state["checkpoint"]
-    _advance_state(state, epoch, name, record)
-    run.write_state(state)
-    if previous and previous != name:
-        run.remove_checkpoint(previous)
+def _other_recipe(run: RunDir, parent: str | Path, cfg: FinetuneConfig) -> str | None:
+    """Why a fine run's saved recipe is another than ``cfg`` from ``parent`` (None when only epochs/threads differ)."""
+    info = run.read_info()
+    if info.kind != FINE:
+        return f"another kind of training (it is a {info.kind} run, not a fine-tuning run)"
+    if Path(parent).resolve() != Path(info.parent):
+        return f"another coarse run ({info.parent}, not {parent})"
+    return None if recipe(read_finetune_config(run)) == recipe(cfg) else "another fine-tuning config"

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmx.ablation import AblationConfig, parse_expert_names, run_ablation
-from mmx.config import merge
-from mmx.data.store import FeatureStore
-from mmx.errors import TrainError
-from mmx.metrics import METRIC_KEYS
+from mmx.config import METRIC_KEYS
 from mmx_cli.commands.evaluate import SHORT
-from mmx_cli.common import add_config_args, resolve_config, table
+from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,21 +28,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="store expert name for one of the paper's experts image/motion/scene/audio "
         "(default image=appearance, motion=motion, scene=scene, audio=audio; repeatable)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--keep-weights", action="store_true",
+                   help="keep every variant's network (by default a variant keeps its scores and metrics only)")
+    add_progress_args(p)
     add_config_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.ablation import AblationConfig, parse_expert_names, run_ablation
+    from mmx.data.store import FeatureStore
+    from mmx.errors import TrainError
+
     t0 = time.time()
-    cfg = resolve_config(args)
-    if args.epochs is not None:
-        cfg = merge(cfg, {"train": {"epochs": args.epochs}})
+    cfg = resolve_config(args, {"train": {"epochs": args.epochs}} if args.epochs is not None else None)
+    set_threads(cfg.train.threads)
     tables = [t for t in args.tables.split(",") if t]
     if not set(tables) <= {"tbl2", "tbl5"}:
         raise TrainError(f"--tables {args.tables!r}: use tbl2, tbl5 or tbl2,tbl5")
-    acfg = AblationConfig(expert_names=parse_expert_names(args.expert), split=args.split, tables=tables)
-    out = run_ablation(FeatureStore(args.store), args.out, cfg, acfg, progress=not args.quiet)
+    acfg = AblationConfig(expert_names=parse_expert_names(args.expert), split=args.split, tables=tables,
+                          keep_weights=args.keep_weights)
+    out = run_ablation(FeatureStore(args.store), args.out, cfg, acfg, reporter(args))
     rows = [[row["label"]] + [out["results"][name][k] for k in METRIC_KEYS]
             for name, row in out["variants"].items() if name in out["results"]]
     print(f"\n{args.split} split, {cfg.train.epochs} epochs per variant")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.embeddings import EMBEDDINGS_FILE, embed_run, read_npz
-from mmx.train.run import RunDir
+from mmx.run import EMBEDDINGS_FILE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = embed_run(RunDir(args.run), args.out)
+    from mmx.data.vectors import read_npz
+    from mmx.embeddings import embed_run
+
+    path = embed_run(args.run, args.out)
     ids, vectors = read_npz(path)
     print(f"wrote {len(ids)} trailer embeddings of {vectors.shape[1]} dims → {path}")
     return 0

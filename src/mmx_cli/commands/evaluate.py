@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.inference import evaluate_run
-from mmx.metrics import METRIC_KEYS
-from mmx.retrieval import evaluate_retrieval
-from mmx.train.run import RunDir
-from mmx_cli.common import print_json, table
+from mmx.config import METRIC_KEYS
+from mmx_cli.common import print_json, reporter, table
 
 SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
          "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
@@ -62,15 +59,26 @@ def print_retrieval(result: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rd = RunDir(args.run)
+    from mmx.embeddings import ensure_embeddings
+    from mmx.errors import RunError
+    from mmx.inference import evaluate_run
+    from mmx.retrieval import evaluate_retrieval
+    from mmx.run import ModelRun, Run
+
+    run = Run.open(args.run)
     if args.retrieval:
-        result = evaluate_retrieval(rd, args.split or "all", args.k)
+        ensure_embeddings(run, reporter(args))
+        if isinstance(run, ModelRun) and run.parent is not None:
+            ensure_embeddings(run.parent, reporter(args))
+        result = evaluate_retrieval(run, args.split or "all", args.k)
         if args.json:
             print_json(result)
         else:
             print_retrieval(result)
         return 0
-    result = evaluate_run(rd, args.split or "test", args.threshold, probe=not args.no_probe)
+    if not isinstance(run, ModelRun):
+        raise RunError(f"{run.root} holds imported embeddings without a network; evaluate it with --retrieval")
+    result = evaluate_run(run, args.split or "test", args.threshold, probe=not args.no_probe)
     if args.json:
         print_json(result)
     else:

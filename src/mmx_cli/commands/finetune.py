@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from mmx.config import parse_override, read_config_file
-from mmx.errors import RunError
-from mmx.train.distributed import init_distributed
-from mmx.train.finetune import (
-    FINETUNE_FILE,
-    PAIR_RULES,
-    FinetuneConfig,
-    finetune,
-    load_finetune_config,
-)
-from mmx.train.run import RunDir
+from mmx.config import POSITIVE_PAIRS
+from mmx_cli.common import add_progress_args, reporter, set_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,40 +20,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="fine run folder to create (or to resume)")
     p.add_argument("--epochs", type=int, help="number of epochs (default 50)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--pairs", choices=PAIR_RULES.names(), help="positive-pair rule (default: halves)")
+    p.add_argument("--pairs", choices=POSITIVE_PAIRS, help="positive-pair rule (default: halves)")
     p.add_argument("--config", metavar="FILE", help="YAML/JSON file of fine-tuning settings (FinetuneConfig fields)")
     p.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[],
         help="override one fine-tuning setting, e.g. --set lr=3e-4 (repeatable)",
     )
     p.add_argument("--resume", action="store_true", help="continue the fine run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_progress_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    rd = RunDir(args.out)
-    given = (("epochs", args.epochs), ("seed", args.seed), ("positive_pair", args.pairs))
-    flags = {k: v for k, v in given if v is not None}
-    if args.resume and rd.exists():
-        cfg = load_finetune_config(json.loads((rd.root / FINETUNE_FILE).read_text()))
-        cfg = load_finetune_config({k: v for k, v in flags.items() if k == "epochs"}, cfg)
+    from mmx.config import FinetuneConfig, merge, resolve
+    from mmx.distributed import close_distributed, init_distributed
+    from mmx.errors import RunError
+    from mmx.run import RunDir
+    from mmx.train.finetune import finetune, read_finetune_config
+
+    folder = RunDir(args.out)
+    if args.resume and folder.exists():
+        cfg = read_finetune_config(folder)
+        if args.epochs is not None:
+            cfg = merge(cfg, {"epochs": args.epochs})
     else:
         if not args.run:
             raise RunError("--run (the coarse run to start from) is required to start a fine-tuning run")
-        cfg = FinetuneConfig()
-        if args.config:
-            cfg = load_finetune_config(read_config_file(args.config), cfg)
-        for text in args.set:
-            cfg = load_finetune_config(parse_override(text), cfg)
-        cfg = load_finetune_config(flags, cfg)
+        given = (("epochs", args.epochs), ("seed", args.seed), ("positive_pair", args.pairs))
+        cfg = resolve(FinetuneConfig(), args.config, args.set, {k: v for k, v in given if v is not None})
+    set_threads(cfg.threads)
     dist = init_distributed()
-    state = finetune(args.run, args.out, cfg, resume=args.resume, progress=not args.quiet, dist=dist)
+    try:
+        state = finetune(args.run, args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
+    finally:
+        close_distributed()
     if not dist.is_main:  # under torchrun only the main process reports
         return 0
-    first, last = state["history"][0], state["history"][-1]
+    first, last = state.history[0], state.history[-1]
     print(
-        f"done: {state['epoch']} epoch(s); val silhouette {first['val_silhouette']:.4f} (coarse) → "
+        f"done: {state.epoch} epoch(s); val silhouette {first['val_silhouette']:.4f} (coarse) → "
         f"{last['val_silhouette']:.4f}; projection head dropped → {args.out}"
     )
     return 0

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmx.data.importer import import_folder
-from mmx.data.store import FeatureStore
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.data.importer import import_folder
+    from mmx.data.store import FeatureStore
+
     store = FeatureStore.create(args.store)
     report = import_folder(args.folder, store)
     print(

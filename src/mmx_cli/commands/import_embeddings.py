@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.embeddings import import_embeddings
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.embeddings import import_embeddings
+
     report = import_embeddings(args.npz, args.labels, args.out)
     for p in report.problems:
         print(f"problem: {p.where}: {p.reason}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmx.index import INDEXES, IndexConfig, build_run_index, load_run_index
+from mmx_cli.common import add_progress_args, reporter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,20 +18,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "hnsw = graph, --ef-search per query.",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
-    p.add_argument("--kind", default="exact", choices=INDEXES.names(), help="index kind (default exact)")
+    p.add_argument("--kind", default="exact", help="index kind: exact (default), ivf or hnsw (mmx.index.INDEXES)")
     p.add_argument("--nlist", type=int, help="ivf: number of cells (default √N)")
     p.add_argument("--nprobe", type=int, help="ivf: cells scanned per query (default 32)")
     p.add_argument("--hnsw-m", type=int, help="hnsw: neighbours per node (default 32)")
     p.add_argument("--ef-search", type=int, help="hnsw: candidates per query (default 128)")
+    add_progress_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.embeddings import ensure_embeddings
+    from mmx.index import IndexConfig, build_run_index, load_run_index
+    from mmx.run import Run
+
+    run = Run.open(args.run)
+    ensure_embeddings(run, reporter(args))
     options = {"nlist": args.nlist, "nprobe": args.nprobe, "hnsw_m": args.hnsw_m, "ef_search": args.ef_search}
     cfg = IndexConfig(kind=args.kind, **{k: v for k, v in options.items() if v is not None})
     t0 = time.perf_counter()
-    path = build_run_index(args.run, cfg)
-    found = load_run_index(args.run, args.kind)
+    path = build_run_index(run, cfg)
+    found = load_run_index(run, args.kind)
     print(f"indexed {found.index.ntotal} trailers ({found.index.d}-d, {args.kind}) in "
           f"{time.perf_counter() - t0:.1f} s → {path}")
     return 0

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from mmx.config import RunConfig
-from mmx.data.splits import assign_splits
-from mmx.data.store import FeatureStore
-from mmx.embeddings import load_embeddings
-from mmx.errors import StoreError
-from mmx.train.run import RunDir
 from mmx_cli.common import print_json, table
+
+if TYPE_CHECKING:
+    from mmx.config import RunConfig
+    from mmx.data.store import FeatureStore
+    from mmx.run import Run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def store_summary(store: FeatureStore, cfg: RunConfig) -> dict:
+def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
+    import numpy as np
+
+    from mmx.data.splits import assign_splits
+
     entries = store.entries()
     split = assign_splits(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
     clips = np.array([m.n_clips for m in entries.values()]) if entries else np.zeros(0)
@@ -49,11 +51,13 @@ def store_summary(store: FeatureStore, cfg: RunConfig) -> dict:
     }
 
 
-def run_summary(rd: RunDir) -> dict:
-    info, state = rd.info(), rd.state()
+def run_summary(run: "Run") -> dict:
+    from mmx.run import ModelRun
+
+    info = run.info
     out = {
         "kind": info.kind,
-        "path": str(rd.root),
+        "path": str(run.root),
         "store": info.store,
         "n_trailers": sum(len(v) for v in info.splits.values()),
         "experts": {n: {"dim": e["dim"], "level": e["level"]} for n, e in info.experts.items()},
@@ -61,30 +65,36 @@ def run_summary(rd: RunDir) -> dict:
         "splits": {s: len(v) for s, v in info.splits.items()},
         "excluded": {k: len(v) for k, v in info.excluded.items()},
     }
-    if info.kind == "embeddings":
-        emb = load_embeddings(rd)
+    if not isinstance(run, ModelRun):
+        emb = run.embeddings()
         counts = Counter(g for gs in emb.genres for g in gs)
         out["genres"] = {g: counts.get(g, 0) for g in info.genres}
         out["dim"] = emb.dim
+        return out
     if info.store and Path(info.store).exists():
-        store = FeatureStore(info.store)
+        store = run.store
         counts = Counter(g for ids in info.splits.values() for t in ids if t in store for g in store.meta(t).genres)
         out["genres"] = {g: counts.get(g, 0) for g in info.genres}
-    if rd.config_path.exists():
-        cfg = rd.config()
-        out["config"] = {"fusion": cfg.model.fusion, "epochs": cfg.train.epochs, "lr": cfg.train.lr,
-                         "batch_size": cfg.train.batch_size, "seed": cfg.train.seed}
+    cfg = run.config
+    out["config"] = {"fusion": cfg.model.fusion, "epochs": cfg.train.epochs, "lr": cfg.train.lr,
+                     "batch_size": cfg.train.batch_size, "seed": cfg.train.seed}
+    state = run.state
     if state:
-        out["epoch"] = state["epoch"]
-        out["best_epoch"] = state["best_epoch"]
-        out["best_score"] = state["best_score"]
+        out.update(epoch=state.epoch, best_epoch=state.best_epoch, best_score=state.best_score,
+                   finished=state.finished)
+    out["bytes"] = run.dir.nbytes()
     return out
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.config import RunConfig
+    from mmx.data.store import FeatureStore
+    from mmx.errors import StoreError
+    from mmx.run import Run
+
     path = Path(args.path)
     if (path / "run.json").exists():
-        summary = run_summary(RunDir(path))
+        summary = run_summary(Run.open(path))
     elif (path / "manifest.json").exists():
         summary = store_summary(FeatureStore(path), RunConfig())
     else:
@@ -105,5 +115,5 @@ def run(args: argparse.Namespace) -> int:
               f"{summary['bytes'] / 2**20:.1f} MiB of features")
     if "epoch" in summary:
         print(f"trained {summary['epoch']} epoch(s); best epoch {summary['best_epoch']} "
-              f"(validation {summary['best_score']:.4f})")
+              f"(validation {summary['best_score']:.4f}); the run folder weighs {summary['bytes'] / 2**20:.1f} MiB")
     return 0

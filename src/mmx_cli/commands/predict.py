@@ -10,12 +10,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from mmx.errors import RunError
-from mmx.inference import label_suggestions
-from mmx.timeline import Timeline, trailer_timeline
-from mmx.train.run import RunDir
 from mmx_cli.common import print_json, table
 
 
@@ -35,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
         return run_timeline(args)
     if args.plot:
         raise RunError("--plot draws a timeline; add --timeline")
-    results = label_suggestions(RunDir(args.run), args.ids, args.threshold)
+    from mmx.inference import label_suggestions
+
+    results = label_suggestions(args.run, args.ids, args.threshold)
     if args.json:
         print_json(results)
         return 0
@@ -53,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
 def run_timeline(args: argparse.Namespace) -> int:
     if args.plot and len(args.ids) != 1:
         raise RunError("--plot draws one trailer's timeline; give a single trailer id")
-    timelines = [trailer_timeline(RunDir(args.run), tid) for tid in args.ids]
+    from mmx.run import Run
+    from mmx.timeline import trailer_timeline
+
+    run = Run.open(args.run)
+    timelines = [trailer_timeline(run, tid) for tid in args.ids]
     if args.plot:
         plot_timeline(timelines[0], Path(args.plot))
     if args.json:
@@ -72,15 +73,13 @@ def run_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot_timeline(t: Timeline, path: Path) -> None:
+def plot_timeline(t, path: Path) -> None:
     """Heat map of the timeline: genres down, clips (or seconds) across (the paper's Fig. 8)."""
-    try:
-        import matplotlib
+    import matplotlib
+    import numpy as np
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise RunError("--plot needs matplotlib; install it with `pip install matplotlib`") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     probs = t.matrix().T  # (G, n_clips)
     has_times = bool(t.clips) and t.clips[0].start is not None
     # clip boundaries on the x axis: seconds when known (clips differ in length), else clip numbers

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmx_report import build_report
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx_report import build_report
+
     t0 = time.time()
     page = build_report(args.run, args.ablation, args.out, fine_run=args.fine, seed=args.seed, split=args.split,
                         log=lambda s: print(s, flush=True))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from mmx.retrieval import search_run
-from mmx_cli.common import print_json, table
+from mmx_cli.common import print_json, reporter, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    hits = search_run(args.run, args.query, args.k)
+    from mmx.embeddings import ensure_embeddings
+    from mmx.retrieval import search_run
+    from mmx.run import Run
+
+    run = Run.open(args.run)
+    ensure_embeddings(run, reporter(args))
+    hits = search_run(run, args.query, args.k)
     if args.json:
         print_json([asdict(h) for h in hits])
         return 0

@@ -7,9 +7,6 @@ import csv
 import io
 from pathlib import Path
 
-from mmx.inference import label_suggestions, ranked_label_changes, split_ids
-from mmx.train.run import RunDir
-from mmx.utils import atomic_write_text
 from mmx_cli.common import table
 
 COLUMNS = ["trailer_id", "title", "action", "genre", "probability", "confidence", "given", "predicted"]
@@ -31,9 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rd = RunDir(args.run)
-    ids = split_ids(rd, args.split)
-    rows = ranked_label_changes(label_suggestions(rd, ids, args.threshold))
+    from mmx.inference import label_suggestions, model_run, ranked_label_changes
+    from mmx.utils import atomic_write_text
+
+    run = model_run(args.run)
+    ids = run.split_ids(args.split)
+    rows = ranked_label_changes(label_suggestions(run, ids, args.threshold))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

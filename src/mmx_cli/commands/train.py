@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.config import merge
-from mmx.data.store import FeatureStore
-from mmx.errors import RunError
-from mmx.train.coarse import train
-from mmx.train.distributed import init_distributed
-from mmx.train.run import RunDir
-from mmx_cli.common import add_config_args, resolve_config
+from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,35 +21,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fusion", choices=["cg", "concat"], help="cg = collaborative gating, concat = Naive Concat")
     p.add_argument("--experts", help="comma-separated subset of the store's experts")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_progress_args(p)
     add_config_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    rd = RunDir(args.out)
-    if args.resume and rd.exists():
-        cfg = rd.config()
+    from mmx.config import merge
+    from mmx.data.store import FeatureStore
+    from mmx.distributed import close_distributed, init_distributed
+    from mmx.errors import RunError
+    from mmx.run import RunDir
+    from mmx.train.coarse import train
+
+    folder = RunDir(args.out)
+    if args.resume and folder.exists():
+        cfg = folder.read_config()
         if args.epochs is not None:
             cfg = merge(cfg, {"train": {"epochs": args.epochs}})
-        store_path = args.store or rd.info().store
+        store_path = args.store or folder.read_info().store
     else:
         if not args.store:
             raise RunError("--store is required to start a new run")
-        cfg = resolve_config(args)
         flags = {
             "train": {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None},
             "model": {"fusion": args.fusion} if args.fusion else {},
             "data": {"experts": args.experts} if args.experts else {},
         }
-        cfg = merge(cfg, flags)
+        cfg = resolve_config(args, flags)
         store_path = args.store
+    set_threads(cfg.train.threads)
     dist = init_distributed()
-    state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, progress=not args.quiet, dist=dist)
+    try:
+        state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
+    finally:
+        close_distributed()
     if not dist.is_main:  # under torchrun only the main process reports
         return 0
     print(
-        f"done: {state['epoch']} epoch(s), best epoch {state['best_epoch']} "
-        f"(validation {cfg.train.select_metric} {state['best_score']:.4f}) → {args.out}"
+        f"done: {state.epoch} epoch(s), best epoch {state.best_epoch} "
+        f"(validation {cfg.train.select_metric} {state.best_score:.4f}) → {args.out}"
     )
     return 0

@@ -15,7 +15,6 @@ statistics over the global batch too (``nn.SyncBatchNorm`` on GPUs, ``GlobalBatc
 
 from __future__ import annotations
 
-import atexit
 import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -48,7 +47,9 @@ class DistInfo:
 def init_distributed() -> DistInfo:
     """Join the torchrun job described by the environment (a world of one without it).
 
-    The device is ``cuda:LOCAL_RANK`` when GPUs exist, else the CPU; the backend follows it.
+    The device is ``cuda:LOCAL_RANK`` when GPUs exist, else the CPU; the backend follows it. This
+    sets process-wide state (the CUDA device, the process group): applications call it once, in
+    ``main``, and ``close_distributed`` when done; library functions take the ``DistInfo``.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -58,7 +59,6 @@ def init_distributed() -> DistInfo:
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
-        atexit.register(close_distributed)
     rank = dist.get_rank() if dist.is_initialized() else 0
     return DistInfo(rank, world, local, device)
 

@@ -1,0 +1,42 @@
+"""Torch loaders over a run's trailers: the one way training, prediction and embedding read a store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch.utils.data import DataLoader
+
+from mmx.data.dataset import TrailerDataset, ViewRule, make_collate
+from mmx.data.store import FeatureStore
+from mmx.distributed import DistInfo, GlobalBatchSampler
+
+if TYPE_CHECKING:
+    from mmx.run import RunInfo
+
+
+def make_loader(
+    store: FeatureStore,
+    info: "RunInfo",
+    ids: list[str],
+    batch_size: int,
+    views: list[ViewRule],
+    shuffle_seed: int | None = None,
+    seed: int = 0,
+    epoch: int = 0,
+    dist: DistInfo = DistInfo(),
+) -> DataLoader:
+    """Loader over ``ids`` with the run's experts and genres; shuffled with ``shuffle_seed`` when given.
+
+    Shuffled loaders give this process's share of each global batch (``GlobalBatchSampler``; all
+    of it in a world of one); their ``batch_sampler.steps`` say how the shares are weighted.
+    ``epoch`` seeds the random views (with ``seed``), so an epoch draws the same windows on resume.
+    """
+    experts = info.expert_infos()
+    ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed)
+    ds.set_epoch(epoch)
+    collate = make_collate(list(experts), {n: e.dim for n, e in experts.items()})
+    pin = dist.device.type == "cuda"
+    if shuffle_seed is None:
+        return DataLoader(ds, batch_size=batch_size, collate_fn=collate, drop_last=False, pin_memory=pin)
+    sampler = GlobalBatchSampler(len(ds), batch_size, shuffle_seed, dist)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, pin_memory=pin)

@@ -1,0 +1,174 @@
+"""The one training loop: a run folder started or resumed, epochs seeded, checkpointed and reported.
+
+A training stage — coarse genre training (``coarse.py``), NT-Xent fine-tuning (``finetune.py``) —
+is a ``Stage``: the modules it trains and saves (``parts``, the network under ``"model"``), its
+optimizer, one epoch of its own step, its validation figure and its rule for the best epoch.
+Everything else is done here, the same way for both:
+
+* ``start`` — a new run folder (refusing an existing one), or the resumed one (refusing another
+  recipe; only the epoch count may grow), written by the main process after every process has read it;
+* ``restore`` — the parts and the optimizer back from the last whole checkpoint;
+* ``fit`` — the epochs: each reseeded from (seed, epoch), so a run killed at any moment and resumed
+  ends at the same weights as an uninterrupted one; after each, its checkpoint files, then
+  ``best.safetensors`` when the epoch is the best, then the state pointer, then the previous
+  checkpoint is pruned — a kill (or a full disk) never loses a finished epoch;
+* ``finish`` — a lean run: once the last epoch is done the optimizer state is dropped (unless
+  ``keep_optimizer``) and the last epoch's network weights too when they are the best ones.
+
+Under ``torchrun`` every process runs the same loop; only the main one writes the run folder and
+reports (``mmx.distributed``).
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import time
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from mmx.config import RunConfig
+from mmx.distributed import DistInfo, barrier
+from mmx.errors import RunError
+from mmx.progress import Reporter
+from mmx.run import RunDir, RunInfo, TrainingState
+from mmx.utils import atomic_write_text
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class Stage(abc.ABC):
+    """What one kind of training brings to the loop."""
+
+    name: str  # in log lines: "coarse", "fine-tune"
+    metric: str  # the validation figure: a key of every epoch's record, and what ``is_best`` compares
+    parts: dict[str, nn.Module]  # saved with every checkpoint; "model" is the network (best.safetensors)
+    optimizer: torch.optim.Optimizer
+    announces_best: bool = True  # say "(best)" in the log when an epoch becomes the best one
+
+    @abc.abstractmethod
+    def train_epoch(self, epoch: int, reporter: Reporter) -> dict:
+        """One epoch of training; the record's fields (``train_loss``, ``lr``, …)."""
+
+    @abc.abstractmethod
+    def validate(self) -> dict:
+        """The validation figures after an epoch (``self.metric`` among them)."""
+
+    @abc.abstractmethod
+    def is_best(self, score: float, state: TrainingState) -> bool:
+        """Whether an epoch scoring ``score`` becomes the run's best (``best.safetensors``)."""
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % 2**31
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def start(
+    run: RunDir, resume: bool, make_info: Callable[[], RunInfo], same_recipe: Callable[[RunDir], str | None],
+    cfg: RunConfig, dist: DistInfo, extra_files: dict[str, str] | None = None,
+) -> tuple[RunInfo, TrainingState | None]:
+    """The run's info and, when resuming, its training state; the folder written (main process).
+
+    ``same_recipe(run)`` says why a resumed run's recipe differs from the requested one (None when
+    it is the same); ``extra_files`` (name → text) are written beside ``config.json``.
+    """
+    if resume and run.exists():
+        why = same_recipe(run)
+        if why:
+            raise RunError(
+                f"{run.root} was started with {why}; resume it with the same settings "
+                "(only the number of epochs may grow) or train into a new --out folder"
+            )
+        info, state = run.read_info(), run.read_state()
+    else:
+        if run.exists():
+            raise RunError(f"{run.root} already holds a run; pass --resume to continue it or pick a new --out")
+        info, state = make_info(), None
+    barrier(dist)  # every process has read the folder before the main one writes it
+    if dist.is_main:
+        run.write_info(info, cfg)  # on resume: records a grown epoch count
+        for name, text in (extra_files or {}).items():
+            atomic_write_text(run.root / name, text)
+    return info, state
+
+
+def restore(run: RunDir, state: TrainingState, stage: Stage, reporter: Reporter) -> None:
+    """The stage's parts and optimizer as they were after ``state.epoch`` (its last whole checkpoint)."""
+    for part, module in stage.parts.items():
+        path = run.model_weights(state, "last") if part == "model" else run.checkpoint_path(state.checkpoint, part)
+        module.load_state_dict(load_file(str(path)))
+    optim = run.checkpoint_path(state.checkpoint, "optim", "pt")
+    if optim.exists():
+        stage.optimizer.load_state_dict(torch.load(optim, weights_only=True))
+    else:
+        reporter.line(f"{run.root}: the optimizer state of the finished run was not kept; continuing with a "
+                      "fresh one (train with --set train.keep_optimizer=true to continue runs exactly)")
+    reporter.line(f"resuming {run.root} after epoch {state.epoch}")
+
+
+def save_epoch(
+    run: RunDir, stage: Stage, state: TrainingState, epoch: int, record: dict, dist: DistInfo,
+) -> TrainingState:
+    """The state after ``epoch``; the main process writes its checkpoint, best weights and state pointer."""
+    name = RunDir.checkpoint_name(epoch)
+    score = record[stage.metric]
+    new = state.advance(epoch, name, record, score, best=stage.is_best(score, state))
+    if not dist.is_main:
+        return new
+    try:
+        run.save_checkpoint(name, stage.parts, stage.optimizer)
+        if new.best_epoch == epoch:
+            run.promote_best(name)
+        run.write_state(new)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        run.remove_checkpoint(name)
+        raise RunError(
+            f"no space left on the disk of {run.root} while writing the checkpoint of epoch {epoch}; the run is "
+            f"whole up to epoch {state.epoch}: free some space and continue it with --resume"
+        ) from None
+    if state.checkpoint and state.checkpoint != name:
+        run.remove_checkpoint(state.checkpoint)
+    return new
+
+
+def fit(
+    run: RunDir, stage: Stage, state: TrainingState, epochs: int, seed: int, dist: DistInfo, reporter: Reporter,
+) -> TrainingState:
+    """Epochs ``state.epoch + 1 … epochs`` of ``stage``; returns the final state."""
+    todo = range(state.epoch + 1, epochs + 1)
+    for epoch in reporter.bar(todo, desc=stage.name, total=epochs, unit="epoch", initial=state.epoch, leave=True):
+        t0 = time.time()
+        torch.manual_seed(epoch_seed(seed, epoch))
+        record = {"epoch": epoch, **stage.train_epoch(epoch, reporter)}
+        record.update(stage.validate())
+        record["seconds"] = round(time.time() - t0, 2)
+        state = save_epoch(run, stage, state, epoch, record, dist)
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in record.items() if isinstance(v, float) and k != "seconds")
+        best = " (best)" if stage.announces_best and state.best_epoch == epoch else ""
+        reporter.line(f"{stage.name} epoch {epoch}/{epochs}: {figures}{best} [{record['seconds']:.1f} s]")
+    return state
+
+
+def finish(run: RunDir, state: TrainingState, epochs: int, keep_optimizer: bool, dist: DistInfo) -> TrainingState:
+    """A finished run made lean: what is needed to use it, and to continue it, nothing twice."""
+    if state.epoch < epochs or state.finished or not dist.is_main:
+        return state
+    if not keep_optimizer:
+        run.checkpoint_path(state.checkpoint, "optim", "pt").unlink(missing_ok=True)
+    if state.best_epoch == state.epoch:  # the last epoch's network is best.safetensors
+        run.checkpoint_path(state.checkpoint).unlink(missing_ok=True)
+    done = replace(state, finished=True)
+    run.write_state(done)
+    return done
