@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads
 
 if TYPE_CHECKING:
+    from mmx.config import ModelConfig
     from mmx.data.store import FeatureStore
     from mmx.progress import Reporter
 
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     ablation = None
     if args.ablate_epochs > 0:
         ablation = out / "ablation"
-        narrower = {k: min(v, getattr(cfg.model, k)) for k, v in ABLATION_MODEL.items()}  # never wider than cfg
+        narrower = ablation_widths(cfg.model)
         print(f"[7/8] the paper's ablation variants (Tbl. 2, Tbl. 5), {args.ablate_epochs} epochs each, a narrower "
               f"model (bottleneck {narrower['bottleneck_hidden']}) → {ablation}")
         base = merge(cfg, {"train": {"epochs": args.ablate_epochs}, "model": narrower})
@@ -191,6 +192,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"\ndemo finished in {time.time() - t0:.0f} s (SYNTHETIC DATA). Next: mmx info {coarse}; "
           f"mmx search --run {fine} {query}; mmx serve --run {fine}")
     return 0
+
+
+def ablation_widths(model: ModelConfig) -> dict[str, int]:
+    """``ABLATION_MODEL``'s widths, never wider than the main run's ``model``."""
+    return {k: min(v, getattr(model, k)) for k, v in ABLATION_MODEL.items()}
 
 
 def headline(result: dict) -> str:
