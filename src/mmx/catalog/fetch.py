@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from mmx.catalog.build import Entry
 from mmx.catalog.labels import write_labels
+from mmx.errors import ConfigError, MissingExtra
 from mmx.utils import atomic_write_text
 
 try:
@@ -65,7 +66,7 @@ class _Silent:
 
 def _require_yt_dlp() -> None:
     if yt_dlp is None:
-        raise ImportError("mmx dataset fetch needs yt-dlp: pip install 'mmx[dataset]' (or pip install yt-dlp)")
+        raise MissingExtra("dataset", "yt_dlp", "dataset fetch")
 
 
 def parse_rate(text: str) -> int:
@@ -73,7 +74,7 @@ def parse_rate(text: str) -> int:
     _require_yt_dlp()
     rate = yt_dlp.utils.parse_bytes(text)
     if rate is None or rate <= 0:
-        raise ValueError(f"rate limit {text!r} is not a rate like 2M or 500K (bytes per second)")
+        raise ConfigError(f"rate limit {text!r} is not a rate like 2M or 500K (bytes per second)")
     return rate
 
 
@@ -150,7 +151,7 @@ def fetch(entries: list[Entry], out_dir: str | Path, cfg: FetchConfig, progress:
     """One result per entry, in the entries' order; ``cfg.jobs`` downloads run at a time."""
     _require_yt_dlp()
     if cfg.jobs < 1 or cfg.retries < 0 or cfg.backoff < 0:
-        raise ValueError(f"fetch needs jobs >= 1, retries >= 0 and backoff >= 0, got {cfg}")
+        raise ConfigError(f"fetch needs jobs >= 1, retries >= 0 and backoff >= 0, got {cfg}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:

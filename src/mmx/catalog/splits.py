@@ -20,7 +20,7 @@ import numpy as np
 from mmx.catalog.build import Entry
 from mmx.catalog.formats import FORMATS
 from mmx.data.splits import SPLITS
-from mmx.errors import InputError
+from mmx.errors import ConfigError, InputError
 
 # Names split files use → mmx's split names.
 SPLIT_NAMES = {"trn": "train", "train": "train", "val": "val", "valid": "val", "validation": "val",
@@ -85,7 +85,7 @@ def iterative_stratification(labels: np.ndarray, fractions: list[float], seed: i
     y = np.asarray(labels, dtype=bool)  # (N, G)
     r = np.asarray(fractions, dtype=float)
     if y.ndim != 2 or r.ndim != 1 or (r < 0).any() or r.sum() <= 0:
-        raise ValueError(f"need an (N, G) label matrix and non-negative fractions, got {y.shape} and {fractions}")
+        raise ConfigError(f"need an (N, G) label matrix and non-negative fractions, got {y.shape} and {fractions}")
     r = r / r.sum()  # (K,)
     rng = np.random.default_rng(seed)
     want = r * len(y)  # (K,) examples each subset still wants

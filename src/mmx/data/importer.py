@@ -4,7 +4,10 @@
 ``split`` (train/val/test). Each npz holds one float array per expert shaped ``(n_clips, dim)``,
 clips in time order; a window-level expert (audio for NetVLAD) gives ``(n_windows, dim)`` plus an
 int array ``<expert>__clip`` saying which clip each window belongs to; optional ``clip_times``
-``(n_clips, 2)`` in seconds. An expert may be absent from a trailer.
+``(n_clips, 2)`` in seconds. An expert may be absent from a trailer. Optional keyframes: a folder
+``<trailer_id>.keyframes/`` with one image per clip (JPEG, PNG or WebP), in clip order by file
+name (``0000.jpg``, ``0001.jpg``, …); a folder that does not fit is reported and the trailer is
+imported without keyframes.
 
 Every problem is reported with its file or row and the reason; the rest is imported. Importing
 the same folder twice changes nothing (entries whose npz and label row are unchanged are skipped).
@@ -13,6 +16,7 @@ the same folder twice changes nothing (entries whose npz and label row are uncha
 from __future__ import annotations
 
 import csv
+import hashlib
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -111,6 +115,38 @@ def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
                 continue
             rows.append(LabelRow(i, tid, genres, (rec.get("title") or "").strip(), year, split))
     return rows
+
+
+KEYFRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # image files read from <trailer_id>.keyframes/
+
+
+def read_keyframes(folder: Path, n_clips: int) -> tuple[list[bytes] | None, str | None]:
+    """The images of a ``<trailer_id>.keyframes`` folder in clip order, or None and why they cannot be used."""
+    from PIL import Image, UnidentifiedImageError  # Pillow: only when a collection has keyframes
+
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in KEYFRAME_SUFFIXES)
+    except OSError as e:
+        return None, f"cannot list {folder.name} ({e.strerror})"
+    if len(files) != n_clips:
+        return None, f"{folder.name} holds {len(files)} image(s) for {n_clips} clips; give one per clip"
+    images = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+            with Image.open(path) as img:
+                img.verify()
+        except (OSError, UnidentifiedImageError, SyntaxError) as e:
+            return None, f"{folder.name}/{path.name} is not a readable image ({e})"
+        images.append(data)
+    return images, None
+
+
+def _keyframes_digest(images: list[bytes]) -> str:
+    h = hashlib.sha256()
+    for data in images:
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
 
 
 HEADER_READERS = {
@@ -261,13 +297,20 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
             title=r.title, year=r.year, split=r.split,
             source={"npz": str(path.resolve()), "sha256": digest},
         )
+        keyframes, why = None, None
+        if (folder / f"{r.trailer_id}.keyframes").is_dir():
+            keyframes, why = read_keyframes(folder / f"{r.trailer_id}.keyframes", n_clips)
+        if why:
+            report.problems.append(Problem(path.name, f"keyframes not imported: {why}"))
+        if keyframes is not None:
+            meta.source["keyframes_sha256"] = _keyframes_digest(keyframes)
         old = existing.get(r.trailer_id)
-        if old is not None and _same(old, meta):
+        if old is not None and _same(old, meta) and not store.verify_entry(r.trailer_id):
             report.unchanged.append(r.trailer_id)
             continue
         store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
         arrays_out = {k: v for k, v in arrays.items() if k not in RESERVED}
-        store.write_entry(meta, arrays_out, clip_times=arrays.get("clip_times"))
+        store.write_entry(meta, arrays_out, clip_times=arrays.get("clip_times"), keyframes=keyframes)
         (report.updated if old is not None else report.imported).append(r.trailer_id)
     return report
 
@@ -275,5 +318,6 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
 def _same(old: EntryMeta, new: EntryMeta) -> bool:
     return (
         old.source.get("sha256") == new.source["sha256"]
+        and old.source.get("keyframes_sha256") == new.source.get("keyframes_sha256")
         and (old.genres, old.title, old.year, old.split) == (new.genres, new.title, new.year, new.split)
     )

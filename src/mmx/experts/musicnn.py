@@ -25,10 +25,9 @@ from torch import nn
 
 from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
-from mmx.experts.base import Expert
 from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
 from mmx.experts.tf_checkpoint import read_checkpoint
-from mmx.experts.torch_expert import device
+from mmx.experts.torch_expert import TorchExpert
 from mmx.experts.weights import load_into, on_meta, package_file
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96  # musicnn/configuration.py
@@ -128,7 +127,7 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
 
 
 @EXPERTS.register("audio")
-class MusicnnExpert(Expert):
+class MusicnnExpert(TorchExpert):
     """musicnn (MSD), 200-d penultimate features per 3 s window of audio, one window per second."""
 
     name: ClassVar[str] = "audio"
@@ -137,11 +136,9 @@ class MusicnnExpert(Expert):
     level: ClassVar[str] = "window"
     hop_frames: ClassVar[int] = 62  # ≈ 1 s between window starts (windows overlap: a 2 s clip still gets one)
     batch_size: ClassVar[int] = 32  # windows per forward pass
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)  # bf16 was no faster on a CPU (1-channel convolutions) and 2% off
     CHECKPOINT = ("musicnn", "MSD_musicnn")  # folder of the TF checkpoint inside the wheel (prefix "MSD_musicnn/")
     weights_source: ClassVar[str] = "PyPI musicnn==0.1.0 (pip install --no-deps musicnn==0.1.0; never imported)"
-
-    def __init__(self) -> None:
-        self._net: Musicnn | None = None
 
     def weight_files(self) -> list[Path]:
         folder = package_file(*self.CHECKPOINT)
@@ -149,20 +146,16 @@ class MusicnnExpert(Expert):
 
     def settings(self) -> dict:
         return {"name": self.name, "dim": self.dim, "weights": "musicnn==0.1.0 MSD_musicnn", "layer": "penultimate",
-                "window_frames": WINDOW_FRAMES, "hop_frames": self.hop_frames, "sample_rate": SR}
+                "window_frames": WINDOW_FRAMES, "hop_frames": self.hop_frames, "sample_rate": SR,
+                **self.precision_setting()}
 
-    @property
-    def net(self) -> Musicnn:
-        if self._net is None:
-            self.check_weights()
-            index = self.weight_files()[0]
-            tensors = read_checkpoint(f"{index.parent}/")
-            if "dense_1/kernel" not in tensors:
-                raise WeightsCorrupt(f"{index}: not a musicnn checkpoint (no dense_1/kernel)")
-            n_classes = tensors["dense_1/kernel"].shape[1]
-            net = load_into(on_meta(lambda: Musicnn(n_classes=n_classes)), from_tf(tensors), index)
-            self._net = net.eval().to(device())
-        return self._net
+    def build(self) -> Musicnn:
+        index = self.weight_files()[0]
+        tensors = read_checkpoint(f"{index.parent}/")
+        if "dense_1/kernel" not in tensors:
+            raise WeightsCorrupt(f"{index}: not a musicnn checkpoint (no dense_1/kernel)")
+        n_classes = tensors["dense_1/kernel"].shape[1]
+        return load_into(on_meta(lambda: Musicnn(n_classes=n_classes)), from_tf(tensors), index)
 
     def windows(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,) → ((n_windows, 187, 96) log-mel windows, (n_windows, 2) start/end seconds)."""
@@ -183,6 +176,7 @@ class MusicnnExpert(Expert):
         if len(wave) == 0:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, 2), np.float32)
         batch, seconds = self.windows(wave)
-        out = [self.net.embed(torch.from_numpy(batch[i:i + self.batch_size]).to(device())).float().cpu()
-               for i in range(0, len(batch), self.batch_size)]
+        with self.autocast():
+            out = [self.net.embed(torch.from_numpy(batch[i:i + self.batch_size]).to(self.device)).float().cpu()
+                   for i in range(0, len(batch), self.batch_size)]  # (b, 200) each
         return torch.cat(out).numpy(), seconds

@@ -43,9 +43,9 @@ class SENet154(UserWeights, FrameExpert):
     name: ClassVar[str] = "senet154"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 2048
-    fps: ClassVar[float] = 1.0
-    max_frames: ClassVar[int] = 8  # ~1.5 s per frame on 2 CPU threads
-    size: ClassVar[int] = 224
+    fps: float = 1.0
+    max_frames: int = 8  # ~1.5 s per frame on 2 CPU threads
+    size: int = 224
     batch_size: ClassVar[int] = 8
     WEIGHTS = WeightSpec(
         "legacy_senet154-e9eb9fe6.pth",
@@ -76,9 +76,9 @@ class ResNet18Places365(UserWeights, FrameExpert):
     name: ClassVar[str] = "resnet18_places365"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 512
-    fps: ClassVar[float] = 1.0
-    max_frames: ClassVar[int] = 8
-    size: ClassVar[int] = 224
+    fps: float = 1.0
+    max_frames: int = 8
+    size: int = 224
     WEIGHTS = WeightSpec(
         "resnet18_places365.pth.tar",
         "http://places2.csail.mit.edu/models_places365/resnet18_places365.pth.tar (CSAILVision/places365)",
@@ -106,10 +106,10 @@ class R2Plus1D(UserWeights, ClipExpert):
     name: ClassVar[str] = "r2plus1d"
     modality: ClassVar[str] = "rgb"
     dim: ClassVar[int] = 512
-    fps: ClassVar[float] = 15.0  # torchvision's Kinetics recipe samples ~15 fps clips
-    min_frames: ClassVar[int] = 8  # the network's temporal stride
-    max_frames: ClassVar[int] = 32
-    size: ClassVar[int] = 112  # torchvision's training crop
+    fps: float = 15.0  # torchvision's Kinetics recipe samples ~15 fps clips
+    min_frames: int = 8  # the network's temporal stride
+    max_frames: int = 32
+    size: int = 112  # torchvision's training crop
     WEIGHTS = WeightSpec(
         "r2plus1d_18-91a641e6.pth",
         "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth (torchvision R2Plus1D_18_Weights.KINETICS400_V1)",

@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from mmx.experts import EXPERTS
-from mmx.experts.base import Expert
 from mmx.experts.melspec import frames_of, hann
-from mmx.experts.torch_expert import UserWeights, device
+from mmx.experts.torch_expert import TorchExpert, UserWeights
 from mmx.experts.weights import WeightSpec, load_into, on_meta
 
 SR = 16000
@@ -77,7 +76,7 @@ class VGGish(nn.Module):
 
 
 @EXPERTS.register("vggish")
-class VGGishExpert(UserWeights, Expert):
+class VGGishExpert(UserWeights, TorchExpert):
     """VGGish, AudioSet: 128-d per 0.96 s window."""
 
     name: ClassVar[str] = "vggish"
@@ -90,19 +89,12 @@ class VGGishExpert(UserWeights, Expert):
         "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth (torchvggish)",
     )
 
-    def __init__(self, weights: str | None = None, sha256: str = "") -> None:
-        super().__init__(weights, sha256)
-        self._net: VGGish | None = None
-
     def settings(self) -> dict:
         return {"name": self.name, "dim": self.dim, "weights": self.path.name, "sha256": self.sha256,
-                "window_s": 0.96, "postprocess": "none", "sample_rate": SR}
+                "window_s": 0.96, "postprocess": "none", "sample_rate": SR, **self.precision_setting()}
 
-    @property
-    def net(self) -> VGGish:
-        if self._net is None:
-            self._net = load_into(on_meta(VGGish), self.read_weights(), self.path).eval().to(device())
-        return self._net
+    def build(self) -> VGGish:
+        return load_into(on_meta(VGGish), self.read_weights(), self.path)
 
     @torch.inference_mode()
     def embed_audio(self, wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +106,7 @@ class VGGishExpert(UserWeights, Expert):
         seconds = np.stack([starts, starts + EXAMPLE_FRAMES * HOP / SR], axis=1).astype(np.float32).reshape(-1, 2)
         if not len(examples):
             return np.zeros((0, self.dim), np.float32), seconds
-        x = torch.from_numpy(examples).unsqueeze(1).to(device())  # (n, 1, 96, 64)
-        out = [self.net(x[i:i + self.batch_size]).float().cpu() for i in range(0, len(x), self.batch_size)]
+        x = torch.from_numpy(examples).unsqueeze(1).to(self.device)  # (n, 1, 96, 64)
+        with self.autocast():
+            out = [self.net(x[i:i + self.batch_size]).float().cpu() for i in range(0, len(x), self.batch_size)]
         return torch.cat(out).numpy(), seconds

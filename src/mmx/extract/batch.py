@@ -4,11 +4,15 @@
   and split; a video without a row is stored without genres.
 * A rerun skips every trailer whose entry was made from the same file (SHA-256) with the same
   expert and extraction settings; when only its labels changed, the entry is rewritten from the
-  stored arrays.
+  stored arrays; when it lacks keyframes, they are added from the video without running the
+  experts; when its files no longer match the checksums recorded with it (``FeatureStore.verify_entry``),
+  it is extracted again.
 * Each entry is written atomically (``FeatureStore.write_entry``): a run killed at any moment
   leaves whole entries or none, and the next run does the rest.
 * A file that cannot be extracted is reported with the reason and the batch goes on; entries
   already in the store are only ever replaced by a complete new extraction of the same trailer.
+* A store that cannot be written (a full disk) stops the batch with ``StoreError``: the entries
+  written so far are whole, and the same command run again does the rest.
 """
 
 from __future__ import annotations
@@ -17,28 +21,28 @@ import importlib
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
-
-from tqdm.auto import tqdm
 
 from mmx.data.importer import LabelRow, Problem, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 from mmx.errors import VideoError
 from mmx.experts import Expert
-from mmx.extract.config import ExtractConfig
+from mmx.extract.config import VIDEO_SUFFIXES, ExtractConfig
+from mmx.extract.keyframes import video_keyframes
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
+from mmx.progress import QUIET, Reporter
 from mmx.utils import sha256_file
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
 
 @dataclass
 class ExtractReport:
     extracted: list[str] = field(default_factory=list)
     relabelled: list[str] = field(default_factory=list)  # same features, new labels: entry rewritten
+    keyframed: list[str] = field(default_factory=list)  # same features, keyframes added from the video
     unchanged: list[str] = field(default_factory=list)  # same file, same settings: skipped
     failed: list[Problem] = field(default_factory=list)  # not extracted, with the reason
     warnings: list[Problem] = field(default_factory=list)  # extracted, but unusual (no audio, few clips, ...)
@@ -98,16 +102,19 @@ def fingerprint(digest: str, experts: list[Expert], cfg: ExtractConfig) -> dict:
 def extract_videos(
     paths: list[str | Path],
     store: FeatureStore,
-    cfg: ExtractConfig = ExtractConfig(),
+    cfg: ExtractConfig | None = None,
     labels: str | Path | None = None,
-    progress: bool = True,
+    progress: Reporter | bool = True,
     runner: Callable[..., Iterator[tuple[Job, Extraction | str]]] | None = None,
 ) -> ExtractReport:
     """Extract every video under ``paths`` into ``store``; see the module docstring.
 
-    ``runner`` runs the jobs (default ``run_jobs``: this process or ``cfg.workers`` processes;
-    ``mmx.extract.ray_runner.runner(address)``: a Ray cluster).
+    ``progress``: a ``Reporter`` (bars on a terminal, one line per video otherwise), or True for
+    ``Reporter.auto()`` and False for none. ``runner`` runs the jobs (default ``run_jobs``: this
+    process or ``cfg.workers`` processes; ``mmx.extract.ray_runner.runner(address)``: a Ray cluster).
     """
+    cfg = cfg or ExtractConfig()
+    reporter = progress if isinstance(progress, Reporter) else Reporter.auto(quiet=not progress)
     report = ExtractReport()
     experts, notes = load_experts(cfg)
     report.warnings += [Problem("experts", n) for n in notes]
@@ -119,13 +126,27 @@ def extract_videos(
         for e in experts
     })
     videos = find_videos(paths, report.failed)
-    jobs = plan_jobs(videos, store, experts, cfg, rows, labels is not None, report, progress)
-    with tqdm(total=len(jobs), desc="extract", unit="video", disable=not progress) as bar:
-        for job, result in (runner or run_jobs)(jobs, cfg, experts, progress and cfg.workers == 1):
-            bar.update()
-            bar.set_postfix_str(job.trailer_id)
+    plan = plan_jobs(videos, store, experts, cfg, rows, labels is not None, reporter)
+    report.failed += plan.failed
+    report.warnings += plan.warnings
+    report.unchanged += plan.unchanged
+    for old, job in plan.relabel:
+        relabel(store, old, job)
+        report.relabelled.append(job.trailer_id)
+    for old, job in plan.keyframes:
+        why = add_keyframes(store, old, job, cfg)
+        if why:
+            report.warnings.append(Problem(str(job.path), f"keyframes not added: {why}"))
+        else:
+            report.keyframed.append(job.trailer_id)
+    jobs = plan.extract
+    inner = reporter if cfg.workers == 1 and reporter.bars else QUIET  # per-frame bars of the one video in work
+    results = (runner or run_jobs)(jobs, cfg, experts, inner)
+    with closing(results):  # a stopped batch (a full disk) shuts the workers down at once
+        for n, (job, result) in enumerate(reporter.bar(results, desc="extract", total=len(jobs), unit="video"), 1):
             if isinstance(result, str):
                 report.failed.append(Problem(str(job.path), result))
+                reporter.line(f"extract {n}/{len(jobs)} {job.trailer_id}: failed: {result}")
                 continue
             write(store, job, result)
             report.extracted.append(job.trailer_id)
@@ -133,18 +154,39 @@ def extract_videos(
             report.video_seconds += result.info["duration"]
             for k, v in result.timings.items():
                 report.timings[k] = report.timings.get(k, 0.0) + v
+            if not reporter.bars:
+                reporter.line(f"extract {n}/{len(jobs)} {job.trailer_id}: {video_line(result)}")
     return report
+
+
+def video_line(result: Extraction) -> str:
+    """One video's figures: length, clips, and seconds per stage."""
+    stages = ", ".join(f"{k.removeprefix('expert:')} {v:.1f}" for k, v in sorted(result.timings.items()) if v >= 0.05)
+    return f"{result.info['duration']:.1f} s of video, {len(result.clip_times)} clips; seconds: {stages}"
+
+
+@dataclass
+class Plan:
+    """What a run does with each video found; making the plan writes nothing."""
+
+    extract: list[Job] = field(default_factory=list)  # to extract (new, changed, or settings changed)
+    relabel: list[tuple[EntryMeta, Job]] = field(default_factory=list)  # same features, new labels: (entry, job)
+    keyframes: list[tuple[EntryMeta, Job]] = field(default_factory=list)  # same features, no keyframes yet
+    unchanged: list[str] = field(default_factory=list)  # same file, settings and labels: nothing to do
+    failed: list[Problem] = field(default_factory=list)  # cannot be extracted, with the reason
+    warnings: list[Problem] = field(default_factory=list)  # planned, but worth a note
 
 
 def plan_jobs(
     videos: list[Path], store: FeatureStore, experts: list[Expert], cfg: ExtractConfig,
-    rows: dict[str, LabelRow], labelled: bool, report: ExtractReport, progress: bool = False,
-) -> list[Job]:
-    """Videos still to extract; the rest are skipped (or relabelled) here and noted in ``report``."""
-    jobs: list[Job] = []
+    rows: dict[str, LabelRow], labelled: bool, progress: Reporter = QUIET,
+) -> Plan:
+    """Sort the videos into what to extract, relabel, give keyframes or leave alone; reads the store
+    (and rereads the entries it would keep against their checksums), never writes it."""
+    plan = Plan()
     seen: dict[str, Path] = {}
     existing = store.entries()
-    for path in tqdm(videos, desc="check", unit="file", leave=False, disable=not progress):
+    for path in progress.bar(videos, desc="check", unit="file"):
         tid = path.stem
         old = existing.get(tid)
         why = validate_trailer_id(tid)
@@ -157,25 +199,31 @@ def plan_jobs(
             except OSError as e:
                 why = f"cannot be read ({e.strerror})"
         if why:
-            report.failed.append(Problem(str(path), why))
+            plan.failed.append(Problem(str(path), why))
             continue
         seen[tid] = path
         label = rows.get(tid)
         if labelled and label is None:
-            report.warnings.append(Problem(str(path), "no row in labels.csv: stored without genres"))
+            plan.warnings.append(Problem(str(path), "no row in labels.csv: stored without genres"))
         job = Job(path, tid, fingerprint(digest, experts, cfg), label, stamp)
         if old is not None and "video" not in old.source:
-            report.failed.append(Problem(str(path), f"trailer {tid!r} is already in the store from another source "
-                                                    f"({', '.join(old.source) or 'unknown'}); not replaced"))
+            plan.failed.append(Problem(str(path), f"trailer {tid!r} is already in the store from another source "
+                                                  f"({', '.join(old.source) or 'unknown'}); not replaced"))
         elif old is not None and all(old.source.get(k) == v for k, v in job.fingerprint.items()):
-            if _labels_of(old) == _labels_of(_meta(job, 0)):
-                report.unchanged.append(tid)
+            damage = store.verify_entry(tid)
+            if damage:
+                what = "; ".join(f"{d.file} {d.reason}" for d in damage)
+                plan.warnings.append(Problem(str(path), f"store entry damaged ({what}): extracted again"))
+                plan.extract.append(job)
+            elif _labels_of(old) != _labels_of(_meta(job, 0)):
+                plan.relabel.append((old, job))
+            elif cfg.keyframes and not old.has_keyframes and old.has_clip_times:
+                plan.keyframes.append((old, job))
             else:
-                relabel(store, old, job)
-                report.relabelled.append(tid)
+                plan.unchanged.append(tid)
         else:
-            jobs.append(job)
-    return jobs
+            plan.extract.append(job)
+    return plan
 
 
 def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:
@@ -197,16 +245,28 @@ def relabel(store: FeatureStore, old: EntryMeta, job: Job) -> None:
     for name in old.experts:
         if store.experts[name].level == "window":
             arrays[f"{name}__clip"] = store.load_window_clips(old.trailer_id, name)
-    store.write_entry(_meta(job, old.n_clips, dict(old.source)), arrays, store.load_clip_times(old.trailer_id))
+    store.write_entry(_meta(job, old.n_clips, dict(old.source)), arrays, store.load_clip_times(old.trailer_id),
+                      store.keyframes(old.trailer_id))
+
+
+def add_keyframes(store: FeatureStore, old: EntryMeta, job: Job, cfg: ExtractConfig) -> str | None:
+    """Give an entry its keyframes from its video and stored clip times (no expert runs); why not, or None."""
+    try:
+        images = video_keyframes(job.path, store.load_clip_times(old.trailer_id), cfg.keyframe_width,
+                                 cfg.keyframe_quality)
+    except VideoError as e:
+        return str(e).removeprefix(f"{job.path}: ")
+    store.add_keyframes(old.trailer_id, images)
+    return None
 
 
 def write(store: FeatureStore, job: Job, result: Extraction) -> None:
     source = {**job.stamp, **job.fingerprint, "flags": result.flags, **result.info}
-    store.write_entry(_meta(job, len(result.clip_times), source), result.arrays, result.clip_times)
+    store.write_entry(_meta(job, len(result.clip_times), source), result.arrays, result.clip_times, result.keyframes)
 
 
 # ----------------------------------------------------------------------------------- running
-def _extract_one(extractor: Extractor, job: Job, progress: bool) -> Extraction | str:
+def _extract_one(extractor: Extractor, job: Job, progress: Reporter = QUIET) -> Extraction | str:
     """The extraction, or the reason the file failed (one bad video never stops the batch)."""
     try:
         return extractor.extract(job.path, job.trailer_id, progress)
@@ -217,7 +277,7 @@ def _extract_one(extractor: Extractor, job: Job, progress: bool) -> Extraction |
 
 
 def run_jobs(
-    jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: bool,
+    jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: Reporter = QUIET,
 ) -> Iterator[tuple[Job, Extraction | str]]:
     """(job, result) for every job: in this process, or in ``cfg.workers`` processes as they finish."""
     if not jobs:
@@ -248,7 +308,7 @@ def _worker_init(cfg: ExtractConfig, modules: list[str]) -> None:
 
 
 def _worker_extract(job: Job) -> Extraction | str:
-    return _extract_one(_WORKER, job, progress=False)
+    return _extract_one(_WORKER, job)
 
 
 @contextmanager

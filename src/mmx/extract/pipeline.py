@@ -1,20 +1,23 @@
-"""One trailer file → per-clip expert features (§4.1, §4.2).
+"""One trailer file → per-clip expert features and keyframes (§4.1, §4.2).
 
 For each video:
 
 1. **scan** — decode every frame once, shrunk to ``scene_width``, and run PySceneDetect's content
-   detector; keep every frame's timestamp (variable frame rates give the right clip times);
+   detector; keep every frame's timestamp (variable frame rates give the right clip times). The
+   audio track is decoded and embedded meanwhile, on the expert threads;
 2. **clips** — the scenes between cuts; each clip drops its first and last frame (§4.1); a video
    without a cut is one clip;
 3. **sample** — decode again and keep, for each expert, the frames nearest to its own sampling
    times (``fps`` frames per second, centred on the clip, between ``min_frames`` and
-   ``max_frames``), resized on the short side to the expert's ``size`` and centre-cropped;
-4. **embed** — each video expert turns a clip's frames (or their TV-L1 flow) into one vector;
-   the audio expert embeds the 16 kHz mono track window by window, and each window goes to the
-   clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
+   ``max_frames``), resized on the short side to the expert's ``size`` and centre-cropped; and
+   each clip's middle frame as a small JPEG (``keyframes``);
+4. **embed** — while the sampling pass goes on, each video expert embeds the clips completed so
+   far in large batches on the expert threads (``schedule``): one vector per clip from its frames
+   (or their TV-L1 flow); the audio expert embeds the 16 kHz mono track window by window, and each
+   window goes to the clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
 
-Decoding twice costs one more decode (cheap beside the experts) and keeps memory at one clip's
-sampled frames, whatever the length or resolution of the trailer.
+Decoding twice costs one more decode (cheap beside the experts) and keeps memory at a few
+batches of sampled frames, whatever the length or resolution of the trailer.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from collections import defaultdict
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
+import av
 import numpy as np
-from tqdm.auto import tqdm
 
 from mmx.errors import ExtractError, VideoError
 from mmx.experts import EXPERTS, Expert
+from mmx.experts.base import SAMPLING_KEYS
+from mmx.experts.torch_expert import auto_device, auto_precision, torch_threads
 from mmx.extract.audio import load_audio, write_wav
 from mmx.extract.config import ExtractConfig
 from mmx.extract.decode import (
@@ -44,7 +49,10 @@ from mmx.extract.decode import (
     probe,
 )
 from mmx.extract.flow import InlineExecutor, clip_flow, flow_executor
+from mmx.extract.keyframes import KeyframeMaker, by_frame, keyframe_indices
 from mmx.extract.scenes import CutDetector, scene_ranges
+from mmx.extract.schedule import ClipBatcher, ExpertPool, expert_threads
+from mmx.progress import QUIET, Reporter
 
 # modality → the level its vectors are stored at (audio: one vector per window, NetVLAD in the model)
 LEVELS = {"rgb": "clip", "flow": "clip", "audio": "window"}
@@ -75,28 +83,31 @@ class Extraction:
     clip_times: np.ndarray  # (n_clips, 2) start/end seconds
     flags: list[str] = field(default_factory=list)  # what was unusual (no audio, few clips, ...)
     info: dict = field(default_factory=dict)  # size, fps, duration, frames: kept in the entry's meta
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-
-
-SAMPLING_KEYS = ("fps", "min_frames", "max_frames", "size")
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (expert stages: thread-seconds)
+    keyframes: list[bytes] | None = None  # one JPEG per clip, when kept
 
 
 def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
-    """Create the configured experts and check their weights; returns them and notes on left-out ones."""
+    """Create the configured experts and check their weights; returns them and notes on left-out ones.
+
+    Each expert is created through the registry with its sampling (the profile's, then
+    ``cfg.sampling``), device and precision.
+    """
     experts, notes = [], []
+    device, precision = runtime(cfg)
     for name in cfg.experts:
         if name not in EXPERTS:
             known = ", ".join(EXPERTS.names()) or "none registered"
             raise ExtractError(f"unknown expert {name!r}; known: {known} (see `mmx experts`)")
+        sampling = cfg.expert_sampling(name)
+        unknown = sorted(set(sampling) - set(SAMPLING_KEYS))
+        if unknown:
+            raise ExtractError(f"sampling.{name}.{unknown[0]}: only {', '.join(SAMPLING_KEYS)} can be set")
         try:
-            expert = EXPERTS.create(name)
+            expert = EXPERTS.create(name, **sampling, device=device, precision=precision)
         except (ImportError, OSError, RuntimeError) as e:
             raise ExtractError(f"expert {name!r} is unavailable: {e}") from None
         expert.check_weights()  # WeightsMissing names the file and where it is expected
-        for key, value in cfg.sampling.get(name, {}).items():
-            if key not in SAMPLING_KEYS:
-                raise ExtractError(f"sampling.{name}.{key}: only {', '.join(SAMPLING_KEYS)} can be set")
-            setattr(expert, key, type(getattr(expert, key))(value))  # shadows the class default; settings() shows it
         if expert.modality not in LEVELS:
             raise ExtractError(f"expert {name!r} has modality {expert.modality!r}; "
                                f"expected one of {', '.join(LEVELS)}")
@@ -112,8 +123,20 @@ def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
     return experts, notes
 
 
+def runtime(cfg: ExtractConfig) -> tuple[str, str]:
+    """(device, precision) the experts run with: "auto" resolved for this machine."""
+    device = auto_device() if cfg.device == "auto" else cfg.device
+    if device.startswith("cuda"):
+        import torch  # noqa: PLC0415  (only to check the device exists)
+
+        if not torch.cuda.is_available():
+            raise ExtractError(f"device {device!r}: no CUDA GPU is visible to PyTorch here; use --device cpu")
+    wanted = cfg.wanted_precision()
+    return device, auto_precision(device) if wanted == "auto" else wanted
+
+
 # ----------------------------------------------------------------------------------- 1. scan
-def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, bar: tqdm | None = None) -> Scan:
+def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, progress: Reporter = QUIET) -> Scan:
     """Decode every frame once at ``scene_width``: frame times and scene cuts."""
     width = min(cfg.scene_width, info.width)
     height = max(2, round(info.height * width / info.width / 2) * 2)
@@ -121,11 +144,11 @@ def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, bar: tqdm | None = Non
     stats = DecodeStats()
     resizer = Resizer()
     times: list[float] = []
-    for i, frame in enumerate(decode_video(path, stats)):
+    frames = progress.bar(decode_video(path, stats), desc=f"{path.stem} scenes", total=int(info.duration * info.fps)
+                          or None, unit="frame")
+    for i, frame in enumerate(frames):
         times.append(frame_time(frame, i, info.fps))
         detector.add(i, resizer.image(frame, width, height, "bgr24"))
-        if bar is not None:
-            bar.update()
     if not times:
         raise VideoError(f"{path}: no video frame could be decoded ({stats.bad_packets} corrupt packets)")
     t = monotonic_times(times)
@@ -185,8 +208,14 @@ def plan_samples(times: np.ndarray, clips: list[Clip], experts: list[Expert]) ->
 
 def sample_clips(
     path: Path, wants: dict[int, list[_Want]], experts: list[Expert],
+    keyframe_at: dict[int, list[int]] | None = None, on_keyframe: Callable[[av.VideoFrame, list[int]], None] | None = None,
+    progress: Reporter = QUIET,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Decode again; yield (expert, clip, (T, size, size, 3) uint8 frames) as soon as a clip is complete."""
+    """Decode again; yield (expert, clip, (T, size, size, 3) uint8 frames) as soon as a clip is complete.
+
+    Frame ``i`` in ``keyframe_at`` is handed to ``on_keyframe`` with the clips it is the keyframe of.
+    """
+    keyframe_at = keyframe_at or {}
     counts: dict[tuple[int, int], int] = defaultdict(int)  # (expert, clip) → frames it needs
     for ws in wants.values():
         for w in ws:
@@ -194,10 +223,13 @@ def sample_clips(
     buffers: dict[tuple[int, int], np.ndarray] = {}
     missing = dict(counts)
     resizers: dict[int, Resizer] = defaultdict(Resizer)  # one scaler per output size
-    last = max(wants) if wants else -1
-    for i, frame in enumerate(decode_video(path)):
+    last = max([*wants, *keyframe_at], default=-1)
+    frames = progress.bar(decode_video(path), desc=f"{path.stem} sample", total=last + 1, unit="frame")
+    for i, frame in enumerate(frames):
         if i > last:
             break
+        if i in keyframe_at and on_keyframe is not None:
+            on_keyframe(frame, keyframe_at.pop(i))
         crops: dict[int, np.ndarray] = {}  # size → crop, shared by experts of one size
         for w in wants.get(i, ()):
             size = experts[w.expert].size
@@ -210,21 +242,11 @@ def sample_clips(
             missing[key] -= len(w.slots)
             if missing[key] == 0:
                 yield w.expert, w.clip, buffers.pop(key)
-    if buffers or any(missing.values()):
+    if buffers or any(missing.values()) or keyframe_at:
         raise VideoError(f"{path}: the second decoding pass gave fewer frames than the first; is the file changing?")
 
 
 # ----------------------------------------------------------------------------------- 4. embed
-def _check_vector(vec: np.ndarray, expert: Expert, clip: int) -> np.ndarray:
-    vec = np.asarray(vec, np.float32)
-    if vec.shape != (expert.dim,):
-        raise ValueError(f"expert {expert.name!r} returned shape {vec.shape} for clip {clip}; "
-                         f"expected ({expert.dim},)")
-    if not np.isfinite(vec).all():
-        raise ValueError(f"expert {expert.name!r} returned NaN or inf for clip {clip}")
-    return vec
-
-
 def assign_windows(spans: np.ndarray, clips: list[Clip]) -> np.ndarray:
     """(n_windows, 2) start/end seconds → (n_windows,) int32 index of the clip holding each window's centre."""
     starts = np.array([c.t0 for c in clips])  # (n_clips,)
@@ -233,7 +255,8 @@ def assign_windows(spans: np.ndarray, clips: list[Clip]) -> np.ndarray:
 
 
 class Extractor:
-    """Extracts videos with one set of experts (created once), optionally with a TV-L1 process pool."""
+    """Extracts videos with one set of experts (created once) on ``cfg.threads`` expert threads,
+    optionally with a TV-L1 process pool."""
 
     def __init__(self, cfg: ExtractConfig, experts: list[Expert], flow_pool: Executor | None = None):
         self.cfg = cfg
@@ -243,32 +266,37 @@ class Extractor:
         self.flow_pool = flow_pool or (flow_executor(cfg.flow_workers) if needs_flow else InlineExecutor())
         workers = (os.cpu_count() or 1) if cfg.flow_workers < 0 else cfg.flow_workers
         self.flow_in_flight = 2 * max(1, workers)  # clips of flow computed ahead of embedding
+        self.threads = expert_threads(cfg.threads, cfg.workers)
 
     def close(self) -> None:
         self.flow_pool.shutdown()
 
-    def extract(self, path: Path, trailer_id: str, progress: bool = False) -> Extraction:
+    def extract(self, path: Path, trailer_id: str, progress: Reporter = QUIET) -> Extraction:
         """All experts for one video file; ``VideoError`` when the file cannot be used."""
         timings: dict[str, float] = defaultdict(float)
         info = probe(path)
         flags: list[str] = []
-        total = int(info.duration * info.fps) or None
-        with tqdm(total=total, desc=f"{trailer_id} scan", unit="frame", leave=False, disable=not progress) as bar:
-            t = time.perf_counter()
-            s = scan(path, info, self.cfg, bar)
-            timings["scan"] += time.perf_counter() - t
-            clips = make_clips(s, self.cfg.drop_frames)
-            flags += self._video_flags(info, s, clips)
-            arrays: dict[str, np.ndarray] = {}
-            bar.reset(total=len(clips) * len(self.video_experts))
-            bar.unit = "clip"
-            bar.set_description(f"{trailer_id} experts")
-            arrays.update(self._embed_video(path, s, clips, timings, bar))
-        arrays.update(self._embed_audio(path, trailer_id, clips, flags, timings))
-        clip_times = np.array([[c.t0, c.t1] for c in clips], np.float64)
+        pool = ExpertPool(self.threads, timings)
+        try:
+            with torch_threads(1):  # the expert threads are the parallelism (see mmx.extract.schedule)
+                audio = pool.submit("audio", self._embed_audio, path, trailer_id, timings)
+                t = time.perf_counter()
+                s = scan(path, info, self.cfg, progress)
+                timings["scan"] += time.perf_counter() - t
+                clips = make_clips(s, self.cfg.drop_frames)
+                flags += self._video_flags(info, s, clips)
+                clip_times = np.array([[c.t0, c.t1] for c in clips], np.float64)
+                arrays, keyframes = self._embed_video(path, s, clips, clip_times, pool, timings, progress)
+                audio_arrays, audio_flags = audio.result()
+                flags += audio_flags
+                for name, (vecs, spans) in audio_arrays.items():
+                    arrays[name], arrays[f"{name}__clip"] = vecs, assign_windows(spans, clips)
+        finally:
+            pool.close()
+        timings["audio"] -= sum(timings.get(f"expert:{e.name}", 0.0) for e in self.audio_experts)
         meta = {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                 "duration": round(s.end, 3), "frames": len(s.times), "codec": info.codec}
-        return Extraction(arrays, clip_times, flags, meta, dict(timings))
+        return Extraction(arrays, clip_times, flags, meta, dict(timings), keyframes)
 
     def _video_flags(self, info: VideoInfo, s: Scan, clips: list[Clip]) -> list[str]:
         cfg = self.cfg
@@ -295,64 +323,66 @@ class Extractor:
                          "truncated or damaged; kept what decoded")
         return flags
 
-    def _embed_video(self, path: Path, s: Scan, clips: list[Clip], timings: dict, bar: tqdm) -> dict[str, np.ndarray]:
+    def _embed_video(
+        self, path: Path, s: Scan, clips: list[Clip], clip_times: np.ndarray, pool: ExpertPool,
+        timings: dict, progress: Reporter,
+    ) -> tuple[dict[str, np.ndarray], list[bytes] | None]:
+        """Sampling pass with the video experts embedding batches on the pool meanwhile; and the keyframes."""
         experts = self.video_experts
-        if not experts:
-            return {}
-        wants = plan_samples(s.times, clips, experts)
-        vectors: dict[int, list] = {e: [None] * len(clips) for e in range(len(experts))}
+        images: dict[int, bytes] = {}
+        make = KeyframeMaker(self.cfg.keyframe_width, self.cfg.keyframe_quality)
+
+        def keep(frame: av.VideoFrame, of_clips: list[int]) -> None:
+            t = time.perf_counter()
+            image = make(frame)
+            images.update((c, image) for c in of_clips)
+            timings["keyframes"] += time.perf_counter() - t
+
+        keyframe_at = by_frame(keyframe_indices(s.times, clip_times)) if self.cfg.keyframes else {}
+        batcher = ClipBatcher(experts, len(clips), pool)
         pending: list[tuple[int, int, Future]] = []
         t = time.perf_counter()
-        for e, c, frames in sample_clips(path, wants, experts):
-            timings["sample"] += time.perf_counter() - t
-            expert = experts[e]
-            if expert.modality == "flow":
+        for e, c, frames in sample_clips(path, plan_samples(s.times, clips, experts), experts, keyframe_at, keep):
+            if experts[e].modality == "flow":
                 pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
-                pending = self._drain(pending, vectors, timings, bar, keep=self.flow_in_flight)
+                pending = self._drain(pending, batcher, timings, keep=self.flow_in_flight)
             else:
-                vectors[e][c] = self._embed(expert, frames, c, timings)
-                bar.update()
-            t = time.perf_counter()
-        self._drain(pending, vectors, timings, bar, keep=0)
-        return {experts[e].name: np.stack(v) for e, v in vectors.items()}
+                batcher.add(e, c, frames)
+        timings["sample"] += time.perf_counter() - t - timings["flow"] - timings["keyframes"]
+        self._drain(pending, batcher, timings, keep=0)
+        arrays = batcher.finish() if experts else {}
+        return arrays, [images[c] for c in range(len(clips))] if self.cfg.keyframes else None
 
-    def _drain(self, pending, vectors, timings, bar, keep: int) -> list:
-        """Embed finished flow clips until at most ``keep`` remain in flight (bounds the memory)."""
+    def _drain(self, pending, batcher: ClipBatcher, timings: dict, keep: int) -> list:
+        """Hand finished flow clips to the batcher until at most ``keep`` remain in flight (bounds the memory)."""
         while len(pending) > keep:
             e, c, future = pending.pop(0)
             t = time.perf_counter()
             flows = future.result()  # (T, size, size, 2)
             timings["flow"] += time.perf_counter() - t
-            vectors[e][c] = self._embed(self.video_experts[e], flows, c, timings)
-            bar.update()
+            batcher.add(e, c, flows)
         return pending
 
-    def _embed(self, expert: Expert, frames: np.ndarray, clip: int, timings: dict) -> np.ndarray:
-        t = time.perf_counter()
-        vec = _check_vector(expert.embed_frames(frames), expert, clip)
-        timings[f"expert:{expert.name}"] += time.perf_counter() - t
-        return vec
-
     def _embed_audio(
-        self, path: Path, trailer_id: str, clips: list[Clip], flags: list[str], timings: dict,
-    ) -> dict[str, np.ndarray]:
+        self, path: Path, trailer_id: str, timings: dict,
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+        """Decode and resample the audio track, embed it: (expert → ((W, dim) windows, (W, 2) start/end s), flags)."""
+        flags: list[str] = []
         if not self.audio_experts and self.cfg.wav_dir is None:
-            return {}
-        t = time.perf_counter()
+            return {}, flags
         stats = DecodeStats()
         wave = load_audio(path, self.cfg.audio_rate, stats)
-        timings["audio"] += time.perf_counter() - t
         names = ", ".join(repr(e.name) for e in self.audio_experts)
         if wave is None or wave.size == 0:
             what = "no audio track" if wave is None else "an empty audio track"
             if self.audio_experts:
                 flags.append(f"{what}: expert {names} missing, the rest extracted")
-            return {}
+            return {}, flags
         if stats.bad_packets:
             flags.append(f"{stats.bad_packets} corrupt audio packet(s) skipped")
         if self.cfg.wav_dir is not None:
             write_wav(Path(self.cfg.wav_dir) / f"{trailer_id}.wav", wave, self.cfg.audio_rate)
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for expert in self.audio_experts:
             t = time.perf_counter()
             vecs, spans = expert.embed_audio(wave, self.cfg.audio_rate)  # (W, dim), (W, 2)
@@ -364,6 +394,5 @@ class Extractor:
             if vecs.shape[1:] != (expert.dim,) or spans.shape != (len(vecs), 2) or not np.isfinite(vecs).all():
                 raise ValueError(f"expert {expert.name!r} returned windows {vecs.shape} / times {spans.shape}; "
                                  f"expected (n, {expert.dim}) finite and (n, 2)")
-            out[expert.name] = vecs
-            out[f"{expert.name}__clip"] = assign_windows(spans, clips)
-        return out
+            out[expert.name] = (vecs, spans)
+        return out, flags

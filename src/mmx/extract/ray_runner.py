@@ -2,7 +2,9 @@
 
 Each Ray actor is one expert worker: it loads the experts once (as a worker process of
 ``--workers`` does) and extracts whole videos with the same one-video function,
-``batch._extract_one``. An actor holds one GPU where the cluster has GPUs, else one CPU. Results
+``batch._extract_one``. An actor holds one GPU where the cluster has GPUs (Ray makes it the only
+one the actor sees, so ``device="auto"`` puts every expert and its batches on it, in half
+precision), else one CPU (one expert thread). Results
 come back to the driver, which writes them into the store exactly as a single-process run does
 (``batch.write``: atomic entries, the same fingerprints), so a run cut short resumes as before and
 the store equals that of a single-process run. The video files must be readable at the same path
@@ -24,6 +26,7 @@ from mmx.experts import Expert
 from mmx.extract.batch import Job, _extract_one
 from mmx.extract.config import ExtractConfig
 from mmx.extract.pipeline import Extraction, Extractor, load_experts
+from mmx.progress import QUIET, Reporter
 
 LOCAL = "local"  # ``--ray`` without an address: start a Ray instance on this machine
 
@@ -31,14 +34,15 @@ LOCAL = "local"  # ``--ray`` without an address: start a Ray instance on this ma
 class ExpertWorker:
     """A Ray actor: its own experts, created once, extracting one video per call."""
 
-    def __init__(self, cfg: ExtractConfig, modules: list[str]):
+    def __init__(self, cfg: ExtractConfig, modules: list[str], threads: int):
         for name in modules:  # the modules that register the experts (plugins too) in this worker
             importlib.import_module(name)
+        cfg = replace(cfg, flow_workers=0, threads=threads)  # the actors are the pool; threads = its CPUs
         experts, _ = load_experts(cfg)
-        self.extractor = Extractor(replace(cfg, flow_workers=0), experts)  # the actors are the pool
+        self.extractor = Extractor(cfg, experts)
 
     def extract(self, job: Job) -> tuple[Job, Extraction | str]:
-        return job, _extract_one(self.extractor, job, progress=False)
+        return job, _extract_one(self.extractor, job)
 
 
 def connect(address: str | None) -> None:
@@ -59,7 +63,7 @@ def worker_options() -> tuple[int, dict]:
 
 
 def run_jobs_on_ray(
-    jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: bool = False, address: str | None = None,
+    jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: Reporter = QUIET, address: str | None = None,
 ) -> Iterator[tuple[Job, Extraction | str]]:
     """(job, result) for every job, as Ray's expert workers finish them."""
     if not jobs:
@@ -68,7 +72,7 @@ def run_jobs_on_ray(
     count, options = worker_options()
     modules = sorted({type(e).__module__ for e in experts})
     actor = ray.remote(ExpertWorker).options(**options)
-    workers = [actor.remote(cfg, modules) for _ in range(min(count, len(jobs)))]
+    workers = [actor.remote(cfg, modules, options["num_cpus"]) for _ in range(min(count, len(jobs)))]
     try:
         yield from ActorPool(workers).map_unordered(lambda w, job: w.extract.remote(job), jobs)
     finally:
@@ -79,7 +83,7 @@ def run_jobs_on_ray(
 def runner(address: str | None) -> Callable[..., Iterator[tuple[Job, Extraction | str]]]:
     """A ``run_jobs`` replacement for ``extract_videos`` that uses the Ray cluster at ``address``."""
 
-    def run(jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: bool):
+    def run(jobs: list[Job], cfg: ExtractConfig, experts: list[Expert], progress: Reporter = QUIET):
         return run_jobs_on_ray(jobs, cfg, experts, progress, address)
 
     return run

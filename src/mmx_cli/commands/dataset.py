@@ -6,24 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmx.catalog import (
-    DEFAULT_MAP_FILE,
-    FORMATS,
-    Catalog,
-    Entry,
-    GenreMap,
-    SplitConfig,
-    assign_splits,
-    companion_split_file,
-    load_catalog,
-    read_split_file,
-    statistics,
-    write_labels,
-)
-from mmx.catalog.genre_map import parse_alias
-from mmx.catalog.splits import SplitSummary
-from mmx.errors import InputError
+from typing import TYPE_CHECKING
+
 from mmx_cli.common import print_json, table
+
+if TYPE_CHECKING:
+    from mmx.catalog import Catalog, Entry
+    from mmx.catalog.splits import SplitSummary
 
 SHOWN = 10  # issues of each kind listed in the text report (--json lists all)
 
@@ -79,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("list", help="the label list (csv / tsv)")
-    p.add_argument("--format", choices=FORMATS.names(), help="list format (default: read from the header)")
-    p.add_argument("--genre-map", metavar="FILE", default=str(DEFAULT_MAP_FILE),
+    p.add_argument("--format", help="list format: movienet, imdb, tmdb or csv (default: read from the header)")
+    p.add_argument("--genre-map", metavar="FILE",
                    help="YAML genre map (default: the shipped one; `mmx dataset genre-map` prints it)")
     p.add_argument("--alias", metavar="NAME=GENRE", action="append", default=[],
                    help="extra genre-map entry, e.g. --alias Musical=Music; GENRE may be A|B, or empty to drop NAME")
@@ -98,36 +87,33 @@ def _split_args(p: argparse.ArgumentParser) -> None:
 
 
 def _catalog(args: argparse.Namespace) -> Catalog:
+    from mmx.catalog import DEFAULT_MAP_FILE, GenreMap, load_catalog
+    from mmx.catalog.genre_map import parse_alias
+
+    args.genre_map = args.genre_map or str(DEFAULT_MAP_FILE)
     extra = dict(parse_alias(a) for a in args.alias)
     genre_map = GenreMap.load(args.genre_map, extra)
     return load_catalog(args.list, args.format, genre_map, keep_unknown=not args.paper_genres_only)
 
 
 def _given_splits(args: argparse.Namespace, cat: Catalog) -> tuple[dict[str, str], Path | None]:
+    from mmx.catalog import companion_split_file, read_split_file
+
     path = Path(args.splits) if getattr(args, "splits", None) else companion_split_file(cat.path, cat.format)
     return (read_split_file(path) if path else {}), path
 
 
 def _split(args: argparse.Namespace, cat: Catalog) -> tuple[list[Entry], SplitSummary, Path | None]:
+    from mmx.catalog import SplitConfig, assign_splits
+
     given, path = _given_splits(args, cat)
     entries, summary = assign_splits(cat.entries, SplitConfig(args.seed, list(args.fractions)), given)
     return entries, summary, path
 
 
-def _guarded(fn):
-    """Library errors about the inputs → one line on stderr, exit status 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (InputError, ImportError, ValueError) as e:
-            print(f"mmx dataset {args.dataset_command}: error: {e}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def check_report(args: argparse.Namespace, cat: Catalog) -> dict:
+    from mmx.catalog import statistics
+
     given, path = _given_splits(args, cat)
     split_of = {e.trailer_id: e.split or given.get(e.trailer_id) for e in cat.entries}
     splits = {s: sum(v == s for v in split_of.values()) for s in ("train", "val", "test")}
@@ -145,7 +131,6 @@ def check_report(args: argparse.Namespace, cat: Catalog) -> dict:
     }
 
 
-@_guarded
 def run_check(args: argparse.Namespace) -> int:
     cat = _catalog(args)
     rep = check_report(args, cat)
@@ -183,9 +168,10 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def run_split(args: argparse.Namespace) -> int:
     cat = _catalog(args)
+    from mmx.catalog import write_labels
+
     entries, summary, path = _split(args, cat)
     out = write_labels(args.out, entries)
     c = summary.counts()
@@ -200,7 +186,6 @@ def run_split(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def run_fetch(args: argparse.Namespace) -> int:
     from mmx.catalog.fetch import FetchConfig, fetch_collection, parse_rate
 
@@ -225,5 +210,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_genre_map(args: argparse.Namespace) -> int:
+    from mmx.catalog import DEFAULT_MAP_FILE
+
     sys.stdout.write(DEFAULT_MAP_FILE.read_text(encoding="utf-8"))
     return 0

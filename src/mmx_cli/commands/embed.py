@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from mmx.run import EMBEDDINGS_FILE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "embedding (N, D) float32.",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
-    p.add_argument("--out", help=f"npz file to write (default: RUN/{EMBEDDINGS_FILE})")
+    p.add_argument("--out", help="npz file to write (default: RUN/embeddings.npz, the run's own)")
     p.set_defaults(func=run)
 
 

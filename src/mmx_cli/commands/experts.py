@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmx.experts.catalog import catalog
-from mmx.experts.weights import WEIGHTS_ENV
-from mmx_cli.common import print_json, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.experts.catalog import catalog  # the expert networks: PyTorch
+    from mmx.experts.weights import WEIGHTS_ENV
+    from mmx_cli.common import print_json, table
+
     info = catalog()
     if args.json:
         print_json(info)

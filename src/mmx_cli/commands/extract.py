@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from mmx.config import merge, parse_override, read_config_file
-from mmx.data.store import FeatureStore
-from mmx.errors import ExtractError
-from mmx.extract import ExtractConfig, ExtractReport, extract_videos
-from mmx.extract.batch import VIDEO_SUFFIXES
+from mmx.extract.config import VIDEO_SUFFIXES  # light: the heavy extraction modules load in run()
+from mmx.extract.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from mmx.data.store import FeatureStore
+    from mmx.extract import ExtractConfig, ExtractReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "see `mmx experts`)")
     p.add_argument("--labels", metavar="CSV", help="labels.csv in the import format (trailer_id = file name "
                    "without extension); videos without a row are stored without genres")
+    p.add_argument("--profile", choices=list(PROFILES), help="sampling profile (default: default): "
+                   + "; ".join(f"{n}: {pr.summary}" for n, pr in PROFILES.items()))
+    p.add_argument("--device", help="where the experts run: cpu, cuda or cuda:N (default: a GPU when one is visible)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="number format of the experts' forward passes (default: the profile's; auto = half "
+                   "precision where the CPU or GPU computes it natively)")
+    p.add_argument("--threads", type=int, help="expert threads per worker, each PyTorch single-threaded "
+                   "(default: the CPU cores shared among the workers)")
+    p.add_argument("--no-keyframes", action="store_true", help="do not keep one small JPEG per clip")
     p.add_argument("--workers", type=int, help="videos extracted in parallel processes (default 1)")
     p.add_argument("--flow-workers", type=int, help="processes for TV-L1 optical flow (default: one per core)")
     p.add_argument("--no-flow", action="store_true", help="leave out experts that need optical flow (slow)")
@@ -47,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def resolve(args: argparse.Namespace) -> ExtractConfig:
     """Defaults → config file → --set overrides → the named options."""
+    from mmx.config import merge, parse_override, read_config_file
+    from mmx.extract import ExtractConfig
+
     cfg = ExtractConfig()
     if args.config:
         cfg = merge(cfg, read_config_file(args.config))
@@ -60,6 +74,11 @@ def resolve(args: argparse.Namespace) -> ExtractConfig:
         "scene_threshold": args.scene_threshold,
         "min_scene_len": args.min_scene_len,
         "wav_dir": args.keep_wav,
+        "profile": args.profile,
+        "device": args.device,
+        "precision": args.precision,
+        "threads": args.threads,
+        "keyframes": False if args.no_keyframes else None,
     }
     return merge(cfg, {k: v for k, v in options.items() if v is not None})
 
@@ -71,6 +90,10 @@ def ray_runner(address: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.data.store import FeatureStore
+    from mmx.errors import ExtractError
+    from mmx.extract import extract_videos
+
     cfg = resolve(args)
     store = FeatureStore.create(args.store)
     t0 = time.perf_counter()
@@ -86,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(report: ExtractReport, store: FeatureStore, seconds: float) -> None:
     print(
-        f"extracted {len(report.extracted)}, relabelled {len(report.relabelled)}, unchanged {len(report.unchanged)}, "
+        f"extracted {len(report.extracted)}, relabelled {len(report.relabelled)}, keyframes added "
+        f"{len(report.keyframed)}, unchanged {len(report.unchanged)}, "
         f"failed {len(report.failed)} → {store.root} ({len(store)} trailers); "
         f"{report.video_seconds:.1f} s of video in {seconds:.1f} s"
     )
