@@ -34,6 +34,7 @@ AREAS: dict[str, set[str]] = {
     "mmx/extract/": {"extract"},
     "mmx/extract/ray_runner.py": {"extract", "scale"},
     "mmx/experts/": {"extract"},
+    "mmx/data/importer.py": {"extract"},  # Pillow, only for a collection that comes with keyframes
     "mmx/demo/videos.py": {"extract"},
     "mmx/index.py": {"scale"},
     "mmx/catalog/fetch.py": {"dataset"},
@@ -262,7 +263,7 @@ def test_weights_status_lists_every_package(capsys):
 
 
 CORE_RUN = textwrap.dedent("""
-    import importlib.abc, importlib.machinery, json, sys
+    import importlib.abc, importlib.util, json, sys
     BLOCKED = set(json.loads(sys.argv[1]))
 
     class NoExtras(importlib.abc.MetaPathFinder):
@@ -272,6 +273,9 @@ CORE_RUN = textwrap.dedent("""
             return None
 
     sys.meta_path.insert(0, NoExtras())
+    find_spec = importlib.util.find_spec  # what an absent package answers: None
+    importlib.util.find_spec = lambda name, package=None: (
+        None if name.split(".")[0] in BLOCKED else find_spec(name, package))
     from mmx_cli.main import main
     for argv in json.loads(sys.argv[2]):
         try:
@@ -311,9 +315,14 @@ def test_core_commands_run_without_any_extra(small_features, declared, tmp_path)
         ["weights"],
         ["experts"],
         ["--help"],
+        ["extract", str(small_features), "--store", str(tmp_path / "video-store")],  # needs the extract extra
+        ["report", "--run", str(run), "--out", str(tmp_path / "report")],  # needs the report extra
     ]
     done = subprocess.run([sys.executable, "-c", CORE_RUN, json.dumps(blocked), json.dumps(argvs)],
                           capture_output=True, text=True, timeout=600)
     rcs = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RC ")]
-    assert done.returncode == 0 and rcs == [["0", a[0]] for a in argvs], done.stdout[-3000:] + done.stderr[-3000:]
+    expected = [["0", a[0]] for a in argvs[:-2]] + [["2", "extract"], ["2", "report"]]
+    assert done.returncode == 0 and rcs == expected, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "mmx extract: error: `mmx extract` needs the 'extract' extra" in done.stderr
+    assert "pip install 'mmx[report]'" in done.stderr and "Traceback" not in done.stderr
     assert "LOADED []" in done.stdout
