@@ -67,3 +67,16 @@ def test_headline_gives_the_trailer_count_beside_probe_and_random():
               "random": {"auprc_weighted": 0.4}}
     assert headline(result) == ("AUPRC_w on 24 test trailers: model 0.900, linear probe 0.950, random scores 0.400 "
                                 "(model − random +0.500)")
+
+
+def test_demo_names_every_missing_extra_at_once(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, package=None: None if name in ("av", "matplotlib") else real(name, package))
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("mmx demo: error: `mmx demo` needs the 'extract,report' extra (av, matplotlib is not installed): "
+                   "pip install 'mmx[extract,report]'")
+    assert not (tmp_path / "d").exists()  # nothing was started

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmx.errors import MissingExtra
 from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads
 
 if TYPE_CHECKING:
@@ -122,7 +123,18 @@ def feature_store(out: Path, n_trailers: int) -> "FeatureStore":
     return store
 
 
+def require_extras(source: str) -> None:
+    """Name every extra the demo needs at once (not one per attempt): report, and extract on video."""
+    needed = {"matplotlib": "report", **({"av": "extract", "cv2": "extract", "scenedetect": "extract"}
+                                          if source == "video" else {})}
+    missing = {extra: module for module, extra in needed.items() if importlib.util.find_spec(module) is None}
+    if missing:
+        extras = sorted(missing)
+        raise MissingExtra(",".join(extras), ", ".join(missing[e] for e in extras), "demo")
+
+
 def run(args: argparse.Namespace) -> int:
+    require_extras(args.source)
     from mmx.ablation import AblationConfig, run_ablation
     from mmx.config import FinetuneConfig, merge
     from mmx.inference import evaluate_run, label_suggestions
