@@ -47,6 +47,9 @@ DEMO_CORPUS = {"shots": (10, 11), "shot_frames": (16, 18), "width": 128, "height
 # narrower (768 → 256 per expert, bottleneck 2048 → 256): each trains in seconds instead of a minute.
 # A main model narrower than this (--model tiny) is ablated at its own widths.
 ABLATION_MODEL = {"expert_dim": 256, "bottleneck_hidden": 256, "embed_dim": 256, "head_hidden": 256}
+# Training threads unless --set train.threads=N says otherwise: on a shared 2-core machine (load 8–10)
+# one thread trained a paper-size epoch here in 7–8 s, two threads in 11–29 s.
+DEMO_THREADS = 1
 FEW_TEST_TRAILERS = 20  # below this, the demo says that its test figures are noisy
 
 
@@ -153,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     report = reporter(args)
     store = video_store(out, args.videos, report) if args.source == "video" else feature_store(out, args.trailers)
     cfg = resolve_config(args, {"train": {"epochs": args.epochs}})
-    set_threads(cfg.train.threads)
+    set_threads(cfg.train.threads or DEMO_THREADS)
     coarse, fine = out / "run", out / "fine"
 
     print(f"[2/8] coarse genre training, {cfg.train.epochs} epochs → {coarse}")
