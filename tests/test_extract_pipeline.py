@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
@@ -244,3 +245,34 @@ def test_sampling_settings_go_through_the_constructor():
         EXPERTS.create("fake_colour", min_frames=9)
     with pytest.raises(ConfigError, match="no frame sampling"):
         EXPERTS.create("fake_loudness", fps=3)
+
+
+def test_profiles_device_and_precision_reach_the_experts():
+    from mmx.errors import ConfigError, ExtractError
+    from mmx.extract.pipeline import load_experts
+
+    fast = {e.name: e for e in load_experts(ExtractConfig(experts=["motion", "scene"], profile="fast",
+                                                           precision="fp32"))[0]}
+    assert (fast["motion"].size, fast["motion"].max_frames, fast["scene"].max_frames) == (112, 8, 1)
+    mixed = ExtractConfig(experts=["motion"], profile="fast", sampling={"motion": {"size": 160}}, precision="bf16")
+    (motion,), _ = load_experts(mixed)
+    assert (motion.size, motion.max_frames, motion.precision) == (160, 8, "bf16")  # overrides win over the profile
+    assert motion.settings()["precision"] == "bf16"  # part of the fingerprint: a rerun in fp32 re-extracts
+    with pytest.raises(ConfigError, match="unknown extraction profile 'slow'"):
+        ExtractConfig(profile="slow")
+    if not torch.cuda.is_available():
+        with pytest.raises(ExtractError, match="no CUDA GPU"):
+            load_experts(ExtractConfig(experts=["scene"], device="cuda"))
+
+
+def test_a_video_extracted_with_an_entrys_settings_matches_it(corpus, tmp_path):
+    from mmx.extract.batch import entry_config
+
+    store = FeatureStore.create(tmp_path / "store")
+    cfg = ExtractConfig(experts=["fake_colour", "fake_loudness"], sampling={"fake_colour": {"fps": 3, "size": 24}},
+                        drop_frames=2, keyframes=False)
+    assert extract_videos([corpus / "synth001.mp4"], store, cfg, progress=False).ok
+    same = entry_config(store.meta("synth001"))
+    assert same.sampling["fake_colour"]["size"] == 24 and same.drop_frames == 2
+    report = extract_videos([corpus / "synth001.mp4"], store, replace(same, keyframes=False), progress=False)
+    assert report.unchanged == ["synth001"]

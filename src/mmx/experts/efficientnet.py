@@ -19,7 +19,6 @@ from mmx.experts import EXPERTS
 from mmx.experts.torch_expert import FrameExpert, fold_batchnorm
 from mmx.experts.weights import load_into, load_state_dict, package_file
 
-
 # (convolution, the BatchNorm after it) attribute pairs of efficientnet_lite_pytorch's modules
 CONV_BN = (("_conv_stem", "_bn0"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
            ("_project_conv", "_bn2"), ("_conv_head", "_bn1"))

@@ -29,13 +29,13 @@ from typing import Callable, Iterator
 from mmx.data.importer import LabelRow, Problem, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 from mmx.errors import VideoError
-from mmx.experts import Expert
+from mmx.experts import EXPERTS, Expert
+from mmx.experts.base import SAMPLING_KEYS
 from mmx.extract.config import VIDEO_SUFFIXES, ExtractConfig
 from mmx.extract.keyframes import video_keyframes
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
 from mmx.progress import QUIET, Reporter
 from mmx.utils import sha256_file
-
 
 
 @dataclass
@@ -224,6 +224,18 @@ def plan_jobs(
         else:
             plan.extract.append(job)
     return plan
+
+
+def entry_config(meta: EntryMeta, experts: list[str] | None = None) -> ExtractConfig:
+    """The settings a video's entry was extracted with (its experts' sampling and precision, the scene and
+    clip settings), to extract another video the same way (``mmx serve``'s ingest)."""
+    made = meta.source.get("experts", {})
+    names = experts or sorted(made)
+    video = [n for n in names if n in made and n in EXPERTS and EXPERTS.get(n).modality != "audio"]
+    sampling = {n: {k: made[n][k] for k in SAMPLING_KEYS if k in made[n]} for n in video}
+    lowered = sorted({made[n]["precision"] for n in names if "precision" in made.get(n, {})})
+    return ExtractConfig(experts=names, sampling=sampling, precision=lowered[0] if lowered else "fp32",
+                         **meta.source.get("extract", {}))
 
 
 def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:

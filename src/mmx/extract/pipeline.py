@@ -32,6 +32,7 @@ from typing import Callable, Iterator
 
 import av
 import numpy as np
+import torch
 
 from mmx.errors import ExtractError, VideoError
 from mmx.experts import EXPERTS, Expert
@@ -126,11 +127,8 @@ def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
 def runtime(cfg: ExtractConfig) -> tuple[str, str]:
     """(device, precision) the experts run with: "auto" resolved for this machine."""
     device = auto_device() if cfg.device == "auto" else cfg.device
-    if device.startswith("cuda"):
-        import torch  # noqa: PLC0415  (only to check the device exists)
-
-        if not torch.cuda.is_available():
-            raise ExtractError(f"device {device!r}: no CUDA GPU is visible to PyTorch here; use --device cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ExtractError(f"device {device!r}: no CUDA GPU is visible to PyTorch here; use --device cpu")
     wanted = cfg.wanted_precision()
     return device, auto_precision(device) if wanted == "auto" else wanted
 

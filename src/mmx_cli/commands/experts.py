@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experts", help="list the expert networks and whether their weight files are present")
     p.add_argument("--json", action="store_true", help="print one JSON object")
