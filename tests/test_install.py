@@ -37,6 +37,7 @@ AREAS: dict[str, set[str]] = {
     "mmx/data/importer.py": {"extract"},  # Pillow, only for a collection that comes with keyframes
     "mmx/demo/videos.py": {"extract"},
     "mmx/index.py": {"scale"},
+    "mmx/scenes.py": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search
     "mmx/catalog/fetch.py": {"dataset"},
     "mmx_serve/": {"serve", "extract"},
     "mmx_report/": {"report", "extract"},
