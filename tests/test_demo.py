@@ -33,6 +33,8 @@ def test_demo_on_video_end_to_end(tmp_path, capsys):
     assert "[4/8] test split (1 trailers)" in text and "AUPRC_w on 1 test trailers: model" in text
     assert "only 1 test trailers" in text  # fewer than FEW_TEST_TRAILERS: said to be noisy
     assert "retrieval (" in text and "queries among" in text and "label suggestions" in text
+    assert "precision@" in text and "by shot genre" in text and "scenes of other trailers most like" in text
+    assert (out / "fine" / "scenes.npz").exists()  # the explorer's scene search is ready
     info = RunDir(out / "run").read_info()
     assert len(info.splits["train"]) == 3 and len(info.splits["test"]) == 1
     assert (out / "report" / "report.html").exists()

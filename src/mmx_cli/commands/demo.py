@@ -183,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"[5/8] trailers most like {query!r} in the fine-grained space:")
     for hit in search_run(fine_run, query, k=5):
         print(f"      {hit.score:.3f}  {hit.trailer_id}  {', '.join(hit.genres) or '(no labels)'}")
+    if args.source == "video":
+        scene_lines(fine_run, query, report)
     print("[6/8] label suggestions (Tbl. 4) for three test trailers:")
     for r in label_suggestions(coarse_run, coarse_run.info.splits["test"][:3]):
         print(f"      {r['trailer_id']}: given {', '.join(r['genres'])}; predicted {', '.join(r['predicted']) or '-'}"
@@ -201,9 +203,26 @@ def run(args: argparse.Namespace) -> int:
     note = f"{BANNER.format(what=what)} Test split: {n_test} trailers. {headline(result)}."
     page = build_report(coarse, ablation, out / "report", fine_run=fine, seed=cfg.train.seed, note=note)
     print(f"[8/8] report: {page}")
+    media = f" --media-root {out / 'videos'}" if args.source == "video" else ""
     print(f"\ndemo finished in {time.time() - t0:.0f} s (SYNTHETIC DATA). Next: mmx info {coarse}; "
-          f"mmx search --run {fine} {query}; mmx serve --run {fine}")
+          f"mmx search --run {fine} {query}; mmx serve --run {fine}{media}")
     return 0
+
+
+def scene_lines(run, query: str, report: "Reporter") -> None:
+    """Scene vectors of the fine run, scene retrieval by shot genre, and the scenes most like one of ``query``'s."""
+    from mmx.scenes import compute_scenes, evaluate_scenes, find_truth, search_run_scenes
+
+    scenes = compute_scenes(run, report)
+    result = evaluate_scenes(run, find_truth(run))
+    k = result["k"]
+    print(f"      scenes ({len(scenes)} clips indexed): precision@{k} by shot genre over {result['scenes']} scenes of "
+          f"{result['trailers']} trailers, hits from other trailers: mmx {result[f'mmx_precision_at_{k}']:.3f}, "
+          f"raw {result['raw_expert']} {result[f'raw_precision_at_{k}']:.3f}, "
+          f"random {result[f'random_precision_at_{k}']:.3f}")
+    _, hits = search_run_scenes(run, f"{query}@1", k=3, other_trailers=True)
+    print(f"      scenes of other trailers most like {query!r} at 1 s: "
+          + "; ".join(f"{h.trailer_id} {h.start:.1f}–{h.end:.1f} s ({h.score:.3f})" for h in hits))
 
 
 def ablation_widths(model: ModelConfig) -> dict[str, int]:
