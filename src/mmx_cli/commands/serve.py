@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="explore a run in the browser: map of pictures, scenes, similar scenes and trailers, label review",
         description="Serves a web page at / and a JSON API under /api (docs at /api/docs). The map of the "
-        "collection is computed once and cached in the run folder (layout-<space>.npz).",
+        "collection is computed once and cached in the run folder (layout.npz, the map of `mmx report` too).",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
@@ -43,18 +43,13 @@ def run(args: argparse.Namespace) -> int:
     if args.media_root and not Path(args.media_root).is_dir():
         print(f"mmx serve: error: --media-root {args.media_root} is not a folder", file=sys.stderr)
         return 2
-    try:  # the serving stack is the `serve` extra: imported only here
-        import uvicorn
-
-        from mmx_serve.app import create_app
-    except ImportError as e:
-        print(f"mmx serve: error: {e}; install the serving extra: pip install -e '.[serve]'", file=sys.stderr)
-        return 2
+    import uvicorn  # the serving stack is the `serve` extra: without it, one line naming it (mmx_cli.main)
     from threadpoolctl import threadpool_limits
 
     from mmx.embeddings import ensure_embeddings
     from mmx.progress import Reporter
     from mmx.run import ModelRun, Run
+    from mmx_serve.app import create_app
     from mmx_serve.state import ServeConfig
 
     opened = Run.open(args.run)
