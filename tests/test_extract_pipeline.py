@@ -278,6 +278,21 @@ def test_a_video_extracted_with_an_entrys_settings_matches_it(corpus, tmp_path):
     assert report.unchanged == ["synth001"]
 
 
+def test_one_more_video_is_extracted_as_the_store_was(corpus, tmp_path):
+    """What ingest and scene queries use: a new video gets the store's sampling, not the defaults."""
+    from mmx.extract.batch import store_config
+
+    store = FeatureStore.create(tmp_path / "store")
+    experts = ["fake_colour", "fake_loudness"]
+    cfg = ExtractConfig(experts=experts, sampling={"fake_colour": {"fps": 3, "size": 24}}, drop_frames=2)
+    assert extract_videos([corpus / "synth001.mp4"], store, cfg, progress=False).ok
+    other = FeatureStore.create(tmp_path / "other")
+    assert extract_videos([corpus / "synth002.mp4"], other, store_config(store, experts), progress=False).ok
+    assert other.meta("synth002").source["experts"] == store.meta("synth001").source["experts"]
+    assert other.meta("synth002").source["extract"] == store.meta("synth001").source["extract"]
+    assert store_config(FeatureStore.create(tmp_path / "empty"), experts) == ExtractConfig(experts=experts)
+
+
 @pytest.mark.parametrize("buffer_mb", [0.3, 0.0])  # 0.3 MB: short scenes in one pass, long ones in a second
 def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_mb):
     from mmx.extract import Extractor

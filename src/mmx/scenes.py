@@ -28,7 +28,7 @@ import io
 import json
 import math
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -338,18 +338,15 @@ def search_scene(scenes: SceneSet, index, trailer_id: str, seconds: float | None
 def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QUIET) -> np.ndarray:
     """The unit mean of a short video's scene vectors, extracted with the run's experts and settings."""
     from mmx.data.store import FeatureStore
-    from mmx.extract import ExtractConfig
-    from mmx.extract.batch import extract_videos
+    from mmx.extract.batch import extract_videos, store_config
 
     video = Path(video)
     if not video.is_file():
         raise InputError(f"query video {video} does not exist")
-    experts = list(run.info.experts)
-    settings = next((m.source["extract"] for m in run.store.entries().values() if "extract" in m.source), {})
+    cfg = replace(store_config(run.store, list(run.info.experts)), flow_workers=0)
     with tempfile.TemporaryDirectory(prefix="mmx-scene-query-") as tmp:
         store = FeatureStore.create(Path(tmp) / "store")
-        report = extract_videos([video], store, ExtractConfig(experts=experts, flow_workers=0, **settings),
-                                progress=False)
+        report = extract_videos([video], store, cfg, progress=False)
         if report.failed:
             raise InputError(f"{video} cannot be extracted: " + "; ".join(p.reason for p in report.failed))
         for p in report.warnings:

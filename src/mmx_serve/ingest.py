@@ -16,13 +16,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from mmx.data.importer import LabelRow, Problem
-from mmx.data.store import FeatureStore
 from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
-from mmx.extract import ExtractConfig
-from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel
+from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel, store_config
 from mmx.extract.decode import probe
 from mmx_serve.state import Collection
 
@@ -62,14 +61,6 @@ def check_video(path: Path, name: str) -> None:
         probe(path)
     except VideoError as e:
         raise IngestError(415, f"{name!r} is not a video this server can read: {str(e).removeprefix(f'{path}: ')}")
-
-
-def extract_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
-    """The run's experts with the extraction settings its store entries were made with."""
-    for meta in store.entries().values():
-        if "extract" in meta.source:
-            return ExtractConfig(experts=experts, flow_workers=0, **meta.source["extract"])
-    return ExtractConfig(experts=experts, flow_workers=0)
 
 
 class Ingestor:
@@ -131,7 +122,8 @@ class Ingestor:
             link = Path(tmp) / f"{tid}{Path(name).suffix.lower()}"  # the store names a trailer after its file
             link.symlink_to(video)
             try:
-                report = extract_videos([link], store, extract_config(store, experts), progress=False)
+                cfg = replace(store_config(store, experts), flow_workers=0)  # no process pool inside a server
+                report = extract_videos([link], store, cfg, progress=False)
             except (ExtractError, StoreError, WeightsMissing) as e:
                 raise IngestError(409, f"this run's experts cannot extract new videos here: {e}") from None
         if report.failed:

@@ -245,6 +245,15 @@ def entry_config(meta: EntryMeta, experts: list[str] | None = None) -> ExtractCo
                          **meta.source.get("extract", {}))
 
 
+def store_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
+    """The settings ``store``'s videos were extracted with (``entry_config`` of its first extracted entry),
+    to extract one more video so that its vectors match theirs; the defaults for a store of imports."""
+    for meta in store.entries().values():
+        if "extract" in meta.source:
+            return entry_config(meta, experts)
+    return ExtractConfig(experts=experts)
+
+
 def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:
     r = job.label
     return EntryMeta(
