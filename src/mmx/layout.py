@@ -69,7 +69,7 @@ def map_layout(run: Run, emb: EmbeddingSet | None = None, cfg: LayoutConfig = La
     cached = _read_cache(path, emb)
     xy = tsne_layout(emb.vectors, cfg) if cached is None else _extend(emb, cached, cfg.place_k)
     if cached is None or len(cached) != len(emb.ids):
-        _write_cache(path, emb, xy)
+        write_layout(run, emb, xy)
     return xy
 
 
@@ -100,8 +100,9 @@ def _read_cache(path: Path, emb: EmbeddingSet) -> dict[str, np.ndarray] | None:
     return dict(zip(ids, xy))
 
 
-def _write_cache(path: Path, emb: EmbeddingSet, xy: np.ndarray) -> None:
+def write_layout(run: Run, emb: EmbeddingSet, xy: np.ndarray) -> None:
+    """Keep ``xy`` (N, 2) as the map of ``emb`` in the run's cache (e.g. a map made elsewhere)."""
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(emb.ids, dtype=str), xy=np.asarray(xy, np.float32),
              digest=np.asarray(vectors_digest(emb)))
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(run.root / LAYOUT_FILE, buf.getvalue())

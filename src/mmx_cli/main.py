@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -23,7 +24,8 @@ from mmx.errors import MissingExtra, MmxError
 # top-level module → the extra of pyproject.toml that installs it
 EXTRAS = {
     "av": "extract", "cv2": "extract", "scenedetect": "extract", "timm": "extract", "torchvision": "extract",
-    "PIL": "extract", "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "httpx": "serve",
+    "PIL": "extract", "fastapi": "serve", "starlette": "serve", "pydantic": "serve", "uvicorn": "serve",
+    "multipart": "serve", "httpx": "serve",
     "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
 }
 
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mmx {args.command}: interrupted; what was finished is kept (--resume continues)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mmx … | head`: the reader has gone; nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — Python flushes stdout once more at exit
+        return 141
 
 
 if __name__ == "__main__":

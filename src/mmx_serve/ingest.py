@@ -14,15 +14,14 @@ import fcntl
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 from mmx.data.importer import LabelRow, Problem
-from mmx.data.store import FeatureStore
 from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
-from mmx.extract import ExtractConfig
-from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel
+from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel, store_config
 from mmx.extract.decode import probe
 from mmx_serve.state import Collection
 
@@ -31,11 +30,11 @@ TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")
 
 
 class IngestError(Exception):
-    """A request the server refuses; ``status`` is its HTTP status code."""
+    """A request the server refuses; ``status`` is its HTTP status code, ``field`` the form field at fault (422)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, field: str = "file"):
         super().__init__(message)
-        self.status = status
+        self.status, self.field = status, field
 
 
 def resolve_media_path(media_root: Path | None, given: str) -> Path:
@@ -64,19 +63,12 @@ def check_video(path: Path, name: str) -> None:
         raise IngestError(415, f"{name!r} is not a video this server can read: {str(e).removeprefix(f'{path}: ')}")
 
 
-def extract_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
-    """The run's experts with the extraction settings its store entries were made with."""
-    for meta in store.entries().values():
-        if "extract" in meta.source:
-            return ExtractConfig(experts=experts, flow_workers=0, **meta.source["extract"])
-    return ExtractConfig(experts=experts, flow_workers=0)
-
-
 class Ingestor:
     """Adds videos to a collection whose run has a store and a network."""
 
-    def __init__(self, collection: Collection):
+    def __init__(self, collection: Collection, on_added: Callable[[str], None] | None = None):
         self.collection = collection
+        self.on_added = on_added  # called with the new trailer's id once it joined the collection (its scenes)
         self._lock = threading.Lock()
         self.lock_path = collection.run.root / ".ingest.lock"
 
@@ -104,34 +96,38 @@ class Ingestor:
         self.refuse_unless_possible()
         tid = (trailer_id or Path(name).stem).strip()
         if not TRAILER_ID.fullmatch(tid):
-            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)")
+            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
+                              "trailer_id")
         check_video(video, name)
         with self._exclusive():
             if tid in self.collection.main.snapshot.emb.position:
                 raise IngestError(409, f"trailer {tid!r} is already in the collection; give another trailer_id")
-            warnings = self._extract(video, Path(name).suffix.lower(), tid, title, year, genres or [])
+            warnings = self._extract(video, name, tid, title, year, genres or [])
             self.collection.add_store_trailer(tid)
+            if self.on_added is not None:
+                self.on_added(tid)
         hits = self.collection.neighbours(tid, 10)
         return {
             "trailer": self.collection.detail(tid),
             "neighbours": [vars(h) for h in hits],
-            "warnings": [f"{p.where}: {p.why}" for p in warnings],
+            "warnings": [f"{name}: {p.reason}" for p in warnings],
         }
 
     def _extract(
-        self, video: Path, suffix: str, tid: str, title: str, year: int | None, genres: list[str]
+        self, video: Path, name: str, tid: str, title: str, year: int | None, genres: list[str]
     ) -> list[Problem]:
         predictor = self.collection.predictors[self.collection.main.name]
         store, experts = predictor.run.store, list(predictor.run.info.experts)
         with tempfile.TemporaryDirectory(prefix="mmx-ingest-") as tmp:
-            link = Path(tmp) / f"{tid}{suffix}"  # the store names a trailer after its file
+            link = Path(tmp) / f"{tid}{Path(name).suffix.lower()}"  # the store names a trailer after its file
             link.symlink_to(video)
             try:
-                report = extract_videos([link], store, extract_config(store, experts), progress=False)
+                cfg = replace(store_config(store, experts), flow_workers=0)  # no process pool inside a server
+                report = extract_videos([link], store, cfg, progress=False)
             except (ExtractError, StoreError, WeightsMissing) as e:
                 raise IngestError(409, f"this run's experts cannot extract new videos here: {e}") from None
         if report.failed:
-            raise IngestError(422, "extraction failed: " + "; ".join(p.why for p in report.failed))
+            raise IngestError(422, f"extraction of {name!r} failed: " + "; ".join(p.reason for p in report.failed))
         if genres or title or year is not None:
             store.refresh()
             label = LabelRow(0, tid, genres, title, year, None)

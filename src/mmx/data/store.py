@@ -336,7 +336,7 @@ class FeatureStore:
         per clip. A write that fails (a full disk) leaves the store as it was and raises ``StoreError``.
         """
         for name in arrays:
-            base = name[: -len(CLIP_SUFFIX)] if name.endswith(CLIP_SUFFIX) else name
+            base = name.removesuffix(CLIP_SUFFIX)
             if base not in self.experts:
                 raise StoreError(f"expert {base!r} is not registered in {self.root}")
         self._check_keyframes(meta.trailer_id, meta.n_clips, keyframes)

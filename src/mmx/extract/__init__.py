@@ -17,7 +17,10 @@ _WHERE = {
     "ExtractError": "mmx.errors", "VideoError": "mmx.errors",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "ExtractConfig", "ExtractError", "ExtractReport", "Extraction", "Extractor", "VideoError",
+    "extract_videos", "find_videos", "load_experts",
+]
 
 
 def __getattr__(name: str):

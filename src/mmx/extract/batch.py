@@ -29,13 +29,13 @@ from typing import Callable, Iterator
 from mmx.data.importer import LabelRow, Problem, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 from mmx.errors import VideoError
-from mmx.experts import Expert
+from mmx.experts import EXPERTS, Expert
+from mmx.experts.base import SAMPLING_KEYS
 from mmx.extract.config import VIDEO_SUFFIXES, ExtractConfig
 from mmx.extract.keyframes import video_keyframes
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
 from mmx.progress import QUIET, Reporter
 from mmx.utils import sha256_file
-
 
 
 @dataclass
@@ -159,10 +159,17 @@ def extract_videos(
     return report
 
 
+STAGE_NAMES = {"audio": "audio decoding", "frames": "decoding + scenes + sampling", "scan": "scene scan",
+               "sample": "sampling pass", "flow": "optical flow", "keyframes": "keyframes"}
+
+
 def video_line(result: Extraction) -> str:
-    """One video's figures: length, clips, and seconds per stage."""
-    stages = ", ".join(f"{k.removeprefix('expert:')} {v:.1f}" for k, v in sorted(result.timings.items()) if v >= 0.05)
-    return f"{result.info['duration']:.1f} s of video, {len(result.clip_times)} clips; seconds: {stages}"
+    """One video's figures: length, clips, each expert's thread-seconds and the other stages' seconds."""
+    t = result.timings
+    experts = ", ".join(f"{k.removeprefix('expert:')} {v:.1f}" for k, v in sorted(t.items()) if k.startswith("expert:"))
+    stages = ", ".join(f"{STAGE_NAMES.get(k, k)} {v:.1f}" for k, v in t.items() if not k.startswith("expert:") and v >= 0.05)
+    return (f"{result.info['duration']:.1f} s of video, {len(result.clip_times)} clips; experts (s): {experts}; "
+            f"{stages} s")
 
 
 @dataclass
@@ -224,6 +231,27 @@ def plan_jobs(
         else:
             plan.extract.append(job)
     return plan
+
+
+def entry_config(meta: EntryMeta, experts: list[str] | None = None) -> ExtractConfig:
+    """The settings a video's entry was extracted with (its experts' sampling and precision, the scene and
+    clip settings), to extract another video the same way (``mmx serve``'s ingest)."""
+    made = meta.source.get("experts", {})
+    names = experts or sorted(made)
+    video = [n for n in names if n in made and n in EXPERTS and EXPERTS.get(n).modality != "audio"]
+    sampling = {n: {k: made[n][k] for k in SAMPLING_KEYS if k in made[n]} for n in video}
+    lowered = sorted({made[n]["precision"] for n in names if "precision" in made.get(n, {})})
+    return ExtractConfig(experts=names, sampling=sampling, precision=lowered[0] if lowered else "fp32",
+                         **meta.source.get("extract", {}))
+
+
+def store_config(store: FeatureStore, experts: list[str]) -> ExtractConfig:
+    """The settings ``store``'s videos were extracted with (``entry_config`` of its first extracted entry),
+    to extract one more video so that its vectors match theirs; the defaults for a store of imports."""
+    for meta in store.entries().values():
+        if "extract" in meta.source:
+            return entry_config(meta, experts)
+    return ExtractConfig(experts=experts)
 
 
 def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:

@@ -33,6 +33,8 @@ class ExtractConfig:
     device: str = "auto"  # where the experts run: "cpu", "cuda", "cuda:N"; "auto" = a GPU when one is visible
     precision: str | None = None  # "fp32", "bf16", "fp16" or "auto" (half precision where the hardware has it
     # natively); None = the profile's. Experts that gain nothing from it (GIST, musicnn) stay in fp32
+    scene_buffer_mb: float = 512  # decoded frames of the current scene kept (~1.4 MB per 720p frame) so that one
+    # decoding pass cuts and samples; a longer scene is sampled in a second pass; 0 = always two passes
     keyframes: bool = True  # keep one small JPEG per clip (its middle frame) in the entry, for the explorer
     keyframe_width: int = 160  # pixels; the height follows the picture's aspect
     keyframe_quality: int = 80  # JPEG quality (1–95)
@@ -44,8 +46,9 @@ class ExtractConfig:
         get_profile(self.profile)
         if self.precision not in (None, "auto", "fp32", "bf16", "fp16"):
             raise ConfigError(f"precision {self.precision!r} must be one of auto, fp32, bf16, fp16")
-        if self.threads < 0 or self.workers < 1:
-            raise ConfigError(f"threads ({self.threads}) must be >= 0 and workers ({self.workers}) >= 1")
+        if self.threads < 0 or self.workers < 1 or self.scene_buffer_mb < 0:
+            raise ConfigError(f"threads ({self.threads}) and scene_buffer_mb ({self.scene_buffer_mb}) must be >= 0, "
+                              f"workers ({self.workers}) >= 1")
         if not 16 <= self.keyframe_width <= 1024 or not 1 <= self.keyframe_quality <= 95:
             raise ConfigError("keyframe_width must be 16–1024 px and keyframe_quality 1–95")
 

@@ -2,22 +2,25 @@
 
 For each video:
 
-1. **scan** — decode every frame once, shrunk to ``scene_width``, and run PySceneDetect's content
+1. **scenes** — decode every frame, shrink it to ``scene_width`` and run PySceneDetect's content
    detector; keep every frame's timestamp (variable frame rates give the right clip times). The
    audio track is decoded and embedded meanwhile, on the expert threads;
 2. **clips** — the scenes between cuts; each clip drops its first and last frame (§4.1); a video
    without a cut is one clip;
-3. **sample** — decode again and keep, for each expert, the frames nearest to its own sampling
-   times (``fps`` frames per second, centred on the clip, between ``min_frames`` and
-   ``max_frames``), resized on the short side to the expert's ``size`` and centre-cropped; and
-   each clip's middle frame as a small JPEG (``keyframes``);
-4. **embed** — while the sampling pass goes on, each video expert embeds the clips completed so
-   far in large batches on the expert threads (``schedule``): one vector per clip from its frames
-   (or their TV-L1 flow); the audio expert embeds the 16 kHz mono track window by window, and each
-   window goes to the clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
+3. **sample** — keep, for each expert, the frames of the clip nearest to its own sampling times
+   (``fps`` frames per second, centred on the clip, between ``min_frames`` and ``max_frames``),
+   resized on the short side to the expert's ``size`` and centre-cropped; and each clip's middle
+   frame as a small JPEG (``keyframes``);
+4. **embed** — while decoding goes on, each video expert embeds the clips sampled so far in large
+   batches on the expert threads (``schedule``): one vector per clip from its frames (or their
+   TV-L1 flow); the audio expert embeds the 16 kHz mono track window by window, and each window
+   goes to the clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
 
-Decoding twice costs one more decode (cheap beside the experts) and keeps memory at a few
-batches of sampled frames, whatever the length or resolution of the trailer.
+Steps 1–3 share one decoding pass (``OnePass``): the decoded frames since the last cut are kept,
+and when the detector reports a cut the finished scene's clip is sampled from them and they are
+dropped. A scene too long for ``scene_buffer_mb`` is sampled in a second pass (``sample_clips``),
+so memory stays bounded whatever the length or resolution of the trailer; ``scan`` +
+``sample_clips`` is that two-pass path on its own.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Callable, Iterator
 
 import av
 import numpy as np
+import torch
 
 from mmx.errors import ExtractError, VideoError
 from mmx.experts import EXPERTS, Expert
@@ -126,11 +130,8 @@ def load_experts(cfg: ExtractConfig) -> tuple[list[Expert], list[str]]:
 def runtime(cfg: ExtractConfig) -> tuple[str, str]:
     """(device, precision) the experts run with: "auto" resolved for this machine."""
     device = auto_device() if cfg.device == "auto" else cfg.device
-    if device.startswith("cuda"):
-        import torch  # noqa: PLC0415  (only to check the device exists)
-
-        if not torch.cuda.is_available():
-            raise ExtractError(f"device {device!r}: no CUDA GPU is visible to PyTorch here; use --device cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ExtractError(f"device {device!r}: no CUDA GPU is visible to PyTorch here; use --device cpu")
     wanted = cfg.wanted_precision()
     return device, auto_precision(device) if wanted == "auto" else wanted
 
@@ -157,14 +158,16 @@ def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, progress: Reporter = Q
 
 
 # ----------------------------------------------------------------------------------- 2. clips
+def scene_clip(times: np.ndarray, a: int, b: int, end: float, drop: int) -> Clip:
+    """Scene [a, b) → its clip without the first and last ``drop`` frames (all frames when the scene is short)."""
+    t1 = float(times[b]) if b < len(times) else end
+    start, stop = (a + drop, b - drop) if b - a > 2 * drop else (a, b)
+    return Clip(start, stop, float(times[a]), t1)
+
+
 def make_clips(s: Scan, drop: int) -> list[Clip]:
     """Scenes → clips without their first and last ``drop`` frames (all frames when the scene is short)."""
-    clips = []
-    for a, b in scene_ranges(s.cuts, len(s.times)):
-        t1 = float(s.times[b]) if b < len(s.times) else s.end
-        start, end = (a + drop, b - drop) if b - a > 2 * drop else (a, b)
-        clips.append(Clip(start, end, float(s.times[a]), t1))
-    return clips
+    return [scene_clip(s.times, a, b, s.end, drop) for a, b in scene_ranges(s.cuts, len(s.times))]
 
 
 # ----------------------------------------------------------------------------------- 3. sample
@@ -191,13 +194,20 @@ class _Want:
     slots: list[int]  # positions in the clip's frame stack this frame fills
 
 
-def plan_samples(times: np.ndarray, clips: list[Clip], experts: list[Expert]) -> dict[int, list[_Want]]:
-    """frame index → which (expert, clip, slots) need it. Flow experts get one frame more than flows."""
+def expert_indices(times: np.ndarray, clip: Clip, expert: Expert) -> np.ndarray:
+    """The frames ``expert`` takes from ``clip``; a flow expert one more than it gets flows."""
+    extra = 1 if expert.modality == "flow" else 0
+    return sample_indices(times, clip, expert.fps, expert.min_frames + extra, expert.max_frames + extra)
+
+
+def plan_samples(
+    times: np.ndarray, clips: list[Clip], experts: list[Expert], ids: list[int] | None = None,
+) -> dict[int, list[_Want]]:
+    """frame index → which (expert, clip, slots) need it; ``ids`` numbers the clips (default 0, 1, …)."""
     wants: dict[int, list[_Want]] = defaultdict(list)
     for e, expert in enumerate(experts):
-        extra = 1 if expert.modality == "flow" else 0
-        for c, clip in enumerate(clips):
-            idx = sample_indices(times, clip, expert.fps, expert.min_frames + extra, expert.max_frames + extra)
+        for c, clip in zip(ids or range(len(clips)), clips):
+            idx = expert_indices(times, clip, expert)
             slots: dict[int, list[int]] = defaultdict(list)
             for slot, i in enumerate(idx):
                 slots[int(i)].append(slot)
@@ -246,6 +256,94 @@ def sample_clips(
         raise VideoError(f"{path}: the second decoding pass gave fewer frames than the first; is the file changing?")
 
 
+class OnePass:
+    """Scan and sample in one decoding pass: each scene's clip is sampled as soon as its cut is found.
+
+    The decoded frames since the last cut are kept (at most ``cfg.scene_buffer_mb``); when the
+    content detector reports a cut, the scene before it is complete, its clip's frames for every
+    expert (and its keyframe) are taken from those frames, and they are dropped. A scene too long
+    for the buffer is left for a second pass (``deferred``). Iterating yields (expert, clip,
+    frames) as ``sample_clips`` does; afterwards ``scan``, ``clips`` and ``deferred`` are set, and
+    ``clips`` equal ``make_clips(scan)`` — what the two passes give.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, cfg: ExtractConfig, experts: list[Expert],
+                 on_keyframe: Callable[[av.VideoFrame, list[int]], None] | None, progress: Reporter = QUIET):
+        self.path, self.info, self.cfg, self.experts = path, info, cfg, experts
+        self.on_keyframe, self.progress = on_keyframe, progress
+        self.scan: Scan | None = None
+        self.clips: list[Clip] = []
+        self.deferred: list[int] = []  # clips whose scene did not fit in the buffer
+        self.resizers: dict[int, Resizer] = defaultdict(Resizer)
+
+    def __iter__(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        info, cfg = self.info, self.cfg
+        width = min(cfg.scene_width, info.width)
+        height = max(2, round(info.height * width / info.width / 2) * 2)
+        detector, stats, small = CutDetector(info.fps, cfg.scene_threshold, cfg.min_scene_len), DecodeStats(), Resizer()
+        cap = cfg.scene_buffer_mb * 1e6
+        times: list[float] = []  # made non-decreasing from the first frame, as monotonic_times does
+        first, latest = None, -np.inf
+        self.buffer: list[av.VideoFrame] = []  # frames buffer_from, buffer_from + 1, …
+        self.buffer_from, held, start, seen = 0, 0, 0, 0
+        frames = self.progress.bar(decode_video(self.path, stats), desc=f"{self.path.stem} frames",
+                                   total=int(info.duration * info.fps) or None, unit="frame")
+        for i, frame in enumerate(frames):
+            t = frame_time(frame, i, info.fps)
+            first = t if first is None else first
+            latest = max(latest, t)
+            times.append(latest - first)
+            detector.add(i, small.image(frame, width, height, "bgr24"))
+            if self.buffer_from + len(self.buffer) == i:  # still keeping every frame of the scene
+                self.buffer.append(frame)
+                held += sum(p.buffer_size for p in frame.planes)
+                if held > cap:  # too long a scene: it goes to the second pass
+                    self.buffer, held, self.buffer_from = [], 0, i + 1
+            new, seen = sorted(c for c in detector.cuts[seen:] if c > start), len(detector.cuts)
+            for cut in new:
+                yield from self._close(np.asarray(times), start, cut, end=0.0)
+                start = cut
+                held = sum(p.buffer_size for f in self.buffer for p in f.planes)
+        if not times:
+            raise VideoError(f"{self.path}: no video frame could be decoded ({stats.bad_packets} corrupt packets)")
+        t = np.asarray(times)
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / info.fps
+        self.scan = Scan(times=t, cuts=detector.finish(), end=float(t[-1] + step), bad_packets=stats.bad_packets)
+        for cut in [c for c in self.scan.cuts if c > start] + [len(t)]:
+            yield from self._close(t, start, cut, end=self.scan.end)
+            start = cut
+        self.buffer = []
+        if self.clips != make_clips(self.scan, cfg.drop_frames):
+            raise _Unstreamable(f"{self.path}: the scene detector reported cuts out of order")
+
+    def _close(self, times: np.ndarray, a: int, b: int, end: float) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Scene [a, b) is complete: sample its clip from the buffer (or defer it), drop its frames."""
+        clip, c = scene_clip(times, a, b, end, self.cfg.drop_frames), len(self.clips)
+        self.clips.append(clip)
+        kept = self.buffer_from <= a and self.buffer_from + len(self.buffer) >= b
+        if not kept:
+            self.deferred.append(c)
+        else:
+            if self.on_keyframe is not None and self.cfg.keyframes:
+                k = int(keyframe_indices(times[a:b], np.array([[clip.t0, clip.t1]]))[0])
+                self.on_keyframe(self.buffer[a + k - self.buffer_from], [c])
+            crops: dict[tuple[int, int], np.ndarray] = {}  # (frame, size) → crop, shared by experts of one size
+            for e, expert in enumerate(self.experts):
+                idx = expert_indices(times, clip, expert)  # (T,)
+                for i in idx.tolist():
+                    if (i, expert.size) not in crops:
+                        crops[i, expert.size] = self.resizers[expert.size].crop(self.buffer[i - self.buffer_from],
+                                                                                expert.size)
+                yield e, c, np.stack([crops[i, expert.size] for i in idx.tolist()])
+        drop = max(0, min(b - self.buffer_from, len(self.buffer)))  # the next scene keeps frames b, b + 1, …
+        self.buffer = self.buffer[drop:]
+        self.buffer_from += drop
+
+
+class _Unstreamable(Exception):
+    """The one-pass clips differ from the two-pass ones; the extractor redoes the video in two passes."""
+
+
 # ----------------------------------------------------------------------------------- 4. embed
 def assign_windows(spans: np.ndarray, clips: list[Clip]) -> np.ndarray:
     """(n_windows, 2) start/end seconds → (n_windows,) int32 index of the clip holding each window's centre."""
@@ -275,18 +373,15 @@ class Extractor:
         """All experts for one video file; ``VideoError`` when the file cannot be used."""
         timings: dict[str, float] = defaultdict(float)
         info = probe(path)
-        flags: list[str] = []
         pool = ExpertPool(self.threads, timings)
         try:
             with torch_threads(1):  # the expert threads are the parallelism (see mmx.extract.schedule)
                 audio = pool.submit("audio", self._embed_audio, path, trailer_id, timings)
-                t = time.perf_counter()
-                s = scan(path, info, self.cfg, progress)
-                timings["scan"] += time.perf_counter() - t
-                clips = make_clips(s, self.cfg.drop_frames)
-                flags += self._video_flags(info, s, clips)
-                clip_times = np.array([[c.t0, c.t1] for c in clips], np.float64)
-                arrays, keyframes = self._embed_video(path, s, clips, clip_times, pool, timings, progress)
+                try:
+                    s, clips, arrays, keyframes = self._embed_video(path, info, pool, timings, progress, one_pass=True)
+                except _Unstreamable:
+                    s, clips, arrays, keyframes = self._embed_video(path, info, pool, timings, progress, one_pass=False)
+                flags = self._video_flags(info, s, clips)
                 audio_arrays, audio_flags = audio.result()
                 flags += audio_flags
                 for name, (vecs, spans) in audio_arrays.items():
@@ -294,6 +389,7 @@ class Extractor:
         finally:
             pool.close()
         timings["audio"] -= sum(timings.get(f"expert:{e.name}", 0.0) for e in self.audio_experts)
+        clip_times = np.array([[c.t0, c.t1] for c in clips], np.float64)
         meta = {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                 "duration": round(s.end, 3), "frames": len(s.times), "codec": info.codec}
         return Extraction(arrays, clip_times, flags, meta, dict(timings), keyframes)
@@ -324,10 +420,13 @@ class Extractor:
         return flags
 
     def _embed_video(
-        self, path: Path, s: Scan, clips: list[Clip], clip_times: np.ndarray, pool: ExpertPool,
-        timings: dict, progress: Reporter,
-    ) -> tuple[dict[str, np.ndarray], list[bytes] | None]:
-        """Sampling pass with the video experts embedding batches on the pool meanwhile; and the keyframes."""
+        self, path: Path, info: VideoInfo, pool: ExpertPool, timings: dict, progress: Reporter, one_pass: bool,
+    ) -> tuple[Scan, list[Clip], dict[str, np.ndarray], list[bytes] | None]:
+        """Cut, sample and keyframe the video while the experts embed the finished clips on the pool.
+
+        ``one_pass``: clips are sampled as their scenes end (``OnePass``; scenes too long for the
+        buffer in a second pass); else the scan pass finds every cut first and a second pass samples.
+        """
         experts = self.video_experts
         images: dict[int, bytes] = {}
         make = KeyframeMaker(self.cfg.keyframe_width, self.cfg.keyframe_quality)
@@ -338,20 +437,39 @@ class Extractor:
             images.update((c, image) for c in of_clips)
             timings["keyframes"] += time.perf_counter() - t
 
-        keyframe_at = by_frame(keyframe_indices(s.times, clip_times)) if self.cfg.keyframes else {}
-        batcher = ClipBatcher(experts, len(clips), pool)
+        batcher = ClipBatcher(experts, pool)
         pending: list[tuple[int, int, Future]] = []
-        t = time.perf_counter()
-        for e, c, frames in sample_clips(path, plan_samples(s.times, clips, experts), experts, keyframe_at, keep):
-            if experts[e].modality == "flow":
-                pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
-                pending = self._drain(pending, batcher, timings, keep=self.flow_in_flight)
-            else:
-                batcher.add(e, c, frames)
-        timings["sample"] += time.perf_counter() - t - timings["flow"] - timings["keyframes"]
+
+        def feed(sampled: Iterator[tuple[int, int, np.ndarray]], stage: str) -> None:
+            nonlocal pending
+            t = time.perf_counter()
+            for e, c, frames in sampled:
+                if experts[e].modality == "flow":
+                    pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
+                    pending = self._drain(pending, batcher, timings, keep=self.flow_in_flight)
+                else:
+                    batcher.add(e, c, frames)
+            timings[stage] += time.perf_counter() - t
+
+        if one_pass:
+            stream = OnePass(path, info, self.cfg, experts, keep, progress)
+            feed(stream, "frames")
+            s, clips, later = stream.scan, stream.clips, stream.deferred
+        else:
+            t = time.perf_counter()
+            s = scan(path, info, self.cfg, progress)
+            timings["scan"] += time.perf_counter() - t
+            clips = make_clips(s, self.cfg.drop_frames)
+            later = list(range(len(clips)))
+        if later:  # a second decoding pass for the clips not sampled yet
+            clip_times = np.array([[clips[c].t0, clips[c].t1] for c in later], np.float64)
+            at = by_frame(keyframe_indices(s.times, clip_times)) if self.cfg.keyframes else {}
+            keyframe_at = {i: [later[k] for k in ks] for i, ks in at.items()}
+            wants = plan_samples(s.times, [clips[c] for c in later], experts, later)
+            feed(sample_clips(path, wants, experts, keyframe_at, keep, progress), "sample")
         self._drain(pending, batcher, timings, keep=0)
-        arrays = batcher.finish() if experts else {}
-        return arrays, [images[c] for c in range(len(clips))] if self.cfg.keyframes else None
+        arrays = batcher.finish(len(clips)) if experts else {}
+        return s, clips, arrays, [images[c] for c in range(len(clips))] if self.cfg.keyframes else None
 
     def _drain(self, pending, batcher: ClipBatcher, timings: dict, keep: int) -> list:
         """Hand finished flow clips to the batcher until at most ``keep`` remain in flight (bounds the memory)."""

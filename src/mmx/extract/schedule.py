@@ -85,9 +85,8 @@ def checked(vectors: np.ndarray, expert: Expert, clips: list[int]) -> np.ndarray
 class ClipBatcher:
     """Clips of many experts in, one (n_clips, dim) array per expert out (``finish``)."""
 
-    def __init__(self, experts: list[Expert], n_clips: int, pool: ExpertPool,
-                 on_done: Callable[[int], None] = lambda n: None):
-        self.experts, self.n_clips, self.pool, self.on_done = experts, n_clips, pool, on_done
+    def __init__(self, experts: list[Expert], pool: ExpertPool):
+        self.experts, self.pool = experts, pool
         self.pending: dict[tuple[int, object], list[tuple[int, np.ndarray]]] = defaultdict(list)
         self.futures: list[tuple[int, list[int], Future]] = []
 
@@ -104,15 +103,13 @@ class ClipBatcher:
         batch = self.pending.pop(key)
         clips, frames = [c for c, _ in batch], [f for _, f in batch]
         expert = self.experts[e]
-        future = self.pool.submit(f"expert:{expert.name}", expert.embed_clips, frames)
-        future.add_done_callback(lambda f, n=len(clips): self.on_done(n))
-        self.futures.append((e, clips, future))
+        self.futures.append((e, clips, self.pool.submit(f"expert:{expert.name}", expert.embed_clips, frames)))
 
-    def finish(self) -> dict[str, np.ndarray]:
+    def finish(self, n_clips: int) -> dict[str, np.ndarray]:
         """Hand over what is left, wait for every batch; expert name → (n_clips, dim)."""
         for key in list(self.pending):
             self._submit(key)
-        out = {e.name: np.empty((self.n_clips, e.dim), np.float32) for e in self.experts}
+        out = {e.name: np.empty((n_clips, e.dim), np.float32) for e in self.experts}
         for e, clips, future in self.futures:
             expert = self.experts[e]
             out[expert.name][clips] = checked(future.result(), expert, clips)

@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="retrieval metrics instead: genre precision@k, mean average precision (genre overlap as "
         "relevance) and silhouette; queries from --split, searched among all labelled trailers of the run",
     )
-    p.add_argument("-k", type=int, default=10, help="k of precision@k with --retrieval (default 10)")
+    p.add_argument("-k", type=int, default=10, help="k of precision@k with --retrieval or --scenes (default 10)")
+    p.add_argument("--scenes", action="store_true", help="scene retrieval instead: precision@k by shot genre of the "
+                   "run's scene vectors, the raw appearance features and random, on a corpus with known shot genres")
+    p.add_argument("--truth", metavar="FILE", help="with --scenes: the corpus's truth.json (default: beside the "
+                   "videos the store was extracted from)")
     p.set_defaults(func=run)
 
 
@@ -70,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from mmx.run import ModelRun, Run
 
     run = Run.open(args.run)
+    if args.scenes:
+        from mmx_cli.commands.scenes import evaluate_scenes_command
+
+        return evaluate_scenes_command(run, args)
     if args.retrieval:
         ensure_embeddings(run, reporter(args))
         if isinstance(run, ModelRun) and run.parent is not None:

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experts", help="list the expert networks and whether their weight files are present")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -15,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.experts.catalog import catalog  # the expert networks: PyTorch
+    from mmx.experts.packages import NODEPS, PACKAGES, WEIGHTS_COMMAND
     from mmx.experts.weights import WEIGHTS_ENV
     from mmx_cli.common import print_json, table
 
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
               f"${WEIGHTS_ENV}):")
         for e in missing:
             print(f"  {e['name']}: {e['weights'][0]['path']}\n    from {e['source']}")
+        nodeps = [p.name for p in PACKAGES if p.install == NODEPS and set(p.experts) & {e["name"] for e in missing}]
+        if nodeps:
+            print(f"`{WEIGHTS_COMMAND}` adds {' and '.join(nodeps)}")
     return 0
 
 

@@ -57,15 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve(args: argparse.Namespace) -> ExtractConfig:
-    """Defaults → config file → --set overrides → the named options."""
-    from mmx.config import merge, parse_override, read_config_file
+    """Defaults → config file → --set overrides → the named options, checked once (``mmx.config.resolve``)."""
+    from mmx.config import resolve
     from mmx.extract import ExtractConfig
 
-    cfg = ExtractConfig()
-    if args.config:
-        cfg = merge(cfg, read_config_file(args.config))
-    for text in args.set:
-        cfg = merge(cfg, parse_override(text))
     options = {
         "experts": [n.strip() for n in args.experts.split(",") if n.strip()] if args.experts else None,
         "workers": args.workers,
@@ -80,7 +75,7 @@ def resolve(args: argparse.Namespace) -> ExtractConfig:
         "threads": args.threads,
         "keyframes": False if args.no_keyframes else None,
     }
-    return merge(cfg, {k: v for k, v in options.items() if v is not None})
+    return resolve(ExtractConfig(), args.config, args.set, {k: v for k, v in options.items() if v is not None})
 
 
 def ray_runner(address: str):

@@ -52,6 +52,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 
 def run_summary(run: "Run") -> dict:
+    from mmx.labels import reviewed_count
     from mmx.run import ModelRun
 
     info = run.info
@@ -64,6 +65,7 @@ def run_summary(run: "Run") -> dict:
         "genres": {g: 0 for g in info.genres},
         "splits": {s: len(v) for s, v in info.splits.items()},
         "excluded": {k: len(v) for k, v in info.excluded.items()},
+        "reviewed": reviewed_count(run.root),  # trailers with a label decision in the explorer (RUN/reviews.jsonl)
     }
     if not isinstance(run, ModelRun):
         emb = run.embeddings()
@@ -109,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     print("splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items())
           + "; excluded: " + ", ".join(f"{k} {v}" for k, v in summary["excluded"].items()))
     print("genres: " + ", ".join(f"{g} {n}" for g, n in summary["genres"].items()))
+    if summary.get("reviewed"):
+        print(f"reviewed: {summary['reviewed']} trailer(s) have label decisions (`mmx labels export` writes them)")
     if "clips" in summary:
         c = summary["clips"]
         print(f"clips: {c['total']} (per trailer min {c['min']}, median {c['median']:g}, max {c['max']}); "

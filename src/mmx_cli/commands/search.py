@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from mmx.errors import InputError
+from mmx_cli.commands.scenes import add_scene_search_args
 from mmx_cli.common import print_json, reporter, table
 
 
@@ -17,13 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "network, no retraining), or an `embedding` vector of the run's dimension.",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
-    p.add_argument("query", metavar="QUERY", help="trailer id, or path of a trailer's .npz")
+    p.add_argument("query", metavar="QUERY", nargs="?", help="trailer id, or path of a trailer's .npz")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    add_scene_search_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scene or args.scene_video:
+        from mmx_cli.commands.scenes import search_scenes
+
+        return search_scenes(args)
+    if args.query is None:
+        raise InputError("give QUERY, --scene TRAILER_ID@SECONDS or --scene-video FILE")
     from mmx.embeddings import ensure_embeddings
     from mmx.retrieval import search_run
     from mmx.run import Run

@@ -11,14 +11,15 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
-        help="explore a run in the browser: map, genres, timeline, similar trailers; tag new videos",
+        help="explore a run in the browser: map of pictures, scenes, similar scenes and trailers, label review",
         description="Serves a web page at / and a JSON API under /api (docs at /api/docs). The map of the "
-        "collection is computed once and cached in the run folder (layout-<space>.npz).",
+        "collection is computed once and cached in the run folder (layout.npz, the map of `mmx report` too).",
     )
     p.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--media-root", metavar="DIR", help="folder whose videos POST /api/ingest may read by path")
+    p.add_argument("--media-root", metavar="DIR", help="folder of the trailers' videos: played from a scene's start, "
+                   "and read by path by POST /api/ingest (nothing outside it is ever served)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest video upload accepted (default 512)")
     p.add_argument("--public", action="store_true", help="allow binding a non-loopback address (anyone who "
                    "reaches it can read the collection and add videos)")
@@ -42,24 +43,25 @@ def run(args: argparse.Namespace) -> int:
     if args.media_root and not Path(args.media_root).is_dir():
         print(f"mmx serve: error: --media-root {args.media_root} is not a folder", file=sys.stderr)
         return 2
-    try:  # the serving stack is the `serve` extra: imported only here
-        import uvicorn
-
-        from mmx_serve.app import create_app
-    except ImportError as e:
-        print(f"mmx serve: error: {e}; install the serving extra: pip install -e '.[serve]'", file=sys.stderr)
-        return 2
+    import uvicorn  # the serving stack is the `serve` extra: without it, one line naming it (mmx_cli.main)
     from threadpoolctl import threadpool_limits
 
+    from mmx.embeddings import ensure_embeddings
+    from mmx.progress import Reporter
+    from mmx.run import ModelRun, Run
+    from mmx_serve.app import create_app
     from mmx_serve.state import ServeConfig
 
+    opened = Run.open(args.run)
+    for r in [opened] + ([opened.parent] if isinstance(opened, ModelRun) and opened.parent is not None else []):
+        ensure_embeddings(r, Reporter.auto())  # a trained run's embeddings, computed once when missing or stale
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
     threadpool_limits(1, user_api="blas")
     app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb))
-    collection = app.state.collection
-    for space in collection.spaces.values():
-        print(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...", file=sys.stderr)
-        space.layout()
+    explorer = app.state.explorer
+    explorer.prepare(Reporter.auto())
+    for note in explorer.notes():
+        print(f"mmx serve: note: {note}", file=sys.stderr)
     print(f"mmx serve: http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -1,4 +1,5 @@
-// mmx explorer: a canvas map of every trailer, filters, and a detail panel fed by the JSON API.
+// mmx explorer: a map of every trailer (points far out, keyframe pictures close in), filters, and a detail
+// panel with the trailer's scenes, similar scenes of other trailers, playback and label review.
 "use strict";
 
 const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
@@ -6,31 +7,46 @@ const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4
   "#7f7fff", "#ff7f7f", "#7fffbf", "#c0c0c0", "#ff69b4"];
 const NO_GENRE = "#8a8a8a";
 const DIM = "#3a3b42";
+const THUMB_MAX = 400;      // pictures are drawn when at most this many trailers are on screen
+const THUMB_CACHE = 3000;   // decoded pictures kept
+const THUMB_PX = 56;        // largest picture side on the map (CSS px)
+const THUMB_ZOOM = 2;       // pictures only from this zoom on: zoomed out the map is points
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("map");
 const ctx = canvas.getContext("2d");
 const state = {
+  health: null,
   map: null,          // /api/map answer
-  colours: [],        // per genre index
+  colours: [],        // per genre index, as CSS colours
+  packed: [],         // per genre index, as little-endian RGBA words for the pixel buffer
   matched: null,      // Uint8Array: 1 when the point passes the filters
   view: { scale: 1, dx: 0, dy: 0 },  // screen = base * scale + d
   base: null,         // Float32Array [x0, y0, x1, y1, ...] in CSS pixels at scale 1
   hover: -1,
   selected: -1,
   space: null,
+  detail: null,       // the open trailer's detail
+  review: null,       // the open trailer's review state
+  thumbs: new Map(),  // trailer id → HTMLImageElement (insertion order = age)
+  paintMs: [],        // the last paint durations (read by bench/explorer.py)
 };
 
-async function getJSON(url) {
-  const r = await fetch(url);
+async function getJSON(url, options) {
+  const r = await fetch(url, options);
   const body = await r.json();
-  if (!r.ok) throw new Error(body.detail || r.statusText);
+  if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : (body.detail || []).map((d) => d.msg).join("; ") || r.statusText);
   return body;
 }
 
 // ---------------------------------------------------------------- loading
 async function init() {
   const health = await getJSON("/api/health");
+  state.health = health;
+  if (health.notes && health.notes.length) {
+    $("notice").hidden = false;
+    $("notice").textContent = health.notes.join(" ");
+  }
   if (health.spaces.length > 1) buildSpaceSwitch(health.spaces);
   await loadMap(health.spaces[0]);
   const params = new URLSearchParams(location.search);
@@ -57,6 +73,7 @@ async function loadMap(space) {
   state.map = map;
   state.space = space;
   state.colours = map.genres.map((g, i) => PALETTE[i % PALETTE.length]);
+  state.packed = state.colours.map(packColour);
   state.genreCounts = map.genres.map(() => 0);
   for (const l of map.labels) for (const g of l) state.genreCounts[g]++;
   colourKeys();
@@ -69,7 +86,14 @@ async function loadMap(space) {
   resize();
   applyFilters();
   $("status").hidden = true;
+  paint();  // the first frame now, not at the next animation frame
+  canvas.dataset.firstPaint = performance.now().toFixed(1);  // ms since navigation (bench/explorer.py)
   canvas.dataset.ready = "1";
+}
+
+function packColour(css) {
+  const n = parseInt(css.slice(1), 16);
+  return (0xff << 24 | (n & 0xff) << 16 | (n >> 8 & 0xff) << 8 | n >> 16) >>> 0;  // RGBA bytes, little-endian
 }
 
 function colourKeys() {
@@ -111,12 +135,12 @@ function resize() {
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(rect.width * ratio));
   canvas.height = Math.max(1, Math.round(rect.height * ratio));
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  state.pixels = null;
   if (!state.map) return;
   const { x, y } = state.map;
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < x.length; i++) {
-    x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]); y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]);
+    if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
   }
   const pad = 20;
   const s = Math.min((rect.width - 2 * pad) / (x1 - x0 || 1), (rect.height - 2 * pad) / (y1 - y0 || 1));
@@ -140,49 +164,107 @@ function draw() {
   frame = requestAnimationFrame(() => { frame = 0; paint(); });
 }
 
+function discOffsets(r, width) {
+  // pixel offsets of a filled disc of radius r (device px) in a buffer of the given row width
+  const out = [];
+  const ri = Math.ceil(r);
+  for (let y = -ri; y <= ri; y++) for (let x = -ri; x <= ri; x++) if (x * x + y * y <= r * r + 0.5) out.push(y * width + x);
+  return Int32Array.from(out);
+}
+
 function paint() {
-  const rect = canvas.getBoundingClientRect();
-  ctx.clearRect(0, 0, rect.width, rect.height);
-  if (!state.map) return;
+  const t0 = performance.now();
+  const W = canvas.width, H = canvas.height;
+  const ratio = W / Math.max(1, canvas.getBoundingClientRect().width);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  if (!state.map) { ctx.clearRect(0, 0, W, H); return; }
+  // points: written straight into a pixel buffer (100,000 of them take a few milliseconds)
+  if (!state.pixels || state.pixels.width !== W || state.pixels.height !== H) {
+    state.pixels = ctx.createImageData(W, H);
+    state.words = new Uint32Array(state.pixels.data.buffer);
+  }
+  const words = state.words;
+  words.fill(0);
   const n = state.map.count;
-  const r = Math.min(6, 2.2 * Math.sqrt(state.view.scale));
-  // one path per colour: dimmed points first, then each genre's matching points
-  const groups = new Map();
-  for (let i = 0; i < n; i++) {
-    const key = state.matched[i] ? state.primary[i] : -2;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(i);
-  }
-  const order = [...groups.keys()].sort((a, b) => (a === -2 ? -1 : b === -2 ? 1 : 0));
-  for (const key of order) {
-    ctx.fillStyle = key === -2 ? DIM : key === -1 ? NO_GENRE : state.colours[key];
-    ctx.beginPath();
-    for (const i of groups.get(key)) {
-      const [sx, sy] = screen(i);
-      ctx.moveTo(sx + r, sy);
-      ctx.arc(sx, sy, r, 0, 2 * Math.PI);
+  const { scale, dx, dy } = state.view;
+  const base = state.base, matched = state.matched, primary = state.primary;
+  const r = Math.min(6, 1.6 * Math.sqrt(scale)) * ratio;
+  const disc = discOffsets(r, W);
+  const margin = Math.ceil(r) + 1;
+  const dim = packColour(DIM), none = packColour(NO_GENRE), packed = state.packed;
+  const visible = [];
+  for (let pass = 0; pass < 2; pass++) {  // dimmed points first, matching ones on top
+    for (let i = 0; i < n; i++) {
+      if ((matched[i] === 1) !== (pass === 1)) continue;
+      const sx = Math.round((base[2 * i] * scale + dx) * ratio), sy = Math.round((base[2 * i + 1] * scale + dy) * ratio);
+      if (sx < margin || sy < margin || sx >= W - margin || sy >= H - margin) continue;
+      const colour = pass === 0 ? dim : primary[i] < 0 ? none : packed[primary[i]];
+      const at = sy * W + sx;
+      for (let k = 0; k < disc.length; k++) words[at + disc[k]] = colour;
+      if (pass === 1 && visible.length <= THUMB_MAX) visible.push(i);
     }
-    ctx.fill();
   }
+  ctx.putImageData(state.pixels, 0, 0);
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  canvas.dataset.thumbs = String(drawThumbs(visible));
   for (const [i, colour] of [[state.hover, "#fff"], [state.selected, "#ffeb3b"]]) {
     if (i < 0) continue;
     const [sx, sy] = screen(i);
     ctx.strokeStyle = colour;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.arc(sx, sy, r + 4, 0, 2 * Math.PI);
+    ctx.arc(sx, sy, r / ratio + 4, 0, 2 * Math.PI);
     ctx.stroke();
   }
+  state.paintMs.push(performance.now() - t0);
+  if (state.paintMs.length > 240) state.paintMs.shift();
+}
+
+function drawThumbs(visible) {
+  // the atlas: close in (few trailers on screen) each trailer with keyframes is drawn as its picture
+  const thumbs = state.map.thumbs;
+  if (!thumbs || state.view.scale < THUMB_ZOOM || visible.length > THUMB_MAX) return 0;
+  const withPicture = visible.filter((i) => thumbs[i]);
+  if (!withPicture.length) return 0;
+  const spacing = Math.sqrt((canvas.clientWidth * canvas.clientHeight) / Math.max(visible.length, 1));
+  const side = Math.max(18, Math.min(THUMB_PX, spacing * 0.8));
+  let drawn = 0;
+  for (const i of withPicture) {
+    const img = thumb(state.map.ids[i]);
+    if (!img.complete || !img.naturalWidth) continue;
+    const [sx, sy] = screen(i);
+    const w = side, h = side * img.naturalHeight / img.naturalWidth;
+    ctx.drawImage(img, sx - w / 2, sy - h / 2, w, h);
+    ctx.strokeStyle = state.primary[i] < 0 ? NO_GENRE : state.colours[state.primary[i]];
+    ctx.lineWidth = 2;
+    ctx.strokeRect(sx - w / 2, sy - h / 2, w, h);
+    drawn++;
+  }
+  return drawn;
+}
+
+function thumb(id) {
+  let img = state.thumbs.get(id);
+  if (img) return img;
+  img = new Image();
+  img.decoding = "async";
+  img.onload = draw;
+  img.src = `/api/keyframe?id=${encodeURIComponent(id)}`;
+  state.thumbs.set(id, img);
+  if (state.thumbs.size > THUMB_CACHE) state.thumbs.delete(state.thumbs.keys().next().value);
+  return img;
 }
 
 function pick(mx, my) {
-  // nearest matching point within 8 px (a linear scan: ~10k points take well under a millisecond)
+  // nearest matching point within 8 px (a linear scan: 100,000 points take about a millisecond)
   let best = -1, bestD = 64;
   const n = state.map ? state.map.count : 0;
+  const { scale, dx, dy } = state.view;
+  const base = state.base;
   for (let i = 0; i < n; i++) {
     if (!state.matched[i]) continue;
-    const [sx, sy] = screen(i);
-    const d = (sx - mx) ** 2 + (sy - my) ** 2;
+    const ex = base[2 * i] * scale + dx - mx, ey = base[2 * i + 1] * scale + dy - my;
+    const d = ex * ex + ey * ey;
     if (d < bestD) { bestD = d; best = i; }
   }
   return best;
@@ -238,7 +320,7 @@ function trailerItem(i, extra = "") {
 }
 
 // ---------------------------------------------------------------- the panel
-async function openTrailer(id) {
+async function openTrailer(id, sceneClip = null) {
   const i = state.index.get(id);
   state.selected = i === undefined ? -1 : i;
   draw();
@@ -247,13 +329,18 @@ async function openTrailer(id) {
   panel.dataset.id = id;
   $("p-title").textContent = "loading…";
   try {
-    const [d, s] = await Promise.all([
-      getJSON(`/api/trailers/${encodeURIComponent(id)}`),
-      getJSON(`/api/search?id=${encodeURIComponent(id)}&k=10&space=${encodeURIComponent(state.space)}`),
+    const q = encodeURIComponent(id);
+    const [d, s, review] = await Promise.all([
+      getJSON(`/api/trailers/${q}`),
+      getJSON(`/api/search?id=${q}&k=10&space=${encodeURIComponent(state.space)}`),
+      getJSON(`/api/reviews?id=${q}`),
     ]);
     if (panel.dataset.id !== id) return;  // another trailer was opened meanwhile
+    state.detail = d;
+    state.review = review;
     renderPanel(d, s.results);
     requestAnimationFrame(resize);
+    if (sceneClip !== null) selectScene(sceneClip);
   } catch (err) {
     $("p-title").textContent = String(err.message || err);
   }
@@ -262,15 +349,14 @@ async function openTrailer(id) {
 function renderPanel(d, hits) {
   $("p-title").textContent = d.title || d.trailer_id;
   $("p-meta").textContent = `${d.trailer_id}${d.year != null ? " · " + d.year : ""}`;
-  $("p-genres").innerHTML = d.genres.map((g) => `<span>${escapeHtml(g)}</span>`).join("") || "<em>no labels</em>";
   $("p-source").textContent = `(${d.source}, threshold ${d.threshold})`;
   const probs = Object.entries(d.probabilities).sort((a, b) => b[1] - a[1]).slice(0, 10);
   $("p-probs").innerHTML = probs.map(([g, p]) =>
     `<div class="bar${d.genres.includes(g) ? " given" : ""}"><b>${escapeHtml(g)}</b>` +
     `<div style="width:${Math.round(p * 200)}px"></div>${p.toFixed(2)}</div>`).join("");
-  const add = d.suggested_add.map((g) => `<span class="add">+ ${escapeHtml(g)}</span>`);
-  const drop = d.suggested_drop.map((g) => `<span class="drop">− ${escapeHtml(g)}</span>`);
-  $("p-suggest").innerHTML = `<div class="chips">${add.concat(drop).join("") || "<em>labels agree</em>"}</div>`;
+  renderReview();
+  renderPlayer(d);
+  renderScenes(d);
   renderTimeline(d);
   const list = $("neighbours");
   list.innerHTML = "";
@@ -279,6 +365,143 @@ function renderPanel(d, hits) {
     if (i === undefined) continue;
     list.append(trailerItem(i, `<small>${h.score.toFixed(3)}</small>`));
   }
+}
+
+// ---------------------------------------------------------------- label review
+function renderReview() {
+  const d = state.detail, review = state.review;
+  const labels = review.labels;
+  const decided = new Map(review.decisions.filter((x) => x.decision === "accept" || x.decision === "reject")
+    .map((x) => [x.genre, x.decision]));
+  $("p-review-note").textContent = review.decisions.length
+    ? `(reviewed: ${review.decisions.length} decision${review.decisions.length > 1 ? "s" : ""})` : "";
+  const chips = $("p-genres");
+  chips.innerHTML = "";
+  for (const g of labels) {
+    const span = document.createElement("span");
+    span.className = d.genres.includes(g) ? "" : "added";
+    span.innerHTML = `${escapeHtml(g)} <button class="x" title="remove ${escapeHtml(g)}" aria-label="remove ${escapeHtml(g)}">×</button>`;
+    span.querySelector("button").addEventListener("click", () => decide(g, "remove"));
+    chips.append(span);
+  }
+  if (!labels.length) chips.innerHTML = "<em>no labels</em>";
+  const sel = $("p-add-genre");
+  sel.length = 0;
+  for (const g of d.vocabulary) if (!labels.includes(g)) sel.add(new Option(g, g));
+  $("p-add").disabled = sel.length === 0;
+  const box = $("p-suggest");
+  box.innerHTML = "";
+  const suggestions = d.suggested_add.map((g) => [g, "add"]).concat(d.suggested_drop.map((g) => [g, "drop"]));
+  if (!suggestions.length) { box.innerHTML = "<em>labels agree</em>"; return; }
+  for (const [g, kind] of suggestions) {
+    const row = document.createElement("div");
+    row.className = `suggestion ${kind}`;
+    row.dataset.genre = g;
+    const verdict = decided.get(g);
+    row.innerHTML = `<span>${kind === "add" ? "+" : "−"} ${escapeHtml(g)}</span>` + (verdict
+      ? `<em class="verdict">${verdict === "accept" ? "accepted" : "rejected"}</em>`
+      : `<button class="accept" type="button">accept</button><button class="reject" type="button">reject</button>`);
+    if (!verdict) {
+      row.querySelector(".accept").addEventListener("click", () => decide(g, "accept"));
+      row.querySelector(".reject").addEventListener("click", () => decide(g, "reject"));
+    }
+    box.append(row);
+  }
+}
+
+async function decide(genre, decision) {
+  const id = state.detail.trailer_id;
+  try {
+    const review = await getJSON("/api/reviews", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ trailer_id: id, genre, decision }),
+    });
+    if ($("panel").dataset.id !== id) return;
+    state.review = review;
+    renderReview();
+  } catch (err) {
+    $("p-review-note").textContent = String(err.message || err);
+  }
+}
+
+// ---------------------------------------------------------------- scenes
+function renderPlayer(d) {
+  const box = $("p-player-box"), player = $("player");
+  box.hidden = !d.video;
+  if (!d.video) { player.removeAttribute("src"); player.load(); return; }
+  if (player.dataset.src !== d.video) { player.dataset.src = d.video; player.src = d.video; }
+}
+
+function renderScenes(d) {
+  const strip = $("p-scenes");
+  strip.innerHTML = "";
+  $("p-similar-box").hidden = true;
+  const scenes = d.scenes || [];
+  const note = $("p-scenes-note");
+  note.textContent = d.scenes_note || "";
+  $("p-scenes-box").hidden = d.scenes == null;  // imported embeddings: no scenes (the banner says why)
+  const vocab = d.vocabulary;
+  const timeline = d.timeline || [];
+  for (const s of scenes) {
+    const item = document.createElement("div");
+    item.className = "scene";
+    item.dataset.clip = String(s.clip);
+    const probs = timeline[s.clip] ? timeline[s.clip].probabilities : null;
+    let bars = "";
+    if (probs) {
+      const top = probs.map((p, j) => [p, j]).sort((a, b) => b[0] - a[0]).slice(0, 3);
+      bars = top.map(([p, j]) => {
+        const colour = PALETTE[Math.max(0, state.map.genres.indexOf(vocab[j])) % PALETTE.length];
+        return `<i title="${escapeHtml(vocab[j])} ${p.toFixed(2)}" style="height:${Math.max(1, Math.round(p * 24))}px;background:${colour}"></i>`;
+      }).join("");
+    }
+    const time = s.start != null ? `${s.start.toFixed(1)} s` : `#${s.clip + 1}`;
+    item.innerHTML = `<div class="probs">${bars}</div>` +
+      (s.keyframe ? `<img src="${s.keyframe}" alt="scene ${s.clip + 1}" loading="lazy">` : `<div class="placeholder">no picture</div>`) +
+      `<small>${time}</small>`;
+    item.title = probs ? vocab.map((g, j) => [g, probs[j]]).sort((a, b) => b[1] - a[1]).slice(0, 3)
+      .map(([g, p]) => `${g} ${p.toFixed(2)}`).join(", ") : "";
+    item.addEventListener("click", () => selectScene(s.clip));
+    strip.append(item);
+  }
+}
+
+async function selectScene(clip) {
+  const d = state.detail;
+  const scene = (d.scenes || []).find((s) => s.clip === clip);
+  if (!scene) return;
+  for (const el of $("p-scenes").children) el.classList.toggle("selected", el.dataset.clip === String(clip));
+  const player = $("player");
+  if (d.video && scene.start != null) seek(player, scene.start);
+  const box = $("p-similar-box"), list = $("similar-scenes");
+  box.hidden = false;
+  list.innerHTML = "<li><em>searching…</em></li>";
+  $("p-similar-of").textContent = `(scene ${clip + 1}${scene.start != null ? `, ${scene.start.toFixed(1)}–${scene.end.toFixed(1)} s` : ""})`;
+  try {
+    const q = `id=${encodeURIComponent(d.trailer_id)}&clip=${clip}&k=8&other_trailers=true`;
+    const found = await getJSON(`/api/scenes?${q}`);
+    if (state.detail !== d) return;
+    list.innerHTML = "";
+    for (const h of found.results) {
+      const li = document.createElement("li");
+      li.dataset.id = h.trailer_id;
+      li.dataset.clip = String(h.clip);
+      const time = h.start != null ? `${h.start.toFixed(1)}–${h.end.toFixed(1)} s` : `scene ${h.clip + 1}`;
+      li.innerHTML = (h.keyframe ? `<img src="${h.keyframe}" alt="">` : `<div class="placeholder">no picture</div>`) +
+        `<span>${escapeHtml(h.title || h.trailer_id)}<br><small>${time} · ${h.score.toFixed(3)}</small></span>`;
+      li.addEventListener("click", () => openTrailer(h.trailer_id, h.clip));
+      list.append(li);
+    }
+    if (!found.results.length) list.innerHTML = "<li><em>no other trailer has scenes</em></li>";
+  } catch (err) {
+    list.innerHTML = `<li><em>${escapeHtml(err.message || err)}</em></li>`;
+  }
+}
+
+function seek(player, seconds) {
+  const go = () => { player.currentTime = seconds; player.play().catch(() => {}); };
+  if (player.readyState >= 1) go();
+  else player.addEventListener("loadedmetadata", go, { once: true });
 }
 
 function renderTimeline(d) {
@@ -339,16 +562,19 @@ canvas.addEventListener("click", (e) => {
   const i = pick(e.offsetX, e.offsetY);
   if (i >= 0) openTrailer(state.map.ids[i]);
 });
-canvas.addEventListener("wheel", (e) => {
-  e.preventDefault();
-  const f = Math.exp(-e.deltaY * 0.0015);
+
+function zoomAt(x, y, factor) {
   const v = state.view;
-  const scale = Math.min(60, Math.max(0.5, v.scale * f));
+  const scale = Math.min(400, Math.max(0.5, v.scale * factor));
   const k = scale / v.scale;
-  v.dx = e.offsetX - (e.offsetX - v.dx) * k;
-  v.dy = e.offsetY - (e.offsetY - v.dy) * k;
+  v.dx = x - (x - v.dx) * k;
+  v.dy = y - (y - v.dy) * k;
   v.scale = scale;
   draw();
+}
+canvas.addEventListener("wheel", (e) => {
+  e.preventDefault();
+  zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
 }, { passive: false });
 
 $("search").addEventListener("input", applyFilters);
@@ -356,6 +582,7 @@ $("genre").addEventListener("change", applyFilters);
 $("colour-by").addEventListener("change", () => { colourKeys(); draw(); });
 $("year-from").addEventListener("input", applyFilters);
 $("year-to").addEventListener("input", applyFilters);
+$("p-add").addEventListener("click", () => { const g = $("p-add-genre").value; if (g) decide(g, "add"); });
 $("close").addEventListener("click", () => { $("panel").hidden = true; state.selected = -1; requestAnimationFrame(resize); });
 window.addEventListener("resize", resize);
 

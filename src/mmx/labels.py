@@ -1,0 +1,193 @@
+"""Label review: a curator's decisions on a run's labels, kept in a journal, exported in the import format.
+
+Every decision is one JSON line appended to ``RUN/reviews.jsonl``::
+
+    {"trailer_id": "t001", "genre": "Horror", "decision": "accept", "previous": ["Drama"],
+     "labels": ["Drama", "Horror"], "time": "2026-12-01T10:00:00.123456+00:00"}
+
+Decisions (``DECISIONS``):
+
+* ``accept`` — a suggested change (Tbl. 4) is right: a suggested addition is added, a suggested
+  drop (a genre the trailer has) is removed;
+* ``reject`` — the suggestion is wrong: the labels stay as they are, and the trailer counts as reviewed;
+* ``add`` / ``remove`` — any genre of the vocabulary, suggested or not.
+
+A trailer's labels are its given labels until its first decision, then the ``labels`` of its last
+one. An append holds an exclusive lock on the journal (``fcntl.flock``, so two browser tabs, two
+threads or two servers on one run are serialised), reads the trailer's current labels *under the
+lock* (so no decision is lost or applied to stale labels), writes the line with one ``write`` call
+and ``fsync``s before answering. A line torn by a crash mid-write was never acknowledged; the
+next append cuts it off, and readers skip it.
+
+``export_labels`` writes the reviewed labels as a ``labels.csv`` of the import format
+(``trailer_id, genres, title, year, split``), which ``mmx import`` and ``mmx extract --labels``
+read to relabel a store, so the next training uses them.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mmx.errors import InputError
+
+if TYPE_CHECKING:
+    from mmx.run import Run
+
+JOURNAL_FILE = "reviews.jsonl"
+DECISIONS = ("accept", "reject", "add", "remove")
+EXPORT_COLUMNS = ["trailer_id", "genres", "title", "year", "split"]
+
+
+class ReviewConflict(InputError):
+    """A decision that does not apply to the trailer's current labels (adding a genre it already has, ...)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    trailer_id: str
+    genre: str
+    decision: str  # one of DECISIONS
+    previous: list[str]  # the trailer's labels before the decision
+    labels: list[str]  # its labels after it
+    time: str  # ISO 8601, UTC
+
+
+def apply_decision(labels: list[str], genre: str, decision: str) -> list[str]:
+    """The labels after ``decision`` on ``genre`` (sorted); ``ReviewConflict`` when it does not apply."""
+    have = genre in labels
+    if decision == "add" and have:
+        raise ReviewConflict(f"the trailer already has {genre!r}; nothing to add")
+    if decision == "remove" and not have:
+        raise ReviewConflict(f"the trailer does not have {genre!r}; nothing to remove")
+    if decision == "reject":
+        return sorted(labels)
+    if decision == "add" or (decision == "accept" and not have):
+        return sorted({*labels, genre})
+    return sorted(g for g in labels if g != genre)
+
+
+def _parse(lines: Iterable[bytes]) -> list[Decision]:
+    out = []
+    for line in lines:
+        if not line.endswith(b"\n"):
+            continue  # a write torn by a crash (only ever the last line): it was never acknowledged
+        record = json.loads(line)
+        out.append(Decision(**record))
+    return out
+
+
+class ReviewJournal:
+    """The review journal of one run folder (``RUN/reviews.jsonl``)."""
+
+    def __init__(self, run_root: str | Path):
+        self.path = Path(run_root) / JOURNAL_FILE
+
+    def decisions(self, trailer_id: str | None = None) -> list[Decision]:
+        """Every decision in the order made (of one trailer when given)."""
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as f:
+            found = _parse(f)
+        return [d for d in found if trailer_id is None or d.trailer_id == trailer_id]
+
+    def reviewed(self) -> dict[str, list[str]]:
+        """trailer id → current labels, for every trailer with at least one decision."""
+        return {d.trailer_id: d.labels for d in self.decisions()}
+
+    def labels(self, trailer_id: str, given: list[str]) -> list[str]:
+        """The trailer's current labels: ``given`` until its first decision, then its last decision's."""
+        own = self.decisions(trailer_id)
+        return list(own[-1].labels) if own else sorted(given)
+
+    def decide(self, trailer_id: str, genre: str, decision: str, given: list[str], vocabulary: list[str]) -> Decision:
+        """Append one decision on ``genre`` for ``trailer_id`` whose given labels are ``given``."""
+        if decision not in DECISIONS:
+            raise InputError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+        if genre not in vocabulary:
+            raise InputError(f"genre {genre!r} is not in the run's vocabulary ({', '.join(vocabulary)})")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "rb") as f:
+                past = f.read()
+            torn = len(past) - (past.rfind(b"\n") + 1)
+            if torn:
+                os.ftruncate(fd, len(past) - torn)  # cut a line torn by a crash before appending
+                past = past[: len(past) - torn]
+            own = [d for d in _parse(past.splitlines(keepends=True)) if d.trailer_id == trailer_id]
+            previous = list(own[-1].labels) if own else sorted(given)
+            labels = apply_decision(previous, genre, decision)
+            made = Decision(trailer_id, genre, decision, previous, labels, datetime.now(timezone.utc).isoformat())
+            line = (json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8")
+            if os.write(fd, line) != len(line):
+                raise OSError(f"short write to {self.path}")
+            os.fsync(fd)
+            return made
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+@dataclass
+class TrailerLabels:
+    trailer_id: str
+    genres: list[str]
+    title: str
+    year: int | None
+    split: str | None
+
+
+def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | Path, only_reviewed: bool = False) -> dict:
+    """Write ``rows`` with their reviewed labels as an import-format ``labels.csv``; returns counts."""
+    reviewed = journal.reviewed()
+    known = {r.trailer_id for r in rows}
+    unknown = sorted(set(reviewed) - known)
+    written, changed = 0, 0
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for r in rows:
+            if only_reviewed and r.trailer_id not in reviewed:
+                continue
+            genres = reviewed.get(r.trailer_id, r.genres)
+            changed += sorted(genres) != sorted(r.genres)
+            writer.writerow({"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
+                             "year": "" if r.year is None else r.year, "split": r.split or ""})
+            written += 1
+    tmp.replace(out)
+    return {"path": str(out), "rows": written, "reviewed": len(reviewed) - len(unknown), "changed": changed,
+            "not_in_run": unknown}
+
+
+def run_label_rows(run: Run) -> list[TrailerLabels]:
+    """Every trailer of an opened run with its given labels, title, year and split."""
+    from mmx.run import ModelRun
+
+    splits = {t: s for s, ids in run.info.splits.items() for t in ids}
+    if isinstance(run, ModelRun):
+        metas = run.store.entries()
+        return [TrailerLabels(t, list(m.genres), m.title, m.year, m.split or splits.get(t)) for t, m in sorted(metas.items())]
+    emb = run.embeddings()
+    return [TrailerLabels(t, list(g), title, year, splits.get(t))
+            for t, g, title, year in zip(emb.ids, emb.genres, emb.titles, emb.years)]
+
+
+def export_run_labels(run: Run, out: str | Path, only_reviewed: bool = False) -> dict:
+    """``mmx labels export``: the run's trailers with their reviewed labels, as an import-format labels.csv."""
+    return export_labels(ReviewJournal(run.root), run_label_rows(run), out, only_reviewed)
+
+
+def reviewed_count(run_root: str | Path) -> int:
+    """How many trailers of the run folder have at least one review decision (``mmx info``)."""
+    return len(ReviewJournal(run_root).reviewed())

