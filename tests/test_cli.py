@@ -96,6 +96,17 @@ def test_config_file_and_overrides(tmp_path):
     assert (paper.train.lr, paper.train.epochs, paper.train.batch_size) == (3e-5, 200, 32)
 
 
+def test_paper_config_is_the_paper_preset():
+    """configs/paper.yaml and ``--model paper`` are the paper's network whatever mmx's defaults are."""
+    from mmx.model import MODELS
+
+    paper = load_config(CONFIGS / "paper.yaml")
+    assert paper.model == MODELS.create("paper")
+    assert (paper.model.embed_dim, paper.model.n_seqs, paper.model.sequence_pool) == (2048, 40, "concat")
+    off = (paper.train.expert_dropout, paper.train.ema_epochs, paper.train.early_stop, paper.train.weight_decay)
+    assert off == (0.0, 0.0, 0, 0.0) and paper.data.train_windows == "even"
+
+
 def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--source", "features", "--trailers", "60", "--epochs", "1",

@@ -58,7 +58,9 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     fusion: str = "cg"  # "cg" = collaborative gating (§3.1); "concat" = the paper's Naive Concat baseline
-    expert_dim: int = 768  # shared space every expert is reduced to (§4.2 "1×768")
+    # Defaults: sized for a few hundred to a few thousand trailers (bench/quality.py, README "Defaults");
+    # the paper's sizes are the `paper` preset and configs/paper.yaml.
+    expert_dim: int = 256  # shared space every expert is reduced to (paper §4.2: 768)
     netvlad_clusters: int = 16  # NetVLAD clusters for window-level experts (audio, §4.2); not given in the paper
     g_layers: int = 2  # depth of the pairwise-relation MLP g (eq. 1; CE uses 2)
     h_layers: int = 2  # depth of the attention MLP h (eq. 1; CE uses 2)
@@ -66,14 +68,14 @@ class ModelConfig:
     clip_dim: int = 128  # L2-normalised clip vector (§7)
     seq_len: int = 9  # clips per sequence (§7, Tbl. 5)
     n_seqs: int = 40  # sequences per trailer (§7: 40 × 256 = 10240)
-    seq_hidden: int = 512  # hidden width of the sequence MLP j; not given in the paper
+    seq_hidden: int = 256  # hidden width of the sequence MLP j; not given in the paper (preset paper: 512)
     seq_dim: int = 256  # sequence vector after j (§7)
-    sequence_pool: str = "concat"  # "concat" (§7) or "sum" (§3.2) of the sequence vectors before k
-    bottleneck_hidden: int = 2048  # hidden width of the bottleneck MLP k; not given in the paper
-    embed_dim: int = 2048  # trailer embedding, output of k (§7)
-    head_hidden: int = 1024  # hidden width of the genre head l (§7: 2048 × 1024)
+    sequence_pool: str = "sum"  # "sum" (§3.2) or "concat" (§7, the paper preset) of the sequence vectors before k
+    bottleneck_hidden: int = 512  # hidden width of the bottleneck MLP k; not given in the paper (preset paper: 2048)
+    embed_dim: int = 512  # trailer embedding, output of k (paper §7: 2048)
+    head_hidden: int = 256  # hidden width of the genre head l (paper §7: 2048 × 1024)
     dropout: float = 0.0  # dropout before the head; the paper uses none
-    pooled_path: bool = False  # add the mean-pooled raw experts (Linear + ReLU) to the trailer embedding; not in the paper
+    pooled_path: bool = True  # add the mean-pooled raw experts (Linear + ReLU) to the trailer embedding; not in the paper
 
     def __post_init__(self) -> None:
         sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -102,7 +104,7 @@ class TrainConfig:
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes (exact continuation with --epochs)
     expert_dropout: float = 0.0  # chance that a trailer's expert is hidden in a training step (at least one stays); 0 = off
     early_stop: int = 0  # stop after this many epochs without a new best validation score; 0 = run every epoch
-    ema_epochs: float = 0.0  # validate and keep an exponential moving average of the weights over about this many epochs; 0 = off
+    ema_epochs: float = 3.0  # validate and keep an exponential moving average of the weights over about this many epochs; 0 = off (paper)
 
     def __post_init__(self) -> None:
         _require(0 <= self.expert_dropout < 1, f"train.expert_dropout must be in [0, 1), not {self.expert_dropout}")
