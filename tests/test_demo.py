@@ -59,7 +59,7 @@ def test_corpus_shots_pass_the_clip_rule_and_the_cut_detector():
 
 
 def test_ablation_model_is_never_wider_than_the_main_one():
-    assert ablation_widths(ModelConfig()) == ABLATION_MODEL  # the paper-size default is narrowed
+    assert ablation_widths(ModelConfig()) == ABLATION_MODEL  # the default is narrowed
     tiny = ModelConfig(expert_dim=32, bottleneck_hidden=32, embed_dim=32, head_hidden=16)
     assert ablation_widths(tiny) == {"expert_dim": 32, "bottleneck_hidden": 32, "embed_dim": 32, "head_hidden": 16}
 

@@ -98,8 +98,10 @@ def test_two_process_finetune_gathers_negatives_like_one_process(two):
     assert (two[1] / "fine" / "embeddings.npz").exists()
     # NT-Xent over the gathered global batch: without the gather each process would see half the
     # negatives and a visibly lower loss (log 2(N/2 − 1) < log 2(N − 1) at the start)
+    # (rounding differences, amplified by Adam on the batch-norm biases noted above, stay near 1e-5
+    # relative; the missing gather would be off by tens of percent)
     for a, b in zip(one.history[1:], other.history[1:]):
-        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["val_silhouette"] == pytest.approx(a["val_silhouette"], abs=0.01)  # see the bias note above
 
 

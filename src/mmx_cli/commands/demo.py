@@ -10,7 +10,7 @@ frames are small (128×96) and extraction samples them cheaply (the ``fast`` pro
 clip for the image experts, I3D on 8 frames; here at 64–128 px), so 120 trailers extract in minutes; a fixed 60/20/20
 split gives 24 test trailers, and every figure is printed with the number of trailers it rests
 on, beside a linear probe and uniform random scores. The ablation variants train a narrower
-model than the main run (bottleneck 256 instead of 2048) so that eleven of them fit. ``--source
+model than the main run (bottleneck 256 instead of 512) so that eleven of them fit. ``--source
 features`` runs the same on generated per-clip features (MovieNet's real genre co-occurrence)
 without touching video. The numbers show the pipeline working, not the paper's results.
 """
@@ -43,8 +43,8 @@ DEMO_SIZES = {"appearance": {"size": 128}, "scene": {"size": 64}, "motion": {"si
 # The generated corpus: small frames, 10–11 shots of 16–18 frames (every trailer passes the
 # 10-clip rule of §4.1 and lasts about 7 s), 6 genres, 1–2 genres per trailer.
 DEMO_CORPUS = {"shots": (10, 11), "shot_frames": (16, 18), "width": 128, "height": 96}
-# The ablation variants keep the paper's gating, 40 sequences of 9 clips and every layer, but
-# narrower (768 → 256 per expert, bottleneck 2048 → 256): each trains in seconds instead of a minute.
+# The ablation variants keep the main run's gating, 40 sequences of 9 clips and every layer, but
+# narrower (bottleneck and embedding 512 → 256 for the defaults, 2048 → 256 for the paper's sizes).
 # A main model narrower than this (--model tiny) is ablated at its own widths.
 ABLATION_MODEL = {"expert_dim": 256, "bottleneck_hidden": 256, "embed_dim": 256, "head_hidden": 256}
 # Training threads unless --set train.threads=N says otherwise: on a shared 2-core machine (load 8–10)
