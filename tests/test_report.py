@@ -114,9 +114,12 @@ def test_missing_inputs_say_what_to_run_and_the_rest_is_still_written(inputs, tm
         assert "Not available" in section and command in section
     assert "mmx finetune" in page.split('<section id="fig1">')[1].split("</section>")[0]
     tbl2 = json.loads((tmp_path / "bare" / "tables" / "tbl2.json").read_text())
-    result = evaluate_run(Run.open(run), "test", probe=False)
+    result = evaluate_run(Run.open(run), "test")
     ours = next(r for r in tbl2 if r["model"] == "this run")
     assert ours["AUPRC_w"] == result["auprc_weighted"]
+    probe = next(r for r in tbl2 if r["model"] == "Linear probe (tuned)")  # the yardstick, with its verdict
+    assert probe["AUPRC_w"] == result["probe"]["auprc_weighted"] and probe["source"] == "ours"
+    assert "Verdict: " in page.split('<section id="tbl2">')[1].split("</section>")[0]
     assert next(r for r in tbl2 if r["model"] == "Random" and r["source"] == "ours")["F1w"] == result["random"]["f1_weighted"]
 
 
