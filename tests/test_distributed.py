@@ -15,6 +15,7 @@ from mmx.data.store import FeatureStore
 from mmx.distributed import (
     DistInfo,
     GlobalBatchSampler,
+    close_distributed,
     gather_with_grad,
     init_distributed,
     share_weight,
@@ -45,6 +46,7 @@ def _join(rank: int, world: int, port: int) -> DistInfo:
 def _worker(rank: int, world: int, port: int, store: str, parent: str, out: str) -> None:
     """Train a coarse run, fine-tune ``parent``, and check the gather, in one 2-process job."""
     info = _join(rank, world, port)
+    ok = False
     try:
         quiet = {"reporter": QUIET, "dist": info}
         train(FeatureStore(store), f"{out}/coarse", tiny_cfg(EPOCHS), **quiet)
@@ -53,8 +55,9 @@ def _worker(rank: int, world: int, port: int, store: str, parent: str, out: str)
         g = gather_with_grad(x, info)  # (3, 3)
         (g * torch.arange(1, 4, dtype=torch.float64)[:, None]).sum().backward()
         torch.save({"gathered": g.detach(), "grad": x.grad}, f"{out}/gather-{rank}.pt")
+        ok = True
     finally:
-        dist.destroy_process_group()
+        close_distributed(ok)
 
 
 @pytest.fixture(scope="module")

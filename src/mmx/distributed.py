@@ -63,8 +63,13 @@ def init_distributed() -> DistInfo:
     return DistInfo(rank, world, local, device)
 
 
-def close_distributed() -> None:
+def close_distributed(ok: bool) -> None:
+    """Leave the process group. ``ok``: this process finished its work, so it first waits for the
+    others — a rank that tears gloo down while another is still in a collective aborts it
+    ("terminate called without an active exception")."""
     if dist.is_initialized():
+        if ok:
+            dist.barrier()
         dist.destroy_process_group()
 
 

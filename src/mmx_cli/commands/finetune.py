@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
         cfg = resolve(FinetuneConfig(), args.config, args.set, {k: v for k, v in given if v is not None})
     set_threads(cfg.threads)
     dist = init_distributed()
+    ok = False
     try:
         state = finetune(args.run, args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
+        ok = True
     finally:
-        close_distributed()
+        close_distributed(ok)
     if not dist.is_main:  # under torchrun only the main process reports
         return 0
     first, last = state.history[0], state.history[-1]

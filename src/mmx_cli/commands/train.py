@@ -52,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
         store_path = args.store
     set_threads(cfg.train.threads)
     dist = init_distributed()
+    ok = False
     try:
         state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
+        ok = True
     finally:
-        close_distributed()
+        close_distributed(ok)
     if not dist.is_main:  # under torchrun only the main process reports
         return 0
     print(
