@@ -2,7 +2,7 @@
 
 A run's embeddings live in ``RUN/embeddings.npz`` (``mmx.data.vectors``: ``trailer_id`` (N,) str and
 ``embedding`` (N, D) float32 — the layout of the authors' visualiser data). For a coarse or fine
-run they are the 2048-d bottleneck (§3.3: the projection head is dropped) of every trailer of the
+run they are the bottleneck (512-d by default, 2048-d in the paper; §3.3: the projection head is dropped) of every trailer of the
 run's store: ``embed_run`` computes and writes them — training does at its end, ``mmx embed``
 does on request, ``ensure_embeddings`` does when a command finds them missing or stale; reading a
 run (``Run.embeddings``) never computes anything. A run made by ``import_embeddings`` (kind

@@ -3,7 +3,7 @@
 Two views of each trailer form a positive pair — by default the two halves of its clips, each
 half giving its own ``n_seqs`` windows (§3.3); the other rule, two random window sets of the whole
 trailer (the authors' later code), is registered beside it in ``PAIR_RULES``. Both views go through
-the network up to the 2048-d bottleneck, then a projection head m, n → 128-d, and NT-Xent pulls
+the network up to the bottleneck (512-d by default, 2048-d in the paper), then a projection head m, n → 128-d, and NT-Xent pulls
 the pair together against the 2(N − 1) other views of the batch. Adam at lr 1e-4 with 10 linear
 warm-up epochs then cosine annealing, 50 epochs. Every epoch logs the cosine silhouette of the
 validation trailers' bottleneck embeddings by primary genre (Fig. 6), epoch 0 being the coarse
@@ -86,7 +86,7 @@ def random_windows(n_seqs: int, seq_len: int) -> list[ViewRule]:
 
 # ---------------------------------------------------------------------------- model parts
 class ProjectionHead(nn.Module):
-    """m, n: the bottleneck (…, 2048) → (…, 128) space where NT-Xent is applied (§3.3)."""
+    """m, n: the bottleneck (…, embed_dim) → (…, 128) space where NT-Xent is applied (§3.3)."""
 
     def __init__(self, embed_dim: int, hidden: int, out_dim: int):
         super().__init__()
@@ -94,7 +94,7 @@ class ProjectionHead(nn.Module):
         self.n = nn.Linear(hidden, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.n(self.m(x))  # (…, 2048) → (…, hidden) → (…, 128)
+        return self.n(self.m(x))  # (…, embed_dim) → (…, hidden) → (…, 128)
 
 
 def lr_at(epoch: int, cfg: FinetuneConfig) -> float:

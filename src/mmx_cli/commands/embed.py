@@ -1,4 +1,4 @@
-"""``mmx embed --run RUN [--out FILE]``: the 2048-d bottleneck of every trailer, with ids."""
+"""``mmx embed --run RUN [--out FILE]``: the bottleneck (512-d by default, 2048-d with the paper's sizes) of every trailer, with ids."""
 
 from __future__ import annotations
 
