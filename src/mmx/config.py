@@ -76,6 +76,7 @@ class ModelConfig:
     head_hidden: int = 256  # hidden width of the genre head l (paper §7: 2048 × 1024)
     dropout: float = 0.0  # dropout before the head; the paper uses none
     pooled_path: bool = True  # add the mean-pooled raw experts (Linear + ReLU) to the trailer embedding; not in the paper
+    scene_path: bool = True  # add per-clip genre logits, log-mean-exp pooled over a view's clips, to the head's; not in the paper
 
     def __post_init__(self) -> None:
         sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -104,6 +105,7 @@ class TrainConfig:
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes (exact continuation with --epochs)
     expert_dropout: float = 0.0  # chance that a trailer's expert is hidden in a training step (at least one stays); 0 = off
     early_stop: int = 0  # stop after this many epochs without a new best validation score; 0 = run every epoch
+    path_losses: bool = True  # with the scene path, each path's logits also get their own BCE (deep supervision); not in the paper
     ema_epochs: float = 3.0  # validate and keep an exponential moving average of the weights over about this many epochs; 0 = off (paper)
 
     def __post_init__(self) -> None:

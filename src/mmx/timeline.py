@@ -62,7 +62,7 @@ def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
         raise unknown_id(trailer_id, sorted(store.entries()), f"store {store.root}")
     views = centred_views(store.meta(trailer_id).n_clips, model.cfg.n_seqs, model.cfg.seq_len)
     batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views)))
-    return torch.sigmoid(model.classify(model.embed(batch)))[0].numpy()  # (n_clips, G)
+    return torch.sigmoid(model.logits(batch))[0].numpy()  # (n_clips, G)
 
 
 def trailer_timeline(run: str | Path | Run, trailer_id: str) -> Timeline:

@@ -8,6 +8,7 @@ configuration are registered in ``MODELS`` (``create_model``, ``list_models``).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -37,6 +38,42 @@ class ExpertReduction(nn.Module):
         return self.reduce(x)  # (C, D)
 
 
+def view_covers(batch: Batch) -> torch.Tensor:
+    """(B·V, C) 1 where a view's windows cover a clip of the batch (each clip once), else 0."""
+    B, V = batch.windows.shape[:2]
+    covers = torch.zeros(B * V, batch.avail.shape[0], device=batch.avail.device)
+    return covers.scatter_(1, batch.windows.reshape(B * V, -1), 1.0)
+
+
+class ScenePath(nn.Module):
+    """Scene evidence: genre logits of every clip, pooled over the clips a view covers.
+
+    A genre that a few scenes of a trailer show is strong evidence for it, but averaging over all
+    clips (the pooled path, the linear probe) or summing sequence vectors dilutes those scenes
+    among the rest (titles, dialogue, the other genres). Here every fused clip vector (scaled to
+    unit variance per coordinate) goes through an MLP to one logit per genre, and a view's logit
+    for a genre is the log-mean-exp over the clips it covers: between their mean and their
+    maximum, so a few confident scenes count without one clip deciding. It is added to the head's
+    logits; the scene-level timeline reads it too (there a view is one window). Not in the paper.
+    """
+
+    def __init__(self, cfg: ModelConfig, n_genres: int):
+        super().__init__()
+        self.scale = math.sqrt(cfg.clip_dim)
+        self.mlp = MLP([cfg.clip_dim, cfg.head_hidden, n_genres], dropout=cfg.dropout)
+
+    def clip_logits(self, clips: torch.Tensor) -> torch.Tensor:
+        """(C, clip_dim) unit clip vectors → (C, G) genre logits of every clip."""
+        return self.mlp(clips * self.scale)
+
+    def forward(self, clips: torch.Tensor, covers: torch.Tensor) -> torch.Tensor:
+        """clips (C, clip_dim), covers (B·V, C) from ``view_covers`` → (B·V, G) pooled logits."""
+        logits = self.clip_logits(clips)  # (C, G): every clip once
+        inside = (covers > 0).unsqueeze(-1)  # (BV, C, 1)
+        masked = torch.where(inside, logits.unsqueeze(0), torch.finfo(logits.dtype).min)  # (BV, C, G)
+        return torch.logsumexp(masked, dim=1) - covers.sum(1, keepdim=True).clamp(min=1).log()  # (BV, G)
+
+
 class PooledPath(nn.Module):
     """The linear probe's view inside the network, added to the trailer embedding.
 
@@ -57,9 +94,7 @@ class PooledPath(nn.Module):
     def pool(self, batch: Batch) -> torch.Tensor:
         """(B, V, Σ dims + E): mean raw features and presence of every expert, per view."""
         B, V = batch.windows.shape[:2]
-        n_clips = batch.avail.shape[0]
-        covers = torch.zeros(B * V, n_clips, device=batch.avail.device)  # view × clip it covers
-        covers.scatter_(1, batch.windows.reshape(B * V, -1), 1.0)
+        covers = view_covers(batch)  # (BV, C)
         parts = []
         for e, (name, info) in enumerate(self.experts.items()):
             x = batch.feats[name].to(covers.dtype)  # (C, d) or (W, d)
@@ -96,6 +131,7 @@ class MMX(nn.Module):
         self.k = MLP([k_in, cfg.bottleneck_hidden, cfg.embed_dim], final_relu=True)
         self.pooled = PooledPath(experts, cfg.embed_dim) if cfg.pooled_path else None
         self.head = MLP([cfg.embed_dim, cfg.head_hidden, n_genres], dropout=cfg.dropout)
+        self.scenes = ScenePath(cfg, n_genres) if cfg.scene_path else None
 
     def clip_vectors(self, batch: Batch) -> torch.Tensor:
         """(C, clip_dim) unit vector of every clip in the batch, each computed once."""
@@ -117,18 +153,34 @@ class MMX(nn.Module):
         x = x.flatten(-2) if self.cfg.sequence_pool == "concat" else x.sum(-2)  # (..., S·seq_dim)
         return self.k(x)  # (..., embed_dim)
 
-    def embed(self, batch: Batch) -> torch.Tensor:
+    def embed(self, batch: Batch, clips: torch.Tensor | None = None) -> torch.Tensor:
         """(B, V, embed_dim): the bottleneck embedding of every view of every trailer."""
-        emb = self.embed_windows(self.clip_vectors(batch), batch.windows)  # (B, V, embed_dim)
+        clips = self.clip_vectors(batch) if clips is None else clips  # (C, clip_dim)
+        emb = self.embed_windows(clips, batch.windows)  # (B, V, embed_dim)
         return emb if self.pooled is None else emb + self.pooled(batch)
 
     def classify(self, embedding: torch.Tensor) -> torch.Tensor:
-        """(..., embed_dim) → (..., n_genres) logits (head l)."""
+        """(..., embed_dim) → (..., n_genres) logits of the genre head l alone."""
         return self.head(embedding)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        """(B, n_genres) logits from the first view."""
-        return self.classify(self.embed(batch)[:, 0])
+    def logit_parts(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Path → (B, V, n_genres) logits of every view: head l on the embedding, and the scene path."""
+        clips = self.clip_vectors(batch)  # (C, clip_dim)
+        parts = {"head": self.classify(self.embed(batch, clips))}  # (B, V, G)
+        if self.scenes is not None:
+            parts["scenes"] = self.scenes(clips, view_covers(batch)).view(parts["head"].shape)
+        return parts
+
+    def logits(self, batch: Batch) -> torch.Tensor:
+        """(B, V, n_genres) genre logits of every view: the sum of the paths."""
+        return sum(self.logit_parts(batch).values())
+
+    def forward(self, batch: Batch, parts: bool = False) -> torch.Tensor:
+        """(B, n_genres) logits from the first view; with ``parts`` (1 + P, B, n_genres): the sum, then each path."""
+        if not parts:
+            return self.logits(batch)[:, 0]
+        paths = [x[:, 0] for x in self.logit_parts(batch).values()]
+        return torch.stack([sum(paths), *paths])
 
 
 MODELS: Registry[ModelConfig] = Registry("model preset")
@@ -137,6 +189,7 @@ MODELS: Registry[ModelConfig] = Registry("model preset")
 PAPER_SIZES = dict(  # §4.2, §7: 768-d experts, 40 concatenated 9-clip sequences of 256, a 2048-d bottleneck
     expert_dim=768, gem_dim=128, clip_dim=128, seq_len=9, n_seqs=40, seq_hidden=512, seq_dim=256,
     sequence_pool="concat", bottleneck_hidden=2048, embed_dim=2048, head_hidden=1024, dropout=0.0, pooled_path=False,
+    scene_path=False,
 )
 
 

@@ -128,11 +128,13 @@ class WeightAverage:
 def train_one_epoch(
     model: MMX, loader: DataLoader, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer,
     reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(), expert_dropout: float = 0.0,
-    after_step: Callable[[int], None] | None = None,
+    after_step: Callable[[int], None] | None = None, path_losses: bool = False,
 ) -> float:
     """One pass over ``loader``; returns the mean loss per trailer (over all processes).
 
     ``after_step(i)`` runs after the optimizer step of batch i (the weight average's update).
+    With ``path_losses`` the loss is that of the summed logits plus that of every path alone (deep
+    supervision; ``train.path_losses``).
     """
     model.train()
     total, count = 0.0, 0
@@ -143,8 +145,11 @@ def train_one_epoch(
         if expert_dropout:
             batch = drop_experts(batch, expert_dropout)
         with autocast(dist):
-            logits = model(batch)  # (B, G)
-            loss = loss_fn(logits.float(), batch.labels)
+            if path_losses:
+                logits = model(batch, parts=True).float()  # (1 + P, B, G): the sum, then each path
+                loss = sum(loss_fn(part, batch.labels) for part in logits)
+            else:
+                loss = loss_fn(model(batch).float(), batch.labels)  # logits (B, G)
         optimizer.zero_grad(set_to_none=True)
         (loss * share_weight(step, dist)).backward()
         optimizer.step()
@@ -206,7 +211,8 @@ class CoarseStage(Stage):
             first = (epoch - 1) * self.steps_per_epoch
             after_step = lambda i: self.average.update(self.model, first + i)  # noqa: E731
         loss = train_one_epoch(self.net, self._train_loader(epoch), self.loss_fn, self.optimizer, reporter,
-                               f"epoch {epoch}", self.dist, expert_dropout=tc.expert_dropout, after_step=after_step)
+                               f"epoch {epoch}", self.dist, expert_dropout=tc.expert_dropout, after_step=after_step,
+                               path_losses=tc.path_losses and self.cfg.model.scene_path)
         return {"train_loss": loss}
 
     def validate(self) -> dict:

@@ -117,8 +117,8 @@ class ContrastiveNet(nn.Module):
 
 
 def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]:
-    """Everything up to the bottleneck, and the projection head; the genre head l stays as it is."""
-    return [p for n, p in model.named_parameters() if not n.startswith("head.")] + list(proj.parameters())
+    """Everything up to the bottleneck, and the projection head; the genre head l and the scene path stay as they are."""
+    return [p for n, p in model.named_parameters() if not n.startswith(("head.", "scenes."))] + list(proj.parameters())
 
 
 def train_one_epoch(
