@@ -27,10 +27,10 @@ from mmx_cli.main import main
 QUIET_ARGS = {"reporter": QUIET}
 
 
-def make_coarse_run(store: FeatureStore, path, epochs: int = 1):
-    """A tiny coarse run on ``store`` (seconds on a CPU)."""
+def make_coarse_run(store: FeatureStore, path, epochs: int = 1, **model):
+    """A tiny coarse run on ``store`` (seconds on a CPU); ``model``: settings over the tiny preset."""
     cfg = load_config(overrides=["train.batch_size=8", "train.lr=3e-3", "train.threads=1"])
-    cfg = merge(cfg, {"model": vars(MODELS.create("tiny")), "train": {"epochs": epochs}})
+    cfg = merge(cfg, {"model": {**vars(MODELS.create("tiny")), **model}, "train": {"epochs": epochs}})
     train(store, path, cfg, **QUIET_ARGS)
     return RunDir(path)
 

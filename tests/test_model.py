@@ -212,3 +212,38 @@ def test_pooled_path_is_per_view_and_batch_independent():
     model.train()
     single = dataclasses.replace(batch, windows=batch.windows[:1, :1], ids=batch.ids[:1], labels=batch.labels[:1])
     assert torch.isfinite(model(single)).all()  # a batch of one trailer trains (running statistics)
+
+
+def test_scene_path_is_the_log_mean_exp_of_the_clips_each_view_covers():
+    cfg = dataclasses.replace(MODELS.create("tiny"), scene_path=True)
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2, V=2)
+    with torch.no_grad():
+        clips = model.clip_vectors(batch)
+        per_clip = model.scenes.clip_logits(clips).double()  # (C, G)
+        parts = model.logit_parts(batch)
+        stacked = model(batch, parts=True)
+    pooled = parts["scenes"]  # (B, V, G)
+    for b in range(2):
+        for v in range(2):
+            own = per_clip[batch.windows[b, v].flatten().unique()]  # each covered clip once
+            reference = torch.log(torch.exp(own).mean(0))
+            torch.testing.assert_close(pooled[b, v].double(), reference, rtol=1e-5, atol=1e-5)
+            assert (own.mean(0) <= reference + 1e-6).all() and (reference <= own.max(0).values + 1e-6).all()
+    torch.testing.assert_close(model.logits(batch), parts["head"] + parts["scenes"])
+    torch.testing.assert_close(stacked, torch.stack([(parts["head"] + parts["scenes"])[:, 0], parts["head"][:, 0], pooled[:, 0]]))
+    torch.testing.assert_close(stacked[0], model(batch))
+
+
+def test_scene_path_is_per_trailer_and_ignores_missing_experts():
+    cfg = dataclasses.replace(MODELS.create("tiny"), scene_path=True)
+    model = create_model(EXPERTS, 4, cfg).eval()
+    batch = _batch(cfg, B=2)
+    batch.avail[:12, 1] = False  # trailer 0 has no motion
+    other = dataclasses.replace(batch, feats={k: v.clone() for k, v in batch.feats.items()})
+    other.feats["motion"][:12] = torch.randn(12, 7) * 50
+    other.feats["appearance"][12:] += 5.0  # trailer 1 changed
+    with torch.no_grad():
+        base, moved = model(batch), model(other)
+    torch.testing.assert_close(moved[0], base[0])
+    assert not torch.allclose(moved[1], base[1])

@@ -1,6 +1,6 @@
-"""Training options of issue 12 — expert dropout, early stopping, the pooled path, the weight
-average: each on and off,
-deterministic for a seed, and resume-safe (a killed run continues to the same weights)."""
+"""Training options of issue 12 — expert dropout, early stopping, the pooled path, the scene path
+with and without its own loss, the weight average: each on and off, deterministic for a seed, and
+resume-safe (a killed run continues to the same weights)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ OPTIONS = {
     "expert-dropout": ["train.expert_dropout=0.3"],
     "early-stop": ["train.early_stop=1"],
     "pooled-path": ["model.pooled_path=true"],
+    "scene-path": ["model.scene_path=true"],  # with train.path_losses (the default)
+    "scene-path-one-loss": ["model.scene_path=true", "train.path_losses=false"],
     "weight-average": ["train.ema_epochs=1.5"],
 }
 
@@ -56,6 +58,18 @@ def test_options_change_training_and_off_is_the_plain_recipe(small_store, tmp_pa
     _same_weights(tmp_path / "off", tmp_path / "zero")
     train(small_store, tmp_path / "on", tiny_cfg(2, "train.expert_dropout=0.5"), reporter=QUIET)
     assert _history(tmp_path / "on") != _history(tmp_path / "off")
+
+
+def test_path_losses_change_training_only_with_the_scene_path(small_store, tmp_path):
+    train(small_store, tmp_path / "plain", tiny_cfg(2, "train.path_losses=true"), reporter=QUIET)
+    train(small_store, tmp_path / "plain-off", tiny_cfg(2, "train.path_losses=false"), reporter=QUIET)
+    _same_weights(tmp_path / "plain", tmp_path / "plain-off")  # one path: nothing to supervise apart
+    train(small_store, tmp_path / "on", tiny_cfg(2, "model.scene_path=true"), reporter=QUIET)
+    train(small_store, tmp_path / "off", tiny_cfg(2, "model.scene_path=true", "train.path_losses=false"), reporter=QUIET)
+    on, off = _history(tmp_path / "on"), _history(tmp_path / "off")
+    assert on != off
+    # the loss of the sum plus one per path is larger than the loss of the sum alone
+    assert on[0]["train_loss"] > off[0]["train_loss"]
 
 
 def test_early_stop_ends_the_run_and_a_resume_with_more_epochs_stays_stopped(small_store, tmp_path):

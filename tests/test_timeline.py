@@ -20,7 +20,7 @@ from test_finetune import make_coarse_run
 
 @pytest.fixture(scope="module")
 def coarse(small_store, tmp_path_factory):
-    return make_coarse_run(small_store, tmp_path_factory.mktemp("timeline") / "run", epochs=2)
+    return make_coarse_run(small_store, tmp_path_factory.mktemp("timeline") / "run", epochs=2, scene_path=True)
 
 
 def test_centred_views():
@@ -39,6 +39,7 @@ def test_timeline_equals_one_window_at_a_time(coarse, small_store):
     times = small_store.load_clip_times(tid)
     assert [(c.start, c.end) for c in t.clips] == [tuple(r) for r in times.tolist()]
     model, cfg = Run.open(coarse.root).model(), coarse.read_config().model
+    assert model.scenes is not None  # the scene path too: the window's clips are its scenes
     for c in (0, n // 2, n - 1):  # the network on a trailer made of that one window, alone
         window = np.tile(centred_window(n, c, cfg.seq_len), (cfg.n_seqs, 1))
         batch = next(iter(make_loader(small_store, coarse.read_info(), [tid], 1, [lambda n_, rng: window])))

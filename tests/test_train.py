@@ -30,11 +30,14 @@ TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
 
 
 def tiny_cfg(epochs: int, *extra: str):
-    from mmx.config import merge
+    """The tiny model and a fast recipe for ``epochs``; ``extra`` overrides (``model.…`` too) come last."""
+    from mmx.config import merge, parse_override
     from mmx.model.mmx import MODELS
 
-    cfg = merge(load_config(overrides=TINY + list(extra)), {"model": vars(MODELS.create("tiny"))})
-    return merge(cfg, {"train": {"epochs": epochs}})
+    cfg = merge(load_config(overrides=TINY), {"model": vars(MODELS.create("tiny")), "train": {"epochs": epochs}})
+    for text in extra:
+        cfg = merge(cfg, parse_override(text))
+    return cfg
 
 
 @pytest.fixture(scope="module")

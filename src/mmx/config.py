@@ -74,7 +74,7 @@ class ModelConfig:
     bottleneck_hidden: int = 512  # hidden width of the bottleneck MLP k; not given in the paper (preset paper: 2048)
     embed_dim: int = 512  # trailer embedding, output of k (paper §7: 2048)
     head_hidden: int = 256  # hidden width of the genre head l (paper §7: 2048 × 1024)
-    dropout: float = 0.0  # dropout before the head; the paper uses none
+    dropout: float = 0.2  # dropout before the last layer of the head and of the scene path; the paper uses none
     pooled_path: bool = True  # add the mean-pooled raw experts (Linear + ReLU) to the trailer embedding; not in the paper
     scene_path: bool = True  # add per-clip genre logits, log-mean-exp pooled over a view's clips, to the head's; not in the paper
 

@@ -1,8 +1,10 @@
 """The MMX-Trailer-20 network (Fig. 2): experts → clip vectors → sequences → trailer embedding.
 
-``embed`` gives the 2048-d bottleneck (the trailer representation used for search), ``classify``
-the genre logits from it (head l), ``forward`` both in one call for training. Presets of the
-configuration are registered in ``MODELS`` (``create_model``, ``list_models``).
+``embed`` gives the bottleneck (the trailer representation used for search: 512-d by default,
+2048-d in the paper), ``classify`` the genre logits of head l on it, ``logits`` the genre logits
+of the whole network (head l, plus the scene path where it is on: per-clip genre logits pooled over
+the view's clips; not in the paper), ``forward`` the first view's logits for training. Presets of
+the configuration are registered in ``MODELS`` (``create_model``, ``list_models``).
 """
 
 from __future__ import annotations
