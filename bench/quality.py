@@ -23,8 +23,10 @@ picked on the validation split, fitted on train) and ``random``. Test AUPRC_w an
 
 ``--quick``: the 600-trailer cells, 2 seeds, default and concat for ``QUICK_EPOCHS`` epochs and
 the paper recipe for ``QUICK_PAPER_EPOCHS`` (its cost, not its quality): 10.5 min from an empty
-``--work`` with ``--jobs 2`` on 2 quiet cores. The full grid (3 seeds, paper 20 epochs) takes
-hours. Results of finished fits are kept under ``--work``
+``--work`` with ``--jobs 2`` on 2 quiet cores (measured before the scene path, which leaves a
+fit's cost about the same: 212 s against 211 s for 30 epochs at 600 trailers, load 2). The default
+often peaks at its 30th epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the
+verdict. The full grid (3 seeds, paper 20 epochs) takes hours. Results of finished fits are kept under ``--work``
 (keyed by cell, seed and resolved config), so an interrupted grid continues where it stopped;
 ``--fresh`` ignores them. The last line of the output is JSON.
 """
