@@ -1,5 +1,5 @@
 """Training options of issue 12 — expert dropout, early stopping, the pooled path, the scene path
-with and without its own loss, the weight average: each on and off, deterministic for a seed, and
+with and without its own loss, dropout, the weight average: each on and off, deterministic for a seed, and
 resume-safe (a killed run continues to the same weights)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ OPTIONS = {
     "pooled-path": ["model.pooled_path=true"],
     "scene-path": ["model.scene_path=true"],  # with train.path_losses (the default)
     "scene-path-one-loss": ["model.scene_path=true", "train.path_losses=false"],
+    "dropout": ["model.dropout=0.2", "model.scene_path=true"],  # the default's dropout, in both MLPs
     "weight-average": ["train.ema_epochs=1.5"],
 }
 
