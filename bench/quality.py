@@ -22,11 +22,10 @@ picked on the validation split, fitted on train) and ``random``. Test AUPRC_w an
                             [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...]
 
 ``--quick``: the 600-trailer cells, 2 seeds, default and concat for ``QUICK_EPOCHS`` epochs and
-the paper recipe for ``QUICK_PAPER_EPOCHS`` (its cost, not its quality): 10.5 min from an empty
-``--work`` with ``--jobs 2`` on 2 quiet cores (measured before the scene path, which leaves a
-fit's cost about the same: 212 s against 211 s for 30 epochs at 600 trailers, load 2). The default
-often peaks at its 30th epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the
-verdict. The full grid (3 seeds, paper 20 epochs) takes hours. Results of finished fits are kept under ``--work``
+the paper recipe for ``QUICK_PAPER_EPOCHS`` (its cost, not its quality): 9.8 min from a fresh
+clone and an empty ``--work`` with ``--jobs 2`` on 2 cores at load ~1 (default 0.688 / 0.665
+against the probe's 0.649 / 0.619 on clean / unreliable). The default often peaks at its 30th
+epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the verdict. The full grid (3 seeds, paper 20 epochs) takes hours. Results of finished fits are kept under ``--work``
 (keyed by cell, seed and resolved config), so an interrupted grid continues where it stopped;
 ``--fresh`` ignores them. The last line of the output is JSON.
 """
