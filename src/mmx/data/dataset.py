@@ -31,6 +31,16 @@ class Batch:
     windows: torch.Tensor  # (B, V, S, L) indices into the C flat clips
     labels: torch.Tensor  # (B, G) multi-hot float
 
+    def clip_trailers(self) -> torch.Tensor:
+        """(C,) the trailer (row of ``ids``) of every clip, from the views that cover it.
+
+        A clip that no view covers enters nothing the network computes; it counts as trailer 0's.
+        """
+        B = self.windows.shape[0]
+        owner = torch.zeros(self.avail.shape[0], dtype=torch.long, device=self.windows.device)
+        trailer = torch.arange(B, device=owner.device).view(B, *[1] * (self.windows.dim() - 1)).expand_as(self.windows)
+        return owner.scatter_(0, self.windows.flatten(), trailer.flatten())
+
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(
             self.ids,

@@ -135,8 +135,8 @@ class MMX(nn.Module):
         self.head = MLP([cfg.embed_dim, cfg.head_hidden, n_genres], dropout=cfg.dropout)
         self.scenes = ScenePath(cfg, n_genres) if cfg.scene_path else None
 
-    def clip_vectors(self, batch: Batch) -> torch.Tensor:
-        """(C, clip_dim) unit vector of every clip in the batch, each computed once."""
+    def expert_vectors(self, batch: Batch) -> torch.Tensor:
+        """ψ (C, E, D): every expert of every clip in the shared space (what the fusion reads)."""
         n_clips = batch.avail.shape[0]
         psi = torch.stack(
             [
@@ -145,8 +145,11 @@ class MMX(nn.Module):
             ],
             dim=1,
         )  # (C, E, D)
-        psi = psi * batch.avail.unsqueeze(-1).to(psi.dtype)  # a missing expert is exactly zero
-        return self.fusion(psi, batch.avail)  # (C, clip_dim)
+        return psi * batch.avail.unsqueeze(-1).to(psi.dtype)  # a missing expert is exactly zero
+
+    def clip_vectors(self, batch: Batch) -> torch.Tensor:
+        """(C, clip_dim) unit vector of every clip in the batch, each computed once."""
+        return self.fusion(self.expert_vectors(batch), batch.avail)  # (C, clip_dim)
 
     def embed_windows(self, clips: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
         """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings."""

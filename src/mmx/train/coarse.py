@@ -91,9 +91,7 @@ def drop_experts(batch: Batch, p: float) -> Batch:
     generator, which the training loop reseeds every epoch.
     """
     B, E = batch.windows.shape[0], batch.avail.shape[1]
-    owner = torch.zeros(batch.avail.shape[0], dtype=torch.long, device=batch.avail.device)  # clip → trailer
-    trailer = torch.arange(B, device=owner.device).view(B, *[1] * (batch.windows.dim() - 1)).expand_as(batch.windows)
-    owner.scatter_(0, batch.windows.flatten(), trailer.flatten())
+    owner = batch.clip_trailers()  # (C,)
     has = torch.zeros(B, E, device=owner.device).index_add_(0, owner, batch.avail.float()) > 0  # (B, E)
     keep = torch.rand(B, E).to(owner.device) >= p
     keep |= ~(has & keep).any(1, keepdim=True)  # a trailer that would lose everything keeps all
