@@ -27,7 +27,8 @@ clone and an empty ``--work`` with ``--jobs 2`` on 2 cores at load ~1 (default 0
 against the probe's 0.649 / 0.619 on clean / unreliable). The default often peaks at its 30th
 epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the verdict. The full grid (3 seeds, paper 20 epochs) takes hours. Results of finished fits are kept under ``--work``
 (keyed by cell, seed and resolved config), so an interrupted grid continues where it stopped;
-``--fresh`` ignores them. The last line of the output is JSON.
+``--fresh`` ignores them. The last line of the output is JSON. Whether gating singles out the
+broken experts of an unreliable cell, and what that could be worth: ``bench/gates.py``.
 """
 
 from __future__ import annotations
