@@ -25,7 +25,9 @@ picked on the validation split, fitted on train) and ``random``. Test AUPRC_w an
 the paper recipe for ``QUICK_PAPER_EPOCHS`` (its cost, not its quality): 9.8 min from a fresh
 clone and an empty ``--work`` with ``--jobs 2`` on 2 cores at load ~1 (default 0.688 / 0.665
 against the probe's 0.649 / 0.619 on clean / unreliable). The default often peaks at its 30th
-epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the verdict. The full grid (3 seeds, paper 20 epochs) takes hours. Results of finished fits are kept under ``--work``
+epoch, so ``--quick``'s 15 are a smoke test and a cost figure, not the verdict. The full grid (3 seeds, paper 20 epochs) takes about 6 hours with ``--jobs 2``
+on 2 cores: ~11 core-hours from the seconds per fit measured (README), the paper rows at 2,000
+trailers (not run) estimated at ~1 h each. Results of finished fits are kept under ``--work``
 (keyed by cell, seed and resolved config), so an interrupted grid continues where it stopped;
 ``--fresh`` ignores them. The last line of the output is JSON. Whether gating singles out the
 broken experts of an unreliable cell, and what that could be worth: ``bench/gates.py``.
