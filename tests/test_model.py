@@ -124,6 +124,12 @@ def _batch(cfg: ModelConfig, B: int = 2, V: int = 1, clips: int = 12, seed: int 
     )
 
 
+def _tiny_model(**options) -> tuple[ModelConfig, torch.nn.Module]:
+    """The tiny preset with ``options``, and its network for ``EXPERTS`` and 4 genres, in eval mode."""
+    cfg = dataclasses.replace(MODELS.create("tiny"), **options)
+    return cfg, create_model(EXPERTS, 4, cfg).eval()
+
+
 @pytest.mark.parametrize("preset", MODELS.names())
 @pytest.mark.parametrize("fusion", FUSIONS.names())
 def test_shapes_for_every_preset_and_fusion(preset, fusion):
@@ -142,8 +148,7 @@ def test_shapes_for_every_preset_and_fusion(preset, fusion):
 
 
 def test_embedding_depends_only_on_own_windows_and_sequence_order():
-    cfg = MODELS.create("tiny")
-    model = create_model(EXPERTS, 4, cfg).eval()
+    cfg, model = _tiny_model()
     batch = _batch(cfg, B=2)
     with torch.no_grad():
         base = model.embed(batch)
@@ -158,8 +163,7 @@ def test_embedding_depends_only_on_own_windows_and_sequence_order():
 
 
 def test_missing_expert_values_do_not_matter_in_the_full_model():
-    cfg = MODELS.create("tiny")
-    model = create_model(EXPERTS, 4, cfg).eval()
+    cfg, model = _tiny_model()
     batch = _batch(cfg, B=2)
     batch.avail[:12, 1] = False  # trailer 0 has no motion
     other = dataclasses.replace(batch, feats={k: v.clone() for k, v in batch.feats.items()})
@@ -214,8 +218,7 @@ def test_every_clip_of_a_batch_knows_its_trailer(small_store):
 
 
 def test_pooled_path_is_per_view_and_batch_independent():
-    cfg = dataclasses.replace(MODELS.create("tiny"), pooled_path=True)
-    model = create_model(EXPERTS, 4, cfg).eval()
+    cfg, model = _tiny_model(pooled_path=True)
     batch = _batch(cfg, B=2, V=2)
     with torch.no_grad():
         both = model.embed(batch)
@@ -229,8 +232,7 @@ def test_pooled_path_is_per_view_and_batch_independent():
 
 
 def test_scene_path_is_the_log_mean_exp_of_the_clips_each_view_covers():
-    cfg = dataclasses.replace(MODELS.create("tiny"), scene_path=True)
-    model = create_model(EXPERTS, 4, cfg).eval()
+    cfg, model = _tiny_model(scene_path=True)
     batch = _batch(cfg, B=2, V=2)
     with torch.no_grad():
         clips = model.clip_vectors(batch)
@@ -250,8 +252,7 @@ def test_scene_path_is_the_log_mean_exp_of_the_clips_each_view_covers():
 
 
 def test_scene_path_is_per_trailer_and_ignores_missing_experts():
-    cfg = dataclasses.replace(MODELS.create("tiny"), scene_path=True)
-    model = create_model(EXPERTS, 4, cfg).eval()
+    cfg, model = _tiny_model(scene_path=True)
     batch = _batch(cfg, B=2)
     batch.avail[:12, 1] = False  # trailer 0 has no motion
     other = dataclasses.replace(batch, feats={k: v.clone() for k, v in batch.feats.items()})
