@@ -68,6 +68,9 @@ class ModelConfig:
     clip_dim: int = 128  # L2-normalised clip vector (§7)
     seq_len: int = 9  # clips per sequence (§7, Tbl. 5)
     n_seqs: int = 40  # sequences per trailer (§7: 40 × 256 = 10240)
+    # a longer video (a feature film) is read in ⌈n_clips / chapter_clips⌉ chapters of n_seqs windows each;
+    # its embedding and genre probabilities are the means over chapters. 0: one piece, however long (the paper)
+    chapter_clips: int = 720
     seq_hidden: int = 256  # hidden width of the sequence MLP j; not given in the paper (preset paper: 512)
     seq_dim: int = 256  # sequence vector after j (§7)
     sequence_pool: str = "sum"  # "sum" (§3.2) or "concat" (§7, the paper preset) of the sequence vectors before k
@@ -79,12 +82,14 @@ class ModelConfig:
     scene_path: bool = True  # add per-clip genre logits, log-mean-exp pooled over a view's clips, to the head's; not in the paper
 
     def __post_init__(self) -> None:
-        sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+        sizes = {k: v for k, v in vars(self).items()
+                 if isinstance(v, int) and not isinstance(v, bool) and k != "chapter_clips"}
         bad = [f"model.{k}={v}" for k, v in sizes.items() if v < 1]
         _require(not bad, f"{', '.join(bad)}: sizes and counts must be at least 1")
         _require(self.sequence_pool in SEQUENCE_POOLS,
                  f"model.sequence_pool must be one of {', '.join(SEQUENCE_POOLS)}, not {self.sequence_pool!r}")
         _require(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
+        _require(self.chapter_clips >= 0, f"model.chapter_clips must be 0 (off) or a clip count, not {self.chapter_clips}")
 
 
 @dataclass

@@ -148,9 +148,12 @@ class MMX(nn.Module):
         return self.fusion(self.expert_vectors(batch), batch.avail)  # (C, clip_dim)
 
     def embed_windows(self, clips: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
-        """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings."""
-        x = clips[windows]  # (..., S, L, clip_dim)
-        x = self.j(x.flatten(-2))  # (..., S, seq_dim): sequence vectors
+        """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings.
+
+        MLP j runs once per distinct window (a timeline's views repeat one window S times)."""
+        distinct, where = torch.unique(windows.reshape(-1, windows.shape[-1]), dim=0, return_inverse=True)  # (U, L)
+        seqs = self.j(clips[distinct].flatten(-2))  # (U, seq_dim): sequence vectors
+        x = seqs[where].view(*windows.shape[:-1], -1)  # (..., S, seq_dim)
         x = x.flatten(-2) if self.cfg.sequence_pool == "concat" else x.sum(-2)  # (..., S·seq_dim)
         return self.k(x)  # (..., embed_dim)
 
