@@ -215,7 +215,7 @@ def test_planning_writes_nothing(corpus, tmp_path):
     from mmx.data.importer import read_labels
     from mmx.extract.batch import find_videos, plan_jobs
     from mmx.extract.pipeline import load_experts
-    from test_store_open import snapshot
+    from helpers import snapshot
 
     cfg = ExtractConfig(experts=["fake_colour"], keyframes=False)
     videos = [corpus / "synth002.mp4", corpus / "synth003.mp4"]
