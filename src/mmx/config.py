@@ -58,7 +58,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     fusion: str = "cg"  # "cg" = collaborative gating (§3.1); "concat" = the paper's Naive Concat baseline
-    # Defaults: sized for a few hundred to a few thousand trailers (bench/quality.py, README "Defaults");
+    # Defaults: sized for a few hundred to a few thousand trailers (bench/quality.py, docs/quality.md "Defaults");
     # the paper's sizes are the `paper` preset and configs/paper.yaml.
     expert_dim: int = 256  # shared space every expert is reduced to (paper §4.2: 768)
     netvlad_clusters: int = 16  # NetVLAD clusters for window-level experts (audio, §4.2); not given in the paper
@@ -95,7 +95,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     # Defaults are for collections of a few hundred trailers on a CPU; configs/paper.yaml holds the
-    # paper's exact recipe (lr 3e-5, 200 epochs, batch 32, §4.2). README "Training defaults" says why.
+    # paper's exact recipe (lr 3e-5, 200 epochs, batch 32, §4.2). docs/quality.md "Defaults" says why.
     epochs: int = 30  # paper: 200
     batch_size: int = 16  # paper: 32
     lr: float = 3e-4  # paper: 3e-5 (Adam with AMSGrad, §4.2)
