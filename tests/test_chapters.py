@@ -15,7 +15,7 @@ from mmx.data.windows import chapter_count, chapter_span
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import embed_ids
 from mmx.inference import predict_ids
-from mmx.model.mmx import MODELS
+from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
 from mmx.train.coarse import train
