@@ -305,7 +305,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
         if keyframes is not None:
             meta.source["keyframes_sha256"] = _keyframes_digest(keyframes)
         old = existing.get(r.trailer_id)
-        if old is not None and _same(old, meta) and not store.verify_entry(r.trailer_id):
+        if old is not None and same_entry(old, meta) and not store.verify_entry(r.trailer_id):
             report.unchanged.append(r.trailer_id)
             continue
         store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
@@ -315,7 +315,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
     return report
 
 
-def _same(old: EntryMeta, new: EntryMeta) -> bool:
+def same_entry(old: EntryMeta, new: EntryMeta) -> bool:
     return (
         old.source.get("sha256") == new.source["sha256"]
         and old.source.get("keyframes_sha256") == new.source.get("keyframes_sha256")
