@@ -85,4 +85,4 @@ register_format(ImportFormat(
 ))
 
 # the other formats register themselves on import
-from mmx.data.formats import movienet, trailers12k, video_features  # noqa: E402,F401
+from mmx.data.formats import movienet, parquet, trailers12k, video_features  # noqa: E402,F401

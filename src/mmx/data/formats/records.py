@@ -18,7 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
-from mmx.data.importer import ImportReport, Problem, check_trailer, same_entry
+from mmx.data.importer import ImportReport, Problem, check_trailer, keyframes_digest, same_entry
 from mmx.data.store import RESERVED, EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 
 
@@ -34,6 +34,7 @@ class TrailerRecord:
     clip_times: np.ndarray | None = None  # (n_clips, 2) seconds, when the release has them
     problem: str | None = None  # why the entry cannot be imported (set by the format's reader)
     extra: dict = field(default_factory=dict)  # kept in meta.source (Trailers12k: the split of every fold)
+    keyframes: list[bytes] | None = None  # one image per clip, when the release has them
 
 
 def arrays_digest(arrays: dict[str, np.ndarray], clip_times: np.ndarray | None) -> str:
@@ -84,13 +85,15 @@ def write_records(
             title=rec.title, year=rec.year, split=rec.split,
             source={**(info or {}), **rec.extra, "sha256": arrays_digest(rec.arrays, rec.clip_times)},
         )
+        if rec.keyframes is not None:
+            meta.source["keyframes_sha256"] = keyframes_digest(rec.keyframes)
         old = existing.get(rec.trailer_id)
         if old is not None and same_entry(old, meta) and not store.verify_entry(rec.trailer_id):
             report.unchanged.append(rec.trailer_id)
             continue
         store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
         arrays = {k: v for k, v in rec.arrays.items() if k not in RESERVED}
-        store.write_entry(meta, arrays, clip_times=rec.clip_times)
+        store.write_entry(meta, arrays, clip_times=rec.clip_times, keyframes=rec.keyframes)
         (report.updated if old is not None else report.imported).append(rec.trailer_id)
     return report
 
