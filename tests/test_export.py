@@ -77,6 +77,8 @@ def test_store_round_trip_through_datasets_is_bit_exact(store_with_keyframes, tm
     meta = store.meta(first["trailer_id"])
     assert np.array_equal(np.asarray(first["appearance"], np.float32), store.load(meta.trailer_id, "appearance")[0])
     assert set(clips.column_names) >= {"trailer_id", "clip", "start", "end", "audio", "keyframe"}
+    with_image = next(r for r in clips if r["keyframe"] is not None)
+    assert with_image["keyframe"].size == (8, 8)  # decoded by datasets as a PIL image
     trailers = load(out, "trailers", "test", tmp_path)
     assert len(trailers) + len(load(out, "trailers", "train", tmp_path)) + len(load(out, "trailers", "val", tmp_path)) == 80
 

@@ -12,7 +12,8 @@ Layout of an exported folder (the Hugging Face ``datasets`` Parquet layout; ``da
     clips/<split>-NNNNN.parquet       one row per clip: trailer_id, clip, start, end, one column per
                                       expert (clip-level: list<float32>; window-level: the clip's windows,
                                       list<list<float32>>; null where the trailer lacks the expert),
-                                      keyframe (JPEG bytes; left out with --public-features-only), with --run
+                                      keyframe (a ``datasets`` Image: the JPEG bytes; left out with
+                                      --public-features-only), with --run
                                       genre_probs of the scene timeline
 
 A trailer's shard split is the run's split of it (with ``--run``), else its entry's own split, else
@@ -130,11 +131,15 @@ def clips_schema(store: FeatureStore, keyframes: bool, n_genres: int | None):
     for name, info in sorted(store.experts.items()):
         inner = pa.list_(pa.float32())
         cols.append((name, pa.list_(inner) if info.level == "window" else inner))
-    if keyframes:
-        cols.append(("keyframe", pa.binary()))
     if n_genres:
         cols.append(("genre_probs", pa.list_(pa.float32())))
-    return pa.schema(cols)
+    if not keyframes:
+        return pa.schema(cols)
+    import datasets  # the keyframe column is declared a datasets Image: {bytes, path} (load_dataset decodes it)
+
+    features = datasets.Features.from_arrow_schema(pa.schema(cols))
+    features["keyframe"] = datasets.Image()
+    return features.arrow_schema
 
 
 def trailers_schema(experts: dict, with_run: bool, embedding_only: bool):
@@ -170,7 +175,9 @@ def clip_batch(store: FeatureStore, tid: str, schema, keyframes: bool, probs: np
             cols[name] = list_array(arr, n, info.dim)
     if keyframes:
         images = store.keyframes(tid)
-        cols["keyframe"] = pa.array(images if images is not None else [None] * n, pa.binary())
+        cols["keyframe"] = pa.StructArray.from_arrays(
+            [pa.array(images if images is not None else [None] * n, pa.binary()), pa.nulls(n, pa.string())],
+            names=["bytes", "path"], mask=pa.array([images is None] * n))
     if probs is not None:
         cols["genre_probs"] = list_array(probs, n, probs.shape[1])
     return pa.RecordBatch.from_arrays([cols[f.name] for f in schema], schema=schema)

@@ -80,7 +80,9 @@ def to_arrays(rows: list[dict], experts: dict[str, dict]) -> tuple[dict[str, np.
     times = None
     if all(r["start"] is not None for r in rows):
         times = np.array([[r["start"], r["end"]] for r in rows], dtype=np.float64)
-    keyframes = [r["keyframe"] for r in rows] if rows and "keyframe" in rows[0] and rows[0]["keyframe"] is not None else None
+    keyframes = None
+    if rows and rows[0].get("keyframe") is not None:  # a datasets Image: {"bytes", "path"}
+        keyframes = [r["keyframe"]["bytes"] for r in rows]
     return arrays, times, keyframes
 
 
