@@ -20,8 +20,7 @@ from mmx.data.formats.records import TrailerRecord, write_records
 from mmx.data.importer import ImportReport
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
 from mmx.errors import InputError
-
-MANIFEST = "mmx_export.json"  # as mmx.export writes it
+from mmx.export import EXPORT_FORMAT, MANIFEST
 EMBEDDING = "embedding"  # the expert of a trailers-only export
 
 
@@ -114,7 +113,7 @@ def run(root: Path, store: FeatureStore, options: ImportOptions) -> ImportReport
         manifest = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError) as e:
         raise InputError(f"{root / MANIFEST} is not readable ({e}); is {root} an `mmx export` folder?") from None
-    if manifest.get("format") != "mmx-export":
+    if manifest.get("format") != EXPORT_FORMAT:
         raise InputError(f"{root / MANIFEST} is not an mmx export manifest")
     dims = {n: e["dim"] for n, e in manifest["experts"].items()}
     info = {"format": "parquet", "path": str(root.resolve())}

@@ -91,7 +91,8 @@ def write_records(
         if old is not None and same_entry(old, meta) and not store.verify_entry(rec.trailer_id):
             report.unchanged.append(rec.trailer_id)
             continue
-        store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
+        if any(n not in store.experts or source not in store.experts[n].source.split(" | ") for n in infos):
+            store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
         arrays = {k: v for k, v in rec.arrays.items() if k not in RESERVED}
         store.write_entry(meta, arrays, clip_times=rec.clip_times, keyframes=rec.keyframes)
         (report.updated if old is not None else report.imported).append(rec.trailer_id)

@@ -38,7 +38,6 @@ from mmx.data.store import CLIP_SUFFIX, FeatureStore
 from mmx.errors import InputError
 
 FEATURE_TYPES = ("i3d", "r21d", "s3d", "vggish", "resnet", "clip", "timm")  # raft/pwc write flow frames, not features
-META_KEYS = ("timestamps_ms", "fps")
 STREAMS = {"i3d": ("rgb", "flow")}  # feature types whose keys are not the feature type itself
 STACK_END = {"i3d"}  # timestamps_ms marks the end of the row's stack, not its start
 WINDOW_SECONDS = {"vggish": 0.96}  # untimed rows of a known fixed length
