@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 FORMAT_HELP = """formats (--format; auto detects the layout):
-  mmx             labels.csv + one <trailer_id>.npz per trailer (README: 'Import format')
+  mmx             labels.csv + one <trailer_id>.npz per trailer (docs/data.md: 'Import format')
   trailers12k     Trailers12k: <backbone>.zarr groups + trailers12k_mgtc.csv; --fold picks split0/1/2
   movienet        MovieNet features of Sulun et al.: features.pkl (+ splits.json beside it)
   video-features  v-iashin/video_features outputs <feature_type>[/<model>]/<stem>_<key>.npy; needs --labels

@@ -80,7 +80,7 @@ def _is_mmx_folder(path: Path) -> bool:
 
 
 register_format(ImportFormat(
-    "mmx", "labels.csv + <trailer_id>.npz per-clip features (README: 'Import format')",
+    "mmx", "labels.csv + <trailer_id>.npz per-clip features (docs/data.md: 'Import format')",
     _is_mmx_folder, lambda path, store, options: import_folder(path, store),
 ))
 
