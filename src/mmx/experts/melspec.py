@@ -21,14 +21,33 @@ def frames_of(wave: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(wave, n_fft)[::hop]
 
 
-def power_spectrogram(wave: np.ndarray, n_fft: int, hop: int, center: bool = True) -> np.ndarray:
-    """(N,) float → (frames, n_fft // 2 + 1) |STFT|² ; centred frames are zero-padded by n_fft // 2 on both sides."""
+def by_blocks(rows: np.ndarray, fn, width: int, block: int = 4096) -> np.ndarray:
+    """(n, width) float32 of ``fn`` applied to ``block`` rows of ``rows`` at a time: the float64 transforms of a
+    feature film's sound track (gigabytes at once) never exist whole; every row is computed as alone."""
+    out = np.empty((len(rows), width), np.float32)
+    for start in range(0, len(rows), block):
+        out[start : start + block] = fn(rows[start : start + block])
+    return out
+
+
+def power_spectrogram(wave: np.ndarray, n_fft: int, hop: int, center: bool = True,
+                      bands: np.ndarray | None = None) -> np.ndarray:
+    """(N,) float → (frames, n_fft // 2 + 1) |STFT|² ; centred frames are zero-padded by n_fft // 2 on both sides.
+
+    With ``bands`` (n_bands, n_fft // 2 + 1) the result is ``|STFT|² @ bands.T`` (a mel spectrogram).
+    """
     if center:
         wave = np.pad(wave, n_fft // 2)
     if len(wave) < n_fft:
         wave = np.pad(wave, (0, n_fft - len(wave)))
-    spec = np.fft.rfft(frames_of(wave, n_fft, hop) * hann(n_fft), axis=-1)
-    return (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    window = hann(n_fft)
+
+    def power(frames: np.ndarray) -> np.ndarray:
+        spec = np.fft.rfft(frames * window, axis=-1)  # (block, bins) complex
+        p = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+        return p if bands is None else p @ bands.T
+
+    return by_blocks(frames_of(wave, n_fft, hop), power, n_fft // 2 + 1 if bands is None else len(bands))
 
 
 def hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:

@@ -123,7 +123,7 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 def log_mel(wave: np.ndarray) -> np.ndarray:
     """(N,) 16 kHz → (frames, 96) musicnn input: log10(10000 · mel power + 1) of a float16 mel spectrogram."""
-    mel = power_spectrogram(wave.astype(np.float32), N_FFT, HOP) @ slaney_mel(SR, N_FFT, N_MELS).T  # (frames, 96)
+    mel = power_spectrogram(np.asarray(wave, np.float32), N_FFT, HOP, bands=slaney_mel(SR, N_FFT, N_MELS))  # (frames, 96)
     return np.log10(10000 * mel.astype(np.float16).astype(np.float32) + 1)  # musicnn casts to float16 first
 
 

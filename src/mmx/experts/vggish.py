@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mmx.experts import EXPERTS
-from mmx.experts.melspec import frames_of, hann
+from mmx.experts.melspec import by_blocks, frames_of, hann
 from mmx.experts.torch_expert import TorchExpert, UserWeights
 from mmx.experts.weights import WeightSpec, load_into, on_meta
 
@@ -46,8 +46,12 @@ def log_mel_examples(wave: np.ndarray) -> np.ndarray:
     """(N,) 16 kHz → (n_examples, 96, 64) log-mel examples; none when the audio is shorter than ~0.98 s."""
     if len(wave) < WIN:
         return np.zeros((0, EXAMPLE_FRAMES, N_MELS), np.float32)
-    spec = np.abs(np.fft.rfft(frames_of(wave.astype(np.float32), WIN, HOP) * hann(WIN), N_FFT))  # (frames, 257)
-    log_mel = np.log(spec @ vggish_mel_matrix() + 0.01).astype(np.float32)  # (frames, 64)
+    window, bands = hann(WIN), vggish_mel_matrix()  # (257, 64)
+
+    def mel(frames: np.ndarray) -> np.ndarray:  # (block, WIN) → (block, 64)
+        return np.log(np.abs(np.fft.rfft(frames * window, N_FFT)) @ bands + 0.01)
+
+    log_mel = by_blocks(frames_of(np.asarray(wave, np.float32), WIN, HOP), mel, N_MELS)  # (frames, 64)
     n = len(log_mel) // EXAMPLE_FRAMES
     return log_mel[: n * EXAMPLE_FRAMES].reshape(n, EXAMPLE_FRAMES, N_MELS)
 
