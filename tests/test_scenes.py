@@ -11,12 +11,12 @@ from mmx.scenes import (
     SceneIndexConfig,
     SceneSet,
     _part,
-    precision_at_k,
     random_precision,
     scene_index_config,
     search_scene,
     search_vector,
 )
+from mmx.scenes import scene_precision as precision_at_k
 
 
 def synthetic_scenes(n_trailers: int = 30, seed: int = 0) -> SceneSet:

@@ -225,7 +225,7 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
     from mmx.data.importer import Problem
     from mmx.extract.batch import ExtractReport
-    from mmx_serve import ingest
+    from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
 
     run, media = fresh_run
     client = TestClient(create_app(run, media))

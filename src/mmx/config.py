@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from mmx.errors import ConfigError
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 # Tbl. 2's summary metrics (mmx.metrics computes them); any one of them can pick the best epoch.
 METRIC_KEYS = (
@@ -314,4 +314,4 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:
-    atomic_write_text(Path(path), json.dumps(config_to_dict(cfg), indent=2) + "\n")
+    atomic_write(Path(path), json.dumps(config_to_dict(cfg), indent=2) + "\n")

@@ -7,14 +7,18 @@ with the inner-product metric and its scores are cosines:
 * ``ivf`` — ``IndexIVFFlat``: k-means cells, ``nprobe`` of them scanned per query;
 * ``hnsw`` — ``IndexHNSWFlat``: a navigable small-world graph, ``ef_search`` candidates per query.
 
-An index lives beside the embeddings it was built from::
+An index lives beside the vectors it was built from: ``save_index`` writes the FAISS file and a
+record of its settings (``read_index`` applies them again). A run's trailer embeddings have one
+per kind (``mmx.artifacts``)::
 
     RUN/index-<kind>.faiss      the FAISS index (row i = trailer ids[i])
-    RUN/index-<kind>.json       kind, settings, trailer ids in row order, stamp of embeddings.npz
+    RUN/index-<kind>.json       settings and the trailer ids in row order
 
 ``build_run_index(run, IndexConfig(kind=...))`` writes one from the run's embeddings;
-``load_run_index(run)`` gives the newest index that still matches ``RUN/embeddings.npz`` (None when
-there is none, so ``mmx.retrieval.Neighbours`` searches exactly).
+``load_run_index(run)`` gives the newest index that is fresh (``mmx.artifacts.problem``: not older
+than ``RUN/embeddings.npz`` and of the same trailers; None when there is none, so
+``mmx.retrieval.Neighbours`` searches exactly); ``extend_run_index`` adds trailers joining the
+run. The scene vectors (``mmx.scenes``) use the same build, files and search.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from mmx import artifacts
+from mmx.artifacts import atomic_write
 from mmx.data.vectors import unit_rows
 from mmx.errors import ConfigError, RunError
 from mmx.registry import Registry
 from mmx.run import Run
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 
 @dataclass
@@ -119,27 +125,39 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return scores, rows
 
 
+# ---------------------------------------------------------------------------- index files
+def save_index(index: faiss.Index, cfg: IndexConfig, path: Path, record_path: Path, record: dict) -> None:
+    """Write ``index`` to ``path`` and its settings with ``record`` (what it was built from) to ``record_path``."""
+    atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
+    atomic_write(record_path, json.dumps({"config": asdict(cfg), **record}) + "\n")
+
+
+def read_record(record_path: Path, rebuild: str) -> dict:
+    """The record beside an index file (``RunError`` saying ``rebuild`` when it is unreadable)."""
+    try:
+        return json.loads(record_path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunError(f"{record_path} is unreadable ({e}); rebuild it with {rebuild}") from None
+
+
+def read_index(path: Path, record: dict) -> faiss.Index:
+    """The index in ``path`` with the query-time settings of its record (they are not all kept in the file)."""
+    index = faiss.read_index(str(path))
+    set_search_params(index, IndexConfig(**record["config"]))
+    return index
+
+
 # ---------------------------------------------------------------------------- run folders
 def index_paths(run: Run, kind: str) -> tuple[Path, Path]:
-    return run.root / f"index-{kind}.faiss", run.root / f"index-{kind}.json"
-
-
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return run.root / artifacts.INDEX.format(kind=kind), run.root / artifacts.INDEX_RECORD.format(kind=kind)
 
 
 def build_run_index(run: str | Path | Run, cfg: IndexConfig = IndexConfig()) -> Path:
     """Build the ``cfg.kind`` index of the run's embeddings; returns its path."""
     run = Run.open(run)
     emb = run.embeddings()
-    index = build_index(emb.vectors, cfg)
     path, side = index_paths(run, cfg.kind)
-    tmp = path.with_name(f".{path.name}.tmp")
-    faiss.write_index(index, str(tmp))
-    tmp.replace(path)
-    record = {"config": asdict(cfg), "embeddings": _stamp(run.dir.embeddings_path), "ids": emb.ids}
-    atomic_write_text(side, json.dumps(record) + "\n")
+    save_index(build_index(emb.vectors, cfg), cfg, path, side, {"ids": emb.ids})
     return path
 
 
@@ -151,22 +169,50 @@ class RunIndex:
     path: Path
 
 
+def embedding_ids(run: Run) -> list[str] | None:
+    """The trailer ids of the run's embeddings.npz (without reading its vectors), None when there is none."""
+    path = run.dir.embeddings_path
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return z["trailer_id"].tolist()
+
+
+def index_problem(run: Run, kind: str, ids: list[str] | None = None) -> str | None:
+    """Why the run's ``kind`` index is not fresh (``mmx.artifacts.problem``), or None."""
+    path, side = index_paths(run, kind)
+    if not (path.exists() and side.exists()):
+        return artifacts.problem(run.root, artifacts.INDEX, kind=kind)
+    record = read_record(side, f"`mmx index --run {run.root} --kind {kind}`")
+    ids = embedding_ids(run) if ids is None else ids
+    return artifacts.problem(run.root, artifacts.INDEX, record["ids"], ids, "embeddings", kind=kind)
+
+
 def load_run_index(run: str | Path | Run, kind: str | None = None) -> RunIndex | None:
-    """The newest index of the run (or the ``kind`` one) that matches its embeddings.npz, else None."""
+    """The newest fresh index of the run (or the ``kind`` one), else None (search is exact then)."""
     run = Run.open(run)
-    embeddings = run.dir.embeddings_path
-    if not embeddings.exists():
+    ids = embedding_ids(run)
+    if ids is None:
         return None
     kinds = [kind] if kind else INDEXES.names()
     found = [(p, s, k) for k in kinds for p, s in [index_paths(run, k)] if p.exists() and s.exists()]
     for path, side, k in sorted(found, key=lambda f: f[0].stat().st_mtime_ns, reverse=True):
-        try:
-            record = json.loads(side.read_text())
-        except json.JSONDecodeError as e:
-            raise RunError(f"{side} is unreadable ({e}); rebuild it with `mmx index --run {run.root} --kind {k}`")
-        if record["embeddings"] != _stamp(embeddings):
-            continue  # built from older embeddings: exact search over the new ones is right, this is not
-        index = faiss.read_index(str(path))
-        set_search_params(index, IndexConfig(**record["config"]))
-        return RunIndex(k, index, record["ids"], path)
+        if index_problem(run, k, ids) is not None:
+            continue  # built from other embeddings: exact search over these is right, this index is not
+        record = read_record(side, f"`mmx index --run {run.root} --kind {k}`")
+        return RunIndex(k, read_index(path, record), record["ids"], path)
     return None
+
+
+def run_index_kinds(run: Run) -> list[str]:
+    """The kinds of index the run folder holds (fresh or not)."""
+    return [k for k in INDEXES.names() if all(p.exists() for p in index_paths(run, k))]
+
+
+def extend_run_index(run: Run, kind: str, ids: list[str], vectors: np.ndarray) -> None:
+    """Add new trailers' (N, D) vectors as rows of the run's ``kind`` index (no retraining of its cells)."""
+    path, side = index_paths(run, kind)
+    record = read_record(side, f"`mmx index --run {run.root} --kind {kind}`")
+    index = read_index(path, record)
+    index.add(unit_rows(np.asarray(vectors, np.float32)))
+    save_index(index, IndexConfig(**record["config"]), path, side, {"ids": record["ids"] + list(ids)})

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmx.errors import InputError
-from mmx.utils import atomic_write_bytes, atomic_write_text
+from mmx.artifacts import atomic_write
 
 
 @dataclass
@@ -72,7 +72,7 @@ def write_npz(path: str | Path, ids: list[str], vectors: np.ndarray) -> Path:
     """Write ``trailer_id`` (N,) str and ``embedding`` (N, D) float32 to ``path`` atomically."""
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(ids, dtype=str), embedding=np.asarray(vectors, dtype=np.float32))
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())
     return Path(path)
 
 
@@ -113,4 +113,4 @@ def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | N
     writer.writerow(["trailer_id", "genres", "title", "year"])
     for tid, genres, title, year in rows:
         writer.writerow([tid, "|".join(genres), title, "" if year is None else year])
-    atomic_write_text(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())

@@ -37,7 +37,7 @@ from mmx.distributed import DistInfo, barrier
 from mmx.errors import RunError
 from mmx.progress import Reporter
 from mmx.run import RunDir, RunInfo, TrainingState
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -103,7 +103,7 @@ def start(
     if dist.is_main:
         run.write_info(info, cfg)  # on resume: records a grown epoch count
         for name, text in (extra_files or {}).items():
-            atomic_write_text(run.root / name, text)
+            atomic_write(run.root / name, text)
     return info, state
 
 
