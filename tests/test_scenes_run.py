@@ -155,6 +155,10 @@ def test_a_stale_artifact_is_named_with_its_command(run_copy, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "scenes.npz holds 8 trailers" in err and "1 added since it was built" in err
     assert f"mmx scenes --run {run_copy}" in err
+    assert main(["info", str(run_copy), "--json"]) == 0  # `mmx info` lists what is stale, with the same words
+    stale = json.loads(capsys.readouterr().out)["stale"]
+    assert any("scenes.npz holds 8 trailers" in s and "mmx scenes --run" in s for s in stale)
+    assert any("embeddings.npz" in s and "mmx embed --run" in s for s in stale)
     assert main(["scenes", "--run", str(run_copy), "--quiet"]) == 0
     os.utime(run_copy / "best.safetensors")  # new weights: what was computed from the old ones is stale
     more = new_videos(tmp_path / "more", 1)
