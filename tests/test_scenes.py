@@ -7,12 +7,12 @@ import pytest
 
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.index import IndexConfig, build_index
+from mmx.index import sized_config as scene_index_config
 from mmx.scenes import (
     SceneIndexConfig,
     SceneSet,
     _part,
     random_precision,
-    scene_index_config,
     search_scene,
     search_vector,
 )

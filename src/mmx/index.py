@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from mmx import artifacts
 from mmx.artifacts import atomic_write
 from mmx.data.vectors import unit_rows
 from mmx.errors import ConfigError, RunError
+from mmx.metrics import top_k
 from mmx.registry import Registry
 from mmx.run import Run
-from mmx.artifacts import atomic_write
+
+if TYPE_CHECKING:
+    import faiss
 
 
 @dataclass
@@ -50,18 +53,28 @@ class IndexConfig:
     ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
     seed: int = 0  # seeds the k-means training sample
+    exact_max: int = 0  # up to this many vectors the index is exact whatever ``kind`` says (0: always ``kind``)
 
 
-INDEXES: Registry[faiss.Index] = Registry("index kind")
+def sized_config(n: int, cfg: IndexConfig) -> IndexConfig:
+    """The settings for ``n`` vectors: ``cfg``, or exact when ``n`` is at most ``cfg.exact_max``."""
+    return replace(cfg, kind="exact") if n <= cfg.exact_max else cfg
+
+
+INDEXES: Registry[faiss.Index] = Registry("index kind")  # constructors import faiss (the `scale` extra)
 
 
 @INDEXES.register("exact")
 def _exact(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     return faiss.IndexFlatIP(dim)
 
 
 @INDEXES.register("ivf")
 def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     nlist = ivf_cells(n, cfg.nlist)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.max_points_per_centroid = cfg.train_points
@@ -71,6 +84,8 @@ def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 
 @INDEXES.register("hnsw")
 def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = cfg.ef_construction
     return index
@@ -85,6 +100,8 @@ def ivf_cells(n: int, nlist: int = 0) -> int:
 
 def set_search_params(index: faiss.Index, cfg: IndexConfig) -> None:
     """Apply the query-time settings (they are not all kept in the index file)."""
+    import faiss
+
     if isinstance(index, faiss.IndexIVF):
         index.nprobe = min(cfg.nprobe, index.nlist)
     if isinstance(index, faiss.IndexHNSW):
@@ -125,9 +142,22 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return scores, rows
 
 
+def nearest_rows(vectors: np.ndarray, index: faiss.Index | None, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, cosine) of the ``k`` rows of ``vectors`` (N, D unit rows) nearest to the unit ``query`` (D,), best
+    first: from ``index`` (built from those rows) when given, else exactly. Both vector sets search here."""
+    k = min(k, len(vectors))
+    if index is None:
+        scores = vectors @ query  # (N,)
+        return [(int(r), float(scores[r])) for r in top_k(scores[None], k, None)[0]]
+    scores, rows = search(index, query[None], k)  # (1, k) each
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+
 # ---------------------------------------------------------------------------- index files
 def save_index(index: faiss.Index, cfg: IndexConfig, path: Path, record_path: Path, record: dict) -> None:
     """Write ``index`` to ``path`` and its settings with ``record`` (what it was built from) to ``record_path``."""
+    import faiss
+
     atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
     atomic_write(record_path, json.dumps({"config": asdict(cfg), **record}) + "\n")
 
@@ -142,6 +172,8 @@ def read_record(record_path: Path, rebuild: str) -> dict:
 
 def read_index(path: Path, record: dict) -> faiss.Index:
     """The index in ``path`` with the query-time settings of its record (they are not all kept in the file)."""
+    import faiss
+
     index = faiss.read_index(str(path))
     set_search_params(index, IndexConfig(**record["config"]))
     return index

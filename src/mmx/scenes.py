@@ -41,16 +41,15 @@ from mmx import artifacts
 from mmx.artifacts import atomic_write
 from mmx.data.vectors import unit_rows
 from mmx.errors import InputError, RunError
+from mmx.index import IndexConfig, nearest_rows, sized_config
 from mmx.metrics import precision_at_k
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import unknown_id
-from mmx.artifacts import atomic_write
 
 if TYPE_CHECKING:
     import faiss
 
     from mmx.data.store import FeatureStore
-    from mmx.index import IndexConfig
     from mmx.model.mmx import MMX
     from mmx.run import ModelRun, RunInfo
 
@@ -60,24 +59,13 @@ NO_SCENES = ("{root} holds imported trailer embeddings: no network and no featur
 
 
 @dataclass
-class SceneIndexConfig:
+class SceneIndexConfig(IndexConfig):
+    """``mmx.index.IndexConfig`` with the scene vectors' defaults (measured by bench/scenes.py)."""
+
     exact_max: int = 50_000  # up to this many scenes the index is exact (bench/scenes.py: its p99 passes 20 ms past ~100k)
     kind: str = "ivf"  # the approximate kind beyond exact_max (IVF builds in seconds, HNSW in minutes)
-    nlist: int = 0  # ivf cells; 0 = √N
     nprobe: int = 64  # ivf cells scanned per query: recall@10 ≥ 0.95 at 1M scenes (bench/scenes.py)
-    hnsw_m: int = 32  # hnsw: graph neighbours per node
-    ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 64  # hnsw: candidate list per query
-
-
-def scene_index_config(n: int, cfg: SceneIndexConfig = SceneIndexConfig()) -> IndexConfig:
-    """The index settings for ``n`` scene vectors: exact up to ``cfg.exact_max``, else ``cfg.kind``."""
-    from mmx.index import IndexConfig
-
-    if n <= cfg.exact_max:
-        return IndexConfig(kind="exact")
-    return IndexConfig(kind=cfg.kind, nlist=cfg.nlist, nprobe=cfg.nprobe, hnsw_m=cfg.hnsw_m,
-                       ef_construction=cfg.ef_construction, ef_search=cfg.ef_search)
 
 
 # ---------------------------------------------------------------------------- the scene set
@@ -259,7 +247,7 @@ def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = Scen
         return None
     from mmx.index import build_index, save_index
 
-    icfg = scene_index_config(len(scenes), cfg)
+    icfg = sized_config(len(scenes), cfg)
     index = build_index(scenes.vectors, icfg)
     save_index(index, icfg, root / INDEX_FILE, root / INDEX_META, {"trailers": scenes.trailer_ids})
     return index
@@ -307,15 +295,8 @@ def search_vector(scenes: SceneSet, index, vector: np.ndarray, k: int, exclude_t
         raise InputError(f"the query is {q.shape[1]}-d; the run's scene vectors are {scenes.vectors.shape[1]}-d")
     skip = 0 if exclude_trailer is None else int(np.sum(scenes.trailer == exclude_trailer))
     want = min(len(scenes), k + skip + (exclude_row is not None))
-    if index is None:
-        scores = scenes.vectors @ q[0]  # (M,)
-        rows = np.argsort(-scores, kind="stable")[:want]
-        pairs = [(int(r), float(scores[r])) for r in rows]
-    else:
-        s, r = index.search(q, want)
-        pairs = [(int(row), float(sc)) for row, sc in zip(r[0], s[0]) if row >= 0]
     hits = []
-    for row, score in pairs:
+    for row, score in nearest_rows(scenes.vectors, index, q[0], want):
         if row == exclude_row or (exclude_trailer is not None and scenes.trailer[row] == exclude_trailer):
             continue
         tid = scenes.trailer_ids[scenes.trailer[row]]
