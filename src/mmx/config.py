@@ -299,11 +299,22 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer")  # may change between a run's start and its resume
 
 
-def recipe(cfg: Any) -> dict[str, Any]:
+def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:
+    """The settings that drive a stage's loop (epochs, seed, threads, keep_optimizer): the ``train`` section
+    of a RunConfig, a FinetuneConfig itself."""
+    return cfg.train if isinstance(cfg, RunConfig) else cfg
+
+
+def with_epochs(cfg: RunConfig | FinetuneConfig, epochs: int) -> RunConfig | FinetuneConfig:
+    """``cfg`` training ``epochs`` epochs (a resumed run may grow its epoch count)."""
+    return merge(cfg, {"train": {"epochs": epochs}} if isinstance(cfg, RunConfig) else {"epochs": epochs})
+
+
+def recipe(cfg: RunConfig | FinetuneConfig) -> dict[str, Any]:
     """What a config trains, as a dict: everything but the settings that may change on resume
-    (``RESUMABLE_FIELDS``, in the ``train`` section of a RunConfig, at the top of a FinetuneConfig)."""
+    (``RESUMABLE_FIELDS`` of its ``schedule``)."""
     d = config_to_dict(cfg)
-    section = d["train"] if "train" in d else d
+    section = d["train"] if isinstance(cfg, RunConfig) else d
     for key in RESUMABLE_FIELDS:
         section.pop(key, None)
     return d
