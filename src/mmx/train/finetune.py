@@ -10,12 +10,13 @@ validation trailers' bottleneck embeddings by primary genre (Fig. 6), epoch 0 be
 starting point.
 
 ``FinetuneStage`` hands the NT-Xent step to the shared loop and ``FineSpec`` says how its run
-folder is made (``mmx.train.loop.run_stage``: start-up, resume, seeding, checkpoints, lean finish). The run folder is a run like ``train``'s (kind ``"fine"``,
-``parent`` = the coarse run, the parent's config.json so the network loads the same way) plus
-``finetune.json``. Each epoch writes ``checkpoints/epoch-NNNN`` (network, projection head,
-optimizer) and ``best.safetensors`` — for a fine run the weights of the last finished epoch (its
-rule for the best epoch), without the projection head, which exists only to train. When the last
-epoch is done, ``embeddings.npz`` is written.
+folder is made (``mmx.train.loop.run_stage``: start-up, resume, seeding, checkpoints, lean
+finish). The run folder is a run like ``train``'s (kind ``"fine"``, ``parent`` = the coarse run,
+the parent's config.json so the network loads the same way) plus ``finetune.json``. Each epoch
+writes ``checkpoints/epoch-NNNN`` (network, projection head, optimizer) and ``best.safetensors`` —
+for a fine run the weights of the last finished epoch (its rule for the best epoch), without the
+projection head, which exists only to train. When the last epoch is done, ``embeddings.npz`` is
+written.
 
 Under ``torchrun`` (``mmx.distributed``) each process embeds its share of every global batch
 and NT-Xent runs on the views of all processes gathered together, so every anchor still has the
