@@ -161,7 +161,7 @@ def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str],
     out: dict[str, np.ndarray] = {}
     model.eval()
     with torch.no_grad():
-        for batch in make_loader(store, info, ids, batch_size, views):
+        for batch in make_loader(store, info, ids, batch_size, views, every_clip=True):
             flat = model.clip_vectors(batch.to(device)).float().cpu().numpy()  # (C, D) every clip of the batch
             counts = [store.meta(t).n_clips for t in batch.ids]
             for tid, vecs in zip(batch.ids, np.split(flat, np.cumsum(counts)[:-1])):
@@ -377,45 +377,61 @@ def find_truth(run) -> Path:
                      "known shot genres (the demo's generated videos): give it with --truth FILE")
 
 
+def raw_comparison_expert(run: ModelRun, preferred: str = "appearance") -> str | None:
+    """The clip-level expert whose raw features scene vectors are compared with: ``preferred`` when the
+    run has it, else the clip-level expert that most trailers carry; None when no trailer has one."""
+    carried = {n: sum(n in m.experts for m in run.store.entries().values())
+               for n, e in run.info.experts.items() if e["level"] == "clip"}
+    carried = {n: c for n, c in carried.items() if c}
+    if not carried:
+        return None
+    return preferred if preferred in carried else max(carried, key=lambda n: (carried[n], n))
+
+
 def evaluate_scenes(run: ModelRun, truth_path: str | Path, k: int = 10, raw_expert: str = "appearance",
                     other_trailers: bool = True) -> dict:
-    """Scene precision@k by shot genre: the run's scene vectors, a raw expert's clip features, random."""
+    """Scene precision@k by shot genre: the run's scene vectors, a raw expert's clip features, random.
+
+    All three are measured on the same scenes: those with a known shot genre, of trailers that carry
+    the raw expert (``trailers_without_raw`` counts the others). Without any clip-level raw features
+    the raw row is None.
+    """
     truth_path = Path(truth_path)
     if not truth_path.is_file():
         raise InputError(f"{truth_path} does not exist; scene evaluation needs the shot genres of a generated "
                          "corpus (`truth.json` beside the demo's videos)")
     truth = json.loads(truth_path.read_text())
     scenes = load_scenes(run.root)
-    if raw_expert not in run.info.experts:  # a store without the default appearance expert: its first clip-level one
-        raw_expert = next(n for n, e in run.info.experts.items() if e["level"] == "clip")
-    keep_rows, labels = [], []
+    raw_expert = raw_comparison_expert(run, raw_expert)
+    keep_rows, labels, raw, without = [], [], [], []
     for tid in scenes.trailer_ids:
         rows = scenes.rows_of(tid)
+        feats = None if raw_expert is None else run.store.load(tid, raw_expert)
+        if raw_expert is not None and feats is None:
+            without.append(tid)
+            continue
         genres = shot_genres(truth, tid, scenes.start[rows.start : rows.stop], scenes.end[rows.start : rows.stop])
-        for r, g in zip(rows, genres):
-            if g is not None:
-                keep_rows.append(r)
-                labels.append(g)
+        known = [i for i, g in enumerate(genres) if g is not None]
+        keep_rows += [rows.start + i for i in known]
+        labels += [genres[i] for i in known]
+        if feats is not None:
+            raw.append(np.asarray(feats, np.float32)[known])
     if len({scenes.trailer[r] for r in keep_rows}) < 2:
-        raise InputError(f"fewer than two trailers of {run.root} appear in {truth_path} with clip times; "
-                         "scene evaluation needs the generated corpus the run was extracted from")
+        raise InputError(f"fewer than two trailers of {run.root} appear in {truth_path} with clip times"
+                         f"{f' and {raw_expert} features' if raw_expert else ''}; scene evaluation needs the "
+                         "generated corpus the run was extracted from")
     rows = np.asarray(keep_rows)
     y, groups = np.asarray(labels), scenes.trailer[rows]
-    raw = []
-    for tid in scenes.trailer_ids:
-        feats = run.store.load(tid, raw_expert)
-        if feats is None:
-            raise InputError(f"trailer {tid!r} has no {raw_expert!r} features to compare with")
-        raw.append(np.asarray(feats, np.float32))
-    raw_all = np.concatenate(raw)[rows]
     k = min(k, len(rows) - 1)
+    raw_precision = (None if raw_expert is None
+                     else scene_precision(np.concatenate(raw), y, groups, k, other_trailers))
     return {
         "run": str(run.root), "truth": str(truth_path), "k": k, "other_trailers": other_trailers,
         "scenes": len(rows), "trailers": len(set(groups.tolist())),
         "shot_genres": {g: int(n) for g, n in zip(*np.unique(y, return_counts=True))},
         f"mmx_precision_at_{k}": scene_precision(scenes.vectors[rows], y, groups, k, other_trailers),
-        "raw_expert": raw_expert,
-        f"raw_precision_at_{k}": scene_precision(raw_all, y, groups, k, other_trailers),
+        "raw_expert": raw_expert, "trailers_without_raw": len(without),
+        f"raw_precision_at_{k}": raw_precision,
         f"random_precision_at_{k}": random_precision(y, groups, other_trailers),
     }
 

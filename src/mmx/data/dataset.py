@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mmx.data.store import FeatureStore
+from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.data.windows import window_indices
 
 # A view rule: (n_clips, trailer index, epoch rng or None) → (n_seqs, seq_len) clip indices.
@@ -26,7 +26,7 @@ ViewRule = Callable[[int, np.random.Generator | None], np.ndarray]
 class Batch:
     ids: list[str]
     feats: dict[str, torch.Tensor]  # expert → (C, d) clip features, or (W, d) window features
-    window_clip: dict[str, torch.Tensor]  # window-level expert → (W,) flat clip index of each window
+    window_clip: dict[str, torch.Tensor]  # every window-level expert → (W,) flat clip index of each window (W may be 0)
     avail: torch.Tensor  # (C, E) bool: expert e is present for clip c
     windows: torch.Tensor  # (B, V, S, L) indices into the C flat clips
     labels: torch.Tensor  # (B, G) multi-hot float
@@ -86,6 +86,7 @@ class TrailerDataset(Dataset):
         genres: list[str],
         views: list[ViewRule],
         seed: int = 0,
+        every_clip: bool = False,
     ):
         self.store = store
         self.ids = list(ids)
@@ -93,6 +94,7 @@ class TrailerDataset(Dataset):
         self.genre_index = {g: i for i, g in enumerate(genres)}
         self.views = views
         self.seed = seed
+        self.every_clip = every_clip  # read every clip, not only those the views' windows use (scene vectors)
         self.epoch = 0  # random views draw from (seed, epoch, item): resumable and worker-safe
 
     def set_epoch(self, epoch: int) -> None:
@@ -106,7 +108,10 @@ class TrailerDataset(Dataset):
         meta = self.store.meta(tid)
         rng = np.random.default_rng([self.seed, self.epoch, i])
         windows = np.stack([view(meta.n_clips, rng) for view in self.views])  # (V, S, L)
-        used, local = np.unique(windows, return_inverse=True)  # clips read, windows → position
+        if self.every_clip:
+            used, local = np.arange(meta.n_clips), windows
+        else:
+            used, local = np.unique(windows, return_inverse=True)  # clips read, windows → position
         item = {
             "id": tid,
             "windows": local.reshape(windows.shape),
@@ -137,36 +142,30 @@ class TrailerDataset(Dataset):
         return item
 
 
-def make_collate(experts: list[str], dims: dict[str, int]) -> Callable[[list[dict]], Batch]:
-    """Collate function that flattens the clips of all trailers of a batch."""
+def make_collate(experts: dict[str, ExpertInfo]) -> Callable[[list[dict]], Batch]:
+    """Collate function that flattens the clips of all trailers of a batch.
+
+    Every expert is in ``feats`` and every window-level expert in ``window_clip`` whatever the
+    batch holds: an expert that no trailer of the batch has gives zero rows of windows (window
+    level) or zero-filled clip rows (clip level), and ``avail`` says it is absent. So the model
+    meets one shape per level, never a special case per batch.
+    """
 
     def collate(items: list[dict]) -> Batch:
         offsets = np.cumsum([0] + [it["n"] for it in items])
         feats, window_clip = {}, {}
-        for name in experts:
-            parts = [it["feats"][name] for it in items if name in it["feats"]]
-            feats[name] = torch.from_numpy(
-                np.concatenate(parts) if parts else np.zeros((0, dims[name]), np.float32)
-            )
-            if any(name in it["window_clip"] for it in items):
+        for name, info in experts.items():
+            has = [(it, off) for it, off in zip(items, offsets) if name in it["feats"]]
+            if info.level == "window":
+                feats[name] = torch.from_numpy(_concat([it["feats"][name] for it, _ in has], (0, info.dim), np.float32))
                 window_clip[name] = torch.from_numpy(
-                    np.concatenate(
-                        [it["window_clip"][name] + off for it, off in zip(items, offsets) if name in it["window_clip"]]
-                    ).astype(np.int64)
+                    _concat([it["window_clip"][name] + off for it, off in has], (0,), np.int64)
                 )
-        # clip-level experts absent from a trailer still need rows: scatter present rows into zeros
-        for e, name in enumerate(experts):
-            if name in window_clip:
-                continue
-            rows = [(off, it) for it, off in zip(items, offsets) if name in it["feats"]]
-            if len(rows) == len(items):
-                continue
-            full = torch.zeros((int(offsets[-1]), dims[name]))
-            pos = 0
-            for off, it in rows:
-                full[off : off + it["n"]] = feats[name][pos : pos + it["n"]]
-                pos += it["n"]
-            feats[name] = full
+            else:  # clip level: a trailer without the expert still needs its rows, zeros
+                full = np.zeros((int(offsets[-1]), info.dim), np.float32)
+                for it, off in has:
+                    full[off : off + it["n"]] = it["feats"][name]
+                feats[name] = torch.from_numpy(full)
         windows = torch.from_numpy(np.stack([it["windows"] + off for it, off in zip(items, offsets)]))
         return Batch(
             ids=[it["id"] for it in items],
@@ -178,3 +177,8 @@ def make_collate(experts: list[str], dims: dict[str, int]) -> Callable[[list[dic
         )
 
     return collate
+
+
+def _concat(parts: list[np.ndarray], empty: tuple[int, ...], dtype: type) -> np.ndarray:
+    """``parts`` joined along rows as ``dtype``; an array of shape ``empty`` when there are none."""
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(empty, dtype)

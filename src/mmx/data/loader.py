@@ -24,17 +24,20 @@ def make_loader(
     seed: int = 0,
     epoch: int = 0,
     dist: DistInfo = DistInfo(),
+    every_clip: bool = False,
 ) -> DataLoader:
     """Loader over ``ids`` with the run's experts and genres; shuffled with ``shuffle_seed`` when given.
 
     Shuffled loaders give this process's share of each global batch (``GlobalBatchSampler``; all
     of it in a world of one); their ``batch_sampler.steps`` say how the shares are weighted.
     ``epoch`` seeds the random views (with ``seed``), so an epoch draws the same windows on resume.
+    ``every_clip``: every clip of each trailer is in the batch, also those no window uses (a long
+    trailer's clips between its windows), in time order.
     """
     experts = info.expert_infos()
-    ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed)
+    ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed, every_clip=every_clip)
     ds.set_epoch(epoch)
-    collate = make_collate(list(experts), {n: e.dim for n, e in experts.items()})
+    collate = make_collate(experts)
     pin = dist.device.type == "cuda"
     if shuffle_seed is None:
         return DataLoader(ds, batch_size=batch_size, collate_fn=collate, drop_last=False, pin_memory=pin)

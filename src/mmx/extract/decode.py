@@ -4,6 +4,8 @@ Real trailers have bad packets, variable frame rates and sizes from 240p to 8K. 
 FFmpeg rejects (``av.error.InvalidDataError``) is skipped and counted, not fatal; every frame keeps
 its own timestamp (so a variable frame rate gives the right clip times); frames are converted
 straight to the small size a consumer asks for, so a huge picture never sits in memory as RGB.
+A phone video stored sideways with a display matrix ("rotate" metadata) is seen upright: sizes
+are the displayed ones and every image is turned as a player would show it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class VideoInfo:
     duration: float  # seconds, from the container (0.0 when it does not say)
     has_audio: bool
     codec: str
+    rotation: int = 0  # degrees counter-clockwise the coded picture is turned for display (0, 90, 180, 270)
 
 
 @dataclass
@@ -77,14 +80,34 @@ def probe(path: Path) -> VideoInfo:
             raise VideoError(f"{path}: its video stream has no picture size; is the file damaged?")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         duration = float(container.duration) / av.time_base if container.duration else 0.0
+        turns = _first_frame_turns(container, stream)
+        width, height = stream.codec_context.width, stream.codec_context.height
         return VideoInfo(
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=height if turns % 2 else width,
+            height=width if turns % 2 else height,
             fps=float(rate) if rate else 25.0,
             duration=duration,
             has_audio=bool(container.streams.audio),
             codec=stream.codec_context.name,
+            rotation=90 * turns,
         )
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Quarter turns counter-clockwise (0–3) that show ``frame`` as its display matrix says."""
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def display_size(frame: av.VideoFrame) -> tuple[int, int]:
+    """(width, height) of ``frame`` as displayed (swapped for a quarter-turned picture)."""
+    return (frame.height, frame.width) if quarter_turns(frame) % 2 else (frame.width, frame.height)
+
+
+def _first_frame_turns(container: av.container.InputContainer, stream) -> int:
+    """The display matrix's quarter turns, read from the first decodable frame (0 when none decodes)."""
+    for frame in decode_packets(_packets(container, stream, Path(container.name)), DecodeStats()):
+        return quarter_turns(frame)
+    return 0
 
 
 def decode_video(path: Path, stats: DecodeStats | None = None) -> Iterator[av.VideoFrame]:
@@ -145,13 +168,18 @@ class Resizer:
         self.reformatter = VideoReformatter()
 
     def image(self, frame: av.VideoFrame, width: int, height: int, fmt: str = "rgb24") -> np.ndarray:
-        """(height, width, 3) uint8 in ``fmt`` ("rgb24" or "bgr24"), area-averaged when shrinking."""
+        """(height, width, 3) uint8 in ``fmt`` ("rgb24" or "bgr24"), area-averaged when shrinking, upright
+        (``width`` and ``height`` are the displayed picture's: a quarter-turned frame is scaled, then turned)."""
+        turns = quarter_turns(frame)
+        if turns % 2:
+            width, height = height, width
         small = self.reformatter.reformat(frame, width=width, height=height, format=fmt, interpolation="AREA")
-        return small.to_ndarray()
+        img = small.to_ndarray()
+        return np.ascontiguousarray(np.rot90(img, turns)) if turns else img
 
     def crop(self, frame: av.VideoFrame, size: int) -> np.ndarray:
         """Short side resized to ``size``, centre crop ``size``×``size`` → (size, size, 3) uint8 RGB."""
-        w, h = scaled_size(frame.width, frame.height, size)
+        w, h = scaled_size(*display_size(frame), size)
         w, h = max(w, size), max(h, size)
         img = self.image(frame, w, h)  # (h, w, 3)
         top, left = (h - size) // 2, (w - size) // 2

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from mmx.errors import VideoError
-from mmx.extract.decode import Resizer, decode_video, frame_time, monotonic_times, probe
+from mmx.extract.decode import Resizer, decode_video, display_size, frame_time, monotonic_times, probe
 
 
 def keyframe_indices(times: np.ndarray, clip_times: np.ndarray) -> np.ndarray:
@@ -40,8 +40,9 @@ class KeyframeMaker:
     def __call__(self, frame: av.VideoFrame) -> bytes:
         from PIL import Image  # Pillow: the extract extra
 
-        width = min(self.width, frame.width)
-        height = max(2, round(frame.height * width / frame.width / 2) * 2)
+        shown_w, shown_h = display_size(frame)
+        width = min(self.width, shown_w)
+        height = max(2, round(shown_h * width / shown_w / 2) * 2)
         rgb = self.resizer.image(frame, width, height)  # (height, width, 3) uint8
         buf = io.BytesIO()
         Image.fromarray(rgb).save(buf, format="JPEG", quality=self.quality)

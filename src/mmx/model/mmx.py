@@ -33,10 +33,9 @@ class ExpertReduction(nn.Module):
         self.reduce = ReduceDim(d_in, cfg.expert_dim)
 
     def forward(self, x: torch.Tensor, window_clip: torch.Tensor | None, n_clips: int) -> torch.Tensor:
+        """x (C, d) clip features, or (W, d) window features with ``window_clip`` (W,) → (C, D)."""
         if self.vlad is not None:
-            if window_clip is None:  # no trailer of the batch has this expert: its mask zeroes it anyway
-                return x.new_zeros(n_clips, self.reduce.fc.out_features)
-            x = self.vlad(x, window_clip, n_clips)  # (C, K·d)
+            x = self.vlad(x, window_clip, n_clips)  # (C, K·d); clips without windows are zero
         return self.reduce(x)  # (C, D)
 
 
@@ -100,12 +99,9 @@ class PooledPath(nn.Module):
         parts = []
         for e, (name, info) in enumerate(self.experts.items()):
             x = batch.feats[name].to(covers.dtype)  # (C, d) or (W, d)
-            if info.level == "window":
-                clip = batch.window_clip.get(name)
-                if clip is None:  # no trailer of the batch has this expert
-                    weight = covers.new_zeros(B * V, 0)
-                else:
-                    weight = covers[:, clip] * batch.avail[clip, e].to(covers.dtype)  # (BV, W)
+            if info.level == "window":  # (BV, W), W = 0 when no trailer of the batch has the expert
+                clip = batch.window_clip[name]
+                weight = covers[:, clip] * batch.avail[clip, e].to(covers.dtype)
             else:
                 weight = covers * batch.avail[:, e].to(covers.dtype)  # (BV, C): available clips only
             count = weight.sum(1, keepdim=True)  # (BV, 1)

@@ -117,8 +117,14 @@ def evaluate_scenes_command(run, args: argparse.Namespace) -> int:
     k = result["k"]
     print(f"scene retrieval: {result['scenes']} scenes of {result['trailers']} trailers with a known shot genre "
           f"({', '.join(f'{g} {n}' for g, n in result['shot_genres'].items())}); hits from other trailers only")
-    rows = [["MMX scene vectors", result[f"mmx_precision_at_{k}"]],
-            [f"raw {result['raw_expert']} features", result[f"raw_precision_at_{k}"]],
-            ["random", result[f"random_precision_at_{k}"]]]
+    rows = [["MMX scene vectors", result[f"mmx_precision_at_{k}"]]]
+    if result["raw_expert"] is not None:
+        rows.append([f"raw {result['raw_expert']} features", result[f"raw_precision_at_{k}"]])
+    rows.append(["random", result[f"random_precision_at_{k}"]])
     print(table(["scenes", f"precision@{k} (same shot genre)"], rows))
+    if result["trailers_without_raw"]:
+        print(f"{result['trailers_without_raw']} trailer(s) without {result['raw_expert']} features are left out "
+              "of all three rows")
+    elif result["raw_expert"] is None:
+        print("no trailer has clip-level expert features to compare with (raw row left out)")
     return 0
