@@ -33,7 +33,7 @@ import numpy as np
 
 from mmx import artifacts
 from mmx.artifacts import atomic_write
-from mmx.data.vectors import unit_rows
+from mmx.data.vectors import read_ids, unit_rows
 from mmx.errors import ConfigError, RunError
 from mmx.metrics import top_k
 from mmx.registry import Registry
@@ -204,10 +204,7 @@ class RunIndex:
 def embedding_ids(run: Run) -> list[str] | None:
     """The trailer ids of the run's embeddings.npz (without reading its vectors), None when there is none."""
     path = run.dir.embeddings_path
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        return z["trailer_id"].tolist()
+    return read_ids(path) if path.exists() else None
 
 
 def index_problem(run: Run, kind: str, ids: list[str] | None = None) -> str | None:

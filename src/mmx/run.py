@@ -27,7 +27,7 @@ from mmx import artifacts
 from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, config_from_dict, save_config
 from mmx.data.store import ExpertInfo, FeatureStore
-from mmx.data.vectors import EmbeddingSet, read_npz, read_trailers_csv
+from mmx.data.vectors import EmbeddingSet, read_ids, read_npz, read_trailers_csv
 from mmx.errors import RunError
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ class ModelRun(Run):
     def embeddings_problem(self) -> str | None:
         """Why ``embeddings.npz`` cannot be used as this run's embeddings (``mmx.artifacts.problem``), or None."""
         path = self.dir.embeddings_path
-        holds = read_npz(path)[0] if path.exists() else None
+        holds = read_ids(path) if path.exists() else None
         return artifacts.problem(self.root, artifacts.EMBEDDINGS, holds, sorted(self.store.entries()),
                                  f"store {self.store.root}")
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from mmx import artifacts
 from mmx.artifacts import atomic_write
-from mmx.data.vectors import unit_rows
+from mmx.data.vectors import read_ids, unit_rows
 from mmx.errors import InputError, RunError
 from mmx.index import IndexConfig, nearest_rows, sized_config
 from mmx.metrics import precision_at_k
@@ -212,10 +212,7 @@ def save_scenes(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndex
 def scene_trailer_ids(root: Path) -> list[str] | None:
     """The trailers of ``RUN/scenes.npz`` (without reading its vectors), None when there is none."""
     path = Path(root) / SCENES_FILE
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        return z["trailer_id"].tolist()
+    return read_ids(path) if path.exists() else None
 
 
 def scenes_problem(run: ModelRun) -> str | None:

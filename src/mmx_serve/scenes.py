@@ -81,7 +81,7 @@ class Scenes:
 
     # ------------------------------------------------------------------ computing
     def ensure(self, reporter: Reporter = QUIET) -> None:
-        """Compute the run's scene vectors when they are missing or older than its weights."""
+        """Compute the run's scene vectors when they are not fresh (``mmx.scenes.scenes_problem``)."""
         if self.model_run is None or self.set is not None:
             return
         with self._lock:

@@ -94,6 +94,15 @@ def read_npz(path: str | Path) -> tuple[list[str], np.ndarray]:
     return [str(t) for t in ids], vectors.astype(np.float32, copy=False)
 
 
+def read_ids(path: str | Path, key: str = "trailer_id") -> list[str]:
+    """The trailer ids of an npz (``key``) without reading its vectors (an npz reads array by array)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(t) for t in z[key]]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"cannot read the {key} array of {path} ({e})") from None
+
+
 def read_trailers_csv(path: Path) -> dict[str, tuple[list[str], str, int | None]]:
     """trailer_id → (genres, title, year) from an embeddings run's ``trailers.csv``."""
     if not path.exists():
