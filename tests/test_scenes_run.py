@@ -129,13 +129,16 @@ def test_added_trailers_join_every_derived_file(run_copy, tmp_path, capsys):
 
     assert main(["embed", "--run", str(run_copy)]) == 0
     assert main(["index", "--run", str(run_copy), "--kind", "hnsw"]) == 0
-    videos = new_videos(tmp_path / "new", 2)
+    videos = new_videos(tmp_path / "new", 3)
+    side = videos.pop()  # extracted into the store behind the run's back: it joins with the added ones
+    extract_videos([side], FeatureStore(Run.open(run_copy).info.store), ExtractConfig(experts=EXPERTS, flow_workers=0),
+                   progress=False)
     capsys.readouterr()
     assert main(["add", *map(str, videos), "--run", str(run_copy), "--quiet"]) == 0
     out = capsys.readouterr()
     assert "stale" not in out.err and "scenes.npz" in out.out and "index-hnsw.faiss" in out.out
     run = Run.open(run_copy)  # reopened, as after a restart: everything is read from disk
-    new = sorted(p.stem for p in videos)
+    new = sorted(p.stem for p in [*videos, side])
     assert set(new) <= set(run.embeddings().ids) and set(new) <= set(load_scenes(run_copy).trailer_ids)
     assert set(new) <= set(load_run_index(run).ids)  # the index still matches the embeddings
     hit = search(capsys, "--run", str(run_copy), "--scene", f"{new[0]}@0.5", "-k", "3")

@@ -10,9 +10,11 @@ coarse run a fine run started from (they share the store), up to date on disk:
 * ``index-<kind>.faiss``: the new vectors added as rows (a replaced trailer needs `mmx index`);
 * ``scenes.npz`` and its index: the new trailers' scene vectors added, the index rebuilt.
 
-An artifact that was not fresh before the addition (older than the weights, other trailers
-missing) is left as it is and named in ``AddReport.stale`` with the command that refreshes it; a
-missing one stays missing. Additions to one run go one at a time: ``exclusive(run)`` is a file lock
+Trailers of the store an artifact lacks besides them (extracted with ``mmx extract`` meanwhile)
+join it too. An artifact that cannot be brought up to date that way (older than the weights,
+holding trailers the store no longer has, a trailer index holding a re-extracted trailer) is left
+as it is and named in ``AddReport.stale`` with the command that refreshes it; a missing one stays
+missing. Additions to one run go one at a time: ``exclusive(run)`` is a file lock
 beside the run that the CLI and every server share.
 """
 
@@ -99,38 +101,47 @@ def _refresh_run(run: ModelRun, ids: list[str], report: AddReport) -> None:
     store_ids = sorted(run.store.entries())
     kinds = _fresh_index_kinds(run, report) if has_faiss() else []  # decided before the embeddings change
     if run.dir.embeddings_path.exists():
-        vectors = _add_embeddings(run, ids, store_ids, report)
-        if vectors is not None:
-            _extend_indexes(run, kinds, ids, vectors, report)
+        added = _add_embeddings(run, ids, store_ids, report)
+        if added is not None:
+            _extend_indexes(run, kinds, *added, report)
             _extend_layout(run, report)
     held = scene_trailer_ids(run.root)
     if held is not None:
-        why = artifacts.problem(run.root, artifacts.SCENES, sorted(set(held) | set(ids)), store_ids,
+        todo = _todo(ids, held, store_ids)
+        why = artifacts.problem(run.root, artifacts.SCENES, sorted(set(held) | set(todo)), store_ids,
                                 f"store {run.store.root}")
         if why:
             report.stale.append(why)
         else:
-            add_scenes(run, ids)
+            add_scenes(run, todo)
             report.updated.append(str(run.root / artifacts.SCENES))
 
 
-def _add_embeddings(run: ModelRun, ids: list[str], store_ids: list[str], report: AddReport) -> np.ndarray | None:
-    """(N, D) embeddings of ``ids``, merged into the run's embeddings.npz when it was fresh, else None."""
+def _todo(ids: list[str], held: list[str], store_ids: list[str]) -> list[str]:
+    """What a derived file holding ``held`` needs: the added trailers and any other store trailer it lacks."""
+    return sorted(set(ids) | (set(store_ids) - set(held)))
+
+
+def _add_embeddings(run: ModelRun, ids: list[str], store_ids: list[str], report: AddReport
+                    ) -> tuple[list[str], np.ndarray] | None:
+    """The trailers embedded and their (N, D) embeddings, merged into the run's embeddings.npz when it was
+    fresh but for trailers of the store it lacks (those are embedded too); None when it was stale."""
     from mmx.embeddings import embed_ids
 
     old_ids, old_vectors = read_npz(run.dir.embeddings_path)
-    why = artifacts.problem(run.root, artifacts.EMBEDDINGS, sorted(set(old_ids) | set(ids)), store_ids,
+    todo = _todo(ids, old_ids, store_ids)
+    why = artifacts.problem(run.root, artifacts.EMBEDDINGS, sorted(set(old_ids) | set(todo)), store_ids,
                             f"store {run.store.root}")
     if why:
         report.stale.append(why)
         return None
-    vectors = embed_ids(run.model(), run.store, run.info, ids, run.config.train.eval_batch_size)  # (N, D)
-    merged = dict(zip(old_ids, old_vectors)) | dict(zip(ids, vectors))
+    vectors = embed_ids(run.model(), run.store, run.info, todo, run.config.train.eval_batch_size)  # (N, D)
+    merged = dict(zip(old_ids, old_vectors)) | dict(zip(todo, vectors))
     order = sorted(merged)
     write_npz(run.dir.embeddings_path, order, np.stack([merged[t] for t in order]))
     run.forget(models=False)
     report.updated.append(str(run.dir.embeddings_path))
-    return vectors
+    return todo, vectors
 
 
 def _fresh_index_kinds(run: ModelRun, report: AddReport) -> list[str]:
