@@ -150,7 +150,7 @@ def forward_alone(expert, inputs: list, threads: int, label: str = "") -> float:
                 batcher = ClipBatcher([expert], pool)
                 for _, c, frames in inputs:
                     batcher.add(0, c, frames)
-                batcher.finish(max(c for _, c, _ in inputs) + 1)
+                batcher.finish(range(max(c for _, c, _ in inputs) + 1))
         finally:
             pool.close()
 

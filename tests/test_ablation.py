@@ -7,23 +7,17 @@ import json
 import numpy as np
 import pytest
 
+from helpers import tiny_cfg
 import mmx.ablation as ablation
 from mmx.ablation import AblationConfig, list_variants, plan, read_scores, run_ablation
-from mmx.config import load_config, merge
 from mmx.metrics import classification_metrics, random_baseline
-from mmx.model.mmx import MODELS
 from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx_cli.main import main
 from mmx_report.paper import TBL2_SUMMARY, TBL5
 
-TINY = ["--model", "tiny", "--set", "train.batch_size=16", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
-
-
-def tiny_cfg(epochs: int = 1, **model):
-    cfg = merge(load_config(overrides=["train.batch_size=16", "train.lr=3e-3", "train.threads=1"]),
-                {"model": vars(MODELS.create("tiny"))})
-    return merge(cfg, {"train": {"epochs": epochs}, "model": model})
+BATCH = "train.batch_size=16"  # the ablation's batches, on the command line and in tiny_cfg
+TINY = ["--model", "tiny", "--set", BATCH, "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def test_variant_table_is_the_papers():
 
 
 def test_plan_maps_paper_experts_to_store_names_and_shares_equal_runs(small_store):
-    table = plan(small_store, tiny_cfg(seq_len=9), AblationConfig())
+    table = plan(small_store, tiny_cfg(1, BATCH, seq_len=9), AblationConfig())
     assert table["image"]["experts"] == ["appearance"]
     assert table["image+audio"]["experts"] == ["appearance", "audio"]
     assert table["gating"]["experts"] is None and table["naive-concat"]["config"]["model"]["fusion"] == "concat"
@@ -50,7 +44,7 @@ def test_plan_maps_paper_experts_to_store_names_and_shares_equal_runs(small_stor
     assert table["seq-5"]["run"] == "seq-5" and table["seq-5"]["config"]["model"]["seq_len"] == 5
     assert table["random"]["run"] is None
 
-    renamed = plan(small_store, tiny_cfg(), AblationConfig(expert_names={**AblationConfig().expert_names, "image": "rgb"}))
+    renamed = plan(small_store, tiny_cfg(1, BATCH), AblationConfig(expert_names={**AblationConfig().expert_names, "image": "rgb"}))
     assert "rgb" in renamed["image"]["skipped"] and str(small_store.root) in renamed["image"]["skipped"]
     assert renamed["image+motion"]["skipped"] and not renamed["motion"]["skipped"]
 
@@ -85,11 +79,11 @@ def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablate
         raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(ablation, "train", no_training)
-    run_ablation(small_store, ablated, tiny_cfg(1), reporter=QUIET)
+    run_ablation(small_store, ablated, tiny_cfg(1, BATCH), reporter=QUIET)
     assert (ablated / "results.json").read_text() == before
     monkeypatch.undo()
 
-    run_ablation(small_store, ablated, tiny_cfg(2), AblationConfig(tables=["tbl5"]), reporter=QUIET)
+    run_ablation(small_store, ablated, tiny_cfg(2, BATCH), AblationConfig(tables=["tbl5"]), reporter=QUIET)
     for name in ("seq-1", "seq-5", "seq-9", "seq-20"):
         state = RunDir(ablated / name).read_state()
         assert [h["epoch"] for h in state.history] == [1, 2]  # epoch 1 kept, epoch 2 added
@@ -101,7 +95,7 @@ def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablate
 
 def test_missing_expert_is_skipped_not_fatal(small_store, tmp_path):
     cfg = AblationConfig(expert_names={**AblationConfig().expert_names, "scene": "places"}, tables=["tbl2"])
-    table = plan(small_store, tiny_cfg(), cfg)
+    table = plan(small_store, tiny_cfg(1, BATCH), cfg)
     skipped = {n for n, r in table.items() if r["skipped"]}
     assert skipped == {"scene", "image+scene"}
     assert np.all([("places" in table[n]["skipped"]) for n in skipped])

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import trailer, write_folder
 from mmx.config import load_config
 from mmx.errors import ConfigError
 from mmx.run import RunDir
 from mmx_cli.main import main
-from test_store_import import trailer, write_folder
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]

@@ -11,6 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+from helpers import fine_cfg, make_coarse_run, tiny_cfg
 from mmx.data.store import FeatureStore
 from mmx.distributed import (
     DistInfo,
@@ -24,8 +25,6 @@ from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx.train.coarse import train
 from mmx.train.finetune import finetune
-from test_finetune import fine_cfg, make_coarse_run
-from test_train import tiny_cfg
 
 EPOCHS = 2
 

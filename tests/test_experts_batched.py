@@ -13,9 +13,9 @@ import pytest
 import torch
 from scipy import fft
 
+from helpers import decode_at
 from mmx.experts import EXPERTS
 from mmx.experts.gist import gabor_bank
-from test_experts_defaults import decode_at
 
 SAMPLING = {"appearance": {}, "scene": {}, "motion": {"size": 112}}  # I3D at 112 px keeps the test quick
 

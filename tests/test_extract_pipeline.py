@@ -215,7 +215,7 @@ def test_planning_writes_nothing(corpus, tmp_path):
     from mmx.data.importer import read_labels
     from mmx.extract.batch import find_videos, plan_jobs
     from mmx.extract.pipeline import load_experts
-    from test_store_open import snapshot
+    from helpers import snapshot
 
     cfg = ExtractConfig(experts=["fake_colour"], keyframes=False)
     videos = [corpus / "synth002.mp4", corpus / "synth003.mp4"]
@@ -308,3 +308,33 @@ def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_m
     assert sorted(one.arrays) == sorted(two.arrays)
     for name in one.arrays:
         np.testing.assert_array_equal(one.arrays[name], two.arrays[name])
+
+
+def test_a_cut_reported_late_gives_what_cuts_in_order_give(corpus, monkeypatch):
+    """The detector reports its first cut only when the video ends, after the scene holding it was
+    closed and sampled: the clips that differ are sampled in a second pass, the result is unchanged."""
+    from mmx.extract import Extractor, pipeline
+    from mmx.extract.pipeline import load_experts
+    from mmx.extract.scenes import CutDetector
+
+    class LateFirstCut(CutDetector):
+        def add(self, index, bgr):
+            super().add(index, bgr)
+            if self.cuts and not hasattr(self, "late"):
+                self.late = self.cuts.pop(0)
+
+        def finish(self):
+            self.cuts += [self.late] if hasattr(self, "late") else []
+            return super().finish()
+
+    cfg = ExtractConfig(experts=FAKES, flow_workers=0)
+    experts, _ = load_experts(cfg)
+    in_order = Extractor(cfg, experts).extract(corpus / "synth000.mp4", "synth000")
+    monkeypatch.setattr(pipeline, "CutDetector", LateFirstCut)
+    late = Extractor(cfg, experts).extract(corpus / "synth000.mp4", "synth000")
+    assert "sample" not in in_order.timings and "sample" in late.timings
+    np.testing.assert_array_equal(in_order.clip_times, late.clip_times)
+    assert in_order.keyframes == late.keyframes and len(in_order.clip_times) > 2
+    assert sorted(in_order.arrays) == sorted(late.arrays)
+    for name in in_order.arrays:
+        np.testing.assert_array_equal(in_order.arrays[name], late.arrays[name])

@@ -11,32 +11,18 @@ import torch
 from safetensors.torch import load_file
 
 from interrupts import killed_at_state_write
-from mmx.config import POSITIVE_PAIRS, FinetuneConfig, load_config, merge, resolve
-from mmx.data.store import FeatureStore
+from helpers import fine_cfg, make_coarse_run
+from mmx.config import POSITIVE_PAIRS, FinetuneConfig, resolve
 from mmx.data.vectors import read_npz
 from mmx.embeddings import embed_ids
 from mmx.errors import ConfigError, RunError, TrainError
 from mmx.metrics import silhouette
-from mmx.model.mmx import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run, RunDir
-from mmx.train.coarse import train
 from mmx.train.finetune import PAIR_RULES, finetune, lr_at
 from mmx_cli.main import main
 
 QUIET_ARGS = {"reporter": QUIET}
-
-
-def make_coarse_run(store: FeatureStore, path, epochs: int = 1, **model):
-    """A tiny coarse run on ``store`` (seconds on a CPU); ``model``: settings over the tiny preset."""
-    cfg = load_config(overrides=["train.batch_size=8", "train.lr=3e-3", "train.threads=1"])
-    cfg = merge(cfg, {"model": {**vars(MODELS.create("tiny")), **model}, "train": {"epochs": epochs}})
-    train(store, path, cfg, **QUIET_ARGS)
-    return RunDir(path)
-
-
-def fine_cfg(epochs: int, **kw) -> FinetuneConfig:
-    return FinetuneConfig(epochs=epochs, warmup_epochs=1, lr=1e-3, batch_size=16, threads=1, **kw)
 
 
 @pytest.fixture(scope="module")

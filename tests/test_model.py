@@ -238,7 +238,7 @@ def test_scene_path_is_the_log_mean_exp_of_the_clips_each_view_covers():
         clips = model.clip_vectors(batch)
         per_clip = model.scenes.clip_logits(clips).double()  # (C, G)
         parts = model.logit_parts(batch)
-        stacked = model(batch, parts=True)
+        stacked = model.path_logits(batch)
     pooled = parts["scenes"]  # (B, V, G)
     for b in range(2):
         for v in range(2):

@@ -78,7 +78,7 @@ def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
     from mmx.inference import evaluate_run
     from mmx.progress import QUIET
     from mmx.train.coarse import train
-    from test_train import tiny_cfg
+    from helpers import tiny_cfg
 
     train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
     result = evaluate_run(tmp_path / "run", "test")

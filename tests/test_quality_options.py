@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 import torch
 
+from helpers import last_weights, tiny_cfg
 from interrupts import killed_at_state_write
 from mmx.config import ModelConfig, TrainConfig
 from mmx.data.dataset import Batch
@@ -16,7 +17,6 @@ from mmx.errors import ConfigError
 from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx.train.coarse import drop_experts, train
-from test_train import _weights, tiny_cfg
 
 OPTIONS = {
     "expert-dropout": ["train.expert_dropout=0.3"],
@@ -30,7 +30,7 @@ OPTIONS = {
 
 
 def _same_weights(a, b) -> None:
-    wa, wb = _weights(a), _weights(b)
+    wa, wb = last_weights(a), last_weights(b)
     assert wa.keys() == wb.keys()
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
@@ -111,7 +111,7 @@ def test_weight_average_is_what_is_validated_and_kept(small_store, tmp_path):
     train(small_store, tmp_path / "run", tiny_cfg(2, "train.ema_epochs=1.0"), reporter=QUIET)
     run = Run.open(tmp_path / "run")
     kept = run.model().state_dict()
-    online = _weights(tmp_path / "run")  # the last checkpoint's "model" part is the average too
+    online = last_weights(tmp_path / "run")  # the last checkpoint's "model" part is the average too
     assert all(torch.equal(kept[k], online[k]) for k in kept) or run.state.best_epoch != 2
     lin = torch.nn.Linear(2, 2)
     avg = WeightAverage(lin, horizon=4.0)

@@ -32,7 +32,7 @@ from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz
 from mmx.embeddings import import_embeddings
-from mmx.model.mmx import MODELS
+from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
 from mmx.train.coarse import train

@@ -28,7 +28,7 @@ from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.experts import EXPERTS
 from mmx.extract.decode import probe
-from mmx.model.mmx import MODELS
+from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
 from mmx.train.coarse import train

@@ -10,6 +10,7 @@ import pytest
 import safetensors.torch
 from safetensors.torch import load_file
 
+from helpers import tiny_cfg
 from mmx.config import FinetuneConfig, ModelConfig, TrainConfig, resolve
 from mmx.errors import ConfigError, RunError
 from mmx.progress import QUIET, Reporter
@@ -17,7 +18,6 @@ from mmx.run import ModelRun, Run, RunDir
 from mmx.train.coarse import train
 from mmx.train.finetune import finetune
 from mmx_cli.main import main
-from test_train import tiny_cfg
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:

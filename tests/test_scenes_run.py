@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import extract_fakes  # noqa: F401  (registers the fake experts)
+from helpers import make_coarse_run
 from mmx.data.store import FeatureStore
 from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.extract import ExtractConfig
@@ -18,7 +19,6 @@ from mmx.extract.batch import extract_videos
 from mmx.run import Run
 from mmx.scenes import clip_vectors, load_scenes
 from mmx_cli.main import main
-from test_finetune import make_coarse_run
 
 EXPERTS = ["fake_colour", "fake_loudness"]
 
@@ -98,7 +98,7 @@ def test_evaluate_scenes_on_known_shot_genres(video_run, capsys):
 
 
 def test_imported_embeddings_have_no_scenes(tmp_path, capsys):
-    from test_serve_api import make_embeddings_run
+    from helpers import make_embeddings_run
 
     run = make_embeddings_run(tmp_path)
     assert main(["scenes", "--run", str(run)]) == 2

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from helpers import make_coarse_run
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz
@@ -16,7 +17,6 @@ from mmx.embeddings import embed_query_npz, ensure_embeddings
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.retrieval import nearest, search_run
 from mmx_cli.main import main
-from test_finetune import make_coarse_run
 
 NEW = "demo0007"  # the trailer that arrives after training
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import threading
 from pathlib import Path
 
@@ -11,52 +10,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
+from helpers import GENRES, make_coarse_run, make_embeddings_run, make_video
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz, write_npz
 from mmx.demo.synthetic import SyntheticConfig, generate
-from mmx.demo.videos import VideoCorpusConfig, make_trailer
-from mmx.embeddings import ensure_embeddings, import_embeddings
+from mmx.embeddings import ensure_embeddings
 from mmx.inference import label_suggestions
 from mmx.retrieval import nearest
 from mmx.run import RunDir
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 from mmx_serve.state import Collection, ServeConfig
-from test_finetune import make_coarse_run
-
-GENRES = ["Action", "Comedy", "Horror", "Romance"]
-
-
-def make_embeddings_run(root: Path, n: int = 60, dim: int = 16, seed: int = 0) -> Path:
-    """An imported-embeddings run of ``n`` trailers in 4 genre clusters (ids include URL-unsafe ones)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(len(GENRES), dim)) * 4
-    ids, vectors, rows = [], [], []
-    for i in range(n):
-        g = i % len(GENRES)
-        tid = f"#Film {i:03d}" if i == 7 else f"film{i:03d}"
-        genres = [GENRES[g]] + ([GENRES[(g + 1) % 4]] if i % 5 == 0 else [])
-        ids.append(tid)
-        vectors.append(centres[g] + rng.normal(size=dim))
-        rows.append({"trailer_id": tid, "genres": "|".join(genres), "title": f"{GENRES[g]} Story {i}",
-                     "year": 1990 + i % 30})
-    root.mkdir(parents=True, exist_ok=True)
-    np.savez(root / "emb.npz", trailer_id=np.array(ids), embedding=np.array(vectors, np.float32))
-    with open(root / "meta.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["trailer_id", "genres", "title", "year"])
-        writer.writeheader()
-        writer.writerows(rows)
-    import_embeddings(root / "emb.npz", root / "meta.csv", root / "run")
-    return root / "run"
-
-
-def make_video(path: Path, seed: int = 0, shots: int = 10) -> Path:
-    cfg = VideoCorpusConfig(width=64, height=48)
-    make_trailer(path, [["Action", "Comedy"][i % 2] for i in range(shots)], [18] * shots, cfg,
-                 np.random.default_rng(seed))
-    return path
-
 
 @pytest.fixture(scope="session")
 def emb_run(tmp_path_factory) -> Path:

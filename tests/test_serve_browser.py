@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from playwright import sync_api
 
+from helpers import make_embeddings_run
 from mmx_serve.app import create_app
-from test_serve_api import make_embeddings_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -136,7 +136,7 @@ def test_search_and_filters_narrow_the_map(page):
 # ---------------------------------------------------------------------------- a trained run with pictures
 @pytest.fixture(scope="module")
 def scene_server(tmp_path_factory):
-    from test_serve_scenes import make_scene_run
+    from helpers import make_scene_run
 
     run, media = make_scene_run(tmp_path_factory.mktemp("browser-scenes"))
     port = free_port()

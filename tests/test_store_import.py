@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import trailer, write_folder
 from mmx.data.importer import import_folder
 from mmx.data.splits import assign_splits, hash_split
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
 from mmx.errors import InputError, StoreError
-
-
-def write_folder(folder: Path, trailers: dict[str, dict], rows: list[dict] | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for tid, arrays in trailers.items():
-        np.savez(folder / f"{tid}.npz", **arrays)
-    rows = rows if rows is not None else [{"trailer_id": t, "genres": "Action|Drama"} for t in trailers]
-    fields = sorted({k for r in rows for k in r}, key=["trailer_id", "genres", "title", "year", "split"].index)
-    with open(folder / "labels.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    return folder
-
-
-def trailer(n: int = 12, seed: int = 0, audio: bool = True, img_dim: int = 8) -> dict:
-    rng = np.random.default_rng(seed)
-    out = {"image": rng.normal(size=(n, img_dim)).astype(np.float32), "motion": rng.normal(size=(n, 4)).astype(np.float32)}
-    if audio:
-        clip = np.repeat(np.arange(n), 2).astype(np.int32)
-        out["audio"] = rng.normal(size=(len(clip), 3)).astype(np.float32)
-        out["audio__clip"] = clip
-    return out
 
 
 def test_import_roundtrip_and_memory_mapped_reads(tmp_path):

@@ -8,19 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import snapshot
 from mmx.data.store import STALE_TMP_SECONDS, EntryMeta, ExpertInfo, FeatureStore
-
-
-def snapshot(root: Path) -> dict[str, tuple]:
-    """Every path under ``root`` with its kind, bytes and modification time."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.stat()
-            out[str(p.relative_to(root))] = (p.is_dir(), None if p.is_dir() else p.read_bytes(), st.st_mtime_ns)
-    out["."] = (True, None, root.stat().st_mtime_ns)
-    return out
 
 
 def store_with_leftovers(root: Path) -> FeatureStore:

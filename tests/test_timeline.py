@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import make_coarse_run
 from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
 from mmx.errors import UnknownTrailerError
 from mmx.run import Run
 from mmx.timeline import centred_views, trailer_timeline
 from mmx_cli.main import main
-from test_finetune import make_coarse_run
 
 
 @pytest.fixture(scope="module")

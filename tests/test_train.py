@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers import TINY, last_weights, tiny_cfg, trailer, write_folder
 from interrupts import killed_at_state_write
-from mmx.config import load_config
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
@@ -24,20 +24,6 @@ from mmx.inference import evaluate_run
 from mmx.progress import QUIET
 from mmx.run import Run, RunDir
 from mmx.train.coarse import train
-from test_store_import import trailer, write_folder
-
-TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
-
-
-def tiny_cfg(epochs: int, *extra: str):
-    """The tiny model and a fast recipe for ``epochs``; ``extra`` overrides (``model.…`` too) come last."""
-    from mmx.config import merge, parse_override
-    from mmx.model.mmx import MODELS
-
-    cfg = merge(load_config(overrides=TINY), {"model": vars(MODELS.create("tiny")), "train": {"epochs": epochs}})
-    for text in extra:
-        cfg = merge(cfg, parse_override(text))
-    return cfg
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +53,6 @@ def test_training_lifts_validation_auprc_well_above_random(easy_store, tmp_path)
     assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 16))
 
 
-def _weights(run) -> dict[str, torch.Tensor]:
-    state = RunDir(run).read_state()
-    return load_file(str(RunDir(run).model_weights(state, "last")))
-
-
 def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path):
     cfg = tiny_cfg(4)
     train(small_store, tmp_path / "full", cfg, reporter=QUIET)
@@ -80,7 +61,7 @@ def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_p
         train(small_store, tmp_path / "cut", cfg, reporter=QUIET)
     assert RunDir(tmp_path / "cut").read_state().epoch == 2
     train(small_store, tmp_path / "cut", cfg, resume=True, reporter=QUIET)
-    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    a, b = last_weights(tmp_path / "full"), last_weights(tmp_path / "cut")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
@@ -105,7 +86,7 @@ def test_kill_minus_nine_then_resume_matches_uninterrupted(small_store, tmp_path
     done = json.loads(state_path.read_text())["epoch"]
     assert 2 <= done <= 6
     subprocess.run(args[:4] + ["--out", str(tmp_path / "cut"), "--resume", "--quiet"], check=True, capture_output=True)
-    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "cut")
+    a, b = last_weights(tmp_path / "full"), last_weights(tmp_path / "cut")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     best_a = load_file(str(tmp_path / "full" / "best.safetensors"))

@@ -58,7 +58,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     fusion: str = "cg"  # "cg" = collaborative gating (§3.1); "concat" = the paper's Naive Concat baseline
-    # Defaults: sized for a few hundred to a few thousand trailers (bench/quality.py, README "Defaults");
+    # Defaults: sized for a few hundred to a few thousand trailers (bench/quality.py, docs/quality.md "Defaults");
     # the paper's sizes are the `paper` preset and configs/paper.yaml.
     expert_dim: int = 256  # shared space every expert is reduced to (paper §4.2: 768)
     netvlad_clusters: int = 16  # NetVLAD clusters for window-level experts (audio, §4.2); not given in the paper
@@ -68,6 +68,9 @@ class ModelConfig:
     clip_dim: int = 128  # L2-normalised clip vector (§7)
     seq_len: int = 9  # clips per sequence (§7, Tbl. 5)
     n_seqs: int = 40  # sequences per trailer (§7: 40 × 256 = 10240)
+    # a longer video (a feature film) is read in ⌈n_clips / chapter_clips⌉ chapters of n_seqs windows each;
+    # its embedding and genre probabilities are the means over chapters. 0: one piece, however long (the paper)
+    chapter_clips: int = 720
     seq_hidden: int = 256  # hidden width of the sequence MLP j; not given in the paper (preset paper: 512)
     seq_dim: int = 256  # sequence vector after j (§7)
     sequence_pool: str = "sum"  # "sum" (§3.2) or "concat" (§7, the paper preset) of the sequence vectors before k
@@ -79,18 +82,20 @@ class ModelConfig:
     scene_path: bool = True  # add per-clip genre logits, log-mean-exp pooled over a view's clips, to the head's; not in the paper
 
     def __post_init__(self) -> None:
-        sizes = {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+        sizes = {k: v for k, v in vars(self).items()
+                 if isinstance(v, int) and not isinstance(v, bool) and k != "chapter_clips"}
         bad = [f"model.{k}={v}" for k, v in sizes.items() if v < 1]
         _require(not bad, f"{', '.join(bad)}: sizes and counts must be at least 1")
         _require(self.sequence_pool in SEQUENCE_POOLS,
                  f"model.sequence_pool must be one of {', '.join(SEQUENCE_POOLS)}, not {self.sequence_pool!r}")
         _require(0 <= self.dropout < 1, f"model.dropout must be in [0, 1), not {self.dropout}")
+        _require(self.chapter_clips >= 0, f"model.chapter_clips must be 0 (off) or a clip count, not {self.chapter_clips}")
 
 
 @dataclass
 class TrainConfig:
     # Defaults are for collections of a few hundred trailers on a CPU; configs/paper.yaml holds the
-    # paper's exact recipe (lr 3e-5, 200 epochs, batch 32, §4.2). README "Training defaults" says why.
+    # paper's exact recipe (lr 3e-5, 200 epochs, batch 32, §4.2). docs/quality.md "Defaults" says why.
     epochs: int = 30  # paper: 200
     batch_size: int = 16  # paper: 32
     lr: float = 3e-4  # paper: 3e-5 (Adam with AMSGrad, §4.2)

@@ -130,10 +130,6 @@ def wrap_model(model: nn.Module, info: DistInfo) -> nn.Module:
     )
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def all_sum(values: list[float], info: DistInfo) -> list[float]:
     """Element-wise sum of ``values`` over all processes (for epoch totals)."""
     if not info.distributed:

@@ -20,14 +20,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-
-from mmx.data.dataset import evenly_spaced
+from mmx.data.dataset import Batch
 from mmx.data.importer import Problem, check_trailer, read_labels
-from mmx.data.loader import make_loader
+from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_npz, write_npz, write_trailers_csv
 from mmx.errors import InputError, RunError
@@ -39,22 +38,24 @@ from mmx.artifacts import atomic_write
 
 # ---------------------------------------------------------------------------- computing
 @torch.no_grad()
-def embed_loader(model: MMX, loader: DataLoader) -> tuple[list[str], np.ndarray]:
-    """Ids and (N, embed_dim) bottleneck embeddings of the first view of every trailer of ``loader``."""
+def embed_loader(model: MMX, loader: Iterable[Batch]) -> tuple[list[str], np.ndarray]:
+    """Ids and (N, embed_dim) bottleneck embeddings of every trailer of ``loader``: the mean over a
+    trailer's views (one for a trailer, one per chapter for a film)."""
     model.eval()
     ids, out = [], []
     device = next(model.parameters()).device
     for batch in loader:
         ids.extend(batch.ids)
-        out.append(model.embed(batch.to(device))[:, 0].float().cpu().numpy())  # (B, D)
+        out.append(model.embed(batch.to(device)).mean(1).float().cpu().numpy())  # (B, D)
     dim = model.cfg.embed_dim
     return ids, np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
 
 def embed_ids(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int) -> np.ndarray:
-    """(N, embed_dim) embeddings of ``ids`` (windows evenly spaced, as for genre prediction)."""
-    views = evenly_spaced(model.cfg.n_seqs, model.cfg.seq_len)
-    return embed_loader(model, make_loader(store, info, ids, batch_size, views))[1]
+    """(N, embed_dim) embeddings of ``ids`` in their order, each trailer read whole as for genre prediction."""
+    got, vectors = embed_loader(model, whole_trailer_batches(store, info, ids, batch_size, model.cfg))
+    position = {t: i for i, t in enumerate(got)}
+    return vectors[[position[t] for t in ids]]
 
 
 def embed_run(run: str | Path | Run, out: str | Path | None = None) -> Path:

@@ -10,13 +10,13 @@ the run's validation split and fitted on its training split), with a one-line ve
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from mmx.data.dataset import evenly_spaced
-from mmx.data.loader import make_loader
+from mmx.data.dataset import Batch
+from mmx.data.loader import whole_trailer_batches
 from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
 from mmx.metrics import classification_metrics, label_changes, random_baseline
@@ -31,15 +31,16 @@ def autocast(dist: DistInfo) -> torch.autocast:
 
 
 @torch.no_grad()
-def predict(model: MMX, loader: DataLoader, dist: DistInfo = DistInfo()) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Trailer ids, genre probabilities (N, G) and given labels (N, G) for every trailer of ``loader``."""
+def predict(model: MMX, loader: Iterable[Batch], dist: DistInfo = DistInfo()) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Trailer ids, genre probabilities (N, G) and given labels (N, G) for every trailer of ``loader``;
+    a trailer with several views (a film's chapters) gets the mean of their probabilities."""
     model.eval()
     ids, probs, labels = [], [], []
     for batch in loader:
         ids.extend(batch.ids)
         with autocast(dist):
-            logits = model(batch.to(dist.device)).float()  # (B, G)
-        probs.append(torch.sigmoid(logits).cpu().numpy())
+            logits = model.logits(batch.to(dist.device)).float()  # (B, V, G)
+        probs.append(torch.sigmoid(logits).mean(1).cpu().numpy())  # (B, G)
         labels.append(batch.labels.numpy())
     return ids, np.concatenate(probs), np.concatenate(labels)
 
@@ -59,16 +60,16 @@ def model_run(run: str | Path | Run) -> ModelRun:
 
 
 def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best") -> tuple[np.ndarray, np.ndarray]:
-    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailers of the run's store)."""
+    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailers of the run's store), in their order."""
     run = model_run(run)
     missing = [i for i in ids if i not in run.store]
     if missing:
         raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {run.store.root}")
     cfg = run.config
-    views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
-    loader = make_loader(run.store, run.info, ids, cfg.train.eval_batch_size, views)
-    _, probs, labels = predict(run.model(which), loader)
-    return probs, labels
+    batches = whole_trailer_batches(run.store, run.info, ids, cfg.train.eval_batch_size, cfg.model)
+    got, probs, labels = predict(run.model(which), batches)
+    order = [{t: i for i, t in enumerate(got)}[t] for t in ids]
+    return probs[order], labels[order]
 
 
 def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | None = None, probe: bool = True) -> dict:

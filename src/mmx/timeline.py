@@ -53,6 +53,9 @@ def centred_views(n_clips: int, n_seqs: int, seq_len: int) -> list[ViewRule]:
     return [view(c) for c in range(n_clips)]
 
 
+TIMELINE_CHUNK = 256  # clips whose windows go through the network at once: memory stays flat for a film
+
+
 @torch.no_grad()
 def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
     """(n_clips, G) genre probabilities of the window centred on each clip of ``trailer_id``."""
@@ -61,8 +64,11 @@ def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
     if trailer_id not in store:
         raise unknown_id(trailer_id, sorted(store.entries()), f"store {store.root}")
     views = centred_views(store.meta(trailer_id).n_clips, model.cfg.n_seqs, model.cfg.seq_len)
-    batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views)))
-    return torch.sigmoid(model.logits(batch))[0].numpy()  # (n_clips, G)
+    parts = []
+    for start in range(0, len(views), TIMELINE_CHUNK):  # each batch reads only the clips its windows use
+        batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views[start : start + TIMELINE_CHUNK])))
+        parts.append(torch.sigmoid(model.logits(batch))[0].numpy())  # (chunk, G)
+    return np.concatenate(parts)  # (n_clips, G)
 
 
 def trailer_timeline(run: str | Path | Run, trailer_id: str) -> Timeline:

@@ -13,12 +13,13 @@ import sys
 from typing import Any
 
 from mmx.config import RunConfig, merge, resolve
+from mmx.presets import DEFAULT_PRESET, MODELS
 from mmx.progress import Reporter
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PRESET", default=None,
-                   help="model preset: paper (the default), naive-concat, sum-pool, tiny, … (mmx.model.MODELS)")
+                   help=f"model preset: {', '.join(MODELS.names())} (default: {DEFAULT_PRESET}; mmx.presets.MODELS)")
     p.add_argument("--config", metavar="FILE", help="YAML/JSON config file (see configs/)")
     p.add_argument(
         "--set", metavar="SECTION.KEY=VALUE", action="append", default=[],
@@ -31,8 +32,6 @@ def resolve_config(args: argparse.Namespace, flags: dict[str, Any] | None = None
     file, then the ``--set`` overrides, then ``flags`` (its own options), checked once on the result."""
     cfg = base or RunConfig()
     if getattr(args, "model", None):
-        from mmx.model.mmx import MODELS  # torch: only when a preset is asked for
-
         cfg = merge(cfg, {"model": vars(MODELS.create(args.model))})
     return resolve(cfg, getattr(args, "config", None), getattr(args, "set", []), flags)
 

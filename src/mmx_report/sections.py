@@ -421,8 +421,4 @@ def findings(inputs: ReportInputs) -> Section:
                    "with few trailers a difference of a few hundredths is noise.", tables={"findings": rows})
 
 
-def all_sections(inputs: ReportInputs) -> list[Section]:
-    return [SECTIONS.create(name, inputs) for name in SECTION_ORDER]
-
-
 SECTION_ORDER = ["findings", "tbl2", "tbl5", "fig1", "fig4", "fig5", "fig6", "fig8", "fig9", "tbl4"]

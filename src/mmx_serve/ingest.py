@@ -23,44 +23,37 @@ from mmx.data.importer import LabelRow, Problem
 from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
 from mmx.extract.batch import VIDEO_SUFFIXES, Job, relabel
 from mmx.extract.decode import probe
+from mmx_serve.errors import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
 from mmx_serve.state import Collection
 
 # ids of ingested trailers become file names: letters, digits and a few marks, no leading dot
 TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")
 
 
-class IngestError(Exception):
-    """A request the server refuses; ``status`` is its HTTP status code, ``field`` the form field at fault (422)."""
-
-    def __init__(self, status: int, message: str, field: str = "file"):
-        super().__init__(message)
-        self.status, self.field = status, field
-
-
 def resolve_media_path(media_root: Path | None, given: str) -> Path:
     """The file ``given`` names under ``media_root``; 403 for ``..``, outside paths and link escapes."""
     if media_root is None:
-        raise IngestError(403, "this server was started without --media-root, so it reads no paths; upload the video")
+        raise Forbidden("this server was started without --media-root, so it reads no paths; upload the video")
     if ".." in Path(given).parts:
-        raise IngestError(403, f"path {given!r} contains '..'; give a path inside --media-root")
+        raise Forbidden(f"path {given!r} contains '..'; give a path inside --media-root")
     root = media_root.resolve()
     candidate = Path(given) if Path(given).is_absolute() else root / given
     resolved = candidate.resolve()  # follows links: a link pointing outside is caught below
     if not resolved.is_relative_to(root):
-        raise IngestError(403, f"path {given!r} is outside --media-root")
+        raise Forbidden(f"path {given!r} is outside --media-root")
     if not resolved.is_file():
-        raise IngestError(404, f"no file {given!r} under --media-root")
+        raise MissingFile(f"no file {given!r} under --media-root")
     return resolved
 
 
 def check_video(path: Path, name: str) -> None:
     """415 unless ``path`` has a known video suffix and a video stream FFmpeg can read."""
     if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
-        raise IngestError(415, f"{name!r} is not a video file; send one of {', '.join(VIDEO_SUFFIXES)}")
+        raise NotAVideo(f"{name!r} is not a video file; send one of {', '.join(VIDEO_SUFFIXES)}")
     try:
         probe(path)
     except VideoError as e:
-        raise IngestError(415, f"{name!r} is not a video this server can read: {str(e).removeprefix(f'{path}: ')}")
+        raise NotAVideo(f"{name!r} is not a video this server can read: {str(e).removeprefix(f'{path}: ')}")
 
 
 class Ingestor:
@@ -73,8 +66,8 @@ class Ingestor:
 
     def refuse_unless_possible(self) -> None:
         if not self.collection.has_model:
-            raise IngestError(
-                409, f"{self.collection.run.root} holds imported embeddings without a network or a feature "
+            raise NotAvailable(
+                f"{self.collection.run.root} holds imported embeddings without a network or a feature "
                 "store, so new videos cannot be embedded into it; serve a coarse or fine run to ingest"
             )
 
@@ -91,12 +84,12 @@ class Ingestor:
         self.refuse_unless_possible()
         tid = (trailer_id or Path(name).stem).strip()
         if not TRAILER_ID.fullmatch(tid):
-            raise IngestError(422, f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
-                              "trailer_id")
+            raise BadField(f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
+                           "trailer_id")
         check_video(video, name)
         with self._exclusive():
             if tid in self.collection.main.snapshot.emb.position:
-                raise IngestError(409, f"trailer {tid!r} is already in the collection; give another trailer_id")
+                raise AlreadyPresent(f"trailer {tid!r} is already in the collection; give another trailer_id")
             warnings = self._extract(video, name, tid, title, year, genres or [])
             self.collection.add_store_trailer(tid)
             if self.on_added is not None:
@@ -118,9 +111,9 @@ class Ingestor:
             try:  # no process pool inside a server
                 report = add_videos(run, [link], in_process=True).extract
             except (ExtractError, StoreError, WeightsMissing) as e:
-                raise IngestError(409, f"this run's experts cannot extract new videos here: {e}") from None
+                raise NotAvailable(f"this run's experts cannot extract new videos here: {e}") from None
         if report.failed:
-            raise IngestError(422, f"extraction of {name!r} failed: " + "; ".join(p.reason for p in report.failed))
+            raise BadField(f"extraction of {name!r} failed: " + "; ".join(p.reason for p in report.failed))
         if genres or title or year is not None:
             store = run.store
             store.refresh()

@@ -18,19 +18,12 @@ from mmx.extract.batch import VIDEO_SUFFIXES
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run
 from mmx.scenes import SceneHit, SceneSet, compute_scenes, load_scene_index, load_scenes, scenes_problem, search_scene
-from mmx_serve.ingest import IngestError, resolve_media_path
+from mmx_serve.errors import Forbidden, MissingFile, NoPicture, NotAvailable
+from mmx_serve.ingest import resolve_media_path
 
 NEEDS_TRAINED_RUN = ("{root} holds imported trailer embeddings: no network and no feature store, so it has no "
                      "scenes, keyframes, scene search, timeline or video ingest; serve a coarse or fine run "
                      "(`mmx train`, then `mmx scenes --run RUN`) for those")
-
-
-class NotAvailable(Exception):
-    """What this run cannot do (HTTP 409); the message says what is needed."""
-
-
-class NoPicture(Exception):
-    """A trailer or scene without a keyframe, or a trailer without a video file (HTTP 404)."""
 
 
 def keyframe_url(trailer_id: str, clip: int | None = None) -> str:
@@ -151,7 +144,7 @@ class Scenes:
 
             raise unknown_id(trailer_id, sorted(store.entries()), "the run's store")
         if self.media_root is None:
-            raise IngestError(403, "this server was started without --media-root, so it serves no videos")
+            raise Forbidden("this server was started without --media-root, so it serves no videos")
         root = self.media_root.resolve()
         candidates = []
         source = store.meta(trailer_id).source.get("video")
@@ -163,13 +156,13 @@ class Scenes:
             if resolved.is_file() and resolved.is_relative_to(root):
                 return resolve_media_path(self.media_root, str(resolved))
         if source and Path(source).resolve().is_file():
-            raise IngestError(403, f"the video of {trailer_id!r} is outside --media-root; it is not served")
+            raise Forbidden(f"the video of {trailer_id!r} is outside --media-root; it is not served")
         raise NoPicture(f"no video file of {trailer_id!r} under --media-root")
 
     def video_url(self, trailer_id: str) -> str | None:
         try:
             self.video_path(trailer_id)
-        except (IngestError, NoPicture, NotAvailable):
+        except (Forbidden, MissingFile, NoPicture, NotAvailable):
             return None
         return f"/api/video?id={quote(trailer_id, safe='')}"
 

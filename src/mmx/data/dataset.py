@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mmx.data.store import ExpertInfo, FeatureStore
-from mmx.data.windows import window_indices
+from mmx.data.windows import chapter_span, window_indices
 
 # A view rule: (n_clips, trailer index, epoch rng or None) → (n_seqs, seq_len) clip indices.
 ViewRule = Callable[[int, np.random.Generator | None], np.ndarray]
@@ -70,6 +70,16 @@ def evenly_spaced(n_seqs: int, seq_len: int) -> list[ViewRule]:
 def random_starts(n_seqs: int, seq_len: int) -> list[ViewRule]:
     """One view: window starts drawn anew every epoch (training augmentation)."""
     return [lambda n, rng: window_indices(n, n_seqs, seq_len, rng=rng)]
+
+
+def chapters(n_chapters: int, n_seqs: int, seq_len: int) -> list[ViewRule]:
+    """``n_chapters`` views: view k has its windows evenly spaced over the k-th of equal spans of the
+    trailer (a film read in chapters; one chapter is ``evenly_spaced``)."""
+
+    def view(k: int) -> ViewRule:
+        return lambda n, rng: window_indices(n, n_seqs, seq_len, *chapter_span(n, n_chapters, k))
+
+    return [view(k) for k in range(n_chapters)]
 
 
 TRAIN_VIEWS = {"even": evenly_spaced, "random": random_starts}  # data.train_windows (mmx.config.TRAIN_WINDOWS)

@@ -6,11 +6,16 @@ from typing import TYPE_CHECKING
 
 from torch.utils.data import DataLoader
 
-from mmx.data.dataset import TrailerDataset, ViewRule, make_collate
+from collections import defaultdict
+from typing import Iterator
+
+from mmx.data.dataset import Batch, TrailerDataset, ViewRule, chapters, make_collate
+from mmx.data.windows import chapter_count
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo, GlobalBatchSampler
 
 if TYPE_CHECKING:
+    from mmx.config import ModelConfig
     from mmx.run import RunInfo
 
 
@@ -43,3 +48,16 @@ def make_loader(
         return DataLoader(ds, batch_size=batch_size, collate_fn=collate, drop_last=False, pin_memory=pin)
     sampler = GlobalBatchSampler(len(ds), batch_size, shuffle_seed, dist)
     return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, pin_memory=pin)
+
+
+def whole_trailer_batches(
+    store: FeatureStore, info: "RunInfo", ids: list[str], batch_size: int, cfg: "ModelConfig"
+) -> Iterator[Batch]:
+    """Batches for prediction and embedding: every trailer read whole, one view per chapter
+    (``cfg.chapter_clips``; a trailer has one, a feature film several), trailers grouped by how many
+    chapters they have. Batches come group by group: ``batch.ids`` says which trailers they hold."""
+    groups: dict[int, list[str]] = defaultdict(list)
+    for tid in ids:
+        groups[chapter_count(store.meta(tid).n_clips, cfg.chapter_clips)].append(tid)
+    for n_chapters, group in sorted(groups.items()):
+        yield from make_loader(store, info, group, batch_size, chapters(n_chapters, cfg.n_seqs, cfg.seq_len))

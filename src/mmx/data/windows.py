@@ -5,7 +5,8 @@ clips. The rule (``window_indices``): window starts evenly spaced from the first
 possible start, so the windows cover the whole trailer in time order — overlapping when the
 trailer has fewer than ``n_seqs × seq_len`` clips (a 100-clip trailer: starts 0, 2.3, 4.6, … 91),
 spread with gaps between them when it has more (then every clip still lies within one stride of
-a window). A trailer shorter than one window fills it by repeating clips in time order. With
+a window). A film is longer than any trailer: with ``model.chapter_clips`` it is read in chapters
+(``chapter_count``, ``chapter_span``), each with its own ``n_seqs`` windows. A trailer shorter than one window fills it by repeating clips in time order. With
 ``rng`` the starts are drawn uniformly instead (sorted), which is the "random window sets" view.
 """
 
@@ -35,6 +36,16 @@ def window_indices(
     else:
         starts = np.sort(rng.integers(0, m - seq_len + 1, size=n_seqs))
     return lo + starts[:, None] + np.arange(seq_len)[None, :]
+
+
+def chapter_count(n_clips: int, chapter_clips: int) -> int:
+    """How many chapters a trailer of ``n_clips`` is read in: ⌈n / chapter_clips⌉ (1 when ``chapter_clips`` is 0)."""
+    return max(1, -(-n_clips // chapter_clips)) if chapter_clips > 0 else 1
+
+
+def chapter_span(n_clips: int, n_chapters: int, k: int) -> tuple[int, int]:
+    """Clips ``lo .. hi-1`` of chapter ``k`` of ``n_chapters`` equal spans of a trailer."""
+    return round(k * n_clips / n_chapters), round((k + 1) * n_clips / n_chapters)
 
 
 def centred_window(n_clips: int, clip: int, seq_len: int) -> np.ndarray:

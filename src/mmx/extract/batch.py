@@ -159,7 +159,7 @@ def extract_videos(
     return report
 
 
-STAGE_NAMES = {"audio": "audio decoding", "frames": "decoding + scenes + sampling", "scan": "scene scan",
+STAGE_NAMES = {"audio": "audio decoding", "frames": "decoding + scenes + sampling",
                "sample": "sampling pass", "flow": "optical flow", "keyframes": "keyframes"}
 
 

@@ -16,11 +16,12 @@ For each video:
    TV-L1 flow); the audio expert embeds the 16 kHz mono track window by window, and each window
    goes to the clip its centre falls in (``<expert>__clip``, for NetVLAD in the model).
 
-Steps 1–3 share one decoding pass (``OnePass``): the decoded frames since the last cut are kept,
-and when the detector reports a cut the finished scene's clip is sampled from them and they are
-dropped. A scene too long for ``scene_buffer_mb`` is sampled in a second pass (``sample_clips``),
-so memory stays bounded whatever the length or resolution of the trailer; ``scan`` +
-``sample_clips`` is that two-pass path on its own.
+Steps 1–3 share one decoding pass (``DecodePass``; the sampling itself is ``ClipSampler``): the
+decoded frames since the last cut are kept, and when the detector reports a cut the finished
+scene's clip is sampled from them and they are dropped. A scene too long for ``scene_buffer_mb`` is
+sampled in a second pass (``sample_clips``), so memory stays bounded whatever the length or
+resolution of the trailer; ``scan`` is the decoding pass sampling nothing. The ``Extractor`` feeds
+the samples to the experts (``ClipFeed``) and keeps the keyframes (``Keyframes``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from mmx.extract.decode import (
     VideoInfo,
     decode_video,
     frame_time,
-    monotonic_times,
     probe,
 )
 from mmx.extract.flow import InlineExecutor, clip_flow, flow_executor
@@ -60,10 +60,11 @@ from mmx.progress import QUIET, Reporter
 
 # modality → the level its vectors are stored at (audio: one vector per window, NetVLAD in the model)
 LEVELS = {"rgb": "clip", "flow": "clip", "audio": "window"}
+Sample = tuple[int, int, np.ndarray]  # (expert, clip, (T, size, size, 3) uint8 frames) as sampling yields them
 
 
 
-@dataclass
+@dataclass(frozen=True)
 class Clip:
     start: int  # first frame used (the scene's first frame is dropped)
     end: int  # one past the last frame used
@@ -138,23 +139,11 @@ def runtime(cfg: ExtractConfig) -> tuple[str, str]:
 
 # ----------------------------------------------------------------------------------- 1. scan
 def scan(path: Path, info: VideoInfo, cfg: ExtractConfig, progress: Reporter = QUIET) -> Scan:
-    """Decode every frame once at ``scene_width``: frame times and scene cuts."""
-    width = min(cfg.scene_width, info.width)
-    height = max(2, round(info.height * width / info.width / 2) * 2)
-    detector = CutDetector(info.fps, cfg.scene_threshold, cfg.min_scene_len)
-    stats = DecodeStats()
-    resizer = Resizer()
-    times: list[float] = []
-    frames = progress.bar(decode_video(path, stats), desc=f"{path.stem} scenes", total=int(info.duration * info.fps)
-                          or None, unit="frame")
-    for i, frame in enumerate(frames):
-        times.append(frame_time(frame, i, info.fps))
-        detector.add(i, resizer.image(frame, width, height, "bgr24"))
-    if not times:
-        raise VideoError(f"{path}: no video frame could be decoded ({stats.bad_packets} corrupt packets)")
-    t = monotonic_times(times)
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / info.fps
-    return Scan(times=t, cuts=detector.finish(), end=float(t[-1] + step), bad_packets=stats.bad_packets)
+    """Decode every frame once at ``scene_width``: frame times and scene cuts (the decoding pass, sampling nothing)."""
+    stream = DecodePass(path, info, cfg, None, progress, desc="scenes")
+    for _ in stream.samples():  # nothing to sample: it yields nothing
+        pass
+    return stream.scan
 
 
 # ----------------------------------------------------------------------------------- 2. clips
@@ -220,7 +209,7 @@ def sample_clips(
     path: Path, wants: dict[int, list[_Want]], experts: list[Expert],
     keyframe_at: dict[int, list[int]] | None = None, on_keyframe: Callable[[av.VideoFrame, list[int]], None] | None = None,
     progress: Reporter = QUIET,
-) -> Iterator[tuple[int, int, np.ndarray]]:
+) -> Iterator[Sample]:
     """Decode again; yield (expert, clip, (T, size, size, 3) uint8 frames) as soon as a clip is complete.
 
     Frame ``i`` in ``keyframe_at`` is handed to ``on_keyframe`` with the clips it is the keyframe of.
@@ -256,92 +245,117 @@ def sample_clips(
         raise VideoError(f"{path}: the second decoding pass gave fewer frames than the first; is the file changing?")
 
 
-class OnePass:
-    """Scan and sample in one decoding pass: each scene's clip is sampled as soon as its cut is found.
+class ClipSampler:
+    """Step 3 on decoded frames at hand: a clip's frames for every expert and its keyframe.
 
-    The decoded frames since the last cut are kept (at most ``cfg.scene_buffer_mb``); when the
-    content detector reports a cut, the scene before it is complete, its clip's frames for every
-    expert (and its keyframe) are taken from those frames, and they are dropped. A scene too long
-    for the buffer is left for a second pass (``deferred``). Iterating yields (expert, clip,
-    frames) as ``sample_clips`` does; afterwards ``scan``, ``clips`` and ``deferred`` are set, and
-    ``clips`` equal ``make_clips(scan)`` — what the two passes give.
+    Each expert's frames are resized on the short side to its ``size`` and centre-cropped (the crop
+    of one frame at one size is made once for all experts); ``on_keyframe`` gets the scene's middle
+    frame with the clip's number.
     """
 
-    def __init__(self, path: Path, info: VideoInfo, cfg: ExtractConfig, experts: list[Expert],
-                 on_keyframe: Callable[[av.VideoFrame, list[int]], None] | None, progress: Reporter = QUIET):
-        self.path, self.info, self.cfg, self.experts = path, info, cfg, experts
-        self.on_keyframe, self.progress = on_keyframe, progress
-        self.scan: Scan | None = None
-        self.clips: list[Clip] = []
-        self.deferred: list[int] = []  # clips whose scene did not fit in the buffer
-        self.resizers: dict[int, Resizer] = defaultdict(Resizer)
+    def __init__(self, experts: list[Expert], on_keyframe: Callable[[av.VideoFrame, list[int]], None] | None = None):
+        self.experts, self.on_keyframe = experts, on_keyframe
+        self.resizers: dict[int, Resizer] = defaultdict(Resizer)  # one scaler per output size
 
-    def __iter__(self) -> Iterator[tuple[int, int, np.ndarray]]:
-        info, cfg = self.info, self.cfg
-        width = min(cfg.scene_width, info.width)
-        height = max(2, round(info.height * width / info.width / 2) * 2)
-        detector, stats, small = CutDetector(info.fps, cfg.scene_threshold, cfg.min_scene_len), DecodeStats(), Resizer()
-        cap = cfg.scene_buffer_mb * 1e6
-        times: list[float] = []  # made non-decreasing from the first frame, as monotonic_times does
-        first, latest = None, -np.inf
+    def sample(
+        self, frame: Callable[[int], av.VideoFrame], times: np.ndarray, scene: tuple[int, int], clip: Clip, c: int,
+    ) -> Iterator[Sample]:
+        """Clip number ``c`` of scene [a, b), its frames given by ``frame(i)``: (expert, c, (T, size, size, 3) uint8)."""
+        a, b = scene
+        if self.on_keyframe is not None:
+            k = int(keyframe_indices(times[a:b], np.array([[clip.t0, clip.t1]]))[0])
+            self.on_keyframe(frame(a + k), [c])
+        crops: dict[tuple[int, int], np.ndarray] = {}  # (frame, size) → crop, shared by experts of one size
+        for e, expert in enumerate(self.experts):
+            idx = expert_indices(times, clip, expert)  # (T,)
+            for i in idx.tolist():
+                if (i, expert.size) not in crops:
+                    crops[i, expert.size] = self.resizers[expert.size].crop(frame(i), expert.size)
+            yield e, c, np.stack([crops[i, expert.size] for i in idx.tolist()])
+
+
+class DecodePass:
+    """Steps 1–3 in one decoding pass: frame times and cuts, and each scene's clip sampled as soon as its cut is found.
+
+    The decoded frames since the last cut are kept (at most ``cfg.scene_buffer_mb``; none without a
+    ``sampler``); when the content detector reports a cut, the scene before it is complete, the
+    sampler takes its clip's frames for every expert (and its keyframe) from those frames, and they
+    are dropped. A scene too long for the buffer is not sampled here (a second pass, ``sample_clips``,
+    does it). ``samples()`` decodes and yields (expert, clip, frames) as ``sample_clips`` does;
+    afterwards ``scan`` is set, ``clips`` holds the scenes' clips in the order they were closed and
+    ``sampled`` the numbers of those sampled. They are ``make_clips(scan)`` unless the detector
+    reported a cut inside a scene already closed (``Extractor`` then samples the clips that differ).
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, cfg: ExtractConfig, sampler: ClipSampler | None,
+                 progress: Reporter = QUIET, desc: str = "frames"):
+        self.path, self.info, self.cfg, self.sampler = path, info, cfg, sampler
+        self.progress, self.desc = progress, desc
+        self.width = min(cfg.scene_width, info.width)
+        self.height = max(2, round(info.height * self.width / info.width / 2) * 2)
+        self.detector = CutDetector(info.fps, cfg.scene_threshold, cfg.min_scene_len)
+        self.stats, self.small = DecodeStats(), Resizer()
+        self.cap = cfg.scene_buffer_mb * 1e6  # bytes of decoded frames kept
+        self.times: list[float] = []  # made non-decreasing from the first frame, as monotonic_times does
+        self.first: float | None = None
+        self.latest = -np.inf
         self.buffer: list[av.VideoFrame] = []  # frames buffer_from, buffer_from + 1, …
-        self.buffer_from, held, start, seen = 0, 0, 0, 0
-        frames = self.progress.bar(decode_video(self.path, stats), desc=f"{self.path.stem} frames",
-                                   total=int(info.duration * info.fps) or None, unit="frame")
-        for i, frame in enumerate(frames):
-            t = frame_time(frame, i, info.fps)
-            first = t if first is None else first
-            latest = max(latest, t)
-            times.append(latest - first)
-            detector.add(i, small.image(frame, width, height, "bgr24"))
-            if self.buffer_from + len(self.buffer) == i:  # still keeping every frame of the scene
-                self.buffer.append(frame)
-                held += sum(p.buffer_size for p in frame.planes)
-                if held > cap:  # too long a scene: it goes to the second pass
-                    self.buffer, held, self.buffer_from = [], 0, i + 1
-            new, seen = sorted(c for c in detector.cuts[seen:] if c > start), len(detector.cuts)
-            for cut in new:
-                yield from self._close(np.asarray(times), start, cut, end=0.0)
-                start = cut
-                held = sum(p.buffer_size for f in self.buffer for p in f.planes)
-        if not times:
-            raise VideoError(f"{self.path}: no video frame could be decoded ({stats.bad_packets} corrupt packets)")
-        t = np.asarray(times)
-        step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / info.fps
-        self.scan = Scan(times=t, cuts=detector.finish(), end=float(t[-1] + step), bad_packets=stats.bad_packets)
-        for cut in [c for c in self.scan.cuts if c > start] + [len(t)]:
-            yield from self._close(t, start, cut, end=self.scan.end)
-            start = cut
-        self.buffer = []
-        if self.clips != make_clips(self.scan, cfg.drop_frames):
-            raise _Unstreamable(f"{self.path}: the scene detector reported cuts out of order")
+        self.buffer_from, self.held = 0, 0
+        self.start = 0  # first frame of the scene not closed yet
+        self.seen = 0  # detector cuts looked at
+        self.clips: list[Clip] = []
+        self.sampled: set[int] = set()
+        self.scan: Scan | None = None
 
-    def _close(self, times: np.ndarray, a: int, b: int, end: float) -> Iterator[tuple[int, int, np.ndarray]]:
-        """Scene [a, b) is complete: sample its clip from the buffer (or defer it), drop its frames."""
-        clip, c = scene_clip(times, a, b, end, self.cfg.drop_frames), len(self.clips)
+    def samples(self) -> Iterator[Sample]:
+        frames = self.progress.bar(decode_video(self.path, self.stats), desc=f"{self.path.stem} {self.desc}",
+                                   total=int(self.info.duration * self.info.fps) or None, unit="frame")
+        for i, frame in enumerate(frames):
+            self._add(i, frame)
+            new, self.seen = sorted(c for c in self.detector.cuts[self.seen:] if c > self.start), len(self.detector.cuts)
+            for cut in new:
+                yield from self._close(np.asarray(self.times), cut, end=0.0)
+        self.scan = self._finish()
+        for cut in [c for c in self.scan.cuts if c > self.start] + [len(self.scan.times)]:
+            yield from self._close(self.scan.times, cut, end=self.scan.end)
+        self.buffer = []
+
+    def _add(self, i: int, frame: av.VideoFrame) -> None:
+        """Frame ``i``: its time, the detector, and the buffer while the scene still fits."""
+        t = frame_time(frame, i, self.info.fps)
+        self.first = t if self.first is None else self.first
+        self.latest = max(self.latest, t)
+        self.times.append(self.latest - self.first)
+        self.detector.add(i, self.small.image(frame, self.width, self.height, "bgr24"))
+        if self.sampler is not None and self.buffer_from + len(self.buffer) == i:  # still keeping every frame
+            self.buffer.append(frame)
+            self.held += sum(p.buffer_size for p in frame.planes)
+            if self.held > self.cap:  # too long a scene: it goes to the second pass
+                self.buffer, self.held, self.buffer_from = [], 0, i + 1
+
+    def _finish(self) -> Scan:
+        if not self.times:
+            raise VideoError(f"{self.path}: no video frame could be decoded ({self.stats.bad_packets} corrupt packets)")
+        t = np.asarray(self.times)
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / self.info.fps
+        return Scan(times=t, cuts=self.detector.finish(), end=float(t[-1] + step), bad_packets=self.stats.bad_packets)
+
+    def _close(self, times: np.ndarray, b: int, end: float) -> Iterator[Sample]:
+        """The open scene [start, b) is complete: sample its clip from the buffer when it is all there, drop its frames."""
+        a, c = self.start, len(self.clips)
+        clip = scene_clip(times, a, b, end, self.cfg.drop_frames)
         self.clips.append(clip)
-        kept = self.buffer_from <= a and self.buffer_from + len(self.buffer) >= b
-        if not kept:
-            self.deferred.append(c)
-        else:
-            if self.on_keyframe is not None and self.cfg.keyframes:
-                k = int(keyframe_indices(times[a:b], np.array([[clip.t0, clip.t1]]))[0])
-                self.on_keyframe(self.buffer[a + k - self.buffer_from], [c])
-            crops: dict[tuple[int, int], np.ndarray] = {}  # (frame, size) → crop, shared by experts of one size
-            for e, expert in enumerate(self.experts):
-                idx = expert_indices(times, clip, expert)  # (T,)
-                for i in idx.tolist():
-                    if (i, expert.size) not in crops:
-                        crops[i, expert.size] = self.resizers[expert.size].crop(self.buffer[i - self.buffer_from],
-                                                                                expert.size)
-                yield e, c, np.stack([crops[i, expert.size] for i in idx.tolist()])
+        if self.sampler is not None and self.buffer_from <= a and self.buffer_from + len(self.buffer) >= b:
+            self.sampled.add(c)
+            yield from self.sampler.sample(self._frame, times, (a, b), clip, c)
         drop = max(0, min(b - self.buffer_from, len(self.buffer)))  # the next scene keeps frames b, b + 1, …
         self.buffer = self.buffer[drop:]
         self.buffer_from += drop
+        self.held = sum(p.buffer_size for f in self.buffer for p in f.planes)
+        self.start = b
 
-
-class _Unstreamable(Exception):
-    """The one-pass clips differ from the two-pass ones; the extractor redoes the video in two passes."""
+    def _frame(self, i: int) -> av.VideoFrame:
+        return self.buffer[i - self.buffer_from]
 
 
 # ----------------------------------------------------------------------------------- 4. embed
@@ -350,6 +364,57 @@ def assign_windows(spans: np.ndarray, clips: list[Clip]) -> np.ndarray:
     starts = np.array([c.t0 for c in clips])  # (n_clips,)
     centres = spans.mean(axis=1)  # (n_windows,)
     return np.clip(np.searchsorted(starts, centres, side="right") - 1, 0, len(clips) - 1).astype(np.int32)
+
+
+class Keyframes:
+    """Each clip's keyframe as a small JPEG, made as decoding reaches its frame (seconds in ``timings``)."""
+
+    def __init__(self, cfg: ExtractConfig, timings: dict[str, float]):
+        self.make = KeyframeMaker(cfg.keyframe_width, cfg.keyframe_quality)
+        self.images: dict[int, bytes] = {}  # clip → JPEG
+        self.timings = timings
+
+    def __call__(self, frame: av.VideoFrame, clips: list[int]) -> None:
+        t = time.perf_counter()
+        image = self.make(frame)
+        self.images.update((c, image) for c in clips)
+        self.timings["keyframes"] += time.perf_counter() - t
+
+
+class ClipFeed:
+    """Sampled clips → the video experts' batches: frames straight to the ``ClipBatcher``, a flow
+    expert's through TV-L1 on ``flow_pool`` first, at most ``in_flight`` clips of flow ahead (memory)."""
+
+    def __init__(self, experts: list[Expert], pool: ExpertPool, flow_pool: Executor, in_flight: int,
+                 timings: dict[str, float]):
+        self.experts, self.flow_pool, self.in_flight, self.timings = experts, flow_pool, in_flight, timings
+        self.batcher = ClipBatcher(experts, pool)
+        self.pending: list[tuple[int, int, Future]] = []  # flow clips computing: (expert, clip, flows)
+
+    def add(self, samples: Iterator[Sample], stage: str) -> None:
+        """Every sample of ``samples``; the time spent (decoding, sampling, waiting on flow) goes to ``stage``."""
+        t = time.perf_counter()
+        for e, c, frames in samples:
+            if self.experts[e].modality == "flow":
+                self.pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
+                self._drain(keep=self.in_flight)
+            else:
+                self.batcher.add(e, c, frames)
+        self.timings[stage] += time.perf_counter() - t
+
+    def finish(self, ids: list[int]) -> dict[str, np.ndarray]:
+        """Expert name → (len(ids), dim): row k the vectors of clip ``ids[k]``."""
+        self._drain(keep=0)
+        return self.batcher.finish(ids) if self.experts else {}
+
+    def _drain(self, keep: int) -> None:
+        """Hand finished flow clips to the batcher until at most ``keep`` remain in flight."""
+        while len(self.pending) > keep:
+            e, c, future = self.pending.pop(0)
+            t = time.perf_counter()
+            flows = future.result()  # (T, size, size, 2)
+            self.timings["flow"] += time.perf_counter() - t
+            self.batcher.add(e, c, flows)
 
 
 class Extractor:
@@ -377,10 +442,7 @@ class Extractor:
         try:
             with torch_threads(1):  # the expert threads are the parallelism (see mmx.extract.schedule)
                 audio = pool.submit("audio", self._embed_audio, path, trailer_id, timings)
-                try:
-                    s, clips, arrays, keyframes = self._embed_video(path, info, pool, timings, progress, one_pass=True)
-                except _Unstreamable:
-                    s, clips, arrays, keyframes = self._embed_video(path, info, pool, timings, progress, one_pass=False)
+                s, clips, arrays, keyframes = self._embed_video(path, info, pool, timings, progress)
                 flags = self._video_flags(info, s, clips)
                 audio_arrays, audio_flags = audio.result()
                 flags += audio_flags
@@ -420,66 +482,34 @@ class Extractor:
         return flags
 
     def _embed_video(
-        self, path: Path, info: VideoInfo, pool: ExpertPool, timings: dict, progress: Reporter, one_pass: bool,
+        self, path: Path, info: VideoInfo, pool: ExpertPool, timings: dict, progress: Reporter,
     ) -> tuple[Scan, list[Clip], dict[str, np.ndarray], list[bytes] | None]:
         """Cut, sample and keyframe the video while the experts embed the finished clips on the pool.
 
-        ``one_pass``: clips are sampled as their scenes end (``OnePass``; scenes too long for the
-        buffer in a second pass); else the scan pass finds every cut first and a second pass samples.
+        One decoding pass samples each scene's clip as it ends (``DecodePass``); a second pass
+        (``sample_clips``) samples the clips it did not: scenes too long for the buffer, and any the
+        detector's late cuts changed. Clips are numbered as the first pass closed them, the others
+        after those; the arrays are put in the order of the clips.
         """
         experts = self.video_experts
-        images: dict[int, bytes] = {}
-        make = KeyframeMaker(self.cfg.keyframe_width, self.cfg.keyframe_quality)
-
-        def keep(frame: av.VideoFrame, of_clips: list[int]) -> None:
-            t = time.perf_counter()
-            image = make(frame)
-            images.update((c, image) for c in of_clips)
-            timings["keyframes"] += time.perf_counter() - t
-
-        batcher = ClipBatcher(experts, pool)
-        pending: list[tuple[int, int, Future]] = []
-
-        def feed(sampled: Iterator[tuple[int, int, np.ndarray]], stage: str) -> None:
-            nonlocal pending
-            t = time.perf_counter()
-            for e, c, frames in sampled:
-                if experts[e].modality == "flow":
-                    pending.append((e, c, self.flow_pool.submit(clip_flow, frames)))
-                    pending = self._drain(pending, batcher, timings, keep=self.flow_in_flight)
-                else:
-                    batcher.add(e, c, frames)
-            timings[stage] += time.perf_counter() - t
-
-        if one_pass:
-            stream = OnePass(path, info, self.cfg, experts, keep, progress)
-            feed(stream, "frames")
-            s, clips, later = stream.scan, stream.clips, stream.deferred
-        else:
-            t = time.perf_counter()
-            s = scan(path, info, self.cfg, progress)
-            timings["scan"] += time.perf_counter() - t
-            clips = make_clips(s, self.cfg.drop_frames)
-            later = list(range(len(clips)))
+        keyframes = Keyframes(self.cfg, timings) if self.cfg.keyframes else None
+        feed = ClipFeed(experts, pool, self.flow_pool, self.flow_in_flight, timings)
+        stream = DecodePass(path, info, self.cfg, ClipSampler(experts, keyframes), progress)
+        feed.add(stream.samples(), "frames")
+        s = stream.scan
+        clips = make_clips(s, self.cfg.drop_frames)
+        closed = {clip: c for c, clip in enumerate(stream.clips)}
+        fresh = iter(range(len(stream.clips), len(stream.clips) + len(clips)))
+        ids = [closed[clip] if clip in closed else next(fresh) for clip in clips]  # each clip's number
+        later = [k for k, c in enumerate(ids) if c not in stream.sampled]
         if later:  # a second decoding pass for the clips not sampled yet
-            clip_times = np.array([[clips[c].t0, clips[c].t1] for c in later], np.float64)
-            at = by_frame(keyframe_indices(s.times, clip_times)) if self.cfg.keyframes else {}
-            keyframe_at = {i: [later[k] for k in ks] for i, ks in at.items()}
-            wants = plan_samples(s.times, [clips[c] for c in later], experts, later)
-            feed(sample_clips(path, wants, experts, keyframe_at, keep, progress), "sample")
-        self._drain(pending, batcher, timings, keep=0)
-        arrays = batcher.finish(len(clips)) if experts else {}
-        return s, clips, arrays, [images[c] for c in range(len(clips))] if self.cfg.keyframes else None
-
-    def _drain(self, pending, batcher: ClipBatcher, timings: dict, keep: int) -> list:
-        """Hand finished flow clips to the batcher until at most ``keep`` remain in flight (bounds the memory)."""
-        while len(pending) > keep:
-            e, c, future = pending.pop(0)
-            t = time.perf_counter()
-            flows = future.result()  # (T, size, size, 2)
-            timings["flow"] += time.perf_counter() - t
-            batcher.add(e, c, flows)
-        return pending
+            clip_times = np.array([[clips[k].t0, clips[k].t1] for k in later], np.float64)
+            at = by_frame(keyframe_indices(s.times, clip_times)) if keyframes is not None else {}
+            keyframe_at = {i: [ids[later[j]] for j in js] for i, js in at.items()}
+            wants = plan_samples(s.times, [clips[k] for k in later], experts, [ids[k] for k in later])
+            feed.add(sample_clips(path, wants, experts, keyframe_at, keyframes, progress), "sample")
+        arrays = feed.finish(ids)
+        return s, clips, arrays, None if keyframes is None else [keyframes.images[c] for c in ids]
 
     def _embed_audio(
         self, path: Path, trailer_id: str, timings: dict,

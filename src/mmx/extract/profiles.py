@@ -1,7 +1,7 @@
 """Named extraction profiles: how densely each expert samples its clips, and in which precision.
 
 A profile is a starting point; ``ExtractConfig.sampling`` and ``ExtractConfig.precision`` override
-it expert by expert. ``mmx extract --profile NAME`` picks one; the README's "Extraction profiles"
+it expert by expert. ``mmx extract --profile NAME`` picks one; docs/extraction.md's "Extraction profiles"
 table gives each one's cost (seconds per minute of video) and what it does to quality on the
 generated demo corpus.
 """
@@ -15,7 +15,7 @@ from mmx.errors import ConfigError
 
 @dataclass(frozen=True)
 class Profile:
-    summary: str  # one line for `mmx extract --help` and the README
+    summary: str  # one line for `mmx extract --help` and docs/extraction.md
     sampling: dict[str, dict[str, float]] = field(default_factory=dict)  # expert → fps/min_frames/max_frames/size
     precision: str = "auto"  # "auto": bf16/fp16 where the hardware computes it natively; "fp32" everywhere else
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -105,12 +105,16 @@ class ClipBatcher:
         expert = self.experts[e]
         self.futures.append((e, clips, self.pool.submit(f"expert:{expert.name}", expert.embed_clips, frames)))
 
-    def finish(self, n_clips: int) -> dict[str, np.ndarray]:
-        """Hand over what is left, wait for every batch; expert name → (n_clips, dim)."""
+    def finish(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """Hand over what is left, wait for every batch; expert name → (len(ids), dim), row k the vectors
+        of clip ``ids[k]`` (a clip not in ``ids`` is left out)."""
         for key in list(self.pending):
             self._submit(key)
-        out = {e.name: np.empty((n_clips, e.dim), np.float32) for e in self.experts}
+        row = {c: k for k, c in enumerate(ids)}
+        out = {e.name: np.empty((len(ids), e.dim), np.float32) for e in self.experts}
         for e, clips, future in self.futures:
             expert = self.experts[e]
-            out[expert.name][clips] = checked(future.result(), expert, clips)
+            vectors = checked(future.result(), expert, clips)
+            kept = [j for j, c in enumerate(clips) if c in row]
+            out[expert.name][[row[clips[j]] for j in kept]] = vectors[kept]
         return out

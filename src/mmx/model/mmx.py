@@ -3,8 +3,9 @@
 ``embed`` gives the bottleneck (the trailer representation used for search: 512-d by default,
 2048-d in the paper), ``classify`` the genre logits of head l on it, ``logits`` the genre logits
 of the whole network (head l, plus the scene path where it is on: per-clip genre logits pooled over
-the view's clips; not in the paper), ``forward`` the first view's logits for training. Presets of
-the configuration are registered in ``MODELS`` (``create_model``, ``list_models``).
+the view's clips; not in the paper), ``forward`` the first view's logits for training, ``path_logits``
+the first view's sum and each path's logits (``PathLogits`` as a module, for ``train.path_losses``). Presets of
+the configuration are registered in ``mmx.presets.MODELS`` (``create_model``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mmx.data.dataset import Batch
 from mmx.data.store import ExpertInfo
 from mmx.model.fusion import FUSIONS
 from mmx.model.layers import MLP, NetVLAD, ReduceDim, standardise
-from mmx.registry import Registry
+from mmx.presets import DEFAULT_PRESET, MODELS
 
 
 class ExpertReduction(nn.Module):
@@ -148,9 +149,12 @@ class MMX(nn.Module):
         return self.fusion(self.expert_vectors(batch), batch.avail)  # (C, clip_dim)
 
     def embed_windows(self, clips: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
-        """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings."""
-        x = clips[windows]  # (..., S, L, clip_dim)
-        x = self.j(x.flatten(-2))  # (..., S, seq_dim): sequence vectors
+        """clips (C, clip_dim), windows (..., S, L) indices → (..., embed_dim) trailer embeddings.
+
+        MLP j runs once per distinct window (a timeline's views repeat one window S times)."""
+        distinct, where = torch.unique(windows.reshape(-1, windows.shape[-1]), dim=0, return_inverse=True)  # (U, L)
+        seqs = self.j(clips[distinct].flatten(-2))  # (U, seq_dim): sequence vectors
+        x = seqs[where].view(*windows.shape[:-1], -1)  # (..., S, seq_dim)
         x = x.flatten(-2) if self.cfg.sequence_pool == "concat" else x.sum(-2)  # (..., S·seq_dim)
         return self.k(x)  # (..., embed_dim)
 
@@ -176,63 +180,29 @@ class MMX(nn.Module):
         """(B, V, n_genres) genre logits of every view: the sum of the paths."""
         return sum(self.logit_parts(batch).values())
 
-    def forward(self, batch: Batch, parts: bool = False) -> torch.Tensor:
-        """(B, n_genres) logits from the first view; with ``parts`` (1 + P, B, n_genres): the sum, then each path."""
-        if not parts:
-            return self.logits(batch)[:, 0]
+    def path_logits(self, batch: Batch) -> torch.Tensor:
+        """(1 + P, B, n_genres) logits from the first view: the sum of the paths, then each path."""
         paths = [x[:, 0] for x in self.logit_parts(batch).values()]
         return torch.stack([sum(paths), *paths])
 
-
-MODELS: Registry[ModelConfig] = Registry("model preset")
-
-
-PAPER_SIZES = dict(  # §4.2, §7: 768-d experts, 40 concatenated 9-clip sequences of 256, a 2048-d bottleneck
-    expert_dim=768, gem_dim=128, clip_dim=128, seq_len=9, n_seqs=40, seq_hidden=512, seq_dim=256,
-    sequence_pool="concat", bottleneck_hidden=2048, embed_dim=2048, head_hidden=1024, dropout=0.0, pooled_path=False,
-    scene_path=False,
-)
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """(B, n_genres) logits from the first view."""
+        return self.logits(batch)[:, 0]
 
 
-@MODELS.register("paper")
-def _paper() -> ModelConfig:
-    """The paper's network with collaborative gating (§3, §7), every size as the paper gives it."""
-    return ModelConfig(fusion="cg", **PAPER_SIZES)
+class PathLogits(nn.Module):
+    """``MMX.path_logits`` as a module's forward: what training with ``train.path_losses`` wraps (in DDP)."""
 
+    def __init__(self, model: MMX):
+        super().__init__()
+        self.model = model
 
-@MODELS.register("default")
-def _default() -> ModelConfig:
-    """The shipped defaults (``ModelConfig()``): sized for a few hundred to a few thousand trailers."""
-    return ModelConfig()
-
-
-@MODELS.register("naive-concat")
-def _naive_concat() -> ModelConfig:
-    """The paper's Naive Concat baseline (Tbl. 2): the paper's network with concatenation for gating."""
-    return dataclasses.replace(_paper(), fusion="concat")
-
-
-@MODELS.register("sum-pool")
-def _sum_pool() -> ModelConfig:
-    """The paper's network with sequence vectors summed before k, as §3.2 describes (not §7's concatenation)."""
-    return dataclasses.replace(_paper(), sequence_pool="sum")
-
-
-@MODELS.register("tiny")
-def _tiny() -> ModelConfig:
-    """Small sizes for tests and quick experiments; the paper's structure."""
-    return dataclasses.replace(
-        _paper(), expert_dim=32, netvlad_clusters=4, gem_dim=16, clip_dim=16, seq_len=3, n_seqs=4,
-        seq_hidden=32, seq_dim=16, bottleneck_hidden=32, embed_dim=32, head_hidden=16,
-    )
-
-
-def list_models() -> list[str]:
-    return MODELS.names()
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.model.path_logits(batch)  # (1 + P, B, n_genres)
 
 
 def create_model(
-    experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig | str = "default", **overrides
+    experts: dict[str, ExpertInfo], n_genres: int, cfg: ModelConfig | str = DEFAULT_PRESET, **overrides
 ) -> MMX:
     """Build the network for these experts and genres from a preset name or a ModelConfig."""
     if isinstance(cfg, str):

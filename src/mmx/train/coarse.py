@@ -31,7 +31,7 @@ from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, 
 from mmx.errors import RunError, TrainError
 from mmx.inference import autocast, evaluate
 from mmx.losses import WeightedBCELoss, positive_weights
-from mmx.model.mmx import MMX, create_model
+from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, RunDir, RunInfo, TrainingState
 from mmx.train.loop import Stage, StageSpec, epoch_seed, run_stage, seed_everything
@@ -132,8 +132,8 @@ def train_one_epoch(
     """One pass over ``loader``; returns the mean loss per trailer (over all processes).
 
     ``after_step(i)`` runs after the optimizer step of batch i (the weight average's update).
-    With ``path_losses`` the loss is that of the summed logits plus that of every path alone (deep
-    supervision; ``train.path_losses``).
+    With ``path_losses`` ``model`` is a ``PathLogits`` and the loss is that of the summed logits plus
+    that of every path alone (deep supervision; ``train.path_losses``).
     """
     model.train()
     total, count = 0.0, 0
@@ -145,7 +145,7 @@ def train_one_epoch(
             batch = drop_experts(batch, expert_dropout)
         with autocast(dist):
             if path_losses:
-                logits = model(batch, parts=True).float()  # (1 + P, B, G): the sum, then each path
+                logits = model(batch).float()  # (1 + P, B, G): the sum, then each path (PathLogits)
                 loss = sum(loss_fn(part, batch.labels) for part in logits)
             else:
                 loss = loss_fn(model(batch).float(), batch.labels)  # logits (B, G)
@@ -184,7 +184,8 @@ class CoarseStage(Stage):
         self.model = create_model(info.expert_infos(), len(info.genres), cfg.model)
         pos_weight = positive_weights(genre_labels(store, info, info.splits["train"]), tc.max_pos_weight)
         self.loss_fn = WeightedBCELoss(pos_weight).to(dist.device)
-        self.net = wrap_model(self.model, dist)  # the model itself in a world of one
+        paths = cfg.train.path_losses and cfg.model.scene_path  # every path's logits (train_one_epoch)
+        self.net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                                           amsgrad=tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len

@@ -10,7 +10,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
         help="import labels.csv + <trailer_id>.npz per-clip features into a store",
-        description="Import a folder in the import format (README: 'Import format') into a feature store. "
+        description="Import a folder in the import format (docs/data.md: 'Import format') into a feature store. "
         "Problems are reported per file or row; the rest is imported; exit status 1 when anything was skipped.",
     )
     p.add_argument("folder", help="folder with labels.csv and one <trailer_id>.npz per trailer")

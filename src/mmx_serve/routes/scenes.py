@@ -1,0 +1,45 @@
+"""Scenes: nearest scenes to one scene of a trailer, keyframes, the trailer's video file."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+
+from mmx_serve.errors import error_responses
+from mmx_serve.routes.api import Api, TrailerId
+
+
+def router(api: Api) -> APIRouter:
+    r = APIRouter()
+    explorer = api.explorer
+
+    @r.get("/api/scenes", responses=error_responses(404, 409))
+    def scenes(
+        id: TrailerId,
+        t: Annotated[float | None, Query(ge=0, le=1e6, allow_inf_nan=False, description="a second of the trailer")] = None,
+        clip: Annotated[int | None, Query(ge=0, le=100_000, description="a clip number (wins over t; "
+                                                                          "neither: the first clip)")] = None,
+        k: Annotated[int, Query(ge=1, le=api.cfg.max_k)] = 10,
+        other_trailers: Annotated[bool, Query(description="leave the query's own trailer out")] = False,
+    ) -> dict:
+        if clip is None and t is None:
+            clip = 0
+        query, hits = explorer.scene_search(id, None if clip is not None else t, clip, k, other_trailers)
+        return {"query": explorer.scene_json(query), "k": k, "other_trailers": other_trailers,
+                "results": [explorer.scene_json(h) for h in hits]}
+
+    @r.get("/api/keyframe", response_class=Response, responses={
+        200: {"content": {"image/jpeg": {}}, "description": "the keyframe, a small JPEG"}, **error_responses(404, 409)})
+    def keyframe(id: TrailerId, clip: Annotated[int | None, Query(ge=0, le=100_000)] = None) -> Response:
+        data = explorer.keyframe(id, clip)
+        return Response(data, media_type="image/jpeg", headers={"cache-control": "max-age=3600"})
+
+    @r.get("/api/video", response_class=FileResponse, responses={
+        200: {"content": {"video/*": {}}, "description": "the trailer's video file"},
+        206: {"content": {"video/*": {}}, "description": "the requested byte range"},
+        **error_responses(403, 404, 409, 416)})
+    def video(id: TrailerId) -> FileResponse:
+        path = explorer.video_path(id)
+        return FileResponse(path, media_type=explorer.video_type(path))
+
+    return r
