@@ -39,6 +39,9 @@ AREAS: dict[str, set[str]] = {
     "mmx/index.py": {"scale"},
     "mmx/scenes.py": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search
     "mmx/catalog/fetch.py": {"dataset"},
+    "mmx/data/formats/": {"data"},  # zarr (Trailers12k), pyarrow (parquet), only inside the format that reads them
+    "mmx/export.py": {"data"},
+    "mmx_cli/commands/export.py": {"data"},
     "mmx_serve/": {"serve", "extract"},
     "mmx_report/": {"report", "extract"},
     "mmx_cli/commands/extract.py": {"extract", "scale"},

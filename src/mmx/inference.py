@@ -19,7 +19,7 @@ from mmx.data.dataset import Batch
 from mmx.data.loader import whole_trailer_batches
 from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
-from mmx.metrics import classification_metrics, label_changes, random_baseline
+from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
 from mmx.probe import linear_probe, pooled_features, tune_probe
 from mmx.run import ModelRun, Run
@@ -87,6 +87,22 @@ def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | 
     if probe:
         out["probe"] = probe_metrics(run, ids, labels, threshold)
         out["verdict"] = verdict(out, out["probe"])
+    return out
+
+
+def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test") -> dict:
+    """The metrics of an anchor protocol (``mmx.metrics.PROTOCOLS``) on ``split``, with the random baseline's."""
+    if protocol not in PROTOCOLS:
+        raise RunError(f"protocol {protocol!r} is unknown; use one of {', '.join(PROTOCOLS)}")
+    run = model_run(run)
+    ids = run.split_ids(split)
+    if not ids:
+        raise RunError(f"split {split!r} of {run.root} is empty; evaluate another split (--split val)")
+    probs, labels = predict_ids(run, ids)
+    metric = PROTOCOLS[protocol]
+    out = metric(labels, probs, run.info.genres)
+    rng = np.random.default_rng(run.config.train.seed)
+    out.update(protocol=protocol, split=split, random=metric(labels, rng.random(labels.shape), run.info.genres))
     return out
 
 

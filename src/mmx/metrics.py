@@ -15,6 +15,17 @@ the query itself is left out of its own ranking:
 - ``silhouette``: scikit-learn's silhouette score with cosine distance, each trailer labelled by its
   primary genre (the first one listed), as the paper tracks it through fine-tuning (Fig. 6).
 
+Anchor protocols: the metrics exactly as two published tables compute them, so an mmx run lines up
+with them (``PROTOCOLS``; ``mmx evaluate --protocol NAME``):
+
+- ``trailers12k`` (Montalvo-Lezama et al. 2022, ``richardtml/DIViTA`` ``train.py``): the area under
+  the precision-recall curve by the trapezoid rule (scikit-learn's ``precision_recall_curve`` then
+  ``auc``) — µAP over all (trailer, genre) pairs pooled, mAP the mean over genres with an undefined
+  genre (no positive) counted as 0, wAP weighted by each genre's positives, sAP the mean over
+  trailers (those with no genre left out; the release has none) — all ×100, plus per genre;
+- ``movienet`` (Sulun et al. 2024, ``classification/src/utils_classify.py``): scikit-learn's
+  average precision, macro and micro, and macro/micro precision, recall and F1 at 0.5, ×100.
+
 Trailers without any genre label are never queries (nothing could be relevant to them) and
 count as irrelevant when retrieved. Rankings are computed in blocks of ``BLOCK`` queries, so the
 7,594 real trailers take a few seconds.
@@ -22,8 +33,16 @@ count as irrelevant when retrieved. Rankings are computed in blocks of ``BLOCK``
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_fscore_support, silhouette_score
+from sklearn.metrics import (
+    auc,
+    average_precision_score,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    silhouette_score,
+)
 
 from mmx.data.vectors import unit_rows
 
@@ -94,6 +113,63 @@ def label_changes(
             }
         )
     return out
+
+
+# ---------------------------------------------------------------------------- anchor protocols
+def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve by the trapezoid rule; NaN when ``y`` has no positive."""
+    y = np.asarray(y).reshape(-1)
+    if not y.any():
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(y, np.asarray(scores).reshape(-1))
+    return float(auc(recall, precision))
+
+
+def trailers12k_metrics(y_true: np.ndarray, scores: np.ndarray, genres: list[str]) -> dict:
+    """µAP, mAP, wAP and sAP (×100) as Trailers12k's DIViTA computes them, with ``per_genre`` AP."""
+    y_true = np.asarray(y_true, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    _check(y_true, scores, genres)
+    per = np.array([pr_auc(y_true[:, g], scores[:, g]) for g in range(len(genres))])  # (G,) NaN: no positive
+    per0 = np.nan_to_num(per, nan=0.0)
+    support = y_true.sum(0)
+    labelled = y_true.any(axis=1)
+    per_sample = [pr_auc(y, s) for y, s in zip(y_true[labelled], scores[labelled])]
+    return {
+        "uap": 100 * pr_auc(y_true, scores),
+        "map": 100 * float(per0.mean()),
+        "wap": 100 * float(np.average(per0, weights=support)) if support.sum() else float("nan"),
+        "sap": 100 * float(np.mean(per_sample)) if per_sample else float("nan"),
+        "per_genre": {g: {"ap": 100 * float(per0[i]), "support": int(support[i])} for i, g in enumerate(genres)},
+        "n": int(y_true.shape[0]),
+    }
+
+
+def movienet_metrics(y_true: np.ndarray, scores: np.ndarray, genres: list[str], threshold: float = 0.5) -> dict:
+    """Macro and micro average precision and P/R/F1 at ``threshold`` (×100), as Sulun et al. compute them."""
+    y_true = np.asarray(y_true, dtype=int)
+    scores = np.nan_to_num(np.asarray(scores, dtype=float))
+    _check(y_true, scores, genres)
+    pred = (scores >= threshold).astype(int)
+    with warnings.catch_warnings():  # a genre with no positive in the split scores 0, as in their runs
+        warnings.filterwarnings("ignore", "No positive class found", UserWarning)
+        out = {"map_macro": 100 * float(average_precision_score(y_true, scores, average="macro")),
+               "map_micro": 100 * float(average_precision_score(y_true, scores, average="micro"))}
+    for avg in ("macro", "micro"):
+        p, r, f, _ = precision_recall_fscore_support(y_true, pred, average=avg, zero_division=0)
+        out.update({f"precision_{avg}": 100 * float(p), f"recall_{avg}": 100 * float(r), f"f1_{avg}": 100 * float(f)})
+    out["n"] = int(y_true.shape[0])
+    return out
+
+
+PROTOCOLS = {  # anchor name → metric function (y_true, scores, genres) → dict
+    "trailers12k": trailers12k_metrics,
+    "movienet": movienet_metrics,
+}
+PROTOCOL_KEYS = {
+    "trailers12k": ["uap", "map", "wap", "sap"],
+    "movienet": ["map_macro", "map_micro", "f1_macro", "f1_micro"],
+}
 
 
 # ---------------------------------------------------------------------------- retrieval

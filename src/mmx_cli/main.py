@@ -27,6 +27,7 @@ EXTRAS = {
     "PIL": "extract", "fastapi": "serve", "starlette": "serve", "pydantic": "serve", "uvicorn": "serve",
     "multipart": "serve", "httpx": "serve",
     "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
+    "zarr": "data", "numcodecs": "data", "pyarrow": "data", "datasets": "data",
 }
 
 

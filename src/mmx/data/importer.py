@@ -142,7 +142,7 @@ def read_keyframes(folder: Path, n_clips: int) -> tuple[list[bytes] | None, str 
     return images, None
 
 
-def _keyframes_digest(images: list[bytes]) -> str:
+def keyframes_digest(images: list[bytes]) -> str:
     h = hashlib.sha256()
     for data in images:
         h.update(len(data).to_bytes(8, "little") + data)
@@ -303,9 +303,9 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
         if why:
             report.problems.append(Problem(path.name, f"keyframes not imported: {why}"))
         if keyframes is not None:
-            meta.source["keyframes_sha256"] = _keyframes_digest(keyframes)
+            meta.source["keyframes_sha256"] = keyframes_digest(keyframes)
         old = existing.get(r.trailer_id)
-        if old is not None and _same(old, meta) and not store.verify_entry(r.trailer_id):
+        if old is not None and same_entry(old, meta) and not store.verify_entry(r.trailer_id):
             report.unchanged.append(r.trailer_id)
             continue
         store.register_experts({n: ExpertInfo(i.dim, i.level, source) for n, i in infos.items()})
@@ -315,7 +315,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
     return report
 
 
-def _same(old: EntryMeta, new: EntryMeta) -> bool:
+def same_entry(old: EntryMeta, new: EntryMeta) -> bool:
     return (
         old.source.get("sha256") == new.source["sha256"]
         and old.source.get("keyframes_sha256") == new.source.get("keyframes_sha256")

@@ -376,6 +376,20 @@ class FeatureStore:
             self._commit(tmp, written)
         return written
 
+    def link_entry(self, source: "FeatureStore", trailer_id: str, **changes) -> EntryMeta:
+        """Bring one entry of another store into this one as hard links to its files (no array is
+        rewritten, so the recorded checksums stay valid), with ``changes`` to its meta (``split=``)."""
+        meta = source.meta(trailer_id)
+        self.register_experts({e: source.experts[e] for e in meta.experts})
+        key = entry_key(trailer_id)
+        with self._new_folder(key, trailer_id) as tmp:
+            for path in (source.entries_dir / meta.key).iterdir():
+                if path.name != "meta.json":
+                    _link_or_copy(path, tmp / path.name)
+            written = replace(meta, key=key, **changes)
+            self._commit(tmp, written)
+        return written
+
     def _check_keyframes(self, trailer_id: str, n_clips: int, keyframes: list[bytes] | None) -> None:
         if keyframes is not None and len(keyframes) != n_clips:
             raise StoreError(f"trailer {trailer_id!r} has {n_clips} clips but {len(keyframes)} keyframes were "

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="train, val, test or all (default: test; all with --retrieval)")
     p.add_argument("--threshold", type=float, help="sigmoid threshold for P/R/F1 (default: the run's, 0.3)")
     p.add_argument("--no-probe", action="store_true", help="skip the linear-probe row")
+    p.add_argument("--protocol", choices=["trailers12k", "movienet"],
+                   help="the metrics exactly as an anchor computes them: trailers12k (DIViTA's µAP/mAP/wAP/sAP, "
+                   "trapezoid rule, ×100) or movienet (Sulun et al.'s scikit-learn macro/micro AP, ×100)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--retrieval", action="store_true",
@@ -66,6 +69,15 @@ def print_retrieval(result: dict) -> None:
     print(table(["metric"] + [name for name, _ in columns], rows))
 
 
+def print_protocol(result: dict) -> None:
+    from mmx.metrics import PROTOCOL_KEYS
+
+    keys = PROTOCOL_KEYS[result["protocol"]]
+    print(f"{result['protocol']} protocol, split {result['split']}: {result['n']} trailers (×100)")
+    print(table(["model"] + keys, [[name] + [r[k] for k in keys] for name, r in (("Random", result["random"]),
+                                                                              ("MMX", result))]))
+
+
 def run(args: argparse.Namespace) -> int:
     from mmx.embeddings import ensure_embeddings
     from mmx.errors import RunError
@@ -90,6 +102,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not isinstance(run, ModelRun):
         raise RunError(f"{run.root} holds imported embeddings without a network; evaluate it with --retrieval")
+    if args.protocol:
+        from mmx.inference import evaluate_protocol
+
+        result = evaluate_protocol(run, args.protocol, args.split or "test")
+        if args.json:
+            print_json(result)
+        else:
+            print_protocol(result)
+        return 0
     result = evaluate_run(run, args.split or "test", args.threshold, probe=not args.no_probe)
     if args.json:
         print_json(result)
