@@ -32,8 +32,8 @@ import faiss
 import numpy as np
 
 from mmx.data.vectors import unit_rows
-from mmx.index import IndexConfig, build_index
-from mmx.scenes import SceneIndexConfig, scene_index_config
+from mmx.index import IndexConfig, build_index, sized_config
+from mmx.scenes import SceneIndexConfig
 
 DIM = 128
 GENRES, SHOT_KINDS = 20, 500
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         base = world.collection(size)  # (N, 128)
         queries = world.trailers(10**7, -(-args.queries // args.clips))[: args.queries]  # trailers outside it
         truth = exact_top(base, queries)
-        chosen = scene_index_config(size, scene_cfg)
+        chosen = sized_config(size, scene_cfg)
         out = result["sizes"][str(size)] = {"chosen_kind": chosen.kind}
         for kind in args.kinds.split(","):
             if kind == "hnsw" and size > args.hnsw_max:

@@ -56,6 +56,33 @@ def test_stale_embeddings_are_an_error_not_a_silent_recomputation(trained, tmp_p
     assert tree(copy) == before
 
 
+def test_every_file_of_a_run_folder_is_declared(trained, tmp_path):
+    from fnmatch import fnmatch
+
+    from mmx.artifacts import ARTIFACTS, atomic_write, stale_files
+    from mmx.scenes import compute_scenes
+
+    run = Run.open(trained)
+    compute_scenes(run)
+    patterns = [f.replace("{kind}", "*").replace("NNNN", "*") for f in ARTIFACTS]
+    for path in trained.rglob("*"):
+        rel = path.relative_to(trained).as_posix()
+        assert path.is_dir() or any(fnmatch(rel, p) for p in patterns), f"{rel} is not in mmx.artifacts.ARTIFACTS"
+    assert all(a.command.startswith("mmx ") for a in ARTIFACTS.values())
+    assert stale_files(run) == []
+
+    target = tmp_path / "file.bin"
+    atomic_write(target, b"old")
+
+    def broken(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["file.bin"]  # no temp left
+
+
 def test_configs_check_themselves_when_made():
     with pytest.raises(ConfigError, match="select_metric must be one of"):
         TrainConfig(select_metric="auprc_weigthed")

@@ -7,16 +7,16 @@ import pytest
 
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.index import IndexConfig, build_index
+from mmx.index import sized_config as scene_index_config
 from mmx.scenes import (
     SceneIndexConfig,
     SceneSet,
     _part,
-    precision_at_k,
     random_precision,
-    scene_index_config,
     search_scene,
     search_vector,
 )
+from mmx.scenes import scene_precision as precision_at_k
 
 
 def synthetic_scenes(n_trailers: int = 30, seed: int = 0) -> SceneSet:

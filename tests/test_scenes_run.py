@@ -4,6 +4,7 @@ on generated videos (known shot genres) extracted with the cheap fake experts.""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,71 @@ def test_imported_embeddings_have_no_scenes(tmp_path, capsys):
     assert main(["scenes", "--run", str(run)]) == 2
     assert "coarse or fine run" in capsys.readouterr().err
     assert main(["search", "--run", str(run), "--scene", "film001@1"]) == 2
+
+
+# ---------------------------------------------------------------------------- trailers join the run
+@pytest.fixture()
+def run_copy(video_run, tmp_path) -> Path:
+    """A copy of the video run (and its store) that new trailers may join."""
+    src = video_run[0].parent
+    shutil.copytree(src / "run", tmp_path / "run")
+    shutil.copytree(src / "store", tmp_path / "store")
+    info = tmp_path / "run" / "run.json"
+    info.write_text(info.read_text().replace(str(src / "store"), str(tmp_path / "store")))
+    return tmp_path / "run"
+
+
+def new_videos(folder: Path, n: int) -> list[Path]:
+    generate_videos(folder, VideoCorpusConfig(n_videos=n, seed=7, width=64, height=48, shots=(6, 7),
+                                              shot_frames=(16, 18), genres=["Action", "Comedy"]))
+    return [p.rename(p.with_name(f"new-{p.name}")) for p in sorted(folder.glob("*.mp4"))]
+
+
+def test_added_trailers_join_every_derived_file(run_copy, tmp_path, capsys):
+    from mmx.index import load_run_index
+
+    assert main(["embed", "--run", str(run_copy)]) == 0
+    assert main(["index", "--run", str(run_copy), "--kind", "hnsw"]) == 0
+    videos = new_videos(tmp_path / "new", 3)
+    side = videos.pop()  # extracted into the store behind the run's back: it joins with the added ones
+    extract_videos([side], FeatureStore(Run.open(run_copy).info.store), ExtractConfig(experts=EXPERTS, flow_workers=0),
+                   progress=False)
+    capsys.readouterr()
+    assert main(["add", *map(str, videos), "--run", str(run_copy), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "stale" not in out.err and "scenes.npz" in out.out and "index-hnsw.faiss" in out.out
+    run = Run.open(run_copy)  # reopened, as after a restart: everything is read from disk
+    new = sorted(p.stem for p in [*videos, side])
+    assert set(new) <= set(run.embeddings().ids) and set(new) <= set(load_scenes(run_copy).trailer_ids)
+    assert set(new) <= set(load_run_index(run).ids)  # the index still matches the embeddings
+    hit = search(capsys, "--run", str(run_copy), "--scene", f"{new[0]}@0.5", "-k", "3")
+    assert hit["query"]["trailer_id"] == new[0] and len(hit["results"]) == 3
+    near = search(capsys, "--run", str(run_copy), new[1], "-k", "3")
+    assert len(near) == 3 and new[1] not in {h["trailer_id"] for h in near}
+
+
+def test_a_stale_artifact_is_named_with_its_command(run_copy, tmp_path, capsys):
+    import os
+
+    # trailers extracted into the store after `mmx scenes`: the scene vectors no longer cover the store
+    extract_videos(new_videos(tmp_path / "new", 1), FeatureStore(Run.open(run_copy).info.store),
+                   ExtractConfig(experts=EXPERTS, flow_workers=0), progress=False)
+    capsys.readouterr()
+    assert main(["search", "--run", str(run_copy), "--scene", "synth000@0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "scenes.npz holds 8 trailers" in err and "1 added since it was built" in err
+    assert f"mmx scenes --run {run_copy}" in err
+    assert main(["info", str(run_copy), "--json"]) == 0  # `mmx info` lists what is stale, with the same words
+    stale = json.loads(capsys.readouterr().out)["stale"]
+    assert any("scenes.npz holds 8 trailers" in s and "mmx scenes --run" in s for s in stale)
+    assert any("embeddings.npz" in s and "mmx embed --run" in s for s in stale)
+    assert main(["scenes", "--run", str(run_copy), "--quiet"]) == 0
+    os.utime(run_copy / "best.safetensors")  # new weights: what was computed from the old ones is stale
+    more = new_videos(tmp_path / "more", 1)
+    more = [more[0].rename(more[0].with_name("later.mp4"))]
+    capsys.readouterr()
+    assert main(["add", str(more[0]), "--run", str(run_copy), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "scenes.npz is older than the run's weights" in err and f"`mmx scenes --run {run_copy}`" in err
+    assert "later" in FeatureStore(Run.open(run_copy).info.store).entries()  # the trailer itself is kept
+    assert "later" not in load_scenes(run_copy).trailer_ids  # and the stale scenes left as they were

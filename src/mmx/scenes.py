@@ -5,9 +5,12 @@ gathers windows; those vectors are the run's **scene vectors**. ``compute_scenes
 trained run's network (coarse or fine) over every trailer of its store and writes::
 
     RUN/scenes.npz          trailer_id (T,), trailer (M,) row into it, clip (M,), start/end (M,) seconds
-                            (NaN when the store has no clip times), vectors (M, 128), weights (stamp)
-    RUN/scenes.faiss        the FAISS index of the vectors (row i = scene i)
-    RUN/scenes.json         its settings and the stamp of scenes.npz it was built from
+                            (NaN when the store has no clip times), vectors (M, 128)
+    RUN/scenes.faiss        the FAISS index of the vectors (row i = scene i; ``mmx.index``)
+    RUN/scenes.json         its settings and the trailers it was built from
+
+They are derived artifacts of the run (``mmx.artifacts``): fresh while not older than the weights
+and of the store's trailers; ``add_scenes`` brings trailers that join the run into them.
 
 The index is exact (brute force) up to ``SceneIndexConfig.exact_max`` scenes and IVF above it;
 bench/scenes.py measured both (see docs/explorer.md): on 2 shared cores exact search over 300,000
@@ -16,7 +19,7 @@ scenes has a p99 far above 20 ms, while IVF over 1,000,000 has a p99 of a few ms
 Queries: a scene of the run (``trailer id`` + a second, the clip covering it; or a clip number), a
 vector, or a short video file extracted with the run's experts (the mean of its clip vectors).
 ``other_trailers`` leaves the query's own trailer out. ``evaluate_scenes`` measures scene retrieval
-on a corpus with known shot genres (the demo's ``truth.json``): precision@10 of the network's scene
+on a corpus with known shot genres (the demo's ``truth.json``): precision@10 (``mmx.metrics``) of the network's scene
 vectors beside the same search on a raw expert's clip features and beside random ranking.
 """
 
@@ -28,50 +31,41 @@ import io
 import json
 import math
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmx.data.vectors import unit_rows
+from mmx import artifacts
+from mmx.artifacts import atomic_write
+from mmx.data.vectors import read_ids, unit_rows
 from mmx.errors import InputError, RunError
+from mmx.index import IndexConfig, nearest_rows, sized_config
+from mmx.metrics import precision_at_k
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import unknown_id
-from mmx.utils import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     import faiss
 
     from mmx.data.store import FeatureStore
-    from mmx.index import IndexConfig
     from mmx.model.mmx import MMX
     from mmx.run import ModelRun, RunInfo
 
-SCENES_FILE, INDEX_FILE, INDEX_META = "scenes.npz", "scenes.faiss", "scenes.json"
+SCENES_FILE, INDEX_FILE, INDEX_META = artifacts.SCENES, artifacts.SCENE_INDEX, artifacts.SCENE_INDEX_RECORD
 NO_SCENES = ("{root} holds imported trailer embeddings: no network and no feature store, so no scenes; scene "
              "search needs a coarse or fine run (`mmx train`, then `mmx scenes --run RUN`)")
 
 
 @dataclass
-class SceneIndexConfig:
+class SceneIndexConfig(IndexConfig):
+    """``mmx.index.IndexConfig`` with the scene vectors' defaults (measured by bench/scenes.py)."""
+
     exact_max: int = 50_000  # up to this many scenes the index is exact (bench/scenes.py: its p99 passes 20 ms past ~100k)
     kind: str = "ivf"  # the approximate kind beyond exact_max (IVF builds in seconds, HNSW in minutes)
-    nlist: int = 0  # ivf cells; 0 = √N
     nprobe: int = 64  # ivf cells scanned per query: recall@10 ≥ 0.95 at 1M scenes (bench/scenes.py)
-    hnsw_m: int = 32  # hnsw: graph neighbours per node
-    ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 64  # hnsw: candidate list per query
-
-
-def scene_index_config(n: int, cfg: SceneIndexConfig = SceneIndexConfig()) -> IndexConfig:
-    """The index settings for ``n`` scene vectors: exact up to ``cfg.exact_max``, else ``cfg.kind``."""
-    from mmx.index import IndexConfig
-
-    if n <= cfg.exact_max:
-        return IndexConfig(kind="exact")
-    return IndexConfig(kind=cfg.kind, nlist=cfg.nlist, nprobe=cfg.nprobe, hnsw_m=cfg.hnsw_m,
-                       ef_construction=cfg.ef_construction, ef_search=cfg.ef_search)
 
 
 # ---------------------------------------------------------------------------- the scene set
@@ -175,13 +169,6 @@ def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str],
     return out
 
 
-def weights_stamp(run: ModelRun) -> str:
-    """What the scene vectors depend on: the run's best weights (file name, size and mtime)."""
-    best = run.dir.best_path
-    st = best.stat()
-    return json.dumps({"weights": str(best.name), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
-
-
 def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 8,
                    cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
     """Scene vectors of every trailer in the run's store, written with their index into the run folder."""
@@ -198,27 +185,41 @@ def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 
         for tid, vecs in clip_vectors(run.model(), run.store, run.info, chunk, batch_size).items():
             parts[tid] = _part(vecs, run.store.load_clip_times(tid))
     scenes = SceneSet.from_parts(parts)
-    save_scenes(run, scenes, cfg)
+    save_scenes(run.root, scenes, cfg)
     reporter.line(f"{len(scenes)} scenes of {len(ids)} trailers → {run.root / SCENES_FILE}")
     return scenes
 
 
-def save_scenes(run: ModelRun, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> None:
+def add_scenes(run: ModelRun, ids: list[str], cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
+    """The run's scene set with the scenes of store trailers ``ids`` added (or replaced), written with its index."""
+    vectors = clip_vectors(run.model(), run.store, run.info, ids)
+    scenes = load_scenes(run.root)
+    for tid in ids:
+        scenes = scenes.add(tid, vectors[tid], run.store.load_clip_times(tid))
+    save_scenes(run.root, scenes, cfg)
+    return scenes
+
+
+def save_scenes(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> None:
     """Write ``scenes.npz`` and build its index (exact or approximate by size)."""
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(scenes.trailer_ids, dtype=str), trailer=scenes.trailer, clip=scenes.clip,
-             start=scenes.start, end=scenes.end, vectors=scenes.vectors, weights=np.asarray(weights_stamp(run)))
-    atomic_write_bytes(run.root / SCENES_FILE, buf.getvalue())
-    build_scene_index(run.root, scenes, cfg)
+             start=scenes.start, end=scenes.end, vectors=scenes.vectors)
+    atomic_write(Path(root) / SCENES_FILE, buf.getvalue())
+    build_scene_index(Path(root), scenes, cfg)
 
 
-def scenes_are_fresh(run: ModelRun) -> bool:
-    """True when ``RUN/scenes.npz`` exists and was made with the run's current weights."""
-    path = run.root / SCENES_FILE
-    if not path.exists():
-        return False
-    with np.load(path, allow_pickle=False) as z:
-        return "weights" in z.files and str(z["weights"]) == weights_stamp(run)
+def scene_trailer_ids(root: Path) -> list[str] | None:
+    """The trailers of ``RUN/scenes.npz`` (without reading its vectors), None when there is none."""
+    path = Path(root) / SCENES_FILE
+    return read_ids(path) if path.exists() else None
+
+
+def scenes_problem(run: ModelRun) -> str | None:
+    """Why ``RUN/scenes.npz`` is not fresh (``mmx.artifacts.problem``: missing, older than the run's weights,
+    or not of the store's trailers), or None."""
+    return artifacts.problem(run.root, artifacts.SCENES, scene_trailer_ids(run.root), sorted(run.store.entries()),
+                             f"store {run.store.root}")
 
 
 def load_scenes(root: str | Path) -> SceneSet:
@@ -232,51 +233,38 @@ def load_scenes(root: str | Path) -> SceneSet:
 
 
 # ---------------------------------------------------------------------------- the index
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def has_faiss() -> bool:
     """FAISS is the `scale` extra; without it scene search is exact over the vectors (right for small runs)."""
     return importlib.util.find_spec("faiss") is not None
 
 
 def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> faiss.Index | None:
+    """The scene vectors' index (``mmx.index``: one build, one file format), written beside them."""
     if not has_faiss():
         return None
-    import faiss
+    from mmx.index import build_index, save_index
 
-    from mmx.index import build_index
-
-    icfg = scene_index_config(len(scenes), cfg)
+    icfg = sized_config(len(scenes), cfg)
     index = build_index(scenes.vectors, icfg)
-    tmp = root / f".{INDEX_FILE}.tmp"
-    faiss.write_index(index, str(tmp))
-    tmp.replace(root / INDEX_FILE)
-    record = {"config": asdict(icfg), "scenes": _stamp(root / SCENES_FILE), "count": len(scenes)}
-    atomic_write_text(root / INDEX_META, json.dumps(record) + "\n")
+    save_index(index, icfg, root / INDEX_FILE, root / INDEX_META, {"trailers": scenes.trailer_ids})
     return index
 
 
 def load_scene_index(root: str | Path) -> faiss.Index | None:
-    """The run's scene index when it matches its scenes.npz, else None (search is exact then)."""
+    """The run's scene index when it is fresh for its scenes.npz, else None (search is exact then)."""
     if not has_faiss():
         return None
-    import faiss
-
-    from mmx.index import IndexConfig, set_search_params
+    from mmx.index import read_index, read_record
 
     root = Path(root)
     meta, path = root / INDEX_META, root / INDEX_FILE
     if not (meta.exists() and path.exists() and (root / SCENES_FILE).exists()):
         return None
-    record = json.loads(meta.read_text())
-    if record["scenes"] != _stamp(root / SCENES_FILE):
+    record = read_record(meta, f"`mmx scenes --run {root}`")
+    if artifacts.problem(root, artifacts.SCENE_INDEX, record.get("trailers", []), scene_trailer_ids(root),
+                         "scene vectors"):
         return None
-    index = faiss.read_index(str(path))
-    set_search_params(index, IndexConfig(**record["config"]))
-    return index
+    return read_index(path, record)
 
 
 # ---------------------------------------------------------------------------- search
@@ -304,15 +292,8 @@ def search_vector(scenes: SceneSet, index, vector: np.ndarray, k: int, exclude_t
         raise InputError(f"the query is {q.shape[1]}-d; the run's scene vectors are {scenes.vectors.shape[1]}-d")
     skip = 0 if exclude_trailer is None else int(np.sum(scenes.trailer == exclude_trailer))
     want = min(len(scenes), k + skip + (exclude_row is not None))
-    if index is None:
-        scores = scenes.vectors @ q[0]  # (M,)
-        rows = np.argsort(-scores, kind="stable")[:want]
-        pairs = [(int(r), float(scores[r])) for r in rows]
-    else:
-        s, r = index.search(q, want)
-        pairs = [(int(row), float(sc)) for row, sc in zip(r[0], s[0]) if row >= 0]
     hits = []
-    for row, score in pairs:
+    for row, score in nearest_rows(scenes.vectors, index, q[0], want):
         if row == exclude_row or (exclude_trailer is not None and scenes.trailer[row] == exclude_trailer):
             continue
         tid = scenes.trailer_ids[scenes.trailer[row]]
@@ -367,21 +348,11 @@ def shot_genres(truth: list[dict], trailer_id: str, start: np.ndarray, end: np.n
     return [t["shot_genres"][bisect.bisect_right(t["cuts"], f)] for f in frames]
 
 
-def precision_at_k(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10,
-                   other_groups: bool = True, block: int = 1024) -> float:
-    """Mean share of the k nearest scenes (cosine) whose label is the query's, leaving out the query itself
-    (and its whole group — its trailer — when ``other_groups``)."""
-    unit = unit_rows(vectors.astype(np.float32))
-    total = 0.0
-    for s in range(0, len(unit), block):
-        rows = np.arange(s, min(s + block, len(unit)))
-        scores = unit[rows] @ unit.T  # (Q, M)
-        mask = groups[None] == groups[rows][:, None] if other_groups else np.zeros_like(scores, bool)
-        mask[np.arange(len(rows)), rows] = True
-        scores[mask] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        total += (labels[top] == labels[rows][:, None]).mean(1).sum()
-    return float(total / len(unit))
+def scene_precision(vectors: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10,
+                    other_groups: bool = True) -> float:
+    """``mmx.metrics.precision_at_k`` of scenes with one label each (their shot genre), leaving out the query
+    itself (and its whole group — its trailer — when ``other_groups``)."""
+    return precision_at_k(vectors, [[str(g)] for g in labels], k, groups=groups if other_groups else None)
 
 
 def random_precision(labels: np.ndarray, groups: np.ndarray, other_groups: bool = True) -> float:
@@ -449,12 +420,13 @@ def evaluate_scenes(run: ModelRun, truth_path: str | Path, k: int = 10, raw_expe
     rows = np.asarray(keep_rows)
     y, groups = np.asarray(labels), scenes.trailer[rows]
     k = min(k, len(rows) - 1)
-    raw_precision = None if raw_expert is None else precision_at_k(np.concatenate(raw), y, groups, k, other_trailers)
+    raw_precision = (None if raw_expert is None
+                     else scene_precision(np.concatenate(raw), y, groups, k, other_trailers))
     return {
         "run": str(run.root), "truth": str(truth_path), "k": k, "other_trailers": other_trailers,
         "scenes": len(rows), "trailers": len(set(groups.tolist())),
         "shot_genres": {g: int(n) for g, n in zip(*np.unique(y, return_counts=True))},
-        f"mmx_precision_at_{k}": precision_at_k(scenes.vectors[rows], y, groups, k, other_trailers),
+        f"mmx_precision_at_{k}": scene_precision(scenes.vectors[rows], y, groups, k, other_trailers),
         "raw_expert": raw_expert, "trailers_without_raw": len(without),
         f"raw_precision_at_{k}": raw_precision,
         f"random_precision_at_{k}": random_precision(y, groups, other_trailers),
@@ -462,56 +434,27 @@ def evaluate_scenes(run: ModelRun, truth_path: str | Path, k: int = 10, raw_expe
 
 
 # ---------------------------------------------------------------------------- a run's scene search
-def parse_scene_query(text: str) -> tuple[str, float]:
-    """``TRAILER_ID@SECONDS`` → (trailer id, seconds)."""
-    tid, at, seconds = text.rpartition("@")
-    try:
-        value = float(seconds)
-    except ValueError:
-        value = math.nan
-    if not at or not tid or not math.isfinite(value) or value < 0:
-        raise InputError(f"scene query {text!r} must be TRAILER_ID@SECONDS, e.g. t001@12.5")
-    return tid, value
-
-
 def open_scenes(run) -> tuple[SceneSet, faiss.Index | None]:
     """The scene set and index of an opened run (``RunError`` saying what to run when they are missing or stale)."""
     from mmx.run import ModelRun
 
     if not isinstance(run, ModelRun):
         raise RunError(NO_SCENES.format(root=run.root))
-    if not (run.root / SCENES_FILE).exists() or not scenes_are_fresh(run):
-        raise RunError(f"{run.root} has no scene vectors for its current weights; compute them with "
-                       f"`mmx scenes --run {run.root}`")
+    problem = scenes_problem(run)
+    if problem:
+        raise RunError(problem)
     return load_scenes(run.root), load_scene_index(run.root)
 
 
-def search_run_scenes(run, scene: str | None = None, video: str | Path | None = None, k: int = 10,
+def search_run_scenes(run, scene: tuple[str, float] | None = None, video: str | Path | None = None, k: int = 10,
                       other_trailers: bool = False, reporter: Reporter = QUIET
                       ) -> tuple[SceneHit | None, list[SceneHit]]:
-    """``mmx search --scene ID@SECONDS`` or ``--scene-video FILE``: the query scene (None for a video) and its hits."""
+    """The scenes nearest to ``scene`` (trailer id, second) or to a short ``video``: the query scene (None for
+    a video) and its hits."""
     scenes, index = open_scenes(run)
     titles = {t: m.title for t, m in run.store.entries().items()}
     if scene is not None:
-        tid, seconds = parse_scene_query(scene)
-        return search_scene(scenes, index, tid, seconds, None, k, other_trailers, titles)
+        return search_scene(scenes, index, scene[0], scene[1], None, k, other_trailers, titles)
     if video is None:
         raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
     return None, search_vector(scenes, index, video_query_vector(run, video, reporter), k, titles=titles)
-
-
-def write_keyframes(run, hits: list[SceneHit], folder: str | Path) -> list[str | None]:
-    """Each hit's keyframe written as ``folder/<rank>-<trailer>-<clip>.jpg``; None where the store has none."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out: list[str | None] = []
-    for rank, h in enumerate(hits, 1):
-        data = run.store.keyframe(h.trailer_id, h.clip) if h.trailer_id in run.store else None
-        if data is None:
-            out.append(None)
-            continue
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in h.trailer_id)
-        path = folder / f"{rank:02d}-{safe}-{h.clip:03d}.jpg"
-        atomic_write_bytes(path, data)
-        out.append(str(path))
-    return out

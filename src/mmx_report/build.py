@@ -20,7 +20,7 @@ from typing import Callable
 from mmx.ablation import load_ablation
 from mmx.embeddings import ensure_embeddings
 from mmx.run import Run
-from mmx.utils import atomic_write_bytes, atomic_write_text
+from mmx.artifacts import atomic_write
 from mmx_report.page import render
 from mmx_report.sections import SECTION_ORDER, SECTIONS, ReportInputs, Section
 
@@ -56,7 +56,7 @@ def build_report(
         sections.append(SECTIONS.create(name, inputs))
     write_files(out, sections)
     page = out / REPORT_FILE
-    atomic_write_text(page, render("mmx report — MMX-Trailer-20 tables and figures", _header(inputs, note), sections))
+    atomic_write(page, render("mmx report — MMX-Trailer-20 tables and figures", _header(inputs, note), sections))
     return page
 
 
@@ -85,10 +85,10 @@ def write_files(out: Path, sections: list[Section]) -> None:
     """figures/*.png and tables/*.csv + *.json of every section."""
     for s in sections:
         for fig in s.figures:
-            atomic_write_bytes(out / "figures" / f"{fig.name}.png", fig.png)
+            atomic_write(out / "figures" / f"{fig.name}.png", fig.png)
         for name, rows in s.tables.items():
-            atomic_write_text(out / "tables" / f"{name}.json", json.dumps(rows, indent=1, allow_nan=True) + "\n")
-            atomic_write_text(out / "tables" / f"{name}.csv", _csv(rows))
+            atomic_write(out / "tables" / f"{name}.json", json.dumps(rows, indent=1, allow_nan=True) + "\n")
+            atomic_write(out / "tables" / f"{name}.csv", _csv(rows))
 
 
 def _csv(rows: list[dict]) -> str:

@@ -1,27 +1,27 @@
 """A new trailer joins a served collection: video → extraction → store entry → embedding, no retraining.
 
 The video comes as an upload (saved to a temporary file, size-limited by the app) or as a path
-under the server's ``--media-root``. It is extracted with the experts and extraction settings the
-run's store was made with (``mmx.extract.extract_videos``), written to the run's store, embedded
-with the run's network and appended to ``RUN/embeddings.npz``, so it stays after a restart.
-Ingests run one at a time: a thread lock inside the server and a file lock beside the run (for
-several servers on one run); the store's own entry writes are atomic.
+under the server's ``--media-root``. ``mmx.add.add_videos`` — the library function of ``mmx add``
+too — extracts it with the experts and settings the run's store was made with, writes it to the
+run's store and brings the run's embeddings, indexes, map and scene vectors up to date on disk,
+so it stays after a restart; the collection then rereads them. Ingests run one at a time: a
+thread lock inside the server and the run's file lock (``mmx.add.exclusive``, shared with
+``mmx add`` and other servers); the store's own entry writes are atomic.
 """
 
 from __future__ import annotations
 
-import fcntl
 import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
+from mmx.add import add_videos, exclusive
 from mmx.data.importer import LabelRow, Problem
 from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
-from mmx.extract.batch import VIDEO_SUFFIXES, Job, extract_videos, relabel, store_config
+from mmx.extract.batch import VIDEO_SUFFIXES, Job, relabel
 from mmx.extract.decode import probe
 from mmx_serve.errors import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
 from mmx_serve.state import Collection
@@ -63,7 +63,6 @@ class Ingestor:
         self.collection = collection
         self.on_added = on_added  # called with the new trailer's id once it joined the collection (its scenes)
         self._lock = threading.Lock()
-        self.lock_path = collection.run.root / ".ingest.lock"
 
     def refuse_unless_possible(self) -> None:
         if not self.collection.has_model:
@@ -74,12 +73,8 @@ class Ingestor:
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        with self._lock, open(self.lock_path, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with self._lock, exclusive(self.collection.run):
+            yield
 
     def ingest(
         self, video: Path, name: str, trailer_id: str | None = None, title: str = "",
@@ -90,7 +85,7 @@ class Ingestor:
         tid = (trailer_id or Path(name).stem).strip()
         if not TRAILER_ID.fullmatch(tid):
             raise BadField(f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
-                              "trailer_id")
+                           "trailer_id")
         check_video(video, name)
         with self._exclusive():
             if tid in self.collection.main.snapshot.emb.position:
@@ -109,19 +104,18 @@ class Ingestor:
     def _extract(
         self, video: Path, name: str, tid: str, title: str, year: int | None, genres: list[str]
     ) -> list[Problem]:
-        predictor = self.collection.predictors[self.collection.main.name]
-        store, experts = predictor.run.store, list(predictor.run.info.experts)
+        run = self.collection.run
         with tempfile.TemporaryDirectory(prefix="mmx-ingest-") as tmp:
             link = Path(tmp) / f"{tid}{Path(name).suffix.lower()}"  # the store names a trailer after its file
             link.symlink_to(video)
-            try:
-                cfg = replace(store_config(store, experts), flow_workers=0)  # no process pool inside a server
-                report = extract_videos([link], store, cfg, progress=False)
+            try:  # no process pool inside a server
+                report = add_videos(run, [link], in_process=True).extract
             except (ExtractError, StoreError, WeightsMissing) as e:
                 raise NotAvailable(f"this run's experts cannot extract new videos here: {e}") from None
         if report.failed:
             raise BadField(f"extraction of {name!r} failed: " + "; ".join(p.reason for p in report.failed))
         if genres or title or year is not None:
+            store = run.store
             store.refresh()
             label = LabelRow(0, tid, genres, title, year, None)
             relabel(store, store.meta(tid), Job(link, tid, {}, label, {}))

@@ -17,17 +17,7 @@ from urllib.parse import quote
 from mmx.extract.batch import VIDEO_SUFFIXES
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run
-from mmx.scenes import (
-    SceneHit,
-    SceneSet,
-    clip_vectors,
-    compute_scenes,
-    load_scene_index,
-    load_scenes,
-    save_scenes,
-    scenes_are_fresh,
-    search_scene,
-)
+from mmx.scenes import SceneHit, SceneSet, compute_scenes, load_scene_index, load_scenes, scenes_problem, search_scene
 from mmx_serve.errors import Forbidden, MissingFile, NoPicture, NotAvailable
 from mmx_serve.ingest import resolve_media_path
 
@@ -49,7 +39,7 @@ class Scenes:
         # (scene set, its index or None): replaced whole, so a reader never pairs a set with another's index
         self._snapshot: tuple[SceneSet, object] | None = None
         self._lock = threading.Lock()
-        if self.model_run is not None and scenes_are_fresh(self.model_run):
+        if self.model_run is not None and scenes_problem(self.model_run) is None:
             self._snapshot = (load_scenes(run.root), load_scene_index(run.root))
 
     @property
@@ -84,7 +74,7 @@ class Scenes:
 
     # ------------------------------------------------------------------ computing
     def ensure(self, reporter: Reporter = QUIET) -> None:
-        """Compute the run's scene vectors when they are missing or older than its weights."""
+        """Compute the run's scene vectors when they are not fresh (``mmx.scenes.scenes_problem``)."""
         if self.model_run is None or self.set is not None:
             return
         with self._lock:
@@ -92,15 +82,11 @@ class Scenes:
                 self._snapshot = (compute_scenes(self.model_run, reporter), load_scene_index(self.run.root))
 
     def add(self, trailer_id: str) -> None:
-        """A trailer just written to the store joins the scene set (and its index is rebuilt)."""
-        if self.model_run is None or self.set is None:
+        """A trailer joined the run on disk (``mmx.add`` updated its scenes): reread the scene set and index."""
+        if self.model_run is None or scenes_problem(self.model_run) is not None:
             return
-        run = self.model_run
-        vectors = clip_vectors(run.model(), run.store, run.info, [trailer_id])[trailer_id]
         with self._lock:
-            scenes = self.set.add(trailer_id, vectors, run.store.load_clip_times(trailer_id))
-            save_scenes(run, scenes)
-            self._snapshot = (scenes, load_scene_index(run.root))
+            self._snapshot = (load_scenes(self.run.root), load_scene_index(self.run.root))
 
     # ------------------------------------------------------------------ answers
     def strip(self, trailer_id: str) -> list[dict] | None:

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmx.data.vectors import EmbeddingSet, write_npz
-from mmx.embeddings import embed_ids
+from mmx.data.vectors import EmbeddingSet
 from mmx.inference import predict_ids
 from mmx.layout import LayoutConfig, map_layout
 from mmx.metrics import label_changes
@@ -78,14 +77,13 @@ class Space:
                 self.snapshot = Snapshot(snap.neighbours, map_layout(self.run, snap.emb, self.cfg.layout))
             return self.snapshot
 
-    def add(self, trailer_id: str, vector: np.ndarray, genres: list[str], title: str, year: int | None) -> None:
-        """Add a new trailer: rewrite ``embeddings.npz`` (ids sorted, as ``embed_run`` writes them) and map it."""
-        emb = self.snapshot.emb.with_trailer(trailer_id, vector, genres, title, year)
-        write_npz(self.run.dir.embeddings_path, emb.ids, emb.vectors)
-        # the index was built from the old embeddings: exact search from now on (`mmx index` rebuilds)
+    def reload(self) -> None:
+        """Reread the run's embeddings, index and map after trailers joined it on disk (``mmx.add``)."""
+        self.run.forget(models=False)
+        neighbours = Neighbours.of_run(self.run)
         with self._lock:
-            xy = map_layout(self.run, emb, self.cfg.layout) if self.snapshot.xy is not None else None
-            self.snapshot = Snapshot(Neighbours(emb), xy)
+            xy = map_layout(self.run, neighbours.emb, self.cfg.layout) if self.snapshot.xy is not None else None
+            self.snapshot = Snapshot(neighbours, xy)
 
 
 class Predictor:
@@ -118,11 +116,6 @@ class Predictor:
             }
             for c in range(len(probs))
         ]
-
-    def embed(self, trailer_id: str) -> np.ndarray:
-        with self._lock:
-            run = self.run
-            return embed_ids(run.model(), run.store, run.info, [trailer_id], 1)[0]
 
 
 class Collection:
@@ -236,12 +229,9 @@ class Collection:
 
     # ------------------------------------------------------------------ new trailers
     def add_store_trailer(self, trailer_id: str) -> None:
-        """A trailer just written to the run's store joins every space (embedded with each run's network)."""
-        for name, space in self.spaces.items():
-            predictor = self.predictors[name]
-            predictor.run.store.refresh()
-            meta = predictor.run.store.meta(trailer_id)
-            space.add(trailer_id, predictor.embed(trailer_id), meta.genres, meta.title, meta.year)
+        """A trailer that joined the run on disk (``mmx.add``: store, embeddings, index, map) joins every space."""
+        for space in self.spaces.values():
+            space.reload()
         with self._details_lock:
             self._details.pop(trailer_id, None)
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from mmx.catalog.build import Entry
 from mmx.catalog.labels import write_labels
 from mmx.errors import ConfigError, MissingExtra
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 try:
     import yt_dlp
@@ -175,5 +175,5 @@ def fetch_collection(
     ok = {r.trailer_id for r in results if r.status != "failed"}
     write_labels(Path(out_dir) / "labels.csv", [e for e in entries if e.trailer_id in ok])
     report = {"results": [asdict(r) for r in results]}
-    atomic_write_text(Path(out_dir) / "fetch_report.json", json.dumps(report, indent=1) + "\n")
+    atomic_write(Path(out_dir) / "fetch_report.json", json.dumps(report, indent=1) + "\n")
     return results

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from mmx.catalog.build import Entry
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 COLUMNS = ["trailer_id", "genres", "title", "year", "split"]
 
@@ -19,5 +19,5 @@ def write_labels(path: str | Path, entries: list[Entry]) -> Path:
     writer.writerow(COLUMNS)
     for e in entries:
         writer.writerow([e.trailer_id, "|".join(e.genres), e.title, "" if e.year is None else e.year, e.split or ""])
-    atomic_write_text(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())
     return Path(path)

@@ -40,7 +40,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mmx.errors import StoreError, UnknownTrailerError
-from mmx.utils import atomic_write_text
+from mmx.artifacts import atomic_write
 
 FORMAT = "mmx-store"
 VERSION = 1
@@ -187,7 +187,7 @@ class FeatureStore:
                 raise StoreError(f"{root} exists and is not a folder")
             try:
                 (root / "entries").mkdir(parents=True, exist_ok=True)
-                atomic_write_text(
+                atomic_write(
                     root / "manifest.json",
                     json.dumps({"format": FORMAT, "version": VERSION, "experts": {}}, indent=2),
                 )
@@ -218,7 +218,7 @@ class FeatureStore:
             "experts": {n: asdict(e) for n, e in sorted(self.experts.items())},
         }
         try:
-            atomic_write_text(self.root / "manifest.json", json.dumps(data, indent=2) + "\n")
+            atomic_write(self.root / "manifest.json", json.dumps(data, indent=2) + "\n")
         except OSError as e:
             raise _write_error(self.root, "write manifest.json", e) from e
 

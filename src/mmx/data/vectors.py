@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmx.errors import InputError
-from mmx.utils import atomic_write_bytes, atomic_write_text
+from mmx.artifacts import atomic_write
 
 
 @dataclass
@@ -72,7 +72,7 @@ def write_npz(path: str | Path, ids: list[str], vectors: np.ndarray) -> Path:
     """Write ``trailer_id`` (N,) str and ``embedding`` (N, D) float32 to ``path`` atomically."""
     buf = io.BytesIO()
     np.savez(buf, trailer_id=np.asarray(ids, dtype=str), embedding=np.asarray(vectors, dtype=np.float32))
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())
     return Path(path)
 
 
@@ -94,6 +94,15 @@ def read_npz(path: str | Path) -> tuple[list[str], np.ndarray]:
     return [str(t) for t in ids], vectors.astype(np.float32, copy=False)
 
 
+def read_ids(path: str | Path, key: str = "trailer_id") -> list[str]:
+    """The trailer ids of an npz (``key``) without reading its vectors (an npz reads array by array)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(t) for t in z[key]]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise InputError(f"cannot read the {key} array of {path} ({e})") from None
+
+
 def read_trailers_csv(path: Path) -> dict[str, tuple[list[str], str, int | None]]:
     """trailer_id → (genres, title, year) from an embeddings run's ``trailers.csv``."""
     if not path.exists():
@@ -113,4 +122,4 @@ def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | N
     writer.writerow(["trailer_id", "genres", "title", "year"])
     for tid, genres, title, year in rows:
         writer.writerow([tid, "|".join(genres), title, "" if year is None else year])
-    atomic_write_text(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())

@@ -14,7 +14,7 @@ import av
 import numpy as np
 
 from mmx.extract.decode import DecodeStats, decode_packets, open_video
-from mmx.utils import atomic_write_bytes
+from mmx.artifacts import atomic_write
 
 
 def load_audio(path: Path, sample_rate: int = 16000, stats: DecodeStats | None = None) -> np.ndarray | None:
@@ -48,4 +48,4 @@ def write_wav(path: Path, wave: np.ndarray, sample_rate: int = 16000) -> None:
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(pcm.tobytes())
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())

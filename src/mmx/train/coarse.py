@@ -2,7 +2,8 @@
 
 ``train_one_epoch`` is the coarse step; ``CoarseStage`` hands it to the shared loop
 (``mmx.train.loop``) with its rule for the best epoch — the highest validation
-``train.select_metric`` (AUPRC_w by default) — and ``train`` prepares, resumes and finishes a run.
+``train.select_metric`` (AUPRC_w by default); ``CoarseSpec`` says how its run folder is made,
+for ``run_stage`` (``train`` is that for a store and a config).
 
 Under ``torchrun`` each process trains on its share of every global batch of ``train.batch_size``
 trailers, every process evaluates the whole validation split, and only the main process writes
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,20 +22,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmx.config import RunConfig, recipe
+from mmx.config import RunConfig
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
-from mmx.embeddings import embed_run
-from mmx.errors import TrainError
+from mmx.errors import RunError, TrainError
 from mmx.inference import autocast, evaluate
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, epoch_seed, finish, fit, restore, seed_everything, start
+from mmx.train.loop import Stage, StageSpec, epoch_seed, run_stage, seed_everything
 
 
 def select_experts(store: FeatureStore, names: list[str] | None) -> dict[str, ExpertInfo]:
@@ -226,6 +227,41 @@ class CoarseStage(Stage):
         return bool(patience) and state.best_epoch is not None and state.epoch - state.best_epoch >= patience
 
 
+@dataclass
+class CoarseSpec(StageSpec):
+    """Coarse genre training on ``store`` (a FeatureStore or its folder; a resumed run's own by default)."""
+
+    store: FeatureStore | str | Path | None = None
+
+    kind = COARSE
+    title = "coarse"
+    what = "config"
+
+    def feature_store(self, info: RunInfo | None = None) -> FeatureStore:
+        given = self.store if self.store is not None else (info.store if info is not None else None)
+        if given is None:
+            raise RunError("--store is required to start a new run")
+        return given if isinstance(given, FeatureStore) else FeatureStore(given)
+
+    def saved_config(self, run: RunDir) -> RunConfig:
+        return run.read_config()
+
+    def make_info(self, cfg: RunConfig) -> RunInfo:
+        return prepare_run_info(self.feature_store(), cfg)
+
+    def run_config(self, cfg: RunConfig) -> RunConfig:
+        return cfg
+
+    def make_stage(self, info: RunInfo, cfg: RunConfig, dist: DistInfo, reporter: Reporter) -> CoarseStage:
+        n_excl = sum(len(v) for v in info.excluded.values())
+        reporter.line(
+            f"trailers: train {len(info.splits['train'])}, val {len(info.splits['val'])}, "
+            f"test {len(info.splits['test'])}; excluded {n_excl} "
+            f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
+        )
+        return CoarseStage(self.feature_store(info), info, cfg, dist)
+
+
 def train(
     store: FeatureStore,
     out: str | Path,
@@ -237,33 +273,11 @@ def train(
 ) -> TrainingState:
     """Train (or resume) a coarse run in ``out``; returns the final state (history, best epoch).
 
-    When the last epoch is done the run is made lean (``mmx.train.loop.finish``) and, with
+    ``run_stage`` of a ``CoarseSpec``: when the last epoch is done the run is made lean and, with
     ``write_embeddings``, the embeddings of every trailer of the store are written
-    (``RUN/embeddings.npz``). With several
-    processes (``dist``, from ``mmx.distributed.init_distributed`` in the application) every
-    process runs this with the same arguments; the main one writes the run folder and reports.
+    (``RUN/embeddings.npz``). With several processes (``dist``, from
+    ``mmx.distributed.init_distributed``) every process runs this with the same arguments; the
+    main one writes the run folder and reports.
     """
-    run = RunDir(out)
-    reporter = reporter if dist.is_main else reporter.silent()
-    info, state = start(run, resume, lambda: prepare_run_info(store, cfg), lambda r: _other_recipe(r, cfg), cfg, dist)
-    n_excl = sum(len(v) for v in info.excluded.values())
-    reporter.line(
-        f"trailers: train {len(info.splits['train'])}, val {len(info.splits['val'])}, "
-        f"test {len(info.splits['test'])}; excluded {n_excl} "
-        f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
-    )
-    stage = CoarseStage(store, info, cfg, dist)
-    if state is None:
-        state = TrainingState()
-    else:
-        restore(run, state, stage, reporter)
-    state = fit(run, stage, state, cfg.train.epochs, cfg.train.seed, dist, reporter)
-    done = finish(run, state, cfg.train.epochs, cfg.train.keep_optimizer, dist, stopped=stage.should_stop(state))
-    if done is not state and write_embeddings:
-        embed_run(run.root)
-    return done
-
-
-def _other_recipe(run: RunDir, cfg: RunConfig) -> str | None:
-    """Why the run's saved config is another recipe than ``cfg`` (None when only epochs/threads differ)."""
-    return None if recipe(run.read_config()) == recipe(cfg) else "another config"
+    spec = CoarseSpec(out, cfg, resume, embed=write_embeddings, store=store)
+    return run_stage(spec, reporter, dist).state

@@ -9,13 +9,14 @@ warm-up epochs then cosine annealing, 50 epochs. Every epoch logs the cosine sil
 validation trailers' bottleneck embeddings by primary genre (Fig. 6), epoch 0 being the coarse
 starting point.
 
-``FinetuneStage`` hands the NT-Xent step to the shared loop (``mmx.train.loop``: start-up, resume,
-seeding, checkpoints, lean finish). The run folder is a run like ``train``'s (kind ``"fine"``,
-``parent`` = the coarse run, the parent's config.json so the network loads the same way) plus
-``finetune.json``. Each epoch writes ``checkpoints/epoch-NNNN`` (network, projection head,
-optimizer) and ``best.safetensors`` — for a fine run the weights of the last finished epoch (its
-rule for the best epoch), without the projection head, which exists only to train. When the last
-epoch is done, ``embeddings.npz`` is written.
+``FinetuneStage`` hands the NT-Xent step to the shared loop and ``FineSpec`` says how its run
+folder is made (``mmx.train.loop.run_stage``: start-up, resume, seeding, checkpoints, lean
+finish). The run folder is a run like ``train``'s (kind ``"fine"``, ``parent`` = the coarse run,
+the parent's config.json so the network loads the same way) plus ``finetune.json``. Each epoch
+writes ``checkpoints/epoch-NNNN`` (network, projection head, optimizer) and ``best.safetensors`` —
+for a fine run the weights of the last finished epoch (its rule for the best epoch), without the
+projection head, which exists only to train. When the last epoch is done, ``embeddings.npz`` is
+written.
 
 Under ``torchrun`` (``mmx.distributed``) each process embeds its share of every global batch
 and NT-Xent runs on the views of all processes gathered together, so every anchor still has the
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +36,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmx.config import FinetuneConfig, merge, recipe
+from mmx.config import FinetuneConfig, RunConfig, merge
 from mmx.data.dataset import ViewRule
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.data.windows import window_indices
 from mmx.distributed import DistInfo, Step, batch_steps, gather_with_grad, wrap_model
-from mmx.embeddings import embed_ids, embed_run
+from mmx.embeddings import embed_ids
 from mmx.errors import RunError, TrainError
 from mmx.inference import autocast
 from mmx.losses import NTXentLoss
@@ -49,7 +51,7 @@ from mmx.model.mmx import MMX
 from mmx.progress import QUIET, Reporter
 from mmx.registry import Registry
 from mmx.run import COARSE, FINE, ModelRun, Run, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, epoch_seed, finish, fit, restore, save_epoch, start
+from mmx.train.loop import Stage, StageSpec, epoch_seed, run_stage, save_epoch
 
 FINETUNE_FILE = "finetune.json"
 
@@ -195,6 +197,53 @@ class FinetuneStage(Stage):
     def is_best(self, score: float, state: TrainingState) -> bool:
         return True
 
+    def first_state(self, run: RunDir, dist: DistInfo, reporter: Reporter) -> TrainingState:
+        """Epoch 0: the coarse starting point, validated and kept like any epoch."""
+        record = {"epoch": 0, **self.validate()}
+        state = save_epoch(run, self, TrainingState(), 0, record, dist)
+        reporter.line(f"epoch 0 (coarse start): val silhouette {record['val_silhouette']:.4f}")
+        return state
+
+
+@dataclass
+class FineSpec(StageSpec):
+    """NT-Xent fine-tuning of the coarse run ``parent`` (a resumed run's own by default)."""
+
+    parent: str | Path | None = None
+
+    kind = FINE
+    title = "fine-tuning"
+    what = "fine-tuning config"
+
+    @cached_property
+    def parent_run(self) -> Run:
+        parent, run = self.parent, RunDir(self.out)
+        if parent is None and self.resume and run.exists():
+            parent = run.read_info().parent
+        if parent is None:
+            raise RunError(f"{run.root} holds no fine-tuning run to resume; give the coarse run to start from")
+        return Run.open(parent)
+
+    def saved_config(self, run: RunDir) -> FinetuneConfig:
+        return read_finetune_config(run)
+
+    def make_info(self, cfg: FinetuneConfig) -> RunInfo:
+        return _fine_info(self.parent_run, cfg)
+
+    def run_config(self, cfg: FinetuneConfig) -> RunConfig | None:
+        return self.parent_run.config if isinstance(self.parent_run, ModelRun) else None
+
+    def extra_files(self, cfg: FinetuneConfig) -> dict[str, str]:
+        return {FINETUNE_FILE: json.dumps(asdict(cfg), indent=2) + "\n"}
+
+    def other_source(self, info: RunInfo) -> str | None:
+        if self.parent is not None and Path(self.parent).resolve() != Path(info.parent):
+            return f"another coarse run ({info.parent}, not {self.parent})"
+        return None
+
+    def make_stage(self, info: RunInfo, cfg: FinetuneConfig, dist: DistInfo, reporter: Reporter) -> FinetuneStage:
+        return FinetuneStage(self.parent_run, info, cfg, dist)
+
 
 def finetune(
     parent: str | Path | None,
@@ -209,30 +258,7 @@ def finetune(
     With several processes (``dist``) every process runs this with the same arguments and the main
     one writes the run.
     """
-    run = RunDir(out)
-    reporter = reporter if dist.is_main else reporter.silent()
-    if resume and run.exists():
-        parent = run.read_info().parent if parent is None else parent
-    if parent is None:
-        raise RunError(f"{run.root} holds no fine-tuning run to resume; give the coarse run to start from")
-    parent_run = Run.open(parent)
-    info, state = start(
-        run, resume, lambda: _fine_info(parent_run, cfg), lambda r: _other_recipe(r, parent, cfg),
-        parent_run.config if isinstance(parent_run, ModelRun) else None, dist,
-        {FINETUNE_FILE: json.dumps(asdict(cfg), indent=2) + "\n"},
-    )
-    stage = FinetuneStage(parent_run, info, cfg, dist)
-    if state is None:
-        record = {"epoch": 0, **stage.validate()}
-        state = save_epoch(run, stage, TrainingState(), 0, record, dist)
-        reporter.line(f"epoch 0 (coarse start): val silhouette {record['val_silhouette']:.4f}")
-    else:
-        restore(run, state, stage, reporter)
-    state = fit(run, stage, state, cfg.epochs, cfg.seed, dist, reporter)
-    done = finish(run, state, cfg.epochs, cfg.keep_optimizer, dist)
-    if done is not state:
-        embed_run(run.root)
-    return done
+    return run_stage(FineSpec(out, cfg, resume, parent=parent), reporter, dist).state
 
 
 def read_finetune_config(run: RunDir) -> FinetuneConfig:
@@ -260,13 +286,3 @@ def _fine_info(parent: Run, cfg: FinetuneConfig) -> RunInfo:
         kind=FINE, store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
         excluded=info.excluded, parent=str(parent.root.resolve()),
     )
-
-
-def _other_recipe(run: RunDir, parent: str | Path, cfg: FinetuneConfig) -> str | None:
-    """Why a fine run's saved recipe is another than ``cfg`` from ``parent`` (None when only epochs/threads differ)."""
-    info = run.read_info()
-    if info.kind != FINE:
-        return f"another kind of training (it is a {info.kind} run, not a fine-tuning run)"
-    if Path(parent).resolve() != Path(info.parent):
-        return f"another coarse run ({info.parent}, not {parent})"
-    return None if recipe(read_finetune_config(run)) == recipe(cfg) else "another fine-tuning config"

@@ -17,6 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
+from mmx.artifacts import atomic_write
 from mmx.config import RunConfig
 from mmx.data.store import FeatureStore
 from mmx.errors import TrainError
@@ -25,7 +26,6 @@ from mmx.metrics import PROTOCOL_KEYS
 from mmx.progress import QUIET, Reporter
 from mmx.run import RunDir
 from mmx.train.coarse import train
-from mmx.utils import atomic_write_text
 
 
 def n_folds(store: FeatureStore) -> int:
@@ -81,5 +81,5 @@ def run_kfold(
         "mean": {key: statistics.fmean(r[key] for r in results) for key in keys},
         "sd": {key: statistics.stdev(r[key] for r in results) if len(results) > 1 else 0.0 for key in keys},
     }
-    atomic_write_text(out / "kfold.json", json.dumps(summary, indent=1, default=str) + "\n")
+    atomic_write(out / "kfold.json", json.dumps(summary, indent=1, default=str) + "\n")
     return summary

@@ -1,9 +1,12 @@
 """The one training loop: a run folder started or resumed, epochs seeded, checkpointed and reported.
 
 A training stage — coarse genre training (``coarse.py``), NT-Xent fine-tuning (``finetune.py``) —
-is a ``Stage``: the modules it trains and saves (``parts``, the network under ``"model"``), its
-optimizer, one epoch of its own step, its validation figure and its rule for the best epoch.
-Everything else is done here, the same way for both:
+brings two things: a ``StageSpec`` (what to run: the run folder, the settings, where it starts
+from, how its run folder is made and checked on resume) and a ``Stage`` (the modules it trains
+and saves — ``parts``, the network under ``"model"`` —, its optimizer, one epoch of its own
+step, its validation figure and its rule for the best epoch). ``run_stage(spec)`` drives either
+— the CLI commands build a spec and call it — and everything else is done here, the same way
+for both:
 
 * ``start`` — a new run folder (refusing an existing one), or the resumed one (refusing another
   recipe; only the epoch count may grow), written by the main process after every process has read it;
@@ -15,8 +18,10 @@ Everything else is done here, the same way for both:
 * ``finish`` — a lean run: once the last epoch is done the optimizer state is dropped (unless
   ``keep_optimizer``) and the last epoch's network weights too when they are the best ones.
 
+``run_stage`` then writes the embeddings of every trailer of the store (``mmx.embeddings``).
 Under ``torchrun`` every process runs the same loop; only the main one writes the run folder and
-reports (``mmx.distributed``).
+reports (``mmx.distributed``). Called without a ``DistInfo``, ``run_stage`` sets the process's
+threads and joins (and leaves) the torchrun job itself, as a command's process wants.
 """
 
 from __future__ import annotations
@@ -24,20 +29,22 @@ from __future__ import annotations
 import abc
 import errno
 import time
-from dataclasses import replace
-from typing import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from mmx.config import RunConfig
-from mmx.distributed import DistInfo, barrier
+from mmx.artifacts import atomic_write
+from mmx.config import RunConfig, recipe, schedule, with_epochs
+from mmx.distributed import DistInfo, barrier, close_distributed, init_distributed
+from mmx.embeddings import embed_run
 from mmx.errors import RunError
-from mmx.progress import Reporter
+from mmx.progress import QUIET, Reporter
 from mmx.run import RunDir, RunInfo, TrainingState
-from mmx.utils import atomic_write_text
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -68,6 +75,113 @@ class Stage(abc.ABC):
         so a resumed run stops where an uninterrupted one did."""
         return False
 
+    def first_state(self, run: RunDir, dist: DistInfo, reporter: Reporter) -> TrainingState:
+        """The state a new run starts from (a stage may record an epoch 0 first)."""
+        return TrainingState()
+
+
+@dataclass
+class StageSpec(abc.ABC):
+    """What to run: built by the CLI (or a script), run by ``run_stage``; one subclass per stage."""
+
+    out: str | Path  # the run folder to create (or to resume)
+    cfg: Any = None  # the settings (RunConfig, FinetuneConfig); None to resume a run with its own
+    resume: bool = False  # continue the run in ``out`` when it exists (checked against ``cfg``)
+    epochs: int | None = None  # with ``cfg`` None: the grown epoch count of the resumed run
+    embed: bool = True  # write the embeddings of every trailer of the store when the last epoch is done
+
+    kind: ClassVar[str]  # the kind of run it makes (mmx.run.KINDS)
+    title: ClassVar[str]  # its name in messages ("coarse", "fine-tuning")
+    what: ClassVar[str]  # its settings in messages ("config", "fine-tuning config")
+
+    @abc.abstractmethod
+    def saved_config(self, run: RunDir) -> Any:
+        """The settings a run of this stage was started with."""
+
+    @abc.abstractmethod
+    def make_info(self, cfg: Any) -> RunInfo:
+        """The info of a new run (its data, splits and genres)."""
+
+    @abc.abstractmethod
+    def run_config(self, cfg: Any) -> RunConfig | None:
+        """The RunConfig kept as ``config.json`` (the network's config: the parent's for a fine run)."""
+
+    @abc.abstractmethod
+    def make_stage(self, info: RunInfo, cfg: Any, dist: DistInfo, reporter: Reporter) -> Stage:
+        """The stage's modules and optimizer, on ``dist``'s device."""
+
+    def extra_files(self, cfg: Any) -> dict[str, str]:
+        """Files written beside ``config.json`` (name → text)."""
+        return {}
+
+    def other_source(self, info: RunInfo) -> str | None:
+        """Why a resumed run started from somewhere else than this spec asks (None when it did not)."""
+        return None
+
+    def settings(self, run: RunDir) -> Any:
+        """``cfg``, or the resumed run's own settings (with ``epochs`` when given)."""
+        if self.cfg is not None:
+            return self.cfg
+        if not (self.resume and run.exists()):
+            raise RunError(f"{run.root} holds no run to resume; give the settings of a new {self.title} run")
+        saved = self.saved_config(run)
+        return saved if self.epochs is None else with_epochs(saved, self.epochs)
+
+    def other_recipe(self, run: RunDir, cfg: Any) -> str | None:
+        """Why the run in ``run`` is another recipe than ``cfg`` (None when only epochs/threads differ)."""
+        info = run.read_info()
+        if info.kind != self.kind:
+            return f"another kind of training (it is a {info.kind} run, not a {self.title} run)"
+        return self.other_source(info) or (
+            None if recipe(self.saved_config(run)) == recipe(cfg) else f"another {self.what}")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    state: TrainingState  # where the run stands: history, best epoch, finished
+    cfg: Any  # the settings it ran with (a resumed run's own)
+    main: bool  # this process is the main one: it wrote the run folder and reports
+
+
+def run_stage(spec: StageSpec, reporter: Reporter = QUIET, dist: DistInfo | None = None) -> StageResult:
+    """Start or resume the run ``spec`` asks for, train its epochs, finish it lean and embed its trailers.
+
+    Without ``dist`` this process sets its threads (``threads`` of the settings) and joins the torchrun
+    job of its environment (a world of one without torchrun) for the stage, leaving it after; with
+    ``dist`` the caller has done that (several stages in one job).
+    """
+    run = RunDir(spec.out)
+    cfg = spec.settings(run)
+    own = dist is None
+    if own:
+        if schedule(cfg).threads:
+            torch.set_num_threads(schedule(cfg).threads)
+        dist = init_distributed()
+    ok = False
+    try:
+        state = _drive(spec, run, cfg, reporter if dist.is_main else reporter.silent(), dist)
+        ok = True
+    finally:
+        if own:
+            close_distributed(ok)
+    return StageResult(state, cfg, dist.is_main)
+
+
+def _drive(spec: StageSpec, run: RunDir, cfg: Any, reporter: Reporter, dist: DistInfo) -> TrainingState:
+    plan = schedule(cfg)
+    info, state = start(run, spec.resume, lambda: spec.make_info(cfg), lambda r: spec.other_recipe(r, cfg),
+                        spec.run_config(cfg), dist, spec.extra_files(cfg))
+    stage = spec.make_stage(info, cfg, dist, reporter)
+    if state is None:
+        state = stage.first_state(run, dist, reporter)
+    else:
+        restore(run, state, stage, reporter)
+    state = fit(run, stage, state, plan.epochs, plan.seed, dist, reporter)
+    done = finish(run, state, plan.epochs, plan.keep_optimizer, dist, stopped=stage.should_stop(state))
+    if done is not state and spec.embed:
+        embed_run(run.root)
+    return done
+
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % 2**31
@@ -80,7 +194,7 @@ def seed_everything(seed: int) -> None:
 
 def start(
     run: RunDir, resume: bool, make_info: Callable[[], RunInfo], same_recipe: Callable[[RunDir], str | None],
-    cfg: RunConfig, dist: DistInfo, extra_files: dict[str, str] | None = None,
+    cfg: RunConfig | None, dist: DistInfo, extra_files: dict[str, str] | None = None,
 ) -> tuple[RunInfo, TrainingState | None]:
     """The run's info and, when resuming, its training state; the folder written (main process).
 
@@ -103,7 +217,7 @@ def start(
     if dist.is_main:
         run.write_info(info, cfg)  # on resume: records a grown epoch count
         for name, text in (extra_files or {}).items():
-            atomic_write_text(run.root / name, text)
+            atomic_write(run.root / name, text)
     return info, state
 
 

@@ -220,7 +220,7 @@ def scene_lines(run, query: str, report: "Reporter") -> None:
           f"{result['trailers']} trailers, hits from other trailers: mmx {result[f'mmx_precision_at_{k}']:.3f}, "
           f"raw {result['raw_expert']} {result[f'raw_precision_at_{k}']:.3f}, "
           f"random {result[f'random_precision_at_{k}']:.3f}")
-    _, hits = search_run_scenes(run, f"{query}@1", k=3, other_trailers=True)
+    _, hits = search_run_scenes(run, (query, 1.0), k=3, other_trailers=True)
     print(f"      scenes of other trailers most like {query!r} at 1 s: "
           + "; ".join(f"{h.trailer_id} {h.start:.1f}–{h.end:.1f} s ({h.score:.3f})" for h in hits))
 

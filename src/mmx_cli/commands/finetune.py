@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmx.config import POSITIVE_PAIRS
-from mmx_cli.common import add_progress_args, reporter, set_threads
+from mmx_cli.common import add_progress_args, reporter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,35 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx.config import FinetuneConfig, merge, resolve
-    from mmx.distributed import close_distributed, init_distributed
-    from mmx.errors import RunError
+    from mmx.config import FinetuneConfig, resolve
     from mmx.run import RunDir
-    from mmx.train.finetune import finetune, read_finetune_config
+    from mmx.train.finetune import FineSpec
+    from mmx.train.loop import run_stage
 
-    folder = RunDir(args.out)
-    if args.resume and folder.exists():
-        cfg = read_finetune_config(folder)
-        if args.epochs is not None:
-            cfg = merge(cfg, {"epochs": args.epochs})
-    else:
-        if not args.run:
-            raise RunError("--run (the coarse run to start from) is required to start a fine-tuning run")
+    cfg = None  # resuming: the run's own settings, with --epochs when given
+    if not (args.resume and RunDir(args.out).exists()):
         given = (("epochs", args.epochs), ("seed", args.seed), ("positive_pair", args.pairs))
         cfg = resolve(FinetuneConfig(), args.config, args.set, {k: v for k, v in given if v is not None})
-    set_threads(cfg.threads)
-    dist = init_distributed()
-    ok = False
-    try:
-        state = finetune(args.run, args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
-        ok = True
-    finally:
-        close_distributed(ok)
-    if not dist.is_main:  # under torchrun only the main process reports
+    done = run_stage(FineSpec(args.out, cfg, args.resume, epochs=args.epochs, parent=args.run), reporter(args))
+    if not done.main:  # under torchrun only the main process reports
         return 0
-    first, last = state.history[0], state.history[-1]
+    first, last = done.state.history[0], done.state.history[-1]
     print(
-        f"done: {state.epoch} epoch(s); val silhouette {first['val_silhouette']:.4f} (coarse) → "
+        f"done: {done.state.epoch} epoch(s); val silhouette {first['val_silhouette']:.4f} (coarse) → "
         f"{last['val_silhouette']:.4f}; projection head dropped → {args.out}"
     )
     return 0

@@ -52,6 +52,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 
 def run_summary(run: "Run") -> dict:
+    from mmx.artifacts import stale_files
     from mmx.labels import reviewed_count
     from mmx.run import ModelRun
 
@@ -66,6 +67,7 @@ def run_summary(run: "Run") -> dict:
         "splits": {s: len(v) for s, v in info.splits.items()},
         "excluded": {k: len(v) for k, v in info.excluded.items()},
         "reviewed": reviewed_count(run.root),  # trailers with a label decision in the explorer (RUN/reviews.jsonl)
+        "stale": stale_files(run),  # derived files that are out of date, each with the command that refreshes it
     }
     if not isinstance(run, ModelRun):
         emb = run.embeddings()
@@ -111,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print("splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items())
           + "; excluded: " + ", ".join(f"{k} {v}" for k, v in summary["excluded"].items()))
     print("genres: " + ", ".join(f"{g} {n}" for g, n in summary["genres"].items()))
+    for why in summary.get("stale", []):
+        print(f"stale: {why}")
     if summary.get("reviewed"):
         print(f"reviewed: {summary['reviewed']} trailer(s) have label decisions (`mmx labels export` writes them)")
     if "clips" in summary:

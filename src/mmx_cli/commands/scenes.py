@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,14 +47,46 @@ def add_scene_search_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframes", metavar="DIR", help="write each hit's keyframe into DIR (its path is printed)")
 
 
+def parse_scene_query(text: str) -> tuple[str, float]:
+    """``TRAILER_ID@SECONDS`` → (trailer id, seconds)."""
+    from mmx.errors import InputError
+
+    tid, at, seconds = text.rpartition("@")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = math.nan
+    if not at or not tid or not math.isfinite(value) or value < 0:
+        raise InputError(f"scene query {text!r} must be TRAILER_ID@SECONDS, e.g. t001@12.5")
+    return tid, value
+
+
+def write_keyframes(run, hits: list, folder: str | Path) -> list[str | None]:
+    """Each hit's keyframe written as ``folder/<rank>-<trailer>-<clip>.jpg``; None where the store has none."""
+    from mmx.artifacts import atomic_write
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[str | None] = []
+    for rank, h in enumerate(hits, 1):
+        data = run.store.keyframe(h.trailer_id, h.clip) if h.trailer_id in run.store else None
+        if data is None:
+            out.append(None)
+            continue
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in h.trailer_id)
+        out.append(str(atomic_write(folder / f"{rank:02d}-{safe}-{h.clip:03d}.jpg", data)))
+    return out
+
+
 def search_scenes(args: argparse.Namespace) -> int:
     from mmx.progress import Reporter
     from mmx.run import Run
-    from mmx.scenes import search_run_scenes, write_keyframes
+    from mmx.scenes import search_run_scenes
     from mmx_cli.common import print_json, table
 
     opened = Run.open(args.run)
-    query, hits = search_run_scenes(opened, args.scene, args.scene_video, args.k, args.other_trailers,
+    scene = parse_scene_query(args.scene) if args.scene is not None else None
+    query, hits = search_run_scenes(opened, scene, args.scene_video, args.k, args.other_trailers,
                                     Reporter("quiet" if args.json else "lines"))
     paths = write_keyframes(opened, hits, args.keyframes) if args.keyframes else [None] * len(hits)
     rows = [{"trailer_id": h.trailer_id, "title": h.title, "clip": h.clip, "start": h.start, "end": h.end,

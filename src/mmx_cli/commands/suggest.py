@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.inference import label_suggestions, model_run, ranked_label_changes
-    from mmx.utils import atomic_write_text
+    from mmx.artifacts import atomic_write
 
     run = model_run(args.run)
     ids = run.split_ids(args.split)
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(Path(args.out), buf.getvalue())
+    atomic_write(Path(args.out), buf.getvalue())
     n_add = sum(r["action"] == "add" for r in rows)
     touched = len({r["trailer_id"] for r in rows})
     print(f"{len(ids)} trailers: {n_add} label(s) to add, {len(rows) - n_add} to drop, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads
+from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,41 +27,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx.config import merge
-    from mmx.data.store import FeatureStore
-    from mmx.distributed import close_distributed, init_distributed
-    from mmx.errors import RunError
     from mmx.run import RunDir
-    from mmx.train.coarse import train
+    from mmx.train.coarse import CoarseSpec
+    from mmx.train.loop import run_stage
 
-    folder = RunDir(args.out)
-    if args.resume and folder.exists():
-        cfg = folder.read_config()
-        if args.epochs is not None:
-            cfg = merge(cfg, {"train": {"epochs": args.epochs}})
-        store_path = args.store or folder.read_info().store
-    else:
-        if not args.store:
-            raise RunError("--store is required to start a new run")
+    cfg = None  # resuming: the run's own settings, with --epochs when given
+    if not (args.resume and RunDir(args.out).exists()):
         flags = {
             "train": {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None},
             "model": {"fusion": args.fusion} if args.fusion else {},
             "data": {"experts": args.experts} if args.experts else {},
         }
         cfg = resolve_config(args, flags)
-        store_path = args.store
-    set_threads(cfg.train.threads)
-    dist = init_distributed()
-    ok = False
-    try:
-        state = train(FeatureStore(store_path), args.out, cfg, resume=args.resume, reporter=reporter(args), dist=dist)
-        ok = True
-    finally:
-        close_distributed(ok)
-    if not dist.is_main:  # under torchrun only the main process reports
+    spec = CoarseSpec(args.out, cfg, args.resume, epochs=args.epochs, store=args.store)
+    done = run_stage(spec, reporter(args))
+    if not done.main:  # under torchrun only the main process reports
         return 0
+    state = done.state
     print(
         f"done: {state.epoch} epoch(s), best epoch {state.best_epoch} "
-        f"(validation {cfg.train.select_metric} {state.best_score:.4f}) → {args.out}"
+        f"(validation {done.cfg.train.select_metric} {state.best_score:.4f}) → {args.out}"
     )
     return 0
