@@ -218,7 +218,8 @@ class MusicnnExpert(TorchExpert):
         return load_into(on_meta(lambda: Musicnn(n_classes=n_classes)), from_tf(tensors), index)
 
     def windows(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(N,) → ((frames, 96) log-mel, (n_windows,) start frames of its 187-frame windows, (n_windows, 2) seconds)."""
+        """(N,) → ((frames, 96) log-mel, (n_windows,) start frames of its 187-frame windows,
+        (n_windows, 2) start/end seconds)."""
         mel = log_mel(wave)  # (frames, 96)
         if len(mel) < WINDOW_FRAMES:  # musicnn's "repeat-pad" for short inputs
             mel = np.concatenate([mel] * -(-WINDOW_FRAMES // len(mel)))
