@@ -7,6 +7,10 @@ with the inner-product metric and its scores are cosines:
 * ``ivf`` — ``IndexIVFFlat``: k-means cells, ``nprobe`` of them scanned per query;
 * ``hnsw`` — ``IndexHNSWFlat``: a navigable small-world graph, ``ef_search`` candidates per query.
 
+``storage="float16"`` keeps the ivf and hnsw vectors in half precision: half the bytes each query
+reads (cosines within ~1e-3). ``index_config_for(n, dim)`` is what ``mmx index`` builds when no
+kind is given, chosen from ``bench/search.py``'s curves (README, "Search at scale").
+
 An index lives beside the embeddings it was built from::
 
     RUN/index-<kind>.faiss      the FAISS index (row i = trailer ids[i])
@@ -43,7 +47,21 @@ class IndexConfig:
     hnsw_m: int = 32  # hnsw: graph neighbours per node
     ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
+    storage: str = "float32"  # ivf, hnsw: vectors as "float32" or "float16" (STORAGE)
     seed: int = 0  # seeds the k-means training sample
+
+
+STORAGE = {"float32": None, "float16": faiss.ScalarQuantizer.QT_fp16}  # name → FAISS scalar quantizer
+EXACT_MAX_FLOATS = 1 << 23  # `mmx index` stays exact up to N × dim = 8.4M floats (a 32 MB scan per query)
+
+
+def index_config_for(n: int, dim: int) -> IndexConfig:
+    """The index for ``n`` vectors of ``dim`` dimensions: exact while a query's scan is small, else IVF
+    with √N cells and float16 vectors, 8 cells per query at ≤ 1,024-d and 4 beyond (recall@10 ≥ 0.95
+    at the lowest p99 on bench/search.py's real-like vectors, 100k–1M × 512 and 2,048)."""
+    if n * dim <= EXACT_MAX_FLOATS:
+        return IndexConfig(kind="exact")
+    return IndexConfig(kind="ivf", nprobe=8 if dim <= 1024 else 4, storage="float16")
 
 
 INDEXES: Registry[faiss.Index] = Registry("index kind")
@@ -56,8 +74,11 @@ def _exact(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 
 @INDEXES.register("ivf")
 def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
-    nlist = ivf_cells(n, cfg.nlist)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    nlist, quantizer, sq = ivf_cells(n, cfg.nlist), faiss.IndexFlatIP(dim), _storage(cfg)
+    if sq is None:
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, sq, faiss.METRIC_INNER_PRODUCT)
     index.cp.max_points_per_centroid = cfg.train_points
     index.cp.seed = cfg.seed
     return index
@@ -65,9 +86,19 @@ def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 
 @INDEXES.register("hnsw")
 def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
-    index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    sq = _storage(cfg)
+    if sq is None:
+        index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexHNSWSQ(dim, sq, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = cfg.ef_construction
     return index
+
+
+def _storage(cfg: IndexConfig):
+    if cfg.storage not in STORAGE:
+        raise ConfigError(f"unknown index storage {cfg.storage!r}; known: {', '.join(STORAGE)}")
+    return STORAGE[cfg.storage]
 
 
 def ivf_cells(n: int, nlist: int = 0) -> int:
