@@ -57,8 +57,9 @@ EXACT_MAX_FLOATS = 1 << 23  # `mmx index` stays exact up to N × dim = 8.4M floa
 
 def index_config_for(n: int, dim: int) -> IndexConfig:
     """The index for ``n`` vectors of ``dim`` dimensions: exact while a query's scan is small, else IVF
-    with √N cells and float16 vectors, 8 cells per query at ≤ 1,024-d and 4 beyond (recall@10 ≥ 0.95
-    at the lowest p99 on bench/search.py's real-like vectors, 100k–1M × 512 and 2,048)."""
+    with √N cells and float16 vectors, 8 cells per query at ≤ 1,024-d and 4 beyond: recall@10 ≥ 0.95 at
+    the lowest p50 among indexes that build in minutes (bench/search.py, real-like vectors, 100k–1M ×
+    512 and 2,048; HNSW answers faster but builds 30–80× slower)."""
     if n * dim <= EXACT_MAX_FLOATS:
         return IndexConfig(kind="exact")
     return IndexConfig(kind="ivf", nprobe=8 if dim <= 1024 else 4, storage="float16")
