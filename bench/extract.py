@@ -9,7 +9,7 @@ it measures, in seconds per minute of video:
   flow-stream expert like the paper's I3D-flow would take);
 * each expert's forward passes alone, on the frames the pipeline samples, run the way the
   pipeline runs them (batched, on the expert threads, PyTorch single-threaded per thread): its
-  FLOPs (``torch.utils.flop_counter``; GIST's FFTs are estimated as 5·N·log2 N per transform), the
+  FLOPs (``torch.utils.flop_counter``; GIST's pruned FFTs are counted as 5·N·log2 N per transform), the
   FLOP/s it achieves, and that over the machine's matrix-product peak measured in the same run
   (``torch.mm`` 2048², all cores, fp32 and bf16);
 * the whole pipeline (``Extractor.extract``, experts loaded and warm) and its wall time over the
@@ -48,6 +48,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmx.errors import ExtractError, WeightsMissing
+from mmx.experts.gist import pruned_bank
 from mmx.experts.torch_expert import torch_threads
 from mmx.extract import ExtractConfig, Extractor, load_experts
 from mmx.extract.audio import load_audio
@@ -166,12 +167,16 @@ def audio_alone(expert, waves: list[np.ndarray], rate: int, label: str = "") -> 
     return timed(run, label)[0]
 
 
-def gist_fft_flops(frames: int, n: int = 256, border: int = 32, filters: int = 32) -> float:
-    """GIST's FFTs: per frame 4 transforms of (n + 10)² (prefilter) and 1 + filters of (n + 2·border)²."""
+def gist_fft_flops(frames: int, n: int = 256, border: int = 32) -> float:
+    """GIST's FFTs as ``gist_batch`` runs them, 5·m·log2 m per complex transform of m points (half for a real
+    one): per frame 2 real 2-D transforms each way of (n + 10)² (prefilter), 1 complex one of N² (N = n + 2·border),
+    and per Gabor filter K + n transforms of N points (K: the rows where the filter is not ~0)."""
     def fft(m: int) -> float:
-        return 5 * m * m * math.log2(m * m)
+        return 5 * m * math.log2(m)
 
-    return frames * (4 * fft(n + 10) + (1 + filters) * fft(n + 2 * border))
+    big = n + 2 * border
+    per_filter = sum((len(f.index) + n) * fft(big) for f in pruned_bank(big))
+    return frames * (4 * fft((n + 10) ** 2) / 2 + fft(big ** 2) + per_filter)
 
 
 def count_flops(expert, inputs: list, waves: list[np.ndarray], rate: int) -> tuple[float, str]:

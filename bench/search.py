@@ -12,22 +12,26 @@ kernel is each trailer's own neighbourhood):
 with u the unit real embeddings, i a real trailer drawn uniformly and h the bandwidth (``--h``,
 default 0.7, chosen by ``--check``). New points fill the real manifold (between a trailer and its
 neighbours, never off it) at any density, so a million of them keep the real clusters, their sizes and
-their low intrinsic dimension. The 1,024-d result is lifted to the model's 2,048 dimensions by a
-random isometry (orthonormal columns: every cosine is kept). Queries are drawn the same way.
+their low intrinsic dimension. The 1,024-d result is lifted to the paper's 2,048 dimensions by a
+random isometry (orthonormal columns: every cosine is kept), or projected on its leading principal
+axes for the default model's 512 (``--dims``). Queries are drawn the same way.
 
 ``--check`` compares, at the real size (7,594), the real embeddings with 7,594 synthetic ones and
 with the two old generators: cosine to the 1st and 10th neighbour, mean cosine of random pairs,
 relative contrast (mean distance / 10th-neighbour distance; He et al. 2012), local intrinsic
 dimensionality (MLE over 20 neighbours; Amsaleg et al. 2015) and IVF recall@10 at 1–8 probes.
 
-For each size N, exact top-10 by brute force streamed over the collection (never a second full-size
-copy), then every index kind as ``mmx.index.build_index`` makes it with ``IndexConfig``'s defaults
-(ivf: √N cells, ``--nprobes`` measured; hnsw: M 32, efSearch 128; exact: brute force), vectors
-generated chunk by chunk into the index: build seconds, p50/p99 ms per query (one at a time, as
-``mmx search`` asks) and recall@10. 1M × 2048 float32 is 8 GB in an IVF index.
+For each dimension and size N, exact top-10 by brute force streamed over the collection (never a
+second full-size copy), then every index kind as ``mmx.index.build_index`` makes it with
+``IndexConfig``'s defaults (ivf: √N cells, ``--nprobes`` measured; hnsw: M 32, ``--efs`` measured;
+exact: brute force; ``--storage`` float32 or float16) — or ``auto``, what ``mmx index`` builds
+(``index_config_for``) — vectors generated chunk by chunk into the index: build seconds, p50/p99 ms
+per query (one at a time, as ``mmx search`` asks) and recall@10. 1M × 2048 float32 is 8 GB in an
+IVF index (4 GB in float16).
 
     python bench/search.py --check
     python bench/search.py --sizes 1000000 --kinds ivf      # the catalogue-scale figure, ~9 GB of RAM
+    python bench/search.py --dims 512,2048 --kinds auto --sizes 100000,1000000   # what `mmx index` picks
 
 The last line of the output is JSON.
 """
@@ -44,7 +48,7 @@ import faiss
 import numpy as np
 
 from mmx.data.vectors import unit_rows
-from mmx.index import INDEXES, IndexConfig, ivf_cells, set_search_params, training_sample
+from mmx.index import INDEXES, IndexConfig, index_config_for, ivf_cells, set_search_params, training_sample
 
 DIM = 2048
 CHUNK = 50_000
@@ -54,15 +58,18 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mmx-visualiser
 class RealLike:
     """Smoothed bootstrap of the real unit embeddings along each trailer's k nearest neighbours."""
 
-    def __init__(self, real: np.ndarray, h: float, k: int = 10, seed: int = 0):
+    def __init__(self, real: np.ndarray, h: float, k: int = 10, seed: int = 0, dim: int = DIM):
         self.u = unit_rows(real.astype(np.float32))  # (R, 1024)
         sims = self.u @ self.u.T
         np.fill_diagonal(sims, -np.inf)
         self.neighbours = np.argpartition(-sims, k, axis=1)[:, :k]  # (R, k)
         self.h, self.k, self.seed = h, k, seed
-        rng = np.random.default_rng(seed)
-        q, _ = np.linalg.qr(rng.standard_normal((DIM, self.u.shape[1])).astype(np.float32))
-        self.lift = q.T.copy()  # (1024, 2048), orthonormal rows: x @ lift keeps every inner product
+        if dim >= self.u.shape[1]:
+            rng = np.random.default_rng(seed)
+            q, _ = np.linalg.qr(rng.standard_normal((dim, self.u.shape[1])).astype(np.float32))
+            self.lift = q.T.copy()  # (1024, dim), orthonormal rows: x @ lift keeps every inner product
+        else:  # the leading principal axes of the real embeddings, as a narrower trained embedding would keep
+            self.lift = np.linalg.svd(self.u - self.u.mean(0), full_matrices=False)[2][:dim].T.copy()  # (1024, dim)
 
     def draw_low(self, n: int, start: int) -> np.ndarray:
         """(n, 1024) rows ``start .. start+n`` of the synthetic collection (the same whatever the chunking)."""
@@ -77,7 +84,7 @@ class RealLike:
         return unit_rows(out)
 
     def draw(self, n: int, start: int) -> np.ndarray:
-        return unit_rows(self.draw_low(n, start) @ self.lift)  # (n, 2048)
+        return unit_rows(self.draw_low(n, start) @ self.lift)  # (n, dim)
 
 
 class Isotropic:
@@ -164,10 +171,9 @@ def exact_top(gen, size: int, queries: np.ndarray, k: int = 10) -> np.ndarray:
     return best_i
 
 
-def build(gen, kind: str, size: int) -> faiss.Index:
-    """The ``kind`` index of the collection, as ``mmx.index.build_index`` makes it, filled chunk by chunk."""
-    cfg = IndexConfig(kind=kind)
-    index = INDEXES.create(kind, DIM, size, cfg)
+def build(gen, cfg: IndexConfig, size: int, dim: int) -> faiss.Index:
+    """The ``cfg`` index of the collection, as ``mmx.index.build_index`` makes it, filled chunk by chunk."""
+    index = INDEXES.create(cfg.kind, dim, size, cfg)
     if not index.is_trained:
         need = ivf_cells(size, cfg.nlist) * cfg.train_points
         sample = np.concatenate([x for start, x in chunks(gen, min(size, max(need, CHUNK)))])
@@ -176,6 +182,11 @@ def build(gen, kind: str, size: int) -> faiss.Index:
         index.add(x)
     set_search_params(index, cfg)
     return index
+
+
+def index_config(kind: str, size: int, dim: int, storage: str) -> IndexConfig:
+    """``auto``: what ``mmx index`` builds for this size and dimension; else the kind with the defaults."""
+    return index_config_for(size, dim) if kind == "auto" else IndexConfig(kind=kind, storage=storage)
 
 
 def measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> dict:
@@ -190,6 +201,39 @@ def measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> dict:
             "recall_at_10": round(float(recall), 4), "load": round(os.getloadavg()[0], 2)}
 
 
+def sweep(kind: str, cfg: IndexConfig, args: argparse.Namespace) -> list[dict]:
+    """The query-time settings to measure: ``--nprobes`` (ivf), ``--efs`` (hnsw), the chosen one (auto), none (exact)."""
+    if kind == "ivf":
+        return [{"nprobe": int(v)} for v in args.nprobes.split(",")]
+    if kind == "hnsw":
+        return [{"efSearch": int(v)} for v in args.efs.split(",")]
+    return [{"nprobe": cfg.nprobe} if cfg.kind == "ivf" else {"efSearch": cfg.ef_search} if cfg.kind == "hnsw" else {}]
+
+
+def run_dim(gen, dim: int, args: argparse.Namespace) -> dict:
+    out: dict = {}
+    queries = gen.draw(args.queries, 10**9)  # rows outside the collection
+    for size in map(int, args.sizes.split(",")):
+        truth = exact_top(gen, size, queries)
+        out[str(size)] = {}
+        for kind in args.kinds.split(","):
+            cfg = index_config(kind, size, dim, args.storage)
+            t = time.perf_counter()
+            index = build(gen, cfg, size, dim)
+            row = out[str(size)][kind] = {"build_s": round(time.perf_counter() - t, 2), "kind": cfg.kind,
+                                          "storage": cfg.storage, "nlist": getattr(index, "nlist", None),
+                                          "settings": []}
+            for setting in sweep(kind, cfg, args):
+                for name, value in setting.items():
+                    faiss.ParameterSpace().set_index_parameter(index, name, value)
+                m = {**setting, **measure(index, queries, truth)}
+                row["settings"].append(m)
+                print(json.dumps({"dim": dim, "size": size, "kind": kind, **{k: v for k, v in row.items()
+                                                                             if k != "settings"}, **m}), flush=True)
+            del index
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--real", default=str(REAL), help="the real embeddings (npz with `embedding`)")
@@ -197,9 +241,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hs", default="0.4,0.7,1.0", help="--check: bandwidths to compare")
     p.add_argument("--h", type=float, default=0.7, help="bandwidth of the smoothed bootstrap")
     p.add_argument("--generator", default="real-like", choices=["real-like", "isotropic", "blobs"])
+    p.add_argument("--dims", default=str(DIM), help="embedding dimensions, comma-separated (real-like: 512, 2048)")
     p.add_argument("--sizes", default="100000", help="comma-separated collection sizes (the target: 1000000)")
-    p.add_argument("--kinds", default="ivf", help="index kinds (mmx.index.INDEXES)")
+    p.add_argument("--kinds", default="ivf", help="index kinds (mmx.index.INDEXES), or auto (what `mmx index` picks)")
+    p.add_argument("--storage", default="float32", help="float32 or float16 vectors in ivf and hnsw indexes")
     p.add_argument("--nprobes", default="32,64,128", help="ivf: cells scanned per query to measure (32 = default)")
+    p.add_argument("--efs", default="128", help="hnsw: efSearch values to measure (128 = default)")
     p.add_argument("--queries", type=int, default=300, help="queries per size, asked one at a time")
     args = p.parse_args(argv)
     with np.load(args.real, allow_pickle=False) as z:
@@ -208,25 +255,14 @@ def main(argv: list[str] | None = None) -> dict:
         out = check(real, [float(h) for h in args.hs.split(",")])
         print(json.dumps(out))
         return out
-    gen = {"real-like": lambda: RealLike(real, args.h), "isotropic": Isotropic, "blobs": Blobs}[args.generator]()
-    result: dict = {"threads": faiss.omp_get_max_threads(), "dim": DIM, "generator": args.generator, "h": args.h,
-                    "load_before": os.getloadavg(), "sizes": {}}
-    queries = gen.draw(args.queries, 10**9)  # rows outside the collection
-    for size in map(int, args.sizes.split(",")):
-        truth = exact_top(gen, size, queries)
-        out = result["sizes"][str(size)] = {}
-        for kind in args.kinds.split(","):
-            t = time.perf_counter()
-            index = build(gen, kind, size)
-            row = out[kind] = {"build_s": round(time.perf_counter() - t, 2), "settings": []}
-            settings = [int(v) for v in args.nprobes.split(",")] if kind == "ivf" else [None]
-            for nprobe in settings:
-                if nprobe is not None:
-                    index.nprobe = nprobe
-                m = {"nprobe": nprobe, **measure(index, queries, truth)}
-                row["settings"].append(m)
-                print(json.dumps({"size": size, "kind": kind, "build_s": row["build_s"], **m}), flush=True)
-            del index
+    result: dict = {"threads": faiss.omp_get_max_threads(), "generator": args.generator, "h": args.h,
+                    "load_before": os.getloadavg(), "dims": {}}
+    for dim in map(int, args.dims.split(",")):
+        if args.generator != "real-like" and dim != DIM:
+            raise SystemExit(f"--generator {args.generator} draws {DIM}-d vectors only")
+        gen = {"real-like": lambda: RealLike(real, args.h, dim=dim), "isotropic": Isotropic, "blobs": Blobs}[
+            args.generator]()
+        result["dims"][str(dim)] = run_dim(gen, dim, args)
     result["load_after"] = os.getloadavg()
     print(json.dumps(result))
     return result

@@ -1,8 +1,12 @@
-"""Training speed at the paper's sizes: trailers/s, share of the machine's matmul peak, I/O cost.
+"""Training speed of each network preset: trailers/s, share of the machine's matmul peak, I/O cost.
+
+Every figure is measured for each preset in ``--model`` (default: ``default,paper`` — the shipped
+``ModelConfig()``, 256-d experts and a 512-d embedding, and the paper's sizes, 768-d experts and a
+2048-d bottleneck; both 40 × 9-clip sequences), each named in the JSON under ``networks``:
 
 * ``trailers_per_s`` — one training step (forward, backward, Adam) on a batch of 32 trailers of
-  ~100 clips, 4 experts (appearance 2048, scene 512, motion 1024, audio 128 per window), the paper's
-  network (768-d experts, 40 × 9-clip sequences, 2048-d bottleneck), batch already in memory;
+  ~100 clips, 4 experts (appearance 2048, scene 512, motion 1024, audio 128 per window), batch
+  already in memory;
 * ``peak_fraction`` — FLOP/s of that step (matmul FLOPs counted by ``FlopCounterMode``) over the
   FLOP/s of a large ``torch.mm`` measured here at the same dtype (float32 on CPUs, bf16 on GPUs);
 * ``io_ratio`` — a training epoch read from the memory-mapped store (``make_loader``) over the same
@@ -12,7 +16,7 @@
 SYNTHETIC DATA (random features, bench/synthetic.py). The store is written to ``--store``
 (default /tmp/mmx-bench-train, reused by later runs).
 
-    python bench/train.py [--trailers 128] [--batch 32] [--steps 5] [--repeats 2]
+    python bench/train.py [--model default,paper] [--trailers 128] [--batch 32] [--steps 5] [--repeats 2] [--threads N]
 
 The last line of the output is JSON.
 """
@@ -34,7 +38,7 @@ from mmx.data.loader import make_loader
 from mmx.distributed import DistInfo
 from mmx.inference import autocast
 from mmx.losses import WeightedBCELoss, positive_weights
-from mmx.model.mmx import create_model
+from mmx.model.mmx import MODELS, create_model
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
 
 
@@ -64,20 +68,9 @@ def step(model, batch, loss_fn, optimizer, dist: DistInfo) -> None:
     optimizer.step()
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--store", default="/tmp/mmx-bench-train", help="synthetic store folder (written when missing)")
-    p.add_argument("--trailers", type=int, default=128, help="trailers in the store (80 %% train: the epoch)")
-    p.add_argument("--clips", type=int, default=100, help="clips per trailer (±20 %%)")
-    p.add_argument("--batch", type=int, default=32, help="trailers per step (paper: 32)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps for trailers/s")
-    p.add_argument("--repeats", type=int, default=2, help="epochs timed from the store and from RAM (best taken)")
-    args = p.parse_args(argv)
-
-    dist = DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = torch.bfloat16 if dist.device.type == "cuda" else torch.float32
-    store = write_store(args.store, args.trailers, args.clips)
-    cfg = merge(RunConfig(), {"train": {"batch_size": args.batch}})
+def time_network(preset: str, store, args: argparse.Namespace, dist: DistInfo, peak: float) -> dict:
+    """One preset's step time, FLOP/s over ``peak`` and store-versus-RAM epoch time."""
+    cfg = merge(RunConfig(), {"model": vars(MODELS.create(preset)), "train": {"batch_size": args.batch}})
     info = prepare_run_info(store, cfg)
     torch.manual_seed(0)
     model = create_model(info.expert_infos(), len(info.genres), cfg.model).to(dist.device)
@@ -100,7 +93,6 @@ def main(argv: list[str] | None = None) -> dict:
         _sync(dist.device)
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times)
-    peak = matmul_peak(dist.device, dtype)
 
     # an epoch from the memory-mapped store against the same epoch from RAM
     in_ram = [b.to(dist.device) for b in loader]
@@ -112,15 +104,40 @@ def main(argv: list[str] | None = None) -> dict:
         t = time.perf_counter()
         train_one_epoch(model, in_ram, loss_fn, optimizer, dist=dist)
         ram_s.append(time.perf_counter() - t)
-
-    result = {
-        "device": str(dist.device), "dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
-        "batch": args.batch, "clips_in_batch": int(batch.avail.shape[0]),
+    sizes = {k: getattr(cfg.model, k) for k in ("expert_dim", "seq_hidden", "bottleneck_hidden", "embed_dim")}
+    return {
+        "model": preset, "sizes": sizes, "parameters": sum(p.numel() for p in model.parameters()),
+        "clips_in_batch": int(batch.avail.shape[0]),
         "step_s": round(step_s, 4), "trailers_per_s": round(len(batch.ids) / step_s, 2),
         "step_gflop": round(flops / 1e9, 2), "achieved_gflops": round(flops / step_s / 1e9, 2),
-        "mm_peak_gflops": round(peak / 1e9, 2), "peak_fraction": round(flops / step_s / peak, 3),
+        "peak_fraction": round(flops / step_s / peak, 3),
         "epoch_trailers": len(info.splits["train"]), "epoch_store_s": round(min(store_s), 3),
         "epoch_ram_s": round(min(ram_s), 3), "io_ratio": round(min(store_s) / min(ram_s), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="default,paper", help="network presets (mmx.model.MODELS), comma-separated")
+    p.add_argument("--store", default="/tmp/mmx-bench-train", help="synthetic store folder (written when missing)")
+    p.add_argument("--trailers", type=int, default=128, help="trailers in the store (80 %% train: the epoch)")
+    p.add_argument("--clips", type=int, default=100, help="clips per trailer (±20 %%)")
+    p.add_argument("--batch", type=int, default=32, help="trailers per step (paper: 32)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps for trailers/s")
+    p.add_argument("--repeats", type=int, default=2, help="epochs timed from the store and from RAM (best taken)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    dist = DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = torch.bfloat16 if dist.device.type == "cuda" else torch.float32
+    store = write_store(args.store, args.trailers, args.clips)
+    peak = matmul_peak(dist.device, dtype)
+    networks = {name: time_network(name, store, args, dist, peak) for name in args.model.split(",") if name}
+    result = {
+        "device": str(dist.device), "dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
+        "batch": args.batch, "mm_peak_gflops": round(peak / 1e9, 2), "networks": networks,
     }
     print(json.dumps(result))
     return result

@@ -9,10 +9,13 @@ import pytest
 
 from mmx.data.vectors import write_npz
 from mmx.embeddings import ensure_embeddings, import_embeddings
+from mmx.errors import ConfigError
 from mmx.index import (
+    EXACT_MAX_FLOATS,
     IndexConfig,
     build_index,
     build_run_index,
+    index_config_for,
     load_run_index,
     search,
 )
@@ -68,6 +71,31 @@ def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, targ
     q = emb.vectors[::53]  # (144, 1024)
     _, rows = search(build_index(emb.vectors, IndexConfig(kind=kind, ef_construction=64)), q, 10)
     assert _recall(rows, _brute_force(emb.vectors, q, 10)) >= target
+
+
+@pytest.mark.parametrize("kind, target", [("ivf", 0.9), ("hnsw", 0.95)])
+def test_float16_storage_keeps_recall_and_cosines(real_run, kind, target):
+    emb = ensure_embeddings(real_run)
+    q = emb.vectors[::53]  # (144, 1024)
+    index = build_index(emb.vectors, IndexConfig(kind=kind, ef_construction=64, storage="float16"))
+    scores, rows = search(index, q, 10)
+    assert _recall(rows, _brute_force(emb.vectors, q, 10)) >= target
+    xn = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    np.testing.assert_allclose(scores, np.take_along_axis(qn @ xn.T, rows, axis=1), atol=2e-3)
+    with pytest.raises(ConfigError, match="unknown index storage 'int4'"):
+        build_index(emb.vectors, IndexConfig(kind=kind, storage="int4"))
+
+
+def test_index_chosen_by_size_and_dimension(shared_data, tmp_path):
+    assert index_config_for(EXACT_MAX_FLOATS // 512, 512).kind == "exact"
+    big, wide = index_config_for(1_000_000, 512), index_config_for(1_000_000, 2048)
+    assert (big.kind, big.storage, big.nlist, big.nprobe) == ("ivf", "float16", 0, 8)  # √N cells
+    assert (wide.kind, wide.storage, wide.nprobe) == ("ivf", "float16", 4)
+    src = shared_data / "mmx-visualiser"
+    import_embeddings(src / "embeddings.npz", src / "metadata.csv", tmp_path / "run")
+    assert main(["index", "--run", str(tmp_path / "run")]) == 0  # 7,594 × 1024: small enough to stay exact
+    assert load_run_index(tmp_path / "run").kind == "exact"
 
 
 def test_run_index_is_used_while_it_matches_the_embeddings(real_run):

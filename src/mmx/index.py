@@ -7,6 +7,10 @@ with the inner-product metric and its scores are cosines:
 * ``ivf`` — ``IndexIVFFlat``: k-means cells, ``nprobe`` of them scanned per query;
 * ``hnsw`` — ``IndexHNSWFlat``: a navigable small-world graph, ``ef_search`` candidates per query.
 
+``storage="float16"`` keeps the ivf and hnsw vectors in half precision: half the bytes each query
+reads (cosines within ~1e-3). ``index_config_for(n, dim)`` is what ``mmx index`` builds when no
+kind is given, chosen from ``bench/search.py``'s curves (docs/search.md).
+
 An index lives beside the vectors it was built from: ``save_index`` writes the FAISS file and a
 record of its settings (``read_index`` applies them again). A run's trailer embeddings have one
 per kind (``mmx.artifacts``)::
@@ -52,6 +56,7 @@ class IndexConfig:
     hnsw_m: int = 32  # hnsw: graph neighbours per node
     ef_construction: int = 200  # hnsw: candidate list while building
     ef_search: int = 128  # hnsw: candidate list per query (recall against speed)
+    storage: str = "float32"  # ivf, hnsw: vectors as "float32" or "float16" (STORAGES)
     seed: int = 0  # seeds the k-means training sample
     exact_max: int = 0  # up to this many vectors the index is exact whatever ``kind`` says (0: always ``kind``)
 
@@ -59,6 +64,20 @@ class IndexConfig:
 def sized_config(n: int, cfg: IndexConfig) -> IndexConfig:
     """The settings for ``n`` vectors: ``cfg``, or exact when ``n`` is at most ``cfg.exact_max``."""
     return replace(cfg, kind="exact") if n <= cfg.exact_max else cfg
+
+
+STORAGES = ("float32", "float16")  # how ivf and hnsw keep their vectors
+EXACT_MAX_FLOATS = 1 << 23  # `mmx index` stays exact up to N × dim = 8.4M floats (a 32 MB scan per query)
+
+
+def index_config_for(n: int, dim: int) -> IndexConfig:
+    """The index for ``n`` vectors of ``dim`` dimensions: exact while a query's scan is small, else IVF
+    with √N cells and float16 vectors, 8 cells per query at ≤ 1,024-d and 4 beyond: recall@10 ≥ 0.95 at
+    the lowest p50 among indexes that build in minutes (bench/search.py, real-like vectors, 100k–1M ×
+    512 and 2,048; HNSW answers faster but builds 30–80× slower)."""
+    if n * dim <= EXACT_MAX_FLOATS:
+        return IndexConfig(kind="exact")
+    return IndexConfig(kind="ivf", nprobe=8 if dim <= 1024 else 4, storage="float16")
 
 
 INDEXES: Registry[faiss.Index] = Registry("index kind")  # constructors import faiss (the `scale` extra)
@@ -75,8 +94,11 @@ def _exact(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
     import faiss
 
-    nlist = ivf_cells(n, cfg.nlist)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    nlist, quantizer, sq = ivf_cells(n, cfg.nlist), faiss.IndexFlatIP(dim), _storage(cfg)
+    if sq is None:
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, sq, faiss.METRIC_INNER_PRODUCT)
     index.cp.max_points_per_centroid = cfg.train_points
     index.cp.seed = cfg.seed
     return index
@@ -86,9 +108,22 @@ def _ivf(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
 def _hnsw(dim: int, n: int, cfg: IndexConfig) -> faiss.Index:
     import faiss
 
-    index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    sq = _storage(cfg)
+    if sq is None:
+        index = faiss.IndexHNSWFlat(dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexHNSWSQ(dim, sq, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = cfg.ef_construction
     return index
+
+
+def _storage(cfg: IndexConfig):
+    """FAISS's scalar quantizer for ``cfg.storage`` (None: float32, a flat index)."""
+    import faiss
+
+    if cfg.storage not in STORAGES:
+        raise ConfigError(f"unknown index storage {cfg.storage!r}; known: {', '.join(STORAGES)}")
+    return None if cfg.storage == "float32" else faiss.ScalarQuantizer.QT_fp16
 
 
 def ivf_cells(n: int, nlist: int = 0) -> int:

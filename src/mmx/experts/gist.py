@@ -6,11 +6,16 @@ descriptor: the energy of 32 Gabor filters (4 scales × 8 orientations) averaged
 grey 256×256 image, log + local contrast normalisation (``prefilter``), symmetric boundary
 extension of 32 pixels, Gabor transfer functions in the frequency domain (``gabor_bank``).
 It needs no weights. It runs in PyTorch (float32 FFTs, batches of frames, on the expert's device):
-within 1e-4 (relative) of the float64 NumPy version it replaced, several times faster. The paper's own scene expert is ``resnet18_places365`` (user weights).
+within 1e-4 (relative) of the float64 NumPy version it replaced, several times faster. Each filter's
+inverse transform is pruned (``filter_cells``): only the spectrum rows where the filter is not ~0
+and only the output columns inside the border are transformed, and the real, even prefilter uses
+half-spectrum FFTs — 2.4× fewer seconds than the full transforms, the same vectors to 6e-7
+(relative). The paper's own scene expert is ``resnet18_places365`` (user weights).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
@@ -48,10 +53,42 @@ def _gaussian(n: int, fc: float) -> np.ndarray:
     return np.fft.fftshift(np.exp(-(fx ** 2 + fy ** 2) / (fc / np.sqrt(np.log(2))) ** 2)).astype(np.float32)
 
 
-def _filters(n: int, border: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """For (n, n) images: the Gabor bank at the padded size and the prefilter's Gaussian, on ``device``."""
-    bank = torch.from_numpy(gabor_bank(n + 2 * border)).to(device)  # (F, n + 2·border, n + 2·border)
-    return bank, torch.from_numpy(_gaussian(n + 2 * PREFILTER_PAD, 4.0)).to(device)
+PRUNE_BELOW = 1e-8  # transfer-function values below this are dropped (float32 rounding is ~1e-7 of the largest)
+
+
+@dataclass(frozen=True)
+class PrunedFilter:
+    """One Gabor filter kept where it is not ~0: a circular run of spectrum rows (or of columns, ``transposed``)."""
+
+    transposed: bool  # True: the run is of columns; the filter and the spectrum are used transposed
+    index: torch.Tensor  # (K,) the run's rows of the (possibly transposed) spectrum, in circular order
+    gain: torch.Tensor  # (K, N, 2) the filter on those rows, repeated for the real and imaginary parts
+
+
+def circular_run(mask: np.ndarray) -> np.ndarray:
+    """FFT-layout indices of the one contiguous (in signed frequency) run of ``mask``, lowest frequency first."""
+    n = len(mask)
+    centred = np.fft.fftshift(mask)  # index j holds frequency j - n/2
+    on = np.flatnonzero(centred)
+    if not centred[on[0]:on[-1] + 1].all():
+        raise ValueError("a Gabor filter's support is not one run of frequencies")
+    return (np.arange(on[0], on[-1] + 1) + n // 2) % n
+
+
+@lru_cache(maxsize=4)
+def pruned_bank(n: int, device: torch.device = torch.device("cpu")) -> tuple[PrunedFilter, ...]:
+    """The (n, n) Gabor bank on ``device``, each filter cut to the rows or columns (whichever are fewer) where
+    it is not ~0."""
+    out = []
+    for g in gabor_bank(n):  # (n, n)
+        kept = g > PRUNE_BELOW
+        rows, cols = circular_run(kept.any(axis=1)), circular_run(kept.any(axis=0))
+        transposed = len(cols) < len(rows)
+        index = cols if transposed else rows
+        gain = (g.T if transposed else g)[index]  # (K, n)
+        gain = torch.from_numpy(np.repeat(gain[..., None], 2, axis=-1)).to(device)  # (K, n, 2)
+        out.append(PrunedFilter(transposed, torch.from_numpy(index).to(device), gain))
+    return tuple(out)
 
 
 def pad_symmetric(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -60,26 +97,45 @@ def pad_symmetric(x: torch.Tensor, pad: int) -> torch.Tensor:
     return x[..., idx, :][..., idx]
 
 
-def prefilter(img: torch.Tensor, gauss: torch.Tensor, pad: int = PREFILTER_PAD) -> torch.Tensor:
-    """(B, n, n) grey in [0, 255] → log image, high-passed and divided by its local contrast (LMgist's prefilt)."""
-    x = pad_symmetric(torch.log1p(img), pad)  # (B, n + 2·pad, n + 2·pad)
-    x = x - torch.fft.ifft2(torch.fft.fft2(x) * gauss).real
-    local_std = torch.sqrt(torch.abs(torch.fft.ifft2(torch.fft.fft2(x ** 2) * gauss)))
+def prefilter(img: torch.Tensor, pad: int = PREFILTER_PAD) -> torch.Tensor:
+    """(B, n, n) grey in [0, 255] → log image, high-passed and divided by its local contrast (LMgist's prefilt).
+
+    The Gaussian is real and even, so its filtering of a real image is real: half-spectrum FFTs."""
+    x = pad_symmetric(torch.log1p(img), pad)  # (B, m, m), m = n + 2·pad
+    m = x.shape[-1]
+    gauss = torch.from_numpy(_gaussian(m, 4.0)[:, :m // 2 + 1]).to(img.device)  # (m, m/2 + 1)
+    x = x - torch.fft.irfft2(torch.fft.rfft2(x) * gauss, s=(m, m))
+    local_std = torch.sqrt(torch.abs(torch.fft.irfft2(torch.fft.rfft2(x ** 2) * gauss, s=(m, m))))
     return (x / (0.2 + local_std))[:, pad:-pad, pad:-pad]
 
 
-def gist_batch(img: torch.Tensor, blocks: int = 4, border: int = 32, filters_per_pass: int = 8) -> torch.Tensor:
+def filter_cells(spectrum: torch.Tensor, f: PrunedFilter, border: int, blocks: int,
+                 work: torch.Tensor) -> torch.Tensor:
+    """Mean |ifft2(spectrum · filter)| per cell inside the border, from the kept rows only: (B, blocks, blocks).
+
+    ``spectrum`` is (B, N, N, 2) (real and imaginary parts), transposed when the filter is. The
+    inverse transform runs over the K kept rows, then along the other axis on the n output columns
+    only; the kept run is moved to the start of that axis, which multiplies the result by a unit
+    phase that the modulus removes. ``work`` is a (B, n, N) complex scratch buffer."""
+    b, n, k = spectrum.shape[0], work.shape[1], len(f.index)
+    rows = torch.view_as_complex(spectrum.index_select(1, f.index) * f.gain)  # (B, K, N) complex
+    half = torch.fft.ifft(rows, dim=-1)[..., border:-border]  # (B, K, n)
+    work[..., k:] = 0
+    work[..., :k] = half.transpose(1, 2)  # (B, n, K)
+    z = torch.view_as_real(torch.fft.ifft(work, dim=-1)[..., border:-border])  # (B, n, n, 2), the kept axis last
+    energy = z[..., 0].square().addcmul_(z[..., 1], z[..., 1]).sqrt_()  # (B, n, n)
+    cells = energy.reshape(b, blocks, n // blocks, blocks, n // blocks).mean(dim=(2, 4))  # (B, blocks, blocks)
+    return cells if f.transposed else cells.transpose(1, 2)  # (B, row, column) of the image
+
+
+def gist_batch(img: torch.Tensor, blocks: int = 4, border: int = 32) -> torch.Tensor:
     """(B, n, n) grey images in [0, 255], float32 → (B, filters · blocks²) mean Gabor energy per filter and cell."""
     b, n = img.shape[0], img.shape[-1]
-    bank, gauss = _filters(n, border, img.device)  # (F, N, N), (n + 10, n + 10)
-    x = torch.fft.fft2(pad_symmetric(prefilter(img, gauss), border))  # (B, N, N) complex
-    cells = []
-    for start in range(0, len(bank), filters_per_pass):  # bounds the memory at B × filters_per_pass images
-        g = bank[start:start + filters_per_pass]  # (f, N, N)
-        filtered = torch.fft.ifft2(x[:, None] * g[None])  # (B, f, N, N) complex
-        energy = filtered[..., border:-border, border:-border].abs()  # (B, f, n, n): the border never enters
-        cells.append(energy.view(b, len(g), blocks, n // blocks, blocks, n // blocks).mean(dim=(3, 5)))
-    return torch.cat(cells, dim=1).transpose(2, 3).reshape(b, -1)  # column-major cells, as LMgist orders them
+    x = torch.fft.fft2(pad_symmetric(prefilter(img), border))  # (B, N, N) complex, N = n + 2·border
+    spectra = {False: torch.view_as_real(x), True: torch.view_as_real(x.transpose(1, 2).contiguous())}
+    work = torch.empty(b, n, x.shape[-1], dtype=x.dtype, device=x.device)
+    cells = [filter_cells(spectra[f.transposed], f, border, blocks, work) for f in pruned_bank(x.shape[-1], x.device)]
+    return torch.stack(cells, dim=1).transpose(2, 3).reshape(b, -1)  # column-major cells, as LMgist orders them
 
 
 def gist(img: np.ndarray, blocks: int = 4, border: int = 32) -> np.ndarray:
@@ -99,7 +155,7 @@ class Gist(Expert):
     min_frames: int = 1
     max_frames: int = 8
     size: int = 256  # LMgist's image size
-    batch_size: ClassVar[int] = 4  # frames per pass (each holds 8 filtered 320² complex images)
+    batch_size: ClassVar[int] = 4  # frames per pass (1, 2, 4 or 8 take the same time per frame)
     weights_source: ClassVar[str] = "none needed (hand-made descriptor)"
 
     def settings(self) -> dict:
