@@ -59,3 +59,36 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# the page loads its script, style, pictures and videos from this server only; inline style attributes are
+# used for bars and swatches; no page of another site may frame it (clickjacking)
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+            "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"  # JSON and pictures: nothing to run, nothing to frame
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer")]
+
+
+class SecurityHeaders:
+    """Adds ``SECURITY_HEADERS`` to every answer, and a Content-Security-Policy to all but the API docs
+    page (``docs``, which loads Swagger UI from its CDN)."""
+
+    def __init__(self, app: ASGIApp, docs: str):
+        self.app, self.docs = app, docs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        csp = None if path == self.docs else (API_CSP if path.startswith("/api/") else PAGE_CSP).encode()
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
+                                      *([(b"content-security-policy", csp)] if csp else [])]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
