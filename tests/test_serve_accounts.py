@@ -244,3 +244,30 @@ def test_ingest_log_records_who_and_survives_a_torn_line(tmp_path):
     assert [e.trailer_id for e in log.entries()] == ["a"]
     log.record("b", None, "b.mp4")
     assert [(e.trailer_id, e.user) for e in log.entries()] == [("a", "ana"), ("b", None)]
+
+
+def test_admins_manage_users_through_the_api(run, team):
+    users, tokens = team
+    client = app_client(run, users)
+    assert client.get("/api/users", headers=bearer(tokens["curator"])).status_code == 403
+    listed = client.get("/api/users", headers=bearer(tokens["admin"])).json()["users"]
+    assert {u["name"] for u in listed} == {"viewer1", "reviewer1", "curator1", "admin1"}
+    assert all(set(u) == {"name", "role", "created", "expires"} for u in listed)  # no salt, no hash
+    made = client.post("/api/users", json={"name": "bo", "role": "viewer", "days": 1}, headers=bearer(tokens["admin"]))
+    assert made.status_code == 200 and client.get("/api/trailers", headers=bearer(made.json()["token"])).status_code == 200
+    again = client.post("/api/users", json={"name": "bo", "role": "viewer"}, headers=bearer(tokens["admin"]))
+    assert again.status_code == 409
+    assert client.delete("/api/users/bo", headers=bearer(tokens["admin"])).json()["removed"]["name"] == "bo"
+    assert client.delete("/api/users/bo", headers=bearer(tokens["admin"])).status_code == 404
+    assert client.delete("/api/users/admin1", headers=bearer(tokens["admin"])).status_code == 409
+    assert client.get("/api/trailers", headers=bearer(made.json()["token"])).status_code == 401
+
+
+def test_an_upload_is_refused_before_its_body_is_read(run, team):
+    users, tokens = team
+    client = app_client(run, users)
+    big = {"Content-Length": str(10**12)}  # over any limit: answered 401/403 first, not 413
+    r = client.post("/api/ingest", content=b"", headers=big)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert client.post("/api/ingest", content=b"", headers={**big, **bearer(tokens["reviewer"])}).status_code == 403
+    assert client.post("/api/ingest", content=b"", headers={**big, **bearer(tokens["curator"])}).status_code == 413

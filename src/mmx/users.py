@@ -48,6 +48,10 @@ class UsersError(InputError):
     """A users file that cannot be read, or a change it cannot take (an unknown user, a name taken)."""
 
 
+class UnknownUser(UsersError):
+    """A user name the file does not have."""
+
+
 @dataclass(frozen=True)
 class User:
     name: str
@@ -193,7 +197,7 @@ class Users:
     def _known(self, name: str, users: dict[str, User]) -> User:
         if name not in users:
             have = ", ".join(sorted(users)) or "none"
-            raise UsersError(f"{self.path} has no user {name!r} (users: {have}); `mmx users list` shows them")
+            raise UnknownUser(f"{self.path} has no user {name!r} (users: {have}); `mmx users list` shows them")
         return users[name]
 
     @staticmethod

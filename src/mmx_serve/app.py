@@ -42,7 +42,7 @@ from mmx_serve.auth import AuthConfig, make_auth
 from mmx_serve.errors import install_handlers
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
-from mmx_serve.middleware import BodyLimit, SecurityHeaders
+from mmx_serve.middleware import BodyLimit, CheckFirst, SecurityHeaders
 from mmx_serve.routes import Api, routers
 from mmx_serve.routes.api import INGEST_PATH
 from mmx_serve.state import ServeConfig
@@ -61,6 +61,7 @@ def create_app(run: str | Path, media_root: str | Path | None = None, cfg: Serve
     app.state.explorer = explorer
     app.state.auth = auth = make_auth(explorer.collection.run.root, users, auth_cfg)
     app.add_middleware(BodyLimit, path=INGEST_PATH, limit=cfg.max_upload_mb * 2**20)
+    app.add_middleware(CheckFirst, path=INGEST_PATH, check=auth.check_before_body("curator"))  # runs first
     app.add_middleware(SecurityHeaders, docs="/api/docs")
     install_handlers(app)
     for router in routers(Api(explorer, ingestor, cfg, media, auth)):

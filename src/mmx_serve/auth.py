@@ -160,13 +160,28 @@ class Auth:
 
         def dependency(request: Request, bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
                        session_id: str | None = Depends(cookie_scheme)) -> Who:
-            who = self.who(request, bearer, session_id)
-            if ROLES.index(who.role) < ROLES.index(role):
-                raise NotAllowed(f"{who.name} is a {who.role}; this needs the {role} role (roles: "
-                                 f"{', '.join(ROLES)}; an admin changes it with `mmx users role`)")
-            return who
+            return self.allowed(self.who(request, bearer, session_id), role)
 
         return dependency
+
+    @staticmethod
+    def allowed(who: Who, role: str) -> Who:
+        if ROLES.index(who.role) < ROLES.index(role):
+            raise NotAllowed(f"{who.name} is a {who.role}; this needs the {role} role (roles: "
+                             f"{', '.join(ROLES)}; an admin changes it with `mmx users role`)")
+        return who
+
+    def check_before_body(self, role: str) -> Callable[[Request], None]:
+        """For ``mmx_serve.middleware.CheckFirst``: refuses a request without ``role`` before its body is read
+        (an upload of hundreds of MB is not received from someone who may not ingest)."""
+
+        def check(request: Request) -> None:
+            scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+            bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials) \
+                if scheme.lower() == "bearer" and credentials else None
+            self.allowed(self.who(request, bearer, request.cookies.get(COOKIE)), role)
+
+        return check
 
     # ------------------------------------------------------------------ sessions
     def login(self, token: str, client: str) -> tuple[str, Session]:

@@ -22,6 +22,7 @@ from starlette.routing import Match
 
 from mmx.errors import InputError, MmxError, UnknownTrailerError
 from mmx.labels import ReviewConflict
+from mmx.users import UnknownUser, UsersError
 
 
 class Forbidden(MmxError):
@@ -79,6 +80,8 @@ STATUS: dict[type[MmxError], int] = {
     NoPicture: 404,
     MissingFile: 404,
     ReviewConflict: 409,
+    UnknownUser: 404,
+    UsersError: 409,  # a user name already taken, a users file that cannot be read
     InputError: 404,  # a query the trailer cannot answer: a second outside it, a clip it does not have
     NotAvailable: 409,
     AlreadyPresent: 409,
@@ -103,9 +106,9 @@ WHY = {
          "`Authorization: Bearer TOKEN` (from `mmx users add`) or log in with POST /api/login",
     403: "a role that may not do this, a cookie-session write without its X-CSRF-Token header, or a path "
          "outside --media-root (or a server started without one)",
-    404: "an unknown trailer (the message suggests close ids), or a scene, picture or file it does not have",
+    404: "an unknown trailer (the message suggests close ids) or user, or a scene, picture or file it does not have",
     409: "the run cannot do this (imported embeddings have no network, store or scenes), or the request "
-         "conflicts with what is there (a trailer id already present, a review that does not apply)",
+         "conflicts with what is there (a trailer id or user name already present, a review that does not apply)",
     413: "an upload over --max-upload-mb",
     415: "an upload that is not a video",
     416: "a byte range outside the file",
