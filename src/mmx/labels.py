@@ -40,6 +40,7 @@ import csv
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -111,14 +112,35 @@ class ReviewJournal:
 
     def __init__(self, run_root: str | Path):
         self.path = Path(run_root) / JOURNAL_FILE
+        self._read: tuple[int, int] = (-1, 0)  # (inode, bytes) of the journal parsed into _found
+        self._found: list[Decision] = []
+        self._lock = threading.Lock()
+
+    def _all(self) -> list[Decision]:
+        """Every complete line's decision; only lines appended since the last call are read and parsed
+        (a server answers each review from memory, not by reading the whole journal)."""
+        with self._lock:
+            try:
+                st = self.path.stat()
+            except FileNotFoundError:
+                self._read, self._found = (-1, 0), []
+                return []
+            inode, done = self._read
+            if inode != st.st_ino or st.st_size < done:  # another file, or one cut shorter: read it all again
+                done, self._found = 0, []
+            if st.st_size > done:
+                with open(self.path, "rb") as f:
+                    f.seek(done)
+                    chunk = f.read(st.st_size - done)
+                complete = chunk[: chunk.rfind(b"\n") + 1]  # a torn last line is left for later (or cut)
+                self._found = self._found + _parse(complete.splitlines(keepends=True))
+                done += len(complete)
+            self._read = (st.st_ino, done)
+            return self._found
 
     def decisions(self, trailer_id: str | None = None) -> list[Decision]:
         """Every decision in the order made (of one trailer when given)."""
-        if not self.path.exists():
-            return []
-        with open(self.path, "rb") as f:
-            found = _parse(f)
-        return [d for d in found if trailer_id is None or d.trailer_id == trailer_id]
+        return [d for d in self._all() if trailer_id is None or d.trailer_id == trailer_id]
 
     def reviewed(self) -> dict[str, list[str]]:
         """trailer id → current labels, for every trailer with at least one decision."""
@@ -140,13 +162,12 @@ class ReviewJournal:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "rb") as f:
-                past = f.read()
-            torn = len(past) - (past.rfind(b"\n") + 1)
-            if torn:
-                os.ftruncate(fd, len(past) - torn)  # cut a line torn by a crash before appending
-                past = past[: len(past) - torn]
-            own = [d for d in _parse(past.splitlines(keepends=True)) if d.trailer_id == trailer_id]
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    past = f.read()
+                os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash before appending
+            own = self.decisions(trailer_id)  # read under the lock: every earlier decision is in
             previous = list(own[-1].labels) if own else sorted(given)
             labels = apply_decision(previous, genre, decision)
             made = Decision(trailer_id, genre, decision, previous, labels, datetime.now(timezone.utc).isoformat(), user)
