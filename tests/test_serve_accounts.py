@@ -271,3 +271,65 @@ def test_an_upload_is_refused_before_its_body_is_read(run, team):
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
     assert client.post("/api/ingest", content=b"", headers={**big, **bearer(tokens["reviewer"])}).status_code == 403
     assert client.post("/api/ingest", content=b"", headers={**big, **bearer(tokens["curator"])}).status_code == 413
+
+
+# ---------------------------------------------------------------------------- kill -9 during writes
+def test_every_acknowledged_decision_survives_kill_9(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    run = make_embeddings_run(tmp_path / "k")
+    users = Users(tmp_path / "users.json")
+    _, token = users.add("ana", "reviewer")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mmx_cli.main", "serve", "--run", str(run), "--port", str(port),
+                               "--users", str(users.path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url, h = f"http://127.0.0.1:{port}", bearer(token)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert server.poll() is None and time.time() < deadline, "the server did not start"
+            try:
+                ids = httpx.get(f"{url}/api/map", headers=h, timeout=5).json()["ids"]
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        genre = httpx.get(f"{url}/api/health", headers=h).json()["vocabulary"][0]
+        acked, stop = [], threading.Event()
+
+        def writer(own: list[str]) -> None:  # each writer its own trailers: an answer's last decision is its own
+            with httpx.Client(base_url=url, headers=h, timeout=10) as http:
+                for i in range(10**6):
+                    if stop.is_set():
+                        return
+                    try:
+                        r = http.post("/api/reviews", json={"trailer_id": own[i % len(own)], "genre": genre,
+                                                            "decision": "reject"})
+                    except httpx.TransportError:
+                        return  # the server was killed
+                    last = r.json()["decisions"][-1]
+                    acked.append((last["trailer_id"], last["time"], last["user"]))
+
+        threads = [threading.Thread(target=writer, args=(ids[k::4],)) for k in range(4)]
+        for t in threads:
+            t.start()
+        while len(acked) < 40:
+            time.sleep(0.05)
+        server.send_signal(signal.SIGKILL)
+        stop.set()
+        for t in threads:
+            t.join(20)
+    finally:
+        server.kill()
+        server.wait(10)
+    raw = ReviewJournal(run).path.read_bytes()
+    journalled = {(d.trailer_id, d.time, d.user) for d in ReviewJournal(run).decisions()}
+    assert len(acked) >= 40 and set(acked) <= journalled  # nothing acknowledged was lost
+    assert raw.count(b"\n") >= len(acked) and all(json.loads(line) for line in raw.splitlines()[:-1])
