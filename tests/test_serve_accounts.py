@@ -67,6 +67,8 @@ def test_users_cli_prints_the_token_once_and_stores_only_a_salted_hash(run, tmp_
     assert "lets nobody in" in capsys.readouterr().out and users.exists() and Users(users).all() == {}
     assert main(["users", "remove", "bob", "--run", str(run), "--users", str(users)]) == 2
     assert "has no user 'bob'" in capsys.readouterr().err
+    assert main(["users", "add", "ana", "--role", "viewer", "--run", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
 
 
 def test_public_needs_users(run, tmp_path, capsys):

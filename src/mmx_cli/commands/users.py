@@ -38,8 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _users(args: argparse.Namespace):
-    from mmx.users import Users
+    from pathlib import Path
 
+    from mmx.users import Users, UsersError
+
+    if args.users is None and not Path(args.run).is_dir():
+        raise UsersError(f"run folder {args.run} does not exist; give the run `mmx serve --run` serves "
+                         "(or --users FILE)")
     return Users.of_run(args.run, args.users)
 
 
