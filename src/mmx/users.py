@@ -99,7 +99,7 @@ class Users:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._seen: tuple[float, int] | None = None  # (mtime, size) of the file last read
+        self._seen: tuple[int, int, int] | None = None  # (inode, mtime ns, size) of the file last read
         self._users: dict[str, User] = {}
 
     @classmethod
@@ -119,9 +119,10 @@ class Users:
         except FileNotFoundError:
             self._seen, self._users = None, {}
             return {}
-        if self._seen != (st.st_mtime, st.st_size):
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)  # every change is a new file (os.replace): a new inode
+        if self._seen != seen:
             self._users = self._read()
-            self._seen = (st.st_mtime, st.st_size)
+            self._seen = seen
         return self._users
 
     def _read(self) -> dict[str, User]:
