@@ -59,7 +59,7 @@ def browser():
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright evaluates strings
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -155,7 +155,7 @@ def scene_server(tmp_path_factory):
 @pytest.fixture()
 def scene_page(browser, scene_server):
     url, run = scene_server
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright evaluates strings
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
