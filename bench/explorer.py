@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 firsts = []
                 for _ in range(args.repeats):
-                    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+                    # Playwright evaluates strings, which the page's CSP forbids
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
                     page = ctx.new_page()
                     page.goto(url + "/")
                     page.wait_for_selector("#map[data-ready='1']", timeout=60_000)

@@ -1,15 +1,24 @@
-"""Load test of `mmx serve`: concurrent clients asking for similar trailers and trailer details.
+"""Load test of `mmx serve` with accounts: concurrent clients searching, reading details and reviewing.
 
-Starts ``mmx serve --run RUN`` on a free loopback port (or uses ``--url`` of a server already
-running on loopback), warms it up, then runs ``--clients`` clients for ``--seconds`` seconds, or
-until ``--max-requests`` requests were sent, whichever comes first. Each client picks trailers at
-random and alternates ``GET /api/search?id=…&k=10`` and ``GET /api/trailers/{id}``. Latencies
-are measured per request (client side, so they include queueing in the server).
+Starts ``mmx serve --run RUN --users FILE`` on a free loopback port, with a throw-away users file
+holding one reviewer whose bearer token every client sends (or uses ``--url`` of a server already
+running on loopback, with ``--token``), warms it up, then runs ``--clients`` clients for
+``--seconds`` seconds, or until ``--max-requests`` requests were sent, whichever comes first.
+Each client picks trailers at random and cycles ``GET /api/search?id=…&k=10``,
+``GET /api/trailers/{id}`` and, with ``--reviews``, ``POST /api/reviews`` (a ``reject``, which
+leaves labels as they are but is journalled in RUN/reviews.jsonl: give a copy of a run).
+Latencies are measured per request (client side, so they include queueing in the server).
 
-    python bench/serve.py --run RUN [--clients 50] [--seconds 30] [--max-requests 100000]
+``--kill`` checks durability instead: review writes from every client, ``kill -9`` of the server
+after ``--seconds``, a restart, and every acknowledged decision looked for in the journal (each
+client reviews its own trailers, so the answer's last decision is the one it made).
+
+    python bench/serve.py --run RUN [--clients 16] [--seconds 30] [--reviews] [--max-requests 100000]
+    python bench/serve.py --run RUN_COPY --kill [--clients 16] [--seconds 5]
 
 The last line of the output is JSON: requests, errors, requests per second, p50/p99 in ms (all
-requests and per endpoint).
+requests and per endpoint) and the load average; with ``--kill``, acknowledged, found, missing,
+torn lines and the restart time.
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ import asyncio
 import json
 import random
 import socket
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -28,12 +40,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 import numpy as np
 
+from mmx.labels import ReviewJournal
+from mmx.users import Users
 from mmx_cli.commands.serve import is_loopback
 
 ENDPOINTS = {
-    "search": lambda tid: f"/api/search?id={quote(tid, safe='')}&k=10",
-    "detail": lambda tid: f"/api/trailers/{quote(tid, safe='')}",
+    "search": lambda tid: ("GET", f"/api/search?id={quote(tid, safe='')}&k=10", None),
+    "detail": lambda tid: ("GET", f"/api/trailers/{quote(tid, safe='')}", None),
+    "review": lambda tid: ("POST", "/api/reviews", {"trailer_id": tid, "genre": GENRE[0], "decision": "reject"}),
 }
+GENRE = [""]  # the genre reviews reject: the run's first (set once the vocabulary is known)
 
 
 def free_port() -> int:
@@ -42,15 +58,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: str, port: int, timeout: float) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mmx_cli.main", "serve", "--run", run, "--port", str(port)]
+def start_server(run: str, port: int, timeout: float, users: Path, token: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mmx_cli.main", "serve", "--run", run, "--port", str(port), "--users", str(users)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             sys.exit(f"mmx serve exited with status {proc.returncode}: {proc.stderr.read()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2,
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 200:
                 return proc
         except httpx.TransportError:
             time.sleep(0.5)
@@ -58,24 +75,27 @@ def start_server(run: str, port: int, timeout: float) -> subprocess.Popen:
     sys.exit(f"mmx serve did not answer on port {port} within {timeout:.0f} s")
 
 
-async def client(http: httpx.AsyncClient, ids: list[str], seed: int, stop: float, budget: list[int],
-                 out: dict[str, list[float]], errors: list[str]) -> None:
+async def client(http: httpx.AsyncClient, ids: list[str], names: list[str], seed: int, stop: float,
+                 budget: list[int], out: dict[str, list[float]], errors: list[str], acked: list[tuple] | None) -> None:
     rng = random.Random(seed)
-    names = list(ENDPOINTS)
     i = seed
     while time.perf_counter() < stop and budget[0] > 0:
         budget[0] -= 1
         name = names[i % len(names)]
         i += 1
+        method, url, body = ENDPOINTS[name](rng.choice(ids))
         t = time.perf_counter()
         try:
-            r = await http.get(ENDPOINTS[name](rng.choice(ids)))
+            r = await http.request(method, url, json=body)
             ok = r.status_code == 200
             why = f"{name}: HTTP {r.status_code}"
         except httpx.HTTPError as e:
             ok, why = False, f"{name}: {type(e).__name__}"
         if ok:
             out[name].append(time.perf_counter() - t)
+            if acked is not None and name == "review":
+                last = r.json()["decisions"][-1]  # this client's trailers are its own: the last decision is this one
+                acked.append((last["trailer_id"], last["genre"], last["time"], last["user"]))
         else:
             errors.append(why)
 
@@ -88,19 +108,23 @@ def summary(latencies: list[float]) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2)}
 
 
-async def load(url: str, clients: int, seconds: float, max_requests: int) -> dict:
+async def load(url: str, token: str, clients: int, seconds: float, max_requests: int, names: list[str],
+               acked: list[tuple] | None = None) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, headers=headers) as http:
         health = (await http.get("/api/health")).json()
+        GENRE[0] = health["vocabulary"][0]
         ids = (await http.get("/api/map")).json()["ids"]  # also computes the map if it is not cached
         for tid in ids[:20]:  # warm-up: imports, first model call
-            await http.get(ENDPOINTS["detail"](tid))
-        out: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+            await http.get(ENDPOINTS["detail"](tid)[1])
+        out: dict[str, list[float]] = {name: [] for name in names}
         errors: list[str] = []
         budget = [max_requests]
         start = time.perf_counter()
         stop = start + seconds
-        await asyncio.gather(*(client(http, ids, s, stop, budget, out, errors) for s in range(clients)))
+        own = (lambda s: ids[s::clients]) if acked is not None else (lambda s: ids)  # --kill: each its own trailers
+        await asyncio.gather(*(client(http, own(s), names, s, stop, budget, out, errors, acked) for s in range(clients)))
         wall = time.perf_counter() - start
     every = [x for v in out.values() for x in v]
     return {
@@ -108,7 +132,40 @@ async def load(url: str, clients: int, seconds: float, max_requests: int) -> dic
         "seconds": round(wall, 2), "errors": len(errors), "error_kinds": sorted(set(errors))[:10],
         "requests_per_s": round((len(every) + len(errors)) / wall, 1),
         **summary(every), "endpoints": {name: summary(v) for name, v in out.items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def kill_during_writes(run: str, port: int, users: Path, token: str, clients: int, seconds: float,
+                       start_timeout: float) -> dict:
+    """Review writes from ``clients`` clients, ``kill -9`` after ``seconds``, a restart; acknowledged vs journalled."""
+    proc = start_server(run, port, start_timeout, users, token)
+    acked: list[tuple] = []
+    url = f"http://127.0.0.1:{port}"
+
+    async def writes_then_kill() -> None:
+        task = asyncio.create_task(load(url, token, clients, 3600, 10**9, ["review"], acked))
+        await asyncio.sleep(seconds)
+        proc.send_signal(signal.SIGKILL)  # mid-write: some requests are answered, some cut
+        await asyncio.sleep(0.5)  # answers already on their way are read
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(writes_then_kill())
+    proc.wait(10)
+    journal = ReviewJournal(run)
+    raw = journal.path.read_bytes().splitlines(keepends=True)
+    torn = sum(not line.endswith(b"\n") for line in raw)
+    t = time.perf_counter()
+    proc = start_server(run, port, start_timeout, users, token)  # the restarted server reads the journal
+    restart_s = time.perf_counter() - t
+    proc.terminate()
+    proc.wait(10)
+    found = {(d.trailer_id, d.genre, d.time, d.user) for d in journal.decisions()}
+    missing = [a for a in acked if a not in found]
+    return {"acknowledged": len(acked), "found": len(acked) - len(missing), "missing": missing[:10],
+            "torn_lines": torn, "restart_s": round(restart_s, 2), "writes_per_s": round(len(acked) / seconds, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main() -> None:
@@ -120,26 +177,37 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30, help="duration (default 30, at most 300)")
     p.add_argument("--max-requests", type=int, default=100_000, help="stop after this many requests")
     p.add_argument("--start-timeout", type=float, default=600, help="seconds to wait for the server to start")
+    p.add_argument("--token", help="with --url: a reviewer's bearer token")
+    p.add_argument("--reviews", action="store_true", help="add review writes (rejects) to the mix (journalled)")
+    p.add_argument("--kill", action="store_true", help="with --run: kill -9 during review writes, then check the journal")
     args = p.parse_args()
     if not (1 <= args.clients <= 500 and 0 < args.seconds <= 300 and args.max_requests > 0):
         sys.exit("--clients must be 1..500, --seconds 0..300 and --max-requests > 0")
-    proc = None
-    if args.run:
-        if not Path(args.run).is_dir():
-            sys.exit(f"{args.run} is not a run folder")
-        port = free_port()
-        proc = start_server(args.run, port, args.start_timeout)
-        url = f"http://127.0.0.1:{port}"
-    else:
-        url = args.url.rstrip("/")
-        if not is_loopback(urlsplit(url).hostname or ""):
-            sys.exit(f"{url} is not a loopback address; this load test only runs against this machine")
-    try:
-        result = asyncio.run(load(url, args.clients, args.seconds, args.max_requests))
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+    names = ["search", "detail"] + (["review"] if args.reviews else [])
+    with tempfile.TemporaryDirectory(prefix="mmx-bench-serve-") as tmp:
+        proc = None
+        if args.run:
+            if not Path(args.run).is_dir():
+                sys.exit(f"{args.run} is not a run folder")
+            users = Path(tmp) / "users.json"
+            _, token = Users(users).add("bench", "reviewer")
+            port = free_port()
+            if args.kill:
+                print(json.dumps(kill_during_writes(args.run, port, users, token, args.clients, args.seconds,
+                                                    args.start_timeout)))
+                return
+            proc = start_server(args.run, port, args.start_timeout, users, token)
+            url = f"http://127.0.0.1:{port}"
+        else:
+            url, token = args.url.rstrip("/"), args.token or ""
+            if not is_loopback(urlsplit(url).hostname or ""):
+                sys.exit(f"{url} is not a loopback address; this load test only runs against this machine")
+        try:
+            result = asyncio.run(load(url, token, args.clients, args.seconds, args.max_requests, names))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
     print(json.dumps(result))
 
 

@@ -17,6 +17,7 @@ from mmx.data.vectors import read_npz, write_npz
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import ensure_embeddings
 from mmx.inference import label_suggestions
+from mmx.ingests import IngestLog
 from mmx.retrieval import nearest
 from mmx.run import RunDir
 from mmx_cli.main import main
@@ -225,6 +226,8 @@ def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_
     assert t["trailer_id"] == "new film" and t["title"] == "A New Film" and t["genres"] == ["Action", "Comedy"]
     assert len(t["timeline"]) >= 9 and len(body["neighbours"]) == 10
     assert entries(model_run) == before | {"new film"}
+    assert body["added_by"]["user"] is None and body["added_by"]["source"] == "new film.mp4"  # no accounts: nobody
+    assert [(e.trailer_id, e.user) for e in IngestLog(model_run.root).entries()] == [("new film", None)]
     again = model_client.post("/api/ingest", data={"path": "new film.mp4"})
     assert again.status_code == 409
     # a fresh server (a restart) finds it, with the same vector the network gives the store entry

@@ -59,7 +59,7 @@ def browser():
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -155,7 +155,7 @@ def scene_server(tmp_path_factory):
 @pytest.fixture()
 def scene_page(browser, scene_server):
     url, run = scene_server
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -216,3 +216,57 @@ def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp
     assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
     row = next(line for line in out.read_text().splitlines() if line.startswith(tid + ","))
     assert genre in row
+
+
+# ---------------------------------------------------------------------------- a team's explorer
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory):
+    """The 60-trailer run with accounts: a reviewer's token."""
+    from mmx.users import Users
+
+    run = make_embeddings_run(tmp_path_factory.mktemp("browser-team"))
+    _, token = Users.of_run(run).add("ana", "reviewer")
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", run, token
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_a_reviewer_logs_in_and_the_decision_says_who(browser, team_server):
+    from mmx.labels import ReviewJournal
+
+    url, run, token = team_server
+    context = browser.new_context(viewport={"width": 1200, "height": 800})  # the page under its own CSP
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(url + "/")
+    page.wait_for_selector("#login:not([hidden])")
+    page.fill("#login-token", "mmx_00000000_" + "a" * 43)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('not one of')")
+    page.fill("#login-token", token)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#map[data-ready='1']", timeout=20000)
+    assert page.locator("#who").text_content() == "ana (reviewer)"
+    cookie = next(c for c in context.cookies() if c["name"] == "mmx_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # the page's scripts cannot read the session
+    page.evaluate("id => openTrailer(id)", "film001")
+    page.wait_for_selector("#p-add-genre option", state="attached")
+    genre = page.locator("#p-add-genre").input_value()
+    page.locator("#p-add").click()
+    page.wait_for_selector("#p-review-note:has-text('last by ana')")
+    assert [(d.genre, d.user) for d in ReviewJournal(run).decisions("film001")] == [(genre, "ana")]
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    context.close()
+    assert not errors, errors

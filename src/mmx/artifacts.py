@@ -50,6 +50,7 @@ BEST, CHECKPOINTS, EMBEDDINGS, TRAILERS, SOURCE = (
 LAYOUT, INDEX, INDEX_RECORD = "layout.npz", "index-{kind}.faiss", "index-{kind}.json"
 SCENES, SCENE_INDEX, SCENE_INDEX_RECORD = "scenes.npz", "scenes.faiss", "scenes.json"
 SCORES, REVIEWS, INGEST_LOCK = "scores.npz", "reviews.jsonl", ".ingest.lock"
+USERS, USERS_LOCK, INGESTS = "users.json", ".users.json.lock", "ingests.jsonl"
 
 ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
     Artifact(RUN_INFO, "the run's kind, store, experts, genres and splits (written last: the run is complete)",
@@ -75,22 +76,27 @@ ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
     Artifact(SCORES, "an ablation variant's predictions on its evaluation split", (BEST,), "mmx ablate"),
     Artifact(REVIEWS, "the label review journal (decisions made in the explorer)", command="mmx serve --run {run}"),
     Artifact(INGEST_LOCK, "the lock ingests of several servers share", command="mmx serve --run {run}"),
+    Artifact(USERS, "the explorer's accounts: names, roles, salted token hashes (mode 0600)",
+             command="mmx users add NAME --role ROLE --run {run}"),
+    Artifact(USERS_LOCK, "the lock changes of the accounts take", command="mmx users add NAME --role ROLE --run {run}"),
+    Artifact(INGESTS, "who added which trailer through the explorer, and when", command="mmx serve --run {run}"),
 )}
 
 
 # ---------------------------------------------------------------------------- the one write
-def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], mode: int = 0o644) -> Path:
     """Write ``path`` so that a reader sees the old file or the new one, never half.
 
     ``data`` is the bytes (or text, UTF-8) of the file, or a function that writes the file at the
-    path it is given (for writers that want a path: safetensors, torch, faiss, csv).
+    path it is given (for writers that want a path: safetensors, torch, faiss, csv). ``mode``: the
+    file's permissions from its first byte on (0o600 for secrets such as the users file).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are meant to be read by others too
+        os.fchmod(fd, mode)  # mkstemp makes 0600; outputs are meant to be read by others too
         with os.fdopen(fd, "wb") as f:
             if not callable(data):
                 f.write(data.encode("utf-8") if isinstance(data, str) else data)

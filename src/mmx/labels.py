@@ -3,7 +3,10 @@
 Every decision is one JSON line appended to ``RUN/reviews.jsonl``::
 
     {"trailer_id": "t001", "genre": "Horror", "decision": "accept", "previous": ["Drama"],
-     "labels": ["Drama", "Horror"], "time": "2026-12-01T10:00:00.123456+00:00"}
+     "labels": ["Drama", "Horror"], "time": "2026-12-01T10:00:00.123456+00:00", "user": "ana"}
+
+``user`` is who decided (``mmx users``); null on a server without accounts, and absent from lines
+written before accounts existed (read as null).
 
 Decisions (``DECISIONS``):
 
@@ -19,9 +22,16 @@ lock* (so no decision is lost or applied to stale labels), writes the line with 
 and ``fsync``s before answering. A line torn by a crash mid-write was never acknowledged; the
 next append cuts it off, and readers skip it.
 
+**Conflicts**: two reviewers disagree on a (trailer, genre) when their last decisions on it leave
+the genre on for one and off for the other (``conflicts``). The rule is that the latest decision
+wins (a trailer's labels are its last decision's); the conflicts are shown in the explorer and
+listed by the export, for someone to settle with one more decision.
+
 ``export_labels`` writes the reviewed labels as a ``labels.csv`` of the import format
 (``trailer_id, genres, title, year, split``), which ``mmx import`` and ``mmx extract --labels``
-read to relabel a store, so the next training uses them.
+read to relabel a store, so the next training uses them; ``with_reviewer`` adds the columns
+``reviewers`` (who decided on the trailer, in order) and ``conflicts`` (the genres reviewers disagree on),
+which the importer ignores.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import fcntl
 import io
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -46,6 +57,7 @@ if TYPE_CHECKING:
 JOURNAL_FILE = "reviews.jsonl"
 DECISIONS = ("accept", "reject", "add", "remove")
 EXPORT_COLUMNS = ["trailer_id", "genres", "title", "year", "split"]
+REVIEWER_COLUMNS = ["reviewers", "conflicts"]  # with_reviewer: who decided, and the genres they disagree on
 
 
 class ReviewConflict(InputError):
@@ -60,6 +72,7 @@ class Decision:
     previous: list[str]  # the trailer's labels before the decision
     labels: list[str]  # its labels after it
     time: str  # ISO 8601, UTC
+    user: str | None = None  # who decided; None: a server without accounts, or a line from before them
 
 
 def apply_decision(labels: list[str], genre: str, decision: str) -> list[str]:
@@ -86,19 +99,50 @@ def _parse(lines: Iterable[bytes]) -> list[Decision]:
     return out
 
 
+def conflicts(decisions: list[Decision]) -> dict[str, list[Decision]]:
+    """genre → the last decision of each reviewer on it, for the genres of one trailer's ``decisions``
+    (in the order made) on which reviewers' last decisions disagree (the genre kept by one, not by another)."""
+    last: dict[str, dict[str | None, Decision]] = {}
+    for d in decisions:
+        last.setdefault(d.genre, {})[d.user] = d
+    return {g: sorted(by_user.values(), key=lambda d: d.time) for g, by_user in last.items()
+            if len({g in d.labels for d in by_user.values()}) > 1}
+
+
 class ReviewJournal:
     """The review journal of one run folder (``RUN/reviews.jsonl``)."""
 
     def __init__(self, run_root: str | Path):
         self.path = Path(run_root) / JOURNAL_FILE
+        self._read: tuple[int, int] = (-1, 0)  # (inode, bytes) of the journal parsed into _found
+        self._found: list[Decision] = []
+        self._lock = threading.Lock()
+
+    def _all(self) -> list[Decision]:
+        """Every complete line's decision; only lines appended since the last call are read and parsed
+        (a server answers each review from memory, not by reading the whole journal)."""
+        with self._lock:
+            try:
+                st = self.path.stat()
+            except FileNotFoundError:
+                self._read, self._found = (-1, 0), []
+                return []
+            inode, done = self._read
+            if inode != st.st_ino or st.st_size < done:  # another file, or one cut shorter: read it all again
+                done, self._found = 0, []
+            if st.st_size > done:
+                with open(self.path, "rb") as f:
+                    f.seek(done)
+                    chunk = f.read(st.st_size - done)
+                complete = chunk[: chunk.rfind(b"\n") + 1]  # a torn last line is left for later (or cut)
+                self._found = self._found + _parse(complete.splitlines(keepends=True))
+                done += len(complete)
+            self._read = (st.st_ino, done)
+            return self._found
 
     def decisions(self, trailer_id: str | None = None) -> list[Decision]:
         """Every decision in the order made (of one trailer when given)."""
-        if not self.path.exists():
-            return []
-        with open(self.path, "rb") as f:
-            found = _parse(f)
-        return [d for d in found if trailer_id is None or d.trailer_id == trailer_id]
+        return [d for d in self._all() if trailer_id is None or d.trailer_id == trailer_id]
 
     def reviewed(self) -> dict[str, list[str]]:
         """trailer id → current labels, for every trailer with at least one decision."""
@@ -109,8 +153,9 @@ class ReviewJournal:
         own = self.decisions(trailer_id)
         return list(own[-1].labels) if own else sorted(given)
 
-    def decide(self, trailer_id: str, genre: str, decision: str, given: list[str], vocabulary: list[str]) -> Decision:
-        """Append one decision on ``genre`` for ``trailer_id`` whose given labels are ``given``."""
+    def decide(self, trailer_id: str, genre: str, decision: str, given: list[str], vocabulary: list[str],
+               user: str | None = None) -> Decision:
+        """Append ``user``'s decision on ``genre`` for ``trailer_id`` whose given labels are ``given``."""
         if decision not in DECISIONS:
             raise InputError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         if genre not in vocabulary:
@@ -119,16 +164,15 @@ class ReviewJournal:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "rb") as f:
-                past = f.read()
-            torn = len(past) - (past.rfind(b"\n") + 1)
-            if torn:
-                os.ftruncate(fd, len(past) - torn)  # cut a line torn by a crash before appending
-                past = past[: len(past) - torn]
-            own = [d for d in _parse(past.splitlines(keepends=True)) if d.trailer_id == trailer_id]
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    past = f.read()
+                os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash before appending
+            own = self.decisions(trailer_id)  # read under the lock: every earlier decision is in
             previous = list(own[-1].labels) if own else sorted(given)
             labels = apply_decision(previous, genre, decision)
-            made = Decision(trailer_id, genre, decision, previous, labels, datetime.now(timezone.utc).isoformat())
+            made = Decision(trailer_id, genre, decision, previous, labels, datetime.now(timezone.utc).isoformat(), user)
             line = (json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8")
             if os.write(fd, line) != len(line):
                 raise OSError(f"short write to {self.path}")
@@ -147,27 +191,45 @@ class TrailerLabels:
     split: str | None
 
 
-def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | Path, only_reviewed: bool = False) -> dict:
-    """Write ``rows`` with their reviewed labels as an import-format ``labels.csv``; returns counts."""
-    reviewed = journal.reviewed()
+def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | Path, only_reviewed: bool = False,
+                  with_reviewer: bool = False) -> dict:
+    """Write ``rows`` with their reviewed labels as an import-format ``labels.csv`` (``with_reviewer``: and who
+    decided, and the genres reviewers disagree on); returns counts."""
+    decisions: dict[str, list[Decision]] = {}
+    for d in journal.decisions():
+        decisions.setdefault(d.trailer_id, []).append(d)
+    reviewed = {t: ds[-1].labels for t, ds in decisions.items()}  # the latest decision wins
     known = {r.trailer_id for r in rows}
     unknown = sorted(set(reviewed) - known)
     written, changed = 0, 0
     out = Path(out)
     buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS)
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS + (REVIEWER_COLUMNS if with_reviewer else []))
     writer.writeheader()
     for r in rows:
         if only_reviewed and r.trailer_id not in reviewed:
             continue
         genres = reviewed.get(r.trailer_id, r.genres)
         changed += sorted(genres) != sorted(r.genres)
-        writer.writerow({"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
-                         "year": "" if r.year is None else r.year, "split": r.split or ""})
+        row = {"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
+               "year": "" if r.year is None else r.year, "split": r.split or ""}
+        if with_reviewer:
+            own = decisions.get(r.trailer_id, [])
+            row["reviewers"] = "|".join(dict.fromkeys(d.user or "" for d in own))
+            row["conflicts"] = "|".join(sorted(conflicts(own)))
+        writer.writerow(row)
         written += 1
     atomic_write(out, buf.getvalue())
     return {"path": str(out), "rows": written, "reviewed": len(reviewed) - len(unknown), "changed": changed,
             "not_in_run": unknown}
+
+
+def disputed(journal: ReviewJournal) -> list[tuple[str, str]]:
+    """Every (trailer id, genre) whose reviewers' last decisions disagree (see ``conflicts``)."""
+    decisions: dict[str, list[Decision]] = {}
+    for d in journal.decisions():
+        decisions.setdefault(d.trailer_id, []).append(d)
+    return [(t, g) for t, ds in decisions.items() for g in sorted(conflicts(ds))]
 
 
 def run_label_rows(run: Run) -> list[TrailerLabels]:
@@ -183,9 +245,9 @@ def run_label_rows(run: Run) -> list[TrailerLabels]:
             for t, g, title, year in zip(emb.ids, emb.genres, emb.titles, emb.years)]
 
 
-def export_run_labels(run: Run, out: str | Path, only_reviewed: bool = False) -> dict:
+def export_run_labels(run: Run, out: str | Path, only_reviewed: bool = False, with_reviewer: bool = False) -> dict:
     """``mmx labels export``: the run's trailers with their reviewed labels, as an import-format labels.csv."""
-    return export_labels(ReviewJournal(run.root), run_label_rows(run), out, only_reviewed)
+    return export_labels(ReviewJournal(run.root), run_label_rows(run), out, only_reviewed, with_reviewer)
 
 
 def reviewed_count(run_root: str | Path) -> int:

@@ -15,6 +15,11 @@
     POST /api/ingest                      multipart: ``file`` (a video) or ``path`` (under --media-root),
                                           optional ``trailer_id``, ``title``, ``year``, ``genres`` (a|b)
 
+With accounts (``mmx users``; ``mmx_serve.auth``) every route above needs a token or a login session
+(``GET /api/session``, ``POST /api/login``, ``POST /api/logout`` do not): viewers read, reviewers also
+post reviews, curators also ingest; writes record who made them. Every answer carries security
+headers (``mmx_serve.middleware.SecurityHeaders``).
+
 Every route declares each status it answers in the OpenAPI document (``/api/openapi.json``):
 errors are ``{"detail": message}`` (``ErrorBody``), except 422, which always has FastAPI's
 validation-error body ``{"detail": [{"loc", "msg", "type"}]}`` — also for the checks made in the
@@ -33,10 +38,11 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from mmx_serve.auth import AuthConfig, make_auth
 from mmx_serve.errors import install_handlers
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
-from mmx_serve.middleware import BodyLimit
+from mmx_serve.middleware import BodyLimit, CheckFirst, SecurityHeaders
 from mmx_serve.routes import Api, routers
 from mmx_serve.routes.api import INGEST_PATH
 from mmx_serve.state import ServeConfig
@@ -44,16 +50,21 @@ from mmx_serve.state import ServeConfig
 STATIC = Path(str(resources.files("mmx_serve") / "static"))
 
 
-def create_app(run: str | Path, media_root: str | Path | None = None, cfg: ServeConfig = ServeConfig()) -> FastAPI:
-    """The explorer and API for the run folder ``run``; ``media_root`` enables ingest and playback by path."""
+def create_app(run: str | Path, media_root: str | Path | None = None, cfg: ServeConfig = ServeConfig(),
+               users: str | Path | None = None, auth_cfg: AuthConfig = AuthConfig()) -> FastAPI:
+    """The explorer and API for the run folder ``run``; ``media_root`` enables ingest and playback by path;
+    accounts are on when the users file (``users``, default RUN/users.json) exists."""
     media = Path(media_root) if media_root is not None else None
     explorer = Explorer(run, cfg, media)
     ingestor = Ingestor(explorer.collection, on_added=explorer.scenes.add)
     app = FastAPI(title="mmx explorer", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
     app.state.explorer = explorer
+    app.state.auth = auth = make_auth(explorer.collection.run.root, users, auth_cfg)
     app.add_middleware(BodyLimit, path=INGEST_PATH, limit=cfg.max_upload_mb * 2**20)
+    app.add_middleware(CheckFirst, path=INGEST_PATH, check=auth.check_before_body("curator"))  # runs first
+    app.add_middleware(SecurityHeaders, docs="/api/docs")
     install_handlers(app)
-    for router in routers(Api(explorer, ingestor, cfg, media)):
+    for router in routers(Api(explorer, ingestor, cfg, media, auth)):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

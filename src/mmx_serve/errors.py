@@ -22,6 +22,7 @@ from starlette.routing import Match
 
 from mmx.errors import InputError, MmxError, UnknownTrailerError
 from mmx.labels import ReviewConflict
+from mmx.users import UnknownUser, UsersError
 
 
 class Forbidden(MmxError):
@@ -48,6 +49,24 @@ class NotAVideo(MmxError):
     """An upload FFmpeg cannot read as a video, or a text field where a file was expected."""
 
 
+class Unauthenticated(MmxError):
+    """No credential, or one the server does not accept (unknown, expired, a session that ended)."""
+
+    headers = {"www-authenticate": 'Bearer realm="mmx"'}
+
+
+class NotAllowed(MmxError):
+    """A user whose role may not do this, or a cookie-session write without its CSRF token."""
+
+
+class TooMany(MmxError):
+    """Too many logins from one address, or ingests by one user, in the rate limit's window."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.headers = {"retry-after": str(retry_after)}
+
+
 class BadField(MmxError):
     """A form field that fails a check made in the handler; ``field`` names it (answered as a validation error)."""
 
@@ -61,10 +80,15 @@ STATUS: dict[type[MmxError], int] = {
     NoPicture: 404,
     MissingFile: 404,
     ReviewConflict: 409,
+    UnknownUser: 404,
+    UsersError: 409,  # a user name already taken, a users file that cannot be read
     InputError: 404,  # a query the trailer cannot answer: a second outside it, a clip it does not have
     NotAvailable: 409,
     AlreadyPresent: 409,
     Forbidden: 403,
+    Unauthenticated: 401,
+    NotAllowed: 403,
+    TooMany: 429,
     NotAVideo: 415,
     BadField: 422,
 }
@@ -78,13 +102,17 @@ class ErrorBody(BaseModel):
 
 WHY = {
     400: "the request body cannot be read (malformed JSON or multipart, a bad Content-Length)",
-    403: "a path outside --media-root, or a server started without one",
-    404: "an unknown trailer (the message suggests close ids), or a scene, picture or file it does not have",
+    401: "no credential, or one the server does not accept (unknown or expired token, ended session): send "
+         "`Authorization: Bearer TOKEN` (from `mmx users add`) or log in with POST /api/login",
+    403: "a role that may not do this, a cookie-session write without its X-CSRF-Token header, or a path "
+         "outside --media-root (or a server started without one)",
+    404: "an unknown trailer (the message suggests close ids) or user, or a scene, picture or file it does not have",
     409: "the run cannot do this (imported embeddings have no network, store or scenes), or the request "
-         "conflicts with what is there (a trailer id already present, a review that does not apply)",
+         "conflicts with what is there (a trailer id or user name already present, a review that does not apply)",
     413: "an upload over --max-upload-mb",
     415: "an upload that is not a video",
     416: "a byte range outside the file",
+    429: "too many login attempts from one address, or ingests by one user; Retry-After says when to try again",
 }
 
 
@@ -105,7 +133,7 @@ async def refused(request: Request, e: MmxError) -> Response:
     if isinstance(e, BadField):
         error = {"type": "value_error", "loc": ("body", e.field), "msg": str(e), "input": None}
         return await request_validation_exception_handler(request, RequestValidationError([error]))
-    return JSONResponse({"detail": str(e)}, status)
+    return JSONResponse({"detail": str(e)}, status, headers=getattr(e, "headers", None))
 
 
 async def http_error(request: Request, e: StarletteHTTPException) -> Response:

@@ -8,7 +8,7 @@ import json
 import threading
 from pathlib import Path
 
-from mmx.labels import ReviewJournal
+from mmx.labels import ReviewJournal, conflicts
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import resolve_id
 from mmx.scenes import SceneHit
@@ -124,10 +124,11 @@ class Explorer:
         decisions = self.journal.decisions(trailer_id)
         return {"trailer_id": trailer_id, "given": sorted(given),
                 "labels": list(decisions[-1].labels) if decisions else sorted(given),
-                "decisions": [vars(d) for d in decisions]}
+                "decisions": [vars(d) for d in decisions],
+                "conflicts": {g: [vars(d) for d in ds] for g, ds in conflicts(decisions).items()}}
 
-    def decide(self, trailer_id: str, genre: str, decision: str) -> dict:
-        self.journal.decide(trailer_id, genre, decision, self._given(trailer_id), self.vocabulary)
+    def decide(self, trailer_id: str, genre: str, decision: str, user: str | None = None) -> dict:
+        self.journal.decide(trailer_id, genre, decision, self._given(trailer_id), self.vocabulary, user)
         return self.review(trailer_id)
 
     # ------------------------------------------------------------------ new trailers

@@ -22,16 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--run", required=True, help="run folder (coarse, fine or imported embeddings)")
     e.add_argument("--out", required=True, metavar="FILE", help="labels.csv to write")
     e.add_argument("--only-reviewed", action="store_true", help="only the trailers with a decision")
+    e.add_argument("--with-reviewer", action="store_true", help="add the columns reviewers (who decided on the "
+                   "trailer) and conflicts (genres whose reviewers disagree; the latest decision wins)")
     e.set_defaults(func=export)
 
 
 def export(args: argparse.Namespace) -> int:
-    from mmx.labels import export_run_labels
+    from mmx.labels import ReviewJournal, disputed, export_run_labels
     from mmx.run import Run
 
-    out = export_run_labels(Run.open(args.run), args.out, args.only_reviewed)
+    run = Run.open(args.run)
+    out = export_run_labels(run, args.out, args.only_reviewed, args.with_reviewer)
     print(f"{out['rows']} trailers ({out['reviewed']} reviewed, {out['changed']} with changed labels) → {out['path']}")
     if out["not_in_run"]:
         print(f"{len(out['not_in_run'])} reviewed trailer(s) are no longer in the run and were left out: "
               f"{', '.join(out['not_in_run'][:5])}")
+    conflicts = disputed(ReviewJournal(run.root))
+    if conflicts:
+        print(f"{len(conflicts)} (trailer, genre) with disagreeing reviewers, the latest decision kept: "
+              + ", ".join(f"{t} {g}" for t, g in conflicts[:5]) + (" (--with-reviewer lists them all)"
+                                                                  if len(conflicts) > 5 else ""))
     return 0

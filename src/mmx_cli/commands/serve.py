@@ -21,8 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--media-root", metavar="DIR", help="folder of the trailers' videos: played from a scene's start, "
                    "and read by path by POST /api/ingest (nothing outside it is ever served)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest video upload accepted (default 512)")
-    p.add_argument("--public", action="store_true", help="allow binding a non-loopback address (anyone who "
-                   "reaches it can read the collection and add videos)")
+    p.add_argument("--users", metavar="FILE", help="users file (default RUN/users.json, made by `mmx users add`); "
+                   "when it exists every request needs a user's token or a login")
+    p.add_argument("--public", action="store_true", help="allow binding a non-loopback address (needs users: "
+                   "`mmx users add NAME --role ... --run RUN`)")
+    p.add_argument("--secure-cookie", action="store_true", help="mark the login cookie Secure (the page is reached "
+                   "over https, e.g. through a TLS-terminating proxy; see docs/deployment.md)")
+    p.add_argument("--session-hours", type=float, default=12, help="a login on the page lasts this long (default 12)")
     p.set_defaults(func=run)
 
 
@@ -35,10 +40,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def refusal(args: argparse.Namespace) -> str | None:
+    """Why the server must not start with these flags, or None."""
+    from mmx.users import Users
+
+    users = Users.of_run(args.run, args.users)
+    if args.users and not users.exists:
+        return f"--users {args.users} does not exist; make it with `mmx users add NAME --role ROLE --users FILE`"
+    if is_loopback(args.host):
+        return None
+    if not args.public:
+        return f"{args.host} is not a loopback address; add --public (with users) to serve it to other machines"
+    if not users.all():
+        return (f"--public needs accounts, and {users.path} has no user; add one with `mmx users add NAME --role "
+                f"admin --run {args.run}`")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    if not is_loopback(args.host) and not args.public:
-        print(f"mmx serve: error: {args.host} is not a loopback address; the API has no authentication, "
-              "so add --public to serve it to other machines", file=sys.stderr)
+    why = refusal(args)
+    if why is not None:
+        print(f"mmx serve: error: {why}", file=sys.stderr)
         return 2
     if args.media_root and not Path(args.media_root).is_dir():
         print(f"mmx serve: error: --media-root {args.media_root} is not a folder", file=sys.stderr)
@@ -50,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from mmx.progress import Reporter
     from mmx.run import ModelRun, Run
     from mmx_serve.app import create_app
+    from mmx_serve.auth import AuthConfig
     from mmx_serve.state import ServeConfig
 
     opened = Run.open(args.run)
@@ -57,11 +80,14 @@ def run(args: argparse.Namespace) -> int:
         ensure_embeddings(r, Reporter.auto())  # a trained run's embeddings, computed once when missing or stale
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
     threadpool_limits(1, user_api="blas")
-    app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb))
+    auth = AuthConfig(session_hours=args.session_hours, secure_cookie=args.secure_cookie)
+    app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb), args.users, auth)
     explorer = app.state.explorer
     explorer.prepare(Reporter.auto())
     for note in explorer.notes():
         print(f"mmx serve: note: {note}", file=sys.stderr)
-    print(f"mmx serve: http://{args.host}:{args.port}/", file=sys.stderr)
+    users = app.state.auth.users
+    print(f"mmx serve: http://{args.host}:{args.port}/ — " + (f"{len(users.all())} user(s) in {users.path}"
+          if users.exists else "single user, no login (`mmx users add` turns accounts on)"), file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
+from mmx_serve.auth import Auth
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
 from mmx_serve.state import Collection, ServeConfig, Space
@@ -18,12 +19,13 @@ TrailerId = Annotated[str, Query(min_length=1, max_length=300, description="trai
 
 @dataclass
 class Api:
-    """What the routes answer from: one served run, its ingestor, the server's settings and media root."""
+    """What the routes answer from: one served run, its ingestor, the server's settings, media root and accounts."""
 
     explorer: Explorer
     ingestor: Ingestor
     cfg: ServeConfig
     media: Path | None
+    auth: Auth
 
     @property
     def collection(self) -> Collection:

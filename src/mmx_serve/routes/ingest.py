@@ -1,12 +1,15 @@
 """Ingest: a new video (an upload, or a path under --media-root) joins the collection."""
 
 import shutil
+from dataclasses import asdict
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
+from mmx.ingests import IngestLog
+from mmx_serve.auth import Who
 from mmx_serve.errors import BadField, NotAVideo, error_responses
 from mmx_serve.ingest import resolve_media_path
 from mmx_serve.routes.api import INGEST_PATH, Api
@@ -14,10 +17,12 @@ from mmx_serve.routes.api import INGEST_PATH, Api
 
 def router(api: Api) -> APIRouter:
     r = APIRouter()
-    ingestor = api.ingestor
+    ingestor, curator = api.ingestor, api.auth.need("curator")
+    log = IngestLog(api.collection.run.root)
 
-    @r.post(INGEST_PATH, responses=error_responses(400, 403, 404, 409, 413, 415))
+    @r.post(INGEST_PATH, responses=error_responses(400, 403, 404, 409, 413, 415, 429))
     def ingest(
+        who: Annotated[Who, Depends(curator)],
         file: Annotated[UploadFile | str | None, File(description="a video file")] = None,
         path: Annotated[str | None, Form(max_length=1000)] = None,
         trailer_id: Annotated[str | None, Form(max_length=128)] = None,
@@ -26,6 +31,8 @@ def router(api: Api) -> APIRouter:
         genres: Annotated[str, Form(max_length=1000)] = "",
     ) -> dict:
         labels = [g.strip() for g in genres.split("|") if g.strip()]
+        if who.name is not None:
+            api.auth.ingests.hit(who.name)  # every attempt counts
         ingestor.refuse_unless_possible()
         if (file is None) == (path is None):
             raise BadField("send exactly one of `file` (a video upload) or `path` (under --media-root)")
@@ -33,12 +40,14 @@ def router(api: Api) -> APIRouter:
             raise NotAVideo("`file` is a text field, not an uploaded file; send the video as a file")
         if path is not None:
             video = resolve_media_path(api.media, path)
-            return ingestor.ingest(video, video.name, trailer_id, title, int(year) if year else None, labels)
+            added = ingestor.ingest(video, video.name, trailer_id, title, int(year) if year else None, labels)
+            return {**added, "added_by": asdict(log.record(added["trailer"]["trailer_id"], who.name, path))}
         name = Path(file.filename or "upload").name
         with tempfile.TemporaryDirectory(prefix="mmx-upload-") as tmp:
             saved = Path(tmp) / f"upload{Path(name).suffix.lower()}"
             with open(saved, "wb") as out:
                 shutil.copyfileobj(file.file, out)
-            return ingestor.ingest(saved, name, trailer_id, title, int(year) if year else None, labels)
+            added = ingestor.ingest(saved, name, trailer_id, title, int(year) if year else None, labels)
+        return {**added, "added_by": asdict(log.record(added["trailer"]["trailer_id"], who.name, name))}
 
     return r

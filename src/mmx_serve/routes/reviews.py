@@ -2,10 +2,11 @@
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, create_model
 
 from mmx.labels import DECISIONS
+from mmx_serve.auth import Who
 from mmx_serve.errors import error_responses
 from mmx_serve.routes.api import Api, TrailerId
 
@@ -22,7 +23,7 @@ def decide_model(vocabulary: list[str]) -> type[BaseModel]:
 
 def router(api: Api) -> APIRouter:
     r = APIRouter()
-    explorer = api.explorer
+    explorer, reviewer = api.explorer, api.auth.need("reviewer")
     Decide = decide_model(api.collection.vocabulary)
 
     @r.get("/api/reviews", responses=error_responses(404))
@@ -30,7 +31,7 @@ def router(api: Api) -> APIRouter:
         return explorer.review(id)
 
     @r.post("/api/reviews", responses=error_responses(400, 404, 409))
-    def decide(body: Decide) -> dict:  # type: ignore[valid-type]
-        return explorer.decide(body.trailer_id, body.genre, body.decision)
+    def decide(body: Decide, who: Who = Depends(reviewer)) -> dict:  # type: ignore[valid-type]
+        return explorer.decide(body.trailer_id, body.genre, body.decision, who.name)
 
     return r

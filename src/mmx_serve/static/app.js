@@ -32,15 +32,56 @@ const state = {
   paintMs: [],        // the last paint durations (read by bench/explorer.py)
 };
 
-async function getJSON(url, options) {
+async function getJSON(url, options = {}) {
+  if (options.method === "POST" && state.csrf) {  // a write with the session cookie repeats its CSRF token
+    options.headers = { ...(options.headers || {}), "X-CSRF-Token": state.csrf };
+  }
   const r = await fetch(url, options);
   const body = await r.json();
+  if (r.status === 401 && !url.startsWith("/api/login")) showLogin(typeof body.detail === "string" ? body.detail : "");
   if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : (body.detail || []).map((d) => d.msg).join("; ") || r.statusText);
   return body;
 }
 
+// ---------------------------------------------------------------- login (servers with accounts)
+function showLogin(message) {
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  $("login-token").focus();
+}
+
+function showUser(session) {
+  state.csrf = session.csrf;
+  $("who").hidden = $("logout").hidden = !session.user;
+  $("who").textContent = session.user ? `${session.user.name} (${session.user.role})` : "";
+}
+
+async function login(event) {
+  event.preventDefault();
+  try {
+    const session = await getJSON("/api/login", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: $("login-token").value.trim() }),
+    });
+    $("login-token").value = "";
+    $("login").hidden = true;
+    showUser(session);
+    if (!state.health) await init();
+  } catch (err) {
+    $("login-error").textContent = String(err.message || err);
+  }
+}
+
+async function logout() {
+  await getJSON("/api/logout", { method: "POST" });
+  location.reload();
+}
+
 // ---------------------------------------------------------------- loading
 async function init() {
+  const session = await getJSON("/api/session");
+  showUser(session);
+  if (session.accounts && !session.user) { showLogin(""); return; }
   const health = await getJSON("/api/health");
   state.health = health;
   if (health.notes && health.notes.length) {
@@ -373,8 +414,13 @@ function renderReview() {
   const labels = review.labels;
   const decided = new Map(review.decisions.filter((x) => x.decision === "accept" || x.decision === "reject")
     .map((x) => [x.genre, x.decision]));
+  const last = review.decisions[review.decisions.length - 1];
   $("p-review-note").textContent = review.decisions.length
-    ? `(reviewed: ${review.decisions.length} decision${review.decisions.length > 1 ? "s" : ""})` : "";
+    ? `(reviewed: ${review.decisions.length} decision${review.decisions.length > 1 ? "s" : ""}` +
+      (last.user ? `, last by ${last.user}` : "") + ")" : "";
+  $("p-conflicts").textContent = Object.entries(review.conflicts || {}).map(([g, ds]) =>
+    `reviewers disagree on ${g}: ` + ds.map((x) => `${x.user || "nobody"} ${x.labels.includes(g) ? "kept" : "left out"} it`)
+      .join(", ") + " (the latest decision counts)").join("; ");
   const chips = $("p-genres");
   chips.innerHTML = "";
   for (const g of labels) {
@@ -586,4 +632,6 @@ $("p-add").addEventListener("click", () => { const g = $("p-add-genre").value; i
 $("close").addEventListener("click", () => { $("panel").hidden = true; state.selected = -1; requestAnimationFrame(resize); });
 window.addEventListener("resize", resize);
 
+$("login-form").addEventListener("submit", login);
+$("logout").addEventListener("click", logout);
 init().catch((err) => { $("status").textContent = `cannot load the collection: ${err.message || err}`; });

@@ -1,0 +1,57 @@
+"""Who added which trailer to a run, and when: one JSON line per added video in ``RUN/ingests.jsonl``::
+
+    {"trailer_id": "new film", "user": "ana", "source": "new film.mp4", "time": "2026-12-03T17:00:00.1+00:00"}
+
+``user`` is null on a server without accounts. Appends are as the review journal's (``mmx.labels``):
+an exclusive ``flock``, a line torn by a crash cut off first, one ``write``, ``fsync`` before answering.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mmx.artifacts import INGESTS
+
+INGESTS_FILE = INGESTS  # a run-folder file (mmx.artifacts)
+
+
+@dataclass(frozen=True)
+class Ingest:
+    trailer_id: str
+    user: str | None  # None: a server without accounts
+    source: str  # the uploaded file's name or the path under --media-root
+    time: str  # ISO 8601, UTC
+
+
+class IngestLog:
+    def __init__(self, run_root: str | Path):
+        self.path = Path(run_root) / INGESTS_FILE
+
+    def entries(self) -> list[Ingest]:
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as f:
+            return [Ingest(**json.loads(line)) for line in f if line.endswith(b"\n")]  # a torn last line: skipped
+
+    def record(self, trailer_id: str, user: str | None, source: str) -> Ingest:
+        made = Ingest(trailer_id, user, source, datetime.now(timezone.utc).isoformat())
+        line = (json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    past = f.read()
+                os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash
+            if os.write(fd, line) != len(line):
+                raise OSError(f"short write to {self.path}")
+            os.fsync(fd)
+            return made
+        finally:
+            os.close(fd)
