@@ -43,7 +43,7 @@ def planted(tmp_path_factory):
             extra = next(g for g in GENRES if g not in genres)
             genres.append(extra)
             flipped.append((f"t{i:02d}", extra))
-        split = "test" if i % 10 == 0 else "train"
+        split = "test" if i % 10 == 0 else "val" if i % 10 == 5 else "train"
         store.write_entry(EntryMeta(f"t{i:02d}", genres, len(arrays["image"]), [], split=split), arrays)
     orig, style, gidx = truth["t01"]
     copy = {e: x[4:24] + 0.1 * rng.normal(size=x[4:24].shape) for e, x in orig.items()}  # trimmed, re-encoded
@@ -137,3 +137,12 @@ def test_check_cli_on_a_store_and_on_an_embeddings_run(planted, tmp_path, capsys
     assert main(["check", str(run), "--json", "--only", "duplicates,labels"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_trailers"] == 30 and set(report["counts"]) == {"duplicates", "labels"}
+
+
+def test_evaluate_says_its_test_split_has_a_leak(planted, tmp_path, capsys):
+    from helpers import make_coarse_run
+
+    run = make_coarse_run(FeatureStore(planted[0]), tmp_path / "run")
+    assert main(["evaluate", "--run", str(run.root), "--no-probe"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 1 near-duplicate pair(s) cross into this split from another, touching 1 of its trailers" in out

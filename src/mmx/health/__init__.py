@@ -64,13 +64,17 @@ def open_collection(path: str | Path) -> Collection:
                           min_clips=data.min_clips, genre_list=store.genres())
     if not path.is_dir():
         raise MmxError(f"{path} is neither a feature store nor a run folder; give `mmx check` a STORE or RUN")
-    run = Run.open(path)
+    return run_collection(Run.open(path))
+
+
+def run_collection(run: Run) -> Collection:
+    """The trailers of a run's splits: with its store's clips (a trained run) or its vectors (imported)."""
     splits = {t: s for s, ids in run.info.splits.items() for t in ids}
     if isinstance(run, ModelRun):
         store = run.store
         ids = sorted(splits)
-        return Collection(path, ids, {t: store.meta(t).genres for t in ids}, splits, store=store,
+        return Collection(run.root, ids, {t: store.meta(t).genres for t in ids}, splits, store=store,
                           min_clips=run.config.data.min_clips, genre_list=list(run.info.genres))
     emb = run.embeddings()
-    return Collection(path, sorted(emb.ids), dict(zip(emb.ids, emb.genres)), splits, embeddings=emb,
+    return Collection(run.root, sorted(emb.ids), dict(zip(emb.ids, emb.genres)), splits, embeddings=emb,
                       genre_list=list(run.info.genres))

@@ -23,7 +23,8 @@ from functools import lru_cache
 import numpy as np
 
 from mmx.data.store import FeatureStore
-from mmx.health import Collection, Finding
+from mmx.health import Collection, Finding, run_collection
+from mmx.run import Run
 
 STATS_SAMPLE = 300  # trailers whose clips estimate each expert's per-dimension mean and sd
 
@@ -220,3 +221,9 @@ def split_leaks(coll: Collection, pairs: list[Pair], split: str = "test") -> dic
             n += 1
             touched |= {t for t, s in ((p.a, sa), (p.b, sb)) if s == split}
     return {"pairs": n, "trailers": len(touched), "split": split}
+
+
+def run_leaks(run: Run, split: str = "test", cfg: DuplicateConfig = DuplicateConfig()) -> dict:
+    """``split_leaks`` of a run's ``split``: what ``mmx evaluate`` warns about."""
+    coll = run_collection(run)
+    return split_leaks(coll, duplicate_pairs(coll, cfg), split)
