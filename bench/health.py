@@ -64,8 +64,8 @@ def plant_duplicates(folder: Path, rows: list[dict], n: int, rng: np.random.Gene
             tid = f"{r['trailer_id']}-{kind}"
             np.savez(folder / f"{tid}.npz", **select_clips(src, clips, rng))
             rows.append(dict(r, trailer_id=tid, title=f"{r['title']} ({kind})"))
-            if kind != "reshuffled":
-                planted.add(tuple(sorted((r["trailer_id"], tid))))
+        group = [r["trailer_id"], f"{r['trailer_id']}-copy", f"{r['trailer_id']}-trim"]  # each a copy of the others
+        planted |= {(a, b) for a in group for b in group if a < b}
     return planted
 
 
@@ -135,6 +135,12 @@ def precision_recall(found: set, planted: set) -> dict:
             "recall": round(hit / len(planted), 3) if planted else None}
 
 
+def precision_at_planted(ranked: list, planted: set) -> float | None:
+    """Precision of the top len(planted) of a ranked list (how a curator reads it)."""
+    top = ranked[:len(planted)]
+    return round(sum(x in planted for x in top) / len(top), 3) if top else None
+
+
 def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) -> tuple[FeatureStore, dict]:
     root = work / f"planted-n{n}-s{seed}"
     shutil.rmtree(root, ignore_errors=True)
@@ -176,8 +182,9 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
     for fault in FAULTS:
         mine = {k for k, v in truth["experts"].items() if v == fault}
         out["experts"][f"recall_{fault}"] = round(len(experts & mine) / len(mine), 3) if mine else None
-    labels = {(f.trailers[0], f.genre) for f in by["labels"] if f.kind == "label to review"}
-    out["labels"] = precision_recall(labels, truth["labels"])
+    ranked = [(f.trailers[0], f.genre) for f in by["labels"] if f.kind == "label to review"]
+    out["labels"] = precision_recall(set(ranked), truth["labels"])
+    out["labels"]["precision_at_planted"] = precision_at_planted(ranked, truth["labels"])
     return out
 
 

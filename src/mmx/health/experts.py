@@ -17,12 +17,14 @@ import numpy as np
 
 from mmx.data.store import FeatureStore
 from mmx.health import Collection, Finding
-from mmx.health.duplicates import standardiser
+from mmx.health.duplicates import STATS_SAMPLE, standardiser
 
 
 @dataclass(frozen=True)
 class ExpertCheckConfig:
-    coherence: float = 2.0  # noise-like below this (≈ 1 for clip-independent noise; see bench/health.py)
+    coherence: float = 2.0  # noise-like below this (≈ 1 for clip-independent noise; see bench/health.py) …
+    share_of_median: float = 0.5  # … and below this share of the expert's median over the collection (a weak
+    # expert's healthy features sit near 1 too: bench/health.py's scene expert has median 1.55)
     min_run: int = 3  # report a stretch of dead (zero or repeated) clips this long or longer
     min_rows: int = 4  # the coherence statistic needs at least this many rows
 
@@ -69,7 +71,8 @@ ACTIONS = {
 }
 
 
-def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments, cfg: ExpertCheckConfig) -> list[Finding]:
+def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments, threshold: float,
+                            cfg: ExpertCheckConfig) -> list[Finding]:
     x = store.load(tid, expert)
     if x is None or not len(x):
         kind = "missing audio track" if "audio" in expert else "missing expert"
@@ -85,11 +88,18 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
                            ACTIONS[kind], expert=expert, score=round(share, 3)))
     if not out and len(x) >= cfg.min_rows:
         c = coherence(x, *moments)
-        if c < cfg.coherence:
+        if c < threshold:
             out.append(Finding("experts", "warning", "noise-like features", [tid],
-                               {"coherence": round(c, 3), "threshold": cfg.coherence, "clips": [0, int(clip_of[-1])]},
-                               ACTIONS["noise-like"], expert=expert, score=round(cfg.coherence - c, 3)))
+                               {"coherence": round(c, 3), "threshold": round(threshold, 3), "clips": [0, int(clip_of[-1])]},
+                               ACTIONS["noise-like"], expert=expert, score=round(threshold - c, 3)))
     return out
+
+
+def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, cfg: ExpertCheckConfig) -> float:
+    """min(``coherence``, ``share_of_median`` × the expert's median coherence over an even sample of ``ids``)."""
+    step = max(1, len(ids) // STATS_SAMPLE)
+    values = [coherence(x, *moments) for t in ids[::step] if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
+    return min(cfg.coherence, cfg.share_of_median * float(np.median(values))) if values else cfg.coherence
 
 
 def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig()) -> list[Finding]:
@@ -98,6 +108,7 @@ def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig
     if store is None:
         return []
     moments = {e: standardiser(store, coll.ids, e) for e in store.experts}
+    thresholds = {e: noise_threshold(store, coll.ids, e, moments[e], cfg) for e in store.experts}
     out = []
     for tid in coll.ids:
         n = store.meta(tid).n_clips
@@ -105,5 +116,5 @@ def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig
             out.append(Finding("experts", "warning", "too few clips", [tid], {"n_clips": n, "min_clips": coll.min_clips},
                                "training leaves it out: re-extract with shorter clips or drop it", score=1 - n / coll.min_clips))
         for e in store.experts:
-            out.extend(trailer_expert_findings(store, tid, e, moments[e], cfg))
+            out.extend(trailer_expert_findings(store, tid, e, moments[e], thresholds[e], cfg))
     return out
