@@ -146,3 +146,17 @@ def test_evaluate_says_its_test_split_has_a_leak(planted, tmp_path, capsys):
     assert main(["evaluate", "--run", str(run.root), "--no-probe"]) == 0
     out = capsys.readouterr().out
     assert "warning: 1 near-duplicate pair(s) cross into this split from another, touching 1 of its trailers" in out
+
+
+def test_trailer_vectors_fall_back_to_cosine(tmp_path):
+    from mmx.embeddings import import_embeddings
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 32)).astype(np.float32)  # independent trailers: cosines near 0
+    x[1] = x[0] + 0.05 * rng.normal(size=32)  # cosine ≈ 0.999: the same video under two ids
+    x[2] = x[0] + 0.3 * rng.normal(size=32)  # cosine ≈ 0.96: close, but under embedding_cosine
+    ids = [f"t{i:02d}" for i in range(40)]
+    np.savez(tmp_path / "emb.npz", trailer_id=np.array(ids), embedding=x)
+    (tmp_path / "meta.csv").write_text("trailer_id,genres\n" + "".join(f"{t},Drama\n" for t in ids))
+    import_embeddings(tmp_path / "emb.npz", tmp_path / "meta.csv", tmp_path / "run")
+    assert [(p.a, p.b) for p in duplicate_pairs(open_collection(tmp_path / "run"))] == [("t00", "t01")]
