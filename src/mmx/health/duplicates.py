@@ -207,7 +207,8 @@ def leak_findings(coll: Collection, pairs: list[Pair]) -> list[Finding]:
         sa, sb = coll.splits.get(p.a), coll.splits.get(p.b)
         if sa and sb and sa != sb:
             out.append(Finding("leaks", "error", f"split leak {sa}/{sb}", [p.a, p.b], dict(p.evidence, splits=[sa, sb]),
-                               f"{describe(p)}: put both in one split (or drop one) before trusting a {sb if sb != 'train' else sa} score",
+                               f"{describe(p)}: put both in one split (or drop one) before trusting a "
+                               f"{sb if sb != 'train' else sa} score",
                                score=round(p.score, 4)))
     return out
 

@@ -67,7 +67,8 @@ def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
 ACTIONS = {
     "zero": "the decoder gave zeros: re-extract this expert for the trailer (or mark it missing)",
     "constant": "the decoder repeated one vector: re-extract this expert for the trailer (or mark it missing)",
-    "noise-like": "the features do not follow the trailer (noise, a replaced or dubbed track): check the source, re-extract or mark the expert missing",
+    "noise-like": "the features do not follow the trailer (noise, a replaced or dubbed track): check the source, "
+                  "re-extract or mark the expert missing",
 }
 
 
@@ -98,7 +99,8 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
 def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, cfg: ExpertCheckConfig) -> float:
     """min(``coherence``, ``share_of_median`` × the expert's median coherence over an even sample of ``ids``)."""
     step = max(1, len(ids) // STATS_SAMPLE)
-    values = [coherence(x, *moments) for t in ids[::step] if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
+    values = [coherence(x, *moments) for t in ids[::step]
+              if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
     return min(cfg.coherence, cfg.share_of_median * float(np.median(values))) if values else cfg.coherence
 
 
@@ -114,7 +116,8 @@ def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig
         n = store.meta(tid).n_clips
         if n < coll.min_clips:
             out.append(Finding("experts", "warning", "too few clips", [tid], {"n_clips": n, "min_clips": coll.min_clips},
-                               "training leaves it out: re-extract with shorter clips or drop it", score=1 - n / coll.min_clips))
+                               "training leaves it out: re-extract with shorter clips or drop it",
+                               score=1 - n / coll.min_clips))
         for e in store.experts:
             out.extend(trailer_expert_findings(store, tid, e, moments[e], thresholds[e], cfg))
     return out

@@ -99,6 +99,7 @@ def label_findings(coll: Collection, cfg: LabelCheckConfig = LabelCheckConfig())
         what = (f"labelled '{g}' but the out-of-fold probe gives it {probs[r, c]:.2f}: check whether it is one" if given
                 else f"not labelled '{g}' but the out-of-fold probe gives it {probs[r, c]:.2f}: check whether it is one")
         out.append(Finding("labels", "warning", "label to review", [tid],
-                           {"given": given, "probability": round(float(probs[r, c]), 4), "quality": round(float(quality[r, c]), 4)},
+                           {"given": given, "probability": round(float(probs[r, c]), 4),
+                            "quality": round(float(quality[r, c]), 4)},
                            what + " (`mmx labels` to fix)", genre=g, score=round(1 - float(quality[r, c]), 4)))
     return out

@@ -63,7 +63,8 @@ def check(path: str | Path | Collection, only: list[str] | None = None, cfg: Hea
         if "leaks" in only:
             findings += leak_findings(coll, pairs)
             leaks = split_leaks(coll, pairs)
-    for name, run in (("experts", lambda: expert_findings(coll, cfg.experts)), ("labels", lambda: label_findings(coll, cfg.labels))):
+    later = (("experts", lambda: expert_findings(coll, cfg.experts)), ("labels", lambda: label_findings(coll, cfg.labels)))
+    for name, run in later:
         if name in only:
             t0 = time.perf_counter()
             findings += run()
@@ -89,4 +90,8 @@ def summary_lines(report: HealthReport) -> list[str]:
 def finding_line(f: Finding) -> str:
     who = " ~ ".join(f.trailers) or "(collection)"
     about = "/".join(x for x in (f.expert, f.genre) if x)
-    return f"[{f.severity}] {f.check}: {f.kind}: {who}{f' [{about}]' if about else ''}: {f.action}"
+    clips = f.evidence.get("clips") if f.check == "experts" else None
+    where = f" clips {clips[0]}–{clips[1]}" if isinstance(clips, list) else ""
+    extra = "".join(f", {k} {f.evidence[k]}" for k in ("coherence", "n_clips", "probability") if k in f.evidence)
+    detail = f" [{about}{where}{extra}]" if about or where or extra else ""
+    return f"[{f.severity}] {f.check}: {f.kind}: {who}{detail}: {f.action}"
