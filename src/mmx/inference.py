@@ -19,6 +19,7 @@ from mmx.data.dataset import Batch
 from mmx.data.loader import whole_trailer_batches
 from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
+from mmx.health.duplicates import run_leaks
 from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
 from mmx.probe import linear_probe, pooled_features, tune_probe
@@ -84,6 +85,8 @@ def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | 
     out = classification_metrics(labels, probs, info.genres, threshold)
     out["split"] = split
     out["random"] = random_baseline(labels, info.genres, threshold, seed=cfg.train.seed)
+    if split in info.splits:  # near-duplicates across splits inflate the score (``mmx check RUN --only leaks``)
+        out["leaks"] = run_leaks(run, split)
     if probe:
         out["probe"] = probe_metrics(run, ids, labels, threshold)
         out["verdict"] = verdict(out, out["probe"])

@@ -28,6 +28,7 @@ EXTRAS = {
     "multipart": "serve", "httpx": "serve",
     "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
     "zarr": "data", "numcodecs": "data", "pyarrow": "data", "datasets": "data",
+    "cleanlab": "health",
 }
 
 

@@ -46,6 +46,10 @@ def print_tables(result: dict) -> None:
     rows = metric_rows(result)
     genres = list(result["per_genre"])
     print(f"split {result['split']}: {result['n']} trailers, threshold {result['threshold']}")
+    leaks = result.get("leaks")
+    if leaks and leaks["pairs"]:
+        print(f"warning: {leaks['pairs']} near-duplicate pair(s) cross into this split from another, touching "
+              f"{leaks['trailers']} of its trailers; the scores below are inflated (`mmx check RUN --only leaks`)")
     print(table(["model"] + [SHORT[k] for k in METRIC_KEYS], [[name] + [m[k] for k in METRIC_KEYS] for name, m in rows]))
     print()
     per = [["Support"] + [result["per_genre"][g]["support"] for g in genres]]

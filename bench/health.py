@@ -1,0 +1,236 @@
+"""Does ``mmx check`` find what was planted, and what does it find in the real trailers?
+
+SYNTHETIC DATA (``mmx.demo.synthetic``, scene-level knobs as in ``bench/quality.py``, no label
+dropping and no corruption of its own, so the only faults are the planted ones). Planted in the
+generated per-clip collection before it is imported:
+
+* duplicates: of ``--dups`` trailers an exact-length copy with re-encoding noise (0.1 sd on every
+  feature) and a trimmed copy (a contiguous 60 % of the clips, noised alike); as negatives, the
+  same number of "reshuffled" trailers: the source's clips in another order with new noise — the
+  same shots, a different video (a teaser cut from the trailer), which must *not* be called a copy;
+* broken experts: ``--broken`` of the trailers each get one expert (``motion``, clip level, or
+  ``audio``, window level) made constant, zero, or noise with the expert's own per-dim mean and sd;
+* labels: 5 % of the genre labels flipped (half a genre added, half a genre removed).
+
+Precision and recall per check at the command's thresholds (``mmx.health`` defaults): duplicate
+and leak pairs against the planted pairs (leaks: planted pairs in different splits), broken
+experts per (trailer, expert) against the planted ones, label issues per (trailer, genre) against
+the flipped ones. Then, with ``--real`` (the 7,594 trailer embeddings of
+``../shared/data/mmx-visualiser``, imported with ``mmx import-embeddings``): the time of the
+check, its top near-duplicate pairs and label issues, and whether two known pairs are found.
+
+    python bench/health.py [--n 600] [--seed 0] [--real ../shared/data/mmx-visualiser] [--work DIR]
+
+The last line of the output is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mmx.data.importer import import_folder
+from mmx.data.store import FeatureStore
+from mmx.demo.synthetic import SyntheticConfig, generate
+from mmx.embeddings import import_embeddings
+from mmx.health.report import check
+
+KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
+FAULTS = ("constant", "zero", "noise")
+
+
+def read_rows(folder: Path) -> list[dict]:
+    with open(folder / "labels.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plant_duplicates(folder: Path, rows: list[dict], n: int, rng: np.random.Generator) -> set[tuple[str, str]]:
+    """Copies and trimmed copies of ``n`` trailers (planted pairs), and reshuffled negatives."""
+    planted = set()
+    sources = rng.choice([r for r in rows if r["genres"]], size=n, replace=False)
+    for r in sources:
+        src = dict(np.load(folder / f"{r['trailer_id']}.npz"))
+        n_clips = len(src["clip_times"])
+        start = int(rng.integers(0, n_clips - int(0.6 * n_clips) + 1))
+        keep = {"copy": np.arange(n_clips), "trim": np.arange(start, start + int(0.6 * n_clips)),
+                "reshuffled": rng.permutation(n_clips)}
+        for kind, clips in keep.items():
+            tid = f"{r['trailer_id']}-{kind}"
+            np.savez(folder / f"{tid}.npz", **select_clips(src, clips, rng))
+            rows.append(dict(r, trailer_id=tid, title=f"{r['title']} ({kind})"))
+        group = [r["trailer_id"], f"{r['trailer_id']}-copy", f"{r['trailer_id']}-trim"]  # each a copy of the others
+        planted |= {(a, b) for a in group for b in group if a < b}
+    return planted
+
+
+def select_clips(arrays: dict[str, np.ndarray], clips: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The given clips of a trailer (window-level experts follow their clips), with re-encoding noise."""
+    out = {"clip_times": arrays["clip_times"][clips]}
+    for name, x in arrays.items():
+        if name == "clip_times" or name.endswith("__clip"):
+            continue
+        if f"{name}__clip" in arrays:
+            owner = arrays[f"{name}__clip"]
+            rows = np.concatenate([np.flatnonzero(owner == c) for c in clips])
+            out[f"{name}__clip"] = np.concatenate([np.full((owner == c).sum(), i) for i, c in enumerate(clips)]).astype(np.int32)
+        else:
+            rows = clips
+        out[name] = (x[rows] + 0.1 * x.std(0) * rng.normal(size=x[rows].shape)).astype(np.float32)
+    return out
+
+
+def plant_broken(folder: Path, rows: list[dict], share: float, rng: np.random.Generator) -> dict[tuple[str, str], str]:
+    """(trailer, expert) → fault for ``share`` of the trailers."""
+    planted = {}
+    candidates = [r["trailer_id"] for r in rows if not r["trailer_id"].endswith(("-copy", "-trim", "-reshuffled"))]
+    moments = {}
+    for tid in rng.choice(candidates, size=int(share * len(candidates)), replace=False):
+        arrays = dict(np.load(folder / f"{tid}.npz"))
+        expert = str(rng.choice([e for e in ("motion", "audio") if e in arrays]))
+        fault = FAULTS[len(planted) % len(FAULTS)]
+        x = arrays[expert]
+        if fault == "noise":
+            mean, sd = moments.setdefault(expert, expert_moments(folder, candidates[:200], expert))
+            arrays[expert] = (mean + sd * rng.normal(size=x.shape)).astype(np.float32)
+        else:
+            arrays[expert] = np.zeros_like(x) if fault == "zero" else np.repeat(x[:1], len(x), axis=0)
+        np.savez(folder / f"{tid}.npz", **arrays)
+        planted[(tid, expert)] = fault
+    return planted
+
+
+def expert_moments(folder: Path, ids: list[str], expert: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.concatenate([a[expert] for t in ids if expert in (a := np.load(folder / f"{t}.npz"))])
+    return rows.mean(0), rows.std(0)
+
+
+def flip_labels(rows: list[dict], share: float, rng: np.random.Generator) -> set[tuple[str, str]]:
+    """Flip ``share`` of the genre labels on distinct trailers: half add a genre, half remove one."""
+    genres = sorted({g for r in rows for g in r["genres"].split("|") if g})
+    n_labels = sum(len(r["genres"].split("|")) for r in rows if r["genres"])
+    flipped = set()
+    for i, r in enumerate(rng.permutation(len(rows))[: int(share * n_labels)]):
+        row = rows[r]
+        have = [g for g in row["genres"].split("|") if g]
+        if i % 2 and len(have) > 1:
+            g = str(rng.choice(have))
+            have.remove(g)
+        else:
+            g = str(rng.choice([x for x in genres if x not in have]))
+            have.append(g)
+        row["genres"] = "|".join(have)
+        flipped.add((row["trailer_id"], g))
+    return flipped
+
+
+def precision_recall(found: set, planted: set) -> dict:
+    hit = len(found & planted)
+    return {"found": len(found), "planted": len(planted), "precision": round(hit / len(found), 3) if found else None,
+            "recall": round(hit / len(planted), 3) if planted else None}
+
+
+def precision_at_planted(ranked: list, planted: set) -> float | None:
+    """Precision of the top len(planted) of a ranked list (how a curator reads it)."""
+    top = ranked[:len(planted)]
+    return round(sum(x in planted for x in top) / len(top), 3) if top else None
+
+
+def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) -> tuple[FeatureStore, dict]:
+    root = work / f"planted-n{n}-s{seed}"
+    shutil.rmtree(root, ignore_errors=True)
+    cfg = SyntheticConfig(n_trailers=n, seed=seed, dropped_label_fraction=0.0, neutral_fraction=1 / 3, modes=2,
+                          render="relu", trailer_tint=0.25)
+    folder = generate(root / "features", cfg)
+    rows = read_rows(folder)
+    rng = np.random.default_rng(seed)
+    truth = {"duplicates": plant_duplicates(folder, rows, dups, rng)}
+    truth["experts"] = plant_broken(folder, rows, broken, rng)
+    truth["labels"] = flip_labels(rows, 0.05, rng)
+    with open(folder / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    store = FeatureStore.create(root / "store")
+    import_folder(folder, store)
+    return store, truth
+
+
+def score_planted(store: FeatureStore, truth: dict) -> dict:
+    t0 = time.perf_counter()
+    report = check(store.root)
+    seconds = round(time.perf_counter() - t0, 1)
+    by = {c: [f for f in report.findings if f.check == c] for c in report.checks}
+    dups = {tuple(sorted(f.trailers)) for f in by["duplicates"]}
+    leaks = {tuple(sorted(f.trailers)) for f in by["leaks"]}
+    from mmx.health import open_collection
+
+    splits = open_collection(store.root).splits
+    planted_leaks = {p for p in truth["duplicates"] if splits.get(p[0]) and splits.get(p[1]) and splits[p[0]] != splits[p[1]]}
+    broken_kinds = ("zero features", "constant features", "noise-like features")
+    experts = {(f.trailers[0], f.expert) for f in by["experts"] if f.kind in broken_kinds}
+    out = {"seconds": seconds, "check_seconds": report.seconds, "n_trailers": report.n_trailers,
+           "duplicates": precision_recall(dups, truth["duplicates"]),
+           "reshuffled_called_duplicate": sum(any(t.endswith("-reshuffled") for t in p) for p in dups),
+           "leaks": precision_recall(leaks, planted_leaks),
+           "experts": precision_recall(experts, set(truth["experts"]))}
+    for fault in FAULTS:
+        mine = {k for k, v in truth["experts"].items() if v == fault}
+        out["experts"][f"recall_{fault}"] = round(len(experts & mine) / len(mine), 3) if mine else None
+    ranked = [(f.trailers[0], f.genre) for f in by["labels"] if f.kind == "label to review"]
+    out["labels"] = precision_recall(set(ranked), truth["labels"])
+    out["labels"]["precision_at_planted"] = precision_at_planted(ranked, truth["labels"])
+    return out
+
+
+def real_check(real: Path, work: Path) -> dict:
+    run = work / "real-embeddings"
+    shutil.rmtree(run, ignore_errors=True)
+    import_embeddings(real / "embeddings.npz", real / "metadata.csv", run)
+    t0 = time.perf_counter()
+    report = check(run)
+    seconds = round(time.perf_counter() - t0, 1)
+    dups = [f for f in report.findings if f.check == "duplicates"]
+    pairs = {tuple(sorted(f.trailers)) for f in dups}
+    issues = [f for f in report.findings if f.kind == "label to review"]
+    return {
+        "seconds": seconds, "check_seconds": report.seconds, "n_trailers": report.n_trailers,
+        "near_duplicate_pairs": len(dups), "leak_pairs": report.test_leaks,
+        "known_pairs_found": {"/".join(p): tuple(sorted(p)) in pairs for p in KNOWN_PAIRS},
+        "top_pairs": [[*f.trailers, f.evidence["cosine"]] for f in dups[:15]],
+        "label_issues": len(issues),
+        "top_label_issues": [[f.trailers[0], f.genre, f.evidence["given"], f.evidence["probability"]] for f in issues[:15]],
+        "vocabulary": [f"{f.kind}: {f.genre or f.trailers[0]} {f.evidence}" for f in report.findings
+                       if f.check == "labels" and f.kind in ("placeholder genre", "too few positives")],
+        "no_genres": sum(f.kind == "no genres" for f in report.findings),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=600, help="generated trailers before planting")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dups", type=int, default=20, help="trailers copied (and trimmed, and reshuffled)")
+    p.add_argument("--broken", type=float, default=0.06, help="share of trailers with one broken expert")
+    p.add_argument("--real", help="folder of embeddings.npz + metadata.csv (the real trailers)")
+    p.add_argument("--work", default="/tmp/mmx-bench-health")
+    args = p.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    store, truth = planted_collection(work, args.n, args.seed, args.dups, args.broken)
+    result = {"planted": score_planted(store, truth)}
+    print(json.dumps(result["planted"], indent=1))
+    if args.real:
+        result["real"] = real_check(Path(args.real), work)
+        print(json.dumps(result["real"], indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Broken experts per trailer: dead (zero or constant) features, noise-like features, a missing
+audio track, too few clips — each with the clips it concerns.
+
+Noise-like features are found by the training-free *coherence* statistic of ``bench/gates.py``:
+standardise an expert's features over the collection, average a trailer's n rows, and take
+n · mean over dimensions of the squared mean. Rows that are independent noise give about 1 (the
+mean of n unit-variance values has variance 1/n); real features follow their trailer (its look,
+its scenes), so they give much more. It needs no training, and a replaced audio track or a broken
+decoder that keeps the expert's mean and spread is still found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmx.data.store import FeatureStore
+from mmx.health import Collection, Finding
+from mmx.health.duplicates import STATS_SAMPLE, standardiser
+
+
+@dataclass(frozen=True)
+class ExpertCheckConfig:
+    coherence: float = 2.0  # noise-like below this (≈ 1 for clip-independent noise; see bench/health.py) …
+    share_of_median: float = 0.5  # … and below this share of the expert's median over the collection (a weak
+    # expert's healthy features sit near 1 too: bench/health.py's scene expert has median 1.55)
+    min_run: int = 3  # report a stretch of dead (zero or repeated) clips this long or longer
+    min_rows: int = 4  # the coherence statistic needs at least this many rows
+
+
+def coherence(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> float:
+    """n · mean_d (mean over the n rows of the standardised features)²  (≈ 1 for i.i.d. noise)."""
+    z = (np.asarray(x, np.float32) - mean) / sd  # (n, d)
+    return float(len(z) * (z.mean(0) ** 2).mean())
+
+
+def runs(flags: np.ndarray, min_run: int) -> list[tuple[int, int]]:
+    """Inclusive (first, last) of every stretch of True at least ``min_run`` long."""
+    out, start = [], None
+    for i, f in enumerate(list(flags) + [False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            if i - start >= min_run:
+                out.append((start, i - 1))
+            start = None
+    return out
+
+
+def clip_of_rows(store: FeatureStore, trailer_id: str, expert: str, n_rows: int) -> np.ndarray:
+    """(n_rows,) the clip each feature row belongs to (window-level experts map windows to clips)."""
+    if store.experts[expert].level == "window":
+        return np.asarray(store.load_window_clips(trailer_id, expert))
+    return np.arange(n_rows)
+
+
+def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
+    """(kind, first row, last row) of zero rows and of rows repeating the previous one."""
+    zero = ~np.any(x, axis=1)
+    repeated = np.r_[False, np.all(x[1:] == x[:-1], axis=1)] & ~zero
+    repeated[:-1] |= repeated[1:]  # the row that is repeated belongs to the stretch too
+    repeated &= ~zero
+    return [("zero", a, b) for a, b in runs(zero, min_run)] + [("constant", a, b) for a, b in runs(repeated, min_run)]
+
+
+ACTIONS = {
+    "zero": "the decoder gave zeros: re-extract this expert for the trailer (or mark it missing)",
+    "constant": "the decoder repeated one vector: re-extract this expert for the trailer (or mark it missing)",
+    "noise-like": "the features do not follow the trailer (noise, a replaced or dubbed track): check the source, "
+                  "re-extract or mark the expert missing",
+}
+
+
+def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments, threshold: float,
+                            cfg: ExpertCheckConfig) -> list[Finding]:
+    x = store.load(tid, expert)
+    if x is None or not len(x):
+        kind = "missing audio track" if "audio" in expert else "missing expert"
+        return [Finding("experts", "info", kind, [tid], {"n_clips": store.meta(tid).n_clips}, "nothing to fix when the "
+                        "video has no such track; re-extract if it should have one", expert=expert, score=0.5)]
+    x = np.asarray(x, np.float32)
+    clip_of = clip_of_rows(store, tid, expert, len(x))
+    out = []
+    for kind, a, b in dead_stretches(x, cfg.min_run):
+        share = (b - a + 1) / len(x)
+        out.append(Finding("experts", "warning", f"{kind} features", [tid],
+                           {"clips": [int(clip_of[a]), int(clip_of[b])], "rows": [a, b], "share": round(share, 3)},
+                           ACTIONS[kind], expert=expert, score=round(share, 3)))
+    if not out and len(x) >= cfg.min_rows:
+        c = coherence(x, *moments)
+        if c < threshold:
+            out.append(Finding("experts", "warning", "noise-like features", [tid],
+                               {"coherence": round(c, 3), "threshold": round(threshold, 3), "clips": [0, int(clip_of[-1])]},
+                               ACTIONS["noise-like"], expert=expert, score=round(threshold - c, 3)))
+    return out
+
+
+def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, cfg: ExpertCheckConfig) -> float:
+    """min(``coherence``, ``share_of_median`` × the expert's median coherence over an even sample of ``ids``)."""
+    step = max(1, len(ids) // STATS_SAMPLE)
+    values = [coherence(x, *moments) for t in ids[::step]
+              if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
+    return min(cfg.coherence, cfg.share_of_median * float(np.median(values))) if values else cfg.coherence
+
+
+def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig()) -> list[Finding]:
+    """Per trailer and expert what looks broken; trailers with fewer clips than training needs."""
+    store = coll.store
+    if store is None:
+        return []
+    moments = {e: standardiser(store, coll.ids, e) for e in store.experts}
+    thresholds = {e: noise_threshold(store, coll.ids, e, moments[e], cfg) for e in store.experts}
+    out = []
+    for tid in coll.ids:
+        n = store.meta(tid).n_clips
+        if n < coll.min_clips:
+            out.append(Finding("experts", "warning", "too few clips", [tid], {"n_clips": n, "min_clips": coll.min_clips},
+                               "training leaves it out: re-extract with shorter clips or drop it",
+                               score=1 - n / coll.min_clips))
+        for e in store.experts:
+            out.extend(trailer_expert_findings(store, tid, e, moments[e], thresholds[e], cfg))
+    return out

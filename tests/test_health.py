@@ -1,0 +1,162 @@
+"""`mmx check`: each check on a small collection with planted faults (and a pair that is no duplicate)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import make_embeddings_run
+from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.health import open_collection
+from mmx.health.duplicates import align, duplicate_pairs
+from mmx.health.experts import coherence, dead_stretches
+from mmx.health.report import check
+from mmx_cli.main import main
+
+GENRES = ["Action", "Comedy", "Horror"]
+DIMS = {"image": 16, "motion": 12}
+
+
+def clips(rng, protos, gidx, style, n):
+    """(n, d) per expert: genre look + the trailer's style + what each clip shows of its own."""
+    return {e: protos[e][gidx].mean(0) + style[e] + rng.normal(size=(n, d)) for e, d in DIMS.items()}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """60 trailers; a trimmed noisy copy across splits, another trailer of the same film, broken experts, flipped labels."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("health") / "store"
+    store = FeatureStore.create(root)
+    store.register_experts({e: ExpertInfo(d) for e, d in DIMS.items()})
+    protos = {e: 2.0 * rng.normal(size=(len(GENRES), d)) for e, d in DIMS.items()}
+    truth, flipped = {}, []
+    for i in range(60):
+        gidx = sorted(rng.choice(3, size=1 + (i % 3 == 0), replace=False))
+        style = {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}
+        arrays = clips(rng, protos, gidx, style, int(rng.integers(20, 31)))
+        genres = [GENRES[g] for g in gidx]
+        truth[f"t{i:02d}"] = (arrays, style, gidx)
+        if i in (5, 17, 29):  # a genre added that the trailer does not show
+            extra = next(g for g in GENRES if g not in genres)
+            genres.append(extra)
+            flipped.append((f"t{i:02d}", extra))
+        split = "test" if i % 10 == 0 else "val" if i % 10 == 5 else "train"
+        store.write_entry(EntryMeta(f"t{i:02d}", genres, len(arrays["image"]), [], split=split), arrays)
+    orig, style, gidx = truth["t01"]
+    copy = {e: x[4:24] + 0.1 * rng.normal(size=x[4:24].shape) for e, x in orig.items()}  # trimmed, re-encoded
+    store.write_entry(EntryMeta("copy", ["Action"], 20, [], split="test"), copy)
+    other = clips(rng, protos, gidx, style, 25)  # another trailer of the same film: same look, other shots
+    store.write_entry(EntryMeta("sequel", ["Action"], 25, [], split="test"), other)
+    def fresh(gidx=(1,)):
+        return clips(rng, protos, list(gidx), {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}, 24)
+
+    broken = fresh()
+    broken["motion"] = np.zeros_like(broken["motion"])
+    store.write_entry(EntryMeta("zeros", ["Comedy"], 24, [], split="train"), broken)
+    stuck = fresh()
+    stuck["image"][5:13] = stuck["image"][5]
+    store.write_entry(EntryMeta("stuck", ["Comedy"], 24, [], split="train"), stuck)
+    rows = np.concatenate([t[0]["motion"] for t in truth.values()])
+    noisy = dict(fresh([2]), motion=rows.mean(0) + rows.std(0) * rng.normal(size=(24, DIMS["motion"])))
+    store.write_entry(EntryMeta("noisy", ["Horror"], 24, [], split="train"), noisy)
+    store.write_entry(EntryMeta("short", ["none"], 6, [], split="train"), {e: x[:6] for e, x in fresh().items()})
+    store.write_entry(EntryMeta("silent", [], 24, [], split="train"), {"image": fresh()["image"]})
+    return root, flipped
+
+
+def test_a_trimmed_copy_is_a_duplicate_and_another_trailer_of_the_film_is_not(planted):
+    root, _ = planted
+    pairs = {(p.a, p.b): p for p in duplicate_pairs(open_collection(root))}
+    assert set(pairs) == {("copy", "t01")}
+    ev = pairs[("copy", "t01")].evidence
+    assert ev["span_a"] == [0, 19] and ev["span_b"] == [4, 23] and ev["coverage"] == 1.0  # copy clip i = t01 clip i + 4
+
+
+def test_the_pair_across_splits_is_a_leak_error_and_evaluate_counts_the_test_trailers(planted):
+    report = check(planted[0], ["leaks"])
+    assert [(f.severity, f.trailers) for f in report.findings] == [("error", ["copy", "t01"])]
+    assert report.test_leaks == {"pairs": 1, "trailers": 1, "split": "test"}
+
+
+def test_alignment_against_a_naive_loop():
+    rng = np.random.default_rng(1)
+    a = {"x": rng.normal(size=(9, 5))}
+    a["x"] /= np.linalg.norm(a["x"], axis=1, keepdims=True)
+    b = {"x": a["x"][3:8].copy()}
+    al = align(b, a, 0.99)
+    centre = (a["x"].mean(0) + b["x"].mean(0)) / 2
+
+    def cos(u, v):
+        u, v = u - centre, v - centre
+        return u @ v / np.linalg.norm(u) / np.linalg.norm(v)
+
+    naive = [(i, j) for i in range(5) for j in range(9) if cos(b["x"][i], a["x"][j]) >= 0.99]
+    assert naive == [(i, i + 3) for i in range(5)]
+    assert al["span_a"] == [0, 4] and al["span_b"] == [3, 7] and al["offset"] == 3 and al["matched_clips"] == 5
+
+
+def test_broken_experts_are_found_with_their_clips(planted):
+    found = {(f.trailers[0], f.expert, f.kind): f for f in check(planted[0], ["experts"]).findings}
+    assert found[("zeros", "motion", "zero features")].evidence["clips"][0] == 0
+    assert found[("stuck", "image", "constant features")].evidence["clips"] == [5, 12]
+    assert ("noisy", "motion", "noise-like features") in found
+    assert ("short", None, "too few clips") in found and ("silent", "motion", "missing expert") in found
+    noise_like = {t for t, e, k in found if k == "noise-like features"}
+    assert noise_like == {"noisy"}  # no healthy trailer is called noise
+
+
+def test_coherence_is_about_one_for_noise_and_dead_stretches_against_hand_cases():
+    rng = np.random.default_rng(2)
+    values = [coherence(rng.normal(size=(40, 64)), np.zeros(64), np.ones(64)) for _ in range(50)]
+    assert 0.9 < np.mean(values) < 1.1
+    x = np.arange(30.0).reshape(10, 3)
+    x[2:5] = 0
+    x[6:10] = 7
+    assert dead_stretches(x, 3) == [("zero", 2, 4), ("constant", 6, 9)]
+
+
+def test_label_issues_name_the_flipped_genre_and_the_vocabulary_problems(planted):
+    root, flipped = planted
+    findings = check(root, ["labels"]).findings
+    issues = [(f.trailers[0], f.genre) for f in findings if f.kind == "label to review"]
+    planted_wrong = set(flipped) | {("short", "Comedy")}  # "short" shows Comedy but is labelled "none"
+    assert len(set(issues) & set(flipped)) >= 2 and issues[0] in planted_wrong
+    assert len(set(issues) - planted_wrong) <= 1  # at most one healthy (trailer, genre) to review
+    kinds = {(f.kind, f.genre or f.trailers[0]) for f in findings}
+    assert ("placeholder genre", "none") in kinds and ("no genres", "silent") in kinds
+
+
+def test_check_cli_on_a_store_and_on_an_embeddings_run(planted, tmp_path, capsys):
+    assert main(["check", str(planted[0]), "--only", "duplicates,leaks,experts"]) == 1  # a leak is an error
+    out = capsys.readouterr().out
+    assert "split leak" in out and "copy ~ t01" in out and "noise-like" in out
+    run = make_embeddings_run(tmp_path / "emb", n=30)
+    assert main(["check", str(run), "--json", "--only", "duplicates,labels"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_trailers"] == 30 and set(report["counts"]) == {"duplicates", "labels"}
+
+
+def test_evaluate_says_its_test_split_has_a_leak(planted, tmp_path, capsys):
+    from helpers import make_coarse_run
+
+    run = make_coarse_run(FeatureStore(planted[0]), tmp_path / "run")
+    assert main(["evaluate", "--run", str(run.root), "--no-probe"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 1 near-duplicate pair(s) cross into this split from another, touching 1 of its trailers" in out
+
+
+def test_trailer_vectors_fall_back_to_cosine(tmp_path):
+    from mmx.embeddings import import_embeddings
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 32)).astype(np.float32)  # independent trailers: cosines near 0
+    x[1] = x[0] + 0.05 * rng.normal(size=32)  # cosine ≈ 0.999: the same video under two ids
+    x[2] = x[0] + 0.3 * rng.normal(size=32)  # cosine ≈ 0.96: close, but under embedding_cosine
+    ids = [f"t{i:02d}" for i in range(40)]
+    np.savez(tmp_path / "emb.npz", trailer_id=np.array(ids), embedding=x)
+    (tmp_path / "meta.csv").write_text("trailer_id,genres\n" + "".join(f"{t},Drama\n" for t in ids))
+    import_embeddings(tmp_path / "emb.npz", tmp_path / "meta.csv", tmp_path / "run")
+    assert [(p.a, p.b) for p in duplicate_pairs(open_collection(tmp_path / "run"))] == [("t00", "t01")]
