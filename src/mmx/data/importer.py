@@ -228,25 +228,10 @@ def check_trailer(path: Path, arrays: dict[str, np.ndarray]) -> tuple[dict[str, 
     return infos, n_clips, None
 
 
-def import_folder(folder: str | Path, store: FeatureStore, source: str | None = None) -> ImportReport:
-    """Import ``folder`` (labels.csv + npz files) into ``store``; see the module docstring."""
-    folder = Path(folder)
-    report = ImportReport()
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a readable folder")
-    try:
-        npz_files = {p.stem: p for p in folder.iterdir() if p.suffix == ".npz"}
-    except OSError as e:
-        raise InputError(f"cannot list {folder}: {e.strerror}") from None
-    labels_path = folder / "labels.csv"
-    if not labels_path.exists():
-        raise InputError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
-    rows = read_labels(labels_path, report.problems)
-    listed = {r.trailer_id for r in rows}
-    for stem in sorted(set(npz_files) - listed):
-        report.problems.append(Problem(npz_files[stem].name, "has no row in labels.csv; not imported"))
-
-    # Pass 1: shapes only, so the collection's expert dims are decided by the majority.
+def _expert_dims(folder: Path, rows: list, npz_files: dict[str, Path], store: FeatureStore,
+                 report: ImportReport) -> tuple[dict[str, dict], dict[str, int]]:
+    """Pass 1, array shapes only: every listed npz's shapes, and each expert's dim decided by the
+    majority of the collection (an existing store's dims win)."""
     shapes: dict[str, dict] = {}
     for r in rows:
         path = npz_files.get(r.trailer_id)
@@ -265,7 +250,28 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
     majority = {name: c.most_common(1)[0][0] for name, c in dims.items()}
     for name, info in store.experts.items():  # an existing store fixes the dims
         majority[name] = info.dim
+    return shapes, majority
 
+
+def import_folder(folder: str | Path, store: FeatureStore, source: str | None = None) -> ImportReport:
+    """Import ``folder`` (labels.csv + npz files) into ``store``; see the module docstring."""
+    folder = Path(folder)
+    report = ImportReport()
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a readable folder")
+    try:
+        npz_files = {p.stem: p for p in folder.iterdir() if p.suffix == ".npz"}
+    except OSError as e:
+        raise InputError(f"cannot list {folder}: {e.strerror}") from None
+    labels_path = folder / "labels.csv"
+    if not labels_path.exists():
+        raise InputError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
+    rows = read_labels(labels_path, report.problems)
+    listed = {r.trailer_id for r in rows}
+    for stem in sorted(set(npz_files) - listed):
+        report.problems.append(Problem(npz_files[stem].name, "has no row in labels.csv; not imported"))
+
+    shapes, majority = _expert_dims(folder, rows, npz_files, store, report)
     source = source or f"import:{folder.resolve()}"
     existing = store.entries()
     for r in rows:
