@@ -24,6 +24,8 @@ from typing import Iterable
 
 import numpy as np
 import torch
+
+from mmx.artifacts import atomic_write
 from mmx.data.dataset import Batch
 from mmx.data.importer import Problem, check_trailer, read_labels
 from mmx.data.loader import whole_trailer_batches
@@ -33,7 +35,6 @@ from mmx.errors import InputError, RunError
 from mmx.model.mmx import MMX
 from mmx.progress import QUIET, Reporter
 from mmx.run import EMBEDDINGS, EMBEDDINGS_FILE, TRAILERS_FILE, ModelRun, Run, RunDir, RunInfo
-from mmx.artifacts import atomic_write
 
 
 # ---------------------------------------------------------------------------- computing

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import defaultdict
+from typing import TYPE_CHECKING, Iterator
 
 from torch.utils.data import DataLoader
 
-from collections import defaultdict
-from typing import Iterator
-
 from mmx.data.dataset import Batch, TrailerDataset, ViewRule, chapters, make_collate
-from mmx.data.windows import chapter_count
 from mmx.data.store import FeatureStore
+from mmx.data.windows import chapter_count
 from mmx.distributed import DistInfo, GlobalBatchSampler
 
 if TYPE_CHECKING:

@@ -95,7 +95,7 @@ def probe(path: Path) -> VideoInfo:
 
 def quarter_turns(frame: av.VideoFrame) -> int:
     """Quarter turns counter-clockwise (0–3) that show ``frame`` as its display matrix says."""
-    return round((frame.rotation or 0) / 90) % 4
+    return round((getattr(frame, "rotation", 0) or 0) / 90) % 4  # PyAV < 14 has no display matrix: upright
 
 
 def display_size(frame: av.VideoFrame) -> tuple[int, int]:
