@@ -160,3 +160,16 @@ def test_trailer_vectors_fall_back_to_cosine(tmp_path):
     (tmp_path / "meta.csv").write_text("trailer_id,genres\n" + "".join(f"{t},Drama\n" for t in ids))
     import_embeddings(tmp_path / "emb.npz", tmp_path / "meta.csv", tmp_path / "run")
     assert [(p.a, p.b) for p in duplicate_pairs(open_collection(tmp_path / "run"))] == [("t00", "t01")]
+
+
+def test_label_check_on_fewer_trailers_than_feature_dims():
+    """Wide features (the demo's 1,280-d appearance) on a small collection: the probe's projection is
+    capped by the number of trailers (PCA gives at most one component per trailer)."""
+    from mmx.health.labels import LabelCheckConfig, out_of_fold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, 3)) < 0.4).astype(int)
+    y[:3] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]  # every genre has a positive
+    x = rng.normal(size=(40, 300)) + 2.0 * y @ rng.normal(size=(3, 300))
+    probs = out_of_fold(x, y, ["A", "B", "C"], LabelCheckConfig(max_dims=128))
+    assert probs.shape == (40, 3) and np.isfinite(probs).all() and ((probs >= 0) & (probs <= 1)).all()

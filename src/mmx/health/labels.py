@@ -42,8 +42,9 @@ def collection_features(coll: Collection, ids: list[str]) -> np.ndarray:
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, genres: list[str], cfg: LabelCheckConfig) -> np.ndarray:
     """(N, G) probabilities of each trailer from a probe fitted on the folds it is not in."""
-    if x.shape[1] > cfg.max_dims:  # unsupervised, so fitting it on every trailer leaks no label
-        x = PCA(cfg.max_dims, random_state=cfg.seed).fit_transform(x)
+    dims = min(cfg.max_dims, len(x))  # PCA gives at most one component per trailer
+    if x.shape[1] > dims:  # unsupervised, so fitting it on every trailer leaks no label
+        x = PCA(dims, random_state=cfg.seed).fit_transform(x)
     rng = np.random.default_rng(cfg.seed)
     fold = rng.permutation(np.arange(len(x)) % cfg.folds)  # (N,) fold of each trailer
     held = fold == 0
