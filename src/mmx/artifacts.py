@@ -18,9 +18,11 @@ Two rules hold for every file:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,14 +107,44 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], None], m
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+@contextmanager
+def journal_append(path: str | Path) -> Iterator[Callable[[bytes], None]]:
+    """Append lines to a journal (``reviews.jsonl``, ``ingests.jsonl``) under its exclusive lock.
+
+    Yields ``append(line)``, which writes one whole line and fsyncs it. A line torn by a crash is cut
+    first, so what was acknowledged before stays and the file never holds half a line; what the
+    caller reads inside the block is every line appended before it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            with os.fdopen(os.dup(fd), "rb") as f:
+                past = f.read()
+            os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash
+
+        def append(line: bytes) -> None:
+            if os.write(fd, line) != len(line):
+                raise OSError(f"short write to {path}")
+            os.fsync(fd)
+
+        yield append
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

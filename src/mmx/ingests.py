@@ -8,14 +8,12 @@ an exclusive ``flock``, a line torn by a crash cut off first, one ``write``, ``f
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mmx.artifacts import INGESTS
+from mmx.artifacts import INGESTS, journal_append
 
 INGESTS_FILE = INGESTS  # a run-folder file (mmx.artifacts)
 
@@ -41,17 +39,6 @@ class IngestLog:
     def record(self, trailer_id: str, user: str | None, source: str) -> Ingest:
         made = Ingest(trailer_id, user, source, datetime.now(timezone.utc).isoformat())
         line = (json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                with os.fdopen(os.dup(fd), "rb") as f:
-                    past = f.read()
-                os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash
-            if os.write(fd, line) != len(line):
-                raise OSError(f"short write to {self.path}")
-            os.fsync(fd)
-            return made
-        finally:
-            os.close(fd)
+        with journal_append(self.path) as append:
+            append(line)
+        return made

@@ -37,10 +37,8 @@ which the importer ignores.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -48,7 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmx.artifacts import atomic_write
+from mmx.artifacts import atomic_write, journal_append
 from mmx.errors import InputError
 
 if TYPE_CHECKING:
@@ -160,26 +158,13 @@ class ReviewJournal:
             raise InputError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
         if genre not in vocabulary:
             raise InputError(f"genre {genre!r} is not in the run's vocabulary ({', '.join(vocabulary)})")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                with os.fdopen(os.dup(fd), "rb") as f:
-                    past = f.read()
-                os.ftruncate(fd, past.rfind(b"\n") + 1)  # cut a line torn by a crash before appending
+        with journal_append(self.path) as append:
             own = self.decisions(trailer_id)  # read under the lock: every earlier decision is in
             previous = list(own[-1].labels) if own else sorted(given)
             labels = apply_decision(previous, genre, decision)
             made = Decision(trailer_id, genre, decision, previous, labels, datetime.now(timezone.utc).isoformat(), user)
-            line = (json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8")
-            if os.write(fd, line) != len(line):
-                raise OSError(f"short write to {self.path}")
-            os.fsync(fd)
+            append((json.dumps(asdict(made), ensure_ascii=False) + "\n").encode("utf-8"))
             return made
-        finally:
-            os.close(fd)  # closing releases the lock
 
 
 @dataclass

@@ -40,7 +40,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mmx.errors import StoreError, UnknownTrailerError
-from mmx.artifacts import atomic_write
+from mmx.artifacts import atomic_write, fsync_dir
 
 FORMAT = "mmx-store"
 VERSION = 1
@@ -421,7 +421,7 @@ class FeatureStore:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, target)
-            _fsync_dir(self.entries_dir)
+            fsync_dir(self.entries_dir)
         if self._entries is not None:
             self._entries[meta.trailer_id] = meta
 
@@ -550,14 +550,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:  # a filesystem without hard links
         shutil.copy2(src, dst)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_error(root: Path, what: str, e: OSError) -> StoreError:
