@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +35,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    run = make_embeddings_run(tmp_path_factory.mktemp("browser"))
+@contextmanager
+def serving(run: Path, media: Path | None = None) -> Iterator[str]:
+    """``mmx serve`` of ``run`` (``media``: its --media-root) on a free loopback port, in a thread; yields its URL."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(run, media), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
     while not srv.started:
         assert time.time() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(make_embeddings_run(tmp_path_factory.mktemp("browser"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +149,8 @@ def scene_server(tmp_path_factory):
     from helpers import make_scene_run
 
     run, media = make_scene_run(tmp_path_factory.mktemp("browser-scenes"))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(run, media), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", run
-    srv.should_exit = True
-    thread.join(10)
+    with serving(run, media) as url:
+        yield url, run
 
 
 @pytest.fixture()
@@ -226,17 +227,8 @@ def team_server(tmp_path_factory):
 
     run = make_embeddings_run(tmp_path_factory.mktemp("browser-team"))
     _, token = Users.of_run(run).add("ana", "reviewer")
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", run, token
-    srv.should_exit = True
-    thread.join(10)
+    with serving(run) as url:
+        yield url, run, token
 
 
 def test_a_reviewer_logs_in_and_the_decision_says_who(browser, team_server):
