@@ -40,6 +40,7 @@ from mmx.inference import autocast
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MODELS, create_model
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
+from mmx.train.loop import adam
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
@@ -75,7 +76,7 @@ def time_network(preset: str, store, args: argparse.Namespace, dist: DistInfo, p
     torch.manual_seed(0)
     model = create_model(info.expert_infos(), len(info.genres), cfg.model).to(dist.device)
     loss_fn = WeightedBCELoss(positive_weights(genre_labels(store, info, info.splits["train"]), 30.0)).to(dist.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-5, amsgrad=True)
+    optimizer = adam(model.parameters(), cfg.train.lr, cfg.train.weight_decay, cfg.train.amsgrad)  # as training builds it
     views = evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len)
 
     # one step, batch in memory

@@ -34,7 +34,7 @@ from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, StageSpec, epoch_seed, run_stage, seed_everything
+from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, seed_everything
 
 
 def select_experts(store: FeatureStore, names: list[str] | None) -> dict[str, ExpertInfo]:
@@ -186,8 +186,7 @@ class CoarseStage(Stage):
         self.loss_fn = WeightedBCELoss(pos_weight).to(dist.device)
         paths = cfg.train.path_losses and cfg.model.scene_path  # every path's logits (train_one_epoch)
         self.net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
-                                          amsgrad=tc.amsgrad)
+        self.optimizer = adam(self.net.parameters(), tc.lr, tc.weight_decay, tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len
         self.train_views = TRAIN_VIEWS[cfg.data.train_windows](n_seqs, seq_len)
         self.val_loader = make_loader(store, info, info.splits["val"], tc.eval_batch_size,
