@@ -12,7 +12,7 @@ it measures, in seconds per minute of video:
   FLOPs (``torch.utils.flop_counter``; GIST's pruned FFTs are counted as 5·N·log2 N per transform), the
   FLOP/s it achieves, and that over the machine's matrix-product peak measured in the same run
   (``torch.mm`` 2048², all cores, fp32 and bf16);
-* the whole pipeline (``Extractor.extract``, experts loaded and warm) and its wall time over the
+* the whole pipeline (``Extractor.extract``, experts loaded and warmed up on the first video) and its wall time over the
   sum of the experts' forward times (``pipeline_over_experts``: the overhead of everything else).
 
 ``--quality N`` measures what each sampling profile costs and gives on N generated demo videos
@@ -224,6 +224,7 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
             flops[expert.name] = count_flops(expert, per_expert[expert.name], waves, cfg.audio_rate)
     extractor = Extractor(cfg, experts)
     try:
+        extractor.extract(videos[0], "warm-up")  # oneDNN builds its kernels for each new clip length once
         pipeline = sum(timed(lambda p=p: extractor.extract(p, p.stem), "pipeline")[0] for p in videos)
     finally:
         extractor.close()
