@@ -8,11 +8,11 @@ it has one, else exactly, both through ``mmx.index.nearest_rows``. A run has two
   while it is fresh for them (``mmx index``; ``Neighbours.of_run``);
 * its scene vectors (``mmx.scenes.SceneVectors``: one row per clip), with ``RUN/scenes.faiss``.
 
-Every search answers ``Hit``\\ s: the trailer, its title and the cosine, plus the trailer's genres and
-year (trailer search) or the clip's number and seconds (scene search). A query is a vector (every row
-may be a hit), a row of the set (it is left out, or with ``other_trailers`` every row of its
-trailer) or a trailer id (its row; the trailer is left out). The CLI, the explorer and the report
-all search through it. The metrics themselves live in ``mmx.metrics``.
+Every search answers ``Hit`` objects: the trailer, its title and the cosine, plus the trailer's
+genres and year (trailer search) or the clip's number and seconds (scene search). A query is a
+vector (every row may be a hit), a row of the set (it is left out, or with ``other_trailers`` every
+row of its trailer) or a trailer id (its row; the trailer is left out). The CLI, the explorer and
+the report all search through it. The metrics themselves live in ``mmx.metrics``.
 """
 
 from __future__ import annotations

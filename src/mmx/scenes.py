@@ -17,7 +17,7 @@ bench/scenes.py measured both (see docs/explorer.md): on 2 shared cores exact se
 scenes has a p99 far above 20 ms, while IVF over 1,000,000 has a p99 of a few ms at recall@10 ≥ 0.95.
 
 Scene vectors are a vector set (``SceneVectors``) searched by ``mmx.retrieval.Neighbours``, the search
-of trailer embeddings too; its hits are ``mmx.retrieval.Hit``\ s with the clip's number and seconds.
+of trailer embeddings too; its hits are ``mmx.retrieval.Hit`` objects with the clip's number and seconds.
 Queries: a scene of the run (``trailer id`` + a second, the clip covering it; or a clip number), a
 vector, or a short video file extracted with the run's experts (the mean of its clip vectors). The
 query scene is left out of its hits; ``other_trailers`` leaves its whole trailer out.
