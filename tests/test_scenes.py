@@ -8,13 +8,14 @@ import pytest
 from mmx.errors import InputError, UnknownTrailerError
 from mmx.index import IndexConfig, build_index
 from mmx.index import sized_config as scene_index_config
+from mmx.retrieval import Neighbours
 from mmx.scenes import (
     SceneIndexConfig,
     SceneSet,
+    SceneVectors,
     _part,
     random_precision,
     search_scene,
-    search_vector,
 )
 from mmx.scenes import scene_precision as precision_at_k
 
@@ -63,7 +64,7 @@ def test_adding_a_trailer_keeps_the_others(scenes):
 
 def test_a_clip_is_its_own_top_hit(scenes):
     for row in range(0, len(scenes), 7):
-        hits = search_vector(scenes, None, scenes.vectors[row], 3)
+        hits = Neighbours(SceneVectors(scenes)).search(scenes.vectors[row], 3)
         assert hits[0].row == row and hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
@@ -82,8 +83,8 @@ def test_index_and_exact_search_agree_on_small_data(scenes, kind):
     cfg = IndexConfig(kind=kind, nlist=4, nprobe=4, ef_search=256)  # every ivf cell scanned: exact
     index = build_index(scenes.vectors, cfg)
     for row in range(0, len(scenes), 11):
-        exact = search_vector(scenes, None, scenes.vectors[row], 10, exclude_row=row)
-        found = search_vector(scenes, index, scenes.vectors[row], 10, exclude_row=row)
+        exact = Neighbours(SceneVectors(scenes)).around(row, 10)
+        found = Neighbours(SceneVectors(scenes), index).around(row, 10)
         assert [h.row for h in found] == [h.row for h in exact]
         np.testing.assert_allclose([h.score for h in found], [h.score for h in exact], atol=1e-5)
 

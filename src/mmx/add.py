@@ -96,7 +96,8 @@ def refresh_added(run: ModelRun, ids: list[str]) -> AddReport:
 
 
 def _refresh_run(run: ModelRun, ids: list[str], report: AddReport) -> None:
-    from mmx.scenes import add_scenes, has_faiss, scene_trailer_ids
+    from mmx.index import has_faiss
+    from mmx.scenes import add_scenes, scene_trailer_ids
 
     store_ids = sorted(run.store.entries())
     kinds = _fresh_index_kinds(run, report) if has_faiss() else []  # decided before the embeddings change

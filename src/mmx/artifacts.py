@@ -192,8 +192,9 @@ def require_fresh(root: str | Path, name: str, holds: list[str] | None = None,
 def stale_files(run) -> list[str]:
     """Why each derived file an opened run (``mmx.run.Run``) holds is not fresh: one sentence each, naming
     the command that refreshes it. Files that are not there are not listed."""
+    from mmx.index import has_faiss
     from mmx.run import ModelRun
-    from mmx.scenes import has_faiss, scenes_problem
+    from mmx.scenes import scenes_problem
 
     if not isinstance(run, ModelRun):
         return []  # imported embeddings: nothing is derived

@@ -27,6 +27,7 @@ run. The scene vectors (``mmx.scenes``) use the same build, files and search.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from dataclasses import asdict, dataclass, replace
@@ -45,6 +46,11 @@ from mmx.run import Run
 
 if TYPE_CHECKING:
     import faiss
+
+
+def has_faiss() -> bool:
+    """FAISS is the `scale` extra; without it every search is exact over the vectors (right for small runs)."""
+    return importlib.util.find_spec("faiss") is not None
 
 
 @dataclass

@@ -16,22 +16,24 @@ The index is exact (brute force) up to ``SceneIndexConfig.exact_max`` scenes and
 bench/scenes.py measured both (see docs/explorer.md): on 2 shared cores exact search over 300,000
 scenes has a p99 far above 20 ms, while IVF over 1,000,000 has a p99 of a few ms at recall@10 ≥ 0.95.
 
+Scene vectors are a vector set (``SceneVectors``) searched by ``mmx.retrieval.Neighbours``, the search
+of trailer embeddings too; its hits are ``mmx.retrieval.Hit`` objects with the clip's number and seconds.
 Queries: a scene of the run (``trailer id`` + a second, the clip covering it; or a clip number), a
-vector, or a short video file extracted with the run's experts (the mean of its clip vectors).
-``other_trailers`` leaves the query's own trailer out. ``evaluate_scenes`` measures scene retrieval
-on a corpus with known shot genres (the demo's ``truth.json``): precision@10 (``mmx.metrics``) of the network's scene
-vectors beside the same search on a raw expert's clip features and beside random ranking.
+vector, or a short video file extracted with the run's experts (the mean of its clip vectors). The
+query scene is left out of its hits; ``other_trailers`` leaves its whole trailer out.
+``evaluate_scenes`` measures scene retrieval on a corpus with known shot genres (the demo's
+``truth.json``): precision@10 (``mmx.metrics``) of the network's scene vectors beside the same
+search on a raw expert's clip features and beside random ranking.
 """
 
 from __future__ import annotations
 
 import bisect
-import importlib.util
 import io
 import json
 import math
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,10 +43,10 @@ from mmx import artifacts
 from mmx.artifacts import atomic_write
 from mmx.data.vectors import read_ids, unit_rows
 from mmx.errors import InputError, RunError
-from mmx.index import IndexConfig, nearest_rows, sized_config
+from mmx.index import IndexConfig, has_faiss, sized_config
 from mmx.metrics import precision_at_k
 from mmx.progress import QUIET, Reporter
-from mmx.retrieval import unknown_id
+from mmx.retrieval import Hit, Neighbours, unknown_id
 
 if TYPE_CHECKING:
     import faiss
@@ -233,11 +235,6 @@ def load_scenes(root: str | Path) -> SceneSet:
 
 
 # ---------------------------------------------------------------------------- the index
-def has_faiss() -> bool:
-    """FAISS is the `scale` extra; without it scene search is exact over the vectors (right for small runs)."""
-    return importlib.util.find_spec("faiss") is not None
-
-
 def build_scene_index(root: Path, scenes: SceneSet, cfg: SceneIndexConfig = SceneIndexConfig()) -> faiss.Index | None:
     """The scene vectors' index (``mmx.index``: one build, one file format), written beside them."""
     if not has_faiss():
@@ -268,52 +265,40 @@ def load_scene_index(root: str | Path) -> faiss.Index | None:
 
 
 # ---------------------------------------------------------------------------- search
-@dataclass
-class SceneHit:
-    trailer_id: str
-    title: str
-    clip: int
-    start: float | None  # seconds
-    end: float | None
-    score: float  # cosine similarity to the query scene
-    row: int  # the scene's row in the scene set
-
-
 def _seconds(v: float) -> float | None:
     return None if math.isnan(v) else round(float(v), 3)
 
 
-def search_vector(scenes: SceneSet, index, vector: np.ndarray, k: int, exclude_trailer: int | None = None,
-                  exclude_row: int | None = None, titles: dict[str, str] | None = None) -> list[SceneHit]:
-    """The ``k`` scenes most cosine-similar to ``vector`` (from ``index`` when given, else exact),
-    leaving out the scene ``exclude_row`` and every scene of trailer row ``exclude_trailer``."""
-    q = unit_rows(np.asarray(vector, np.float32).reshape(1, -1))  # (1, D)
-    if q.shape[1] != scenes.vectors.shape[1]:
-        raise InputError(f"the query is {q.shape[1]}-d; the run's scene vectors are {scenes.vectors.shape[1]}-d")
-    skip = 0 if exclude_trailer is None else int(np.sum(scenes.trailer == exclude_trailer))
-    want = min(len(scenes), k + skip + (exclude_row is not None))
-    hits = []
-    for row, score in nearest_rows(scenes.vectors, index, q[0], want):
-        if row == exclude_row or (exclude_trailer is not None and scenes.trailer[row] == exclude_trailer):
-            continue
-        tid = scenes.trailer_ids[scenes.trailer[row]]
-        hits.append(SceneHit(tid, (titles or {}).get(tid, "") or tid, int(scenes.clip[row]),
-                             _seconds(scenes.start[row]), _seconds(scenes.end[row]), score, row))
-        if len(hits) == k:
-            break
-    return hits
+@dataclass(frozen=True)
+class SceneVectors:
+    """A scene set as a vector set (``mmx.retrieval.Neighbours``): row i is scene i, its hits titled from ``titles``."""
+
+    scenes: SceneSet
+    titles: dict[str, str] = field(default_factory=dict)  # trailer id → title (hits show the id where it has none)
+    what = "the run's scene vectors"
+
+    @property
+    def unit(self) -> np.ndarray:
+        return self.scenes.vectors  # (M, D), kept as unit rows
+
+    def rows_of(self, trailer_id: str) -> range:
+        return self.scenes.rows_of(trailer_id)
+
+    def hit(self, row: int, score: float) -> Hit:
+        s = self.scenes
+        tid = s.trailer_ids[s.trailer[row]]
+        return Hit(tid, self.titles.get(tid, "") or tid, score, row, clip=int(s.clip[row]),
+                   start=_seconds(s.start[row]), end=_seconds(s.end[row]))
 
 
 def search_scene(scenes: SceneSet, index, trailer_id: str, seconds: float | None = None, clip: int | None = None,
                  k: int = 10, other_trailers: bool = False, titles: dict[str, str] | None = None
-                 ) -> tuple[SceneHit, list[SceneHit]]:
-    """The query scene (the clip of ``trailer_id`` covering ``seconds``, or clip ``clip``) and its hits."""
+                 ) -> tuple[Hit, list[Hit]]:
+    """The query scene (the clip of ``trailer_id`` covering ``seconds``, or clip ``clip``) and its hits, from
+    ``index`` (the scenes' FAISS index) when given, else exact."""
     row = scenes.row_at(trailer_id, seconds, clip)
-    t = int(scenes.trailer[row])
-    query = SceneHit(trailer_id, (titles or {}).get(trailer_id, "") or trailer_id, int(scenes.clip[row]),
-                     _seconds(scenes.start[row]), _seconds(scenes.end[row]), 1.0, row)
-    hits = search_vector(scenes, index, scenes.vectors[row], k, t if other_trailers else None, row, titles)
-    return query, hits
+    neighbours = Neighbours(SceneVectors(scenes, titles or {}), index)
+    return neighbours.vectors.hit(row, 1.0), neighbours.around(row, k, other_trailers)
 
 
 def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QUIET) -> np.ndarray:
@@ -448,7 +433,7 @@ def open_scenes(run) -> tuple[SceneSet, faiss.Index | None]:
 
 def search_run_scenes(run, scene: tuple[str, float] | None = None, video: str | Path | None = None, k: int = 10,
                       other_trailers: bool = False, reporter: Reporter = QUIET
-                      ) -> tuple[SceneHit | None, list[SceneHit]]:
+                      ) -> tuple[Hit | None, list[Hit]]:
     """The scenes nearest to ``scene`` (trailer id, second) or to a short ``video``: the query scene (None for
     a video) and its hits."""
     scenes, index = open_scenes(run)
@@ -457,4 +442,5 @@ def search_run_scenes(run, scene: tuple[str, float] | None = None, video: str | 
         return search_scene(scenes, index, scene[0], scene[1], None, k, other_trailers, titles)
     if video is None:
         raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
-    return None, search_vector(scenes, index, video_query_vector(run, video, reporter), k, titles=titles)
+    neighbours = Neighbours(SceneVectors(scenes, titles), index)
+    return None, neighbours.search(video_query_vector(run, video, reporter), k)

@@ -265,7 +265,7 @@ def figure5(inputs: ReportInputs) -> Section:
     title = "Fig. 5/10 — retrieval examples"
     run = inputs.fine or inputs.run
     space = Neighbours.of_run(run)
-    emb = space.emb
+    emb = space.vectors.emb
     ids = [t for t in _ids(inputs) if t in emb.position]
     store = run.store if _has_model(run) else None
     rows, cells = [], []

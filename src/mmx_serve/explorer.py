@@ -10,8 +10,7 @@ from pathlib import Path
 
 from mmx.labels import ReviewJournal, conflicts
 from mmx.progress import QUIET, Reporter
-from mmx.retrieval import resolve_id
-from mmx.scenes import SceneHit
+from mmx.retrieval import Hit, resolve_id
 from mmx_serve.scenes import Scenes
 from mmx_serve.state import Collection, ServeConfig, Space
 
@@ -56,7 +55,7 @@ class Explorer:
             "status": "ok", "run": str(c.run.root), "kind": c.info.kind,
             "trailers": len(c.main.snapshot.emb.ids), "spaces": list(c.spaces),
             "ingest": c.has_model, "vocabulary": c.vocabulary,
-            "index": {name: s.index.kind if s.index else None for name, s in c.spaces.items()},
+            "index": {name: s.index_kind for name, s in c.spaces.items()},
             "scenes": None if self.scenes.set is None else len(self.scenes.set),
             "keyframes": self.scenes.has_keyframes, "review": True,
             "reviewed": len(self.journal.reviewed()), "notes": self.notes(),
@@ -98,11 +97,11 @@ class Explorer:
         return out
 
     def scene_search(self, trailer_id: str, seconds: float | None, clip: int | None, k: int,
-                     other_trailers: bool) -> tuple[SceneHit, list[SceneHit]]:
+                     other_trailers: bool) -> tuple[Hit, list[Hit]]:
         titles = dict(zip(self.collection.main.snapshot.emb.ids, self.collection.main.snapshot.emb.titles))
         return self.scenes.search(trailer_id, seconds, clip, k, other_trailers, titles)
 
-    def scene_json(self, hit: SceneHit) -> dict:
+    def scene_json(self, hit: Hit) -> dict:
         return self.scenes.hit_json(hit)
 
     def keyframe(self, trailer_id: str, clip: int | None) -> bytes:

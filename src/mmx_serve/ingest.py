@@ -97,7 +97,7 @@ class Ingestor:
         hits = self.collection.neighbours(tid, 10)
         return {
             "trailer": self.collection.detail(tid),
-            "neighbours": [vars(h) for h in hits],
+            "neighbours": [h.as_dict() for h in hits],
             "warnings": [f"{name}: {p.reason}" for p in warnings],
         }
 

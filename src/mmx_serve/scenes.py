@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from mmx.extract.batch import VIDEO_SUFFIXES
 from mmx.progress import QUIET, Reporter
+from mmx.retrieval import Hit
 from mmx.run import ModelRun, Run
-from mmx.scenes import SceneHit, SceneSet, compute_scenes, load_scene_index, load_scenes, scenes_problem, search_scene
+from mmx.scenes import SceneSet, compute_scenes, load_scene_index, load_scenes, scenes_problem, search_scene
 from mmx_serve.errors import Forbidden, MissingFile, NoPicture, NotAvailable
 from mmx_serve.ingest import resolve_media_path
 
@@ -105,18 +106,17 @@ class Scenes:
         ]
 
     def search(self, trailer_id: str, seconds: float | None, clip: int | None, k: int, other_trailers: bool,
-               titles: dict[str, str]) -> tuple[SceneHit, list[SceneHit]]:
+               titles: dict[str, str]) -> tuple[Hit, list[Hit]]:
         snapshot = self._snapshot
         if snapshot is None:
             raise NotAvailable(self.note)
         scenes, index = snapshot
         return search_scene(scenes, index, trailer_id, seconds, clip, k, other_trailers, titles)
 
-    def hit_json(self, hit: SceneHit) -> dict:
+    def hit_json(self, hit: Hit) -> dict:
         store = self.model_run.store
         has = hit.trailer_id in store and store.meta(hit.trailer_id).has_keyframes
-        return {"trailer_id": hit.trailer_id, "title": hit.title, "clip": hit.clip, "start": hit.start,
-                "end": hit.end, "score": round(hit.score, 5) if math.isfinite(hit.score) else None,
+        return {**hit.as_dict(), "score": round(hit.score, 5) if math.isfinite(hit.score) else None,
                 "keyframe": keyframe_url(hit.trailer_id, hit.clip) if has else None}
 
     def keyframe(self, trailer_id: str, clip: int | None) -> bytes:

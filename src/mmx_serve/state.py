@@ -25,7 +25,7 @@ from mmx.data.vectors import EmbeddingSet
 from mmx.inference import predict_ids
 from mmx.layout import LayoutConfig, map_layout
 from mmx.metrics import label_changes
-from mmx.retrieval import Hit, Neighbours, resolve_id
+from mmx.retrieval import Hit, Neighbours, TrailerVectors, resolve_id
 from mmx.run import EMBEDDINGS, FINE, ModelRun, Run
 from mmx.timeline import clip_probabilities
 
@@ -42,12 +42,12 @@ class ServeConfig:
 
 @dataclass(frozen=True)
 class Snapshot:
-    neighbours: Neighbours  # the embeddings and their search
+    neighbours: Neighbours[TrailerVectors]  # the embeddings and their search
     xy: np.ndarray | None  # (N, 2) map positions in row order of the embeddings; None until computed
 
     @property
     def emb(self) -> EmbeddingSet:
-        return self.neighbours.emb
+        return self.neighbours.vectors.emb
 
 
 class Space:
@@ -59,9 +59,9 @@ class Space:
         self._lock = threading.Lock()
 
     @property
-    def index(self):
-        """The FAISS index searches use (`mmx index`), or None (exact search)."""
-        return self.snapshot.neighbours.index
+    def index_kind(self) -> str | None:
+        """The kind of the FAISS index searches use (`mmx index`), or None (exact search)."""
+        return self.snapshot.neighbours.kind
 
     def nearest(self, trailer_id: str, k: int) -> list[Hit]:
         """The ``k`` nearest other trailers by cosine."""
@@ -82,7 +82,7 @@ class Space:
         self.run.forget(models=False)
         neighbours = Neighbours.of_run(self.run)
         with self._lock:
-            xy = map_layout(self.run, neighbours.emb, self.cfg.layout) if self.snapshot.xy is not None else None
+            xy = map_layout(self.run, neighbours.vectors.emb, self.cfg.layout) if self.snapshot.xy is not None else None
             self.snapshot = Snapshot(neighbours, xy)
 
 

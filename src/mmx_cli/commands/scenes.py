@@ -89,8 +89,7 @@ def search_scenes(args: argparse.Namespace) -> int:
     query, hits = search_run_scenes(opened, scene, args.scene_video, args.k, args.other_trailers,
                                     Reporter("quiet" if args.json else "lines"))
     paths = write_keyframes(opened, hits, args.keyframes) if args.keyframes else [None] * len(hits)
-    rows = [{"trailer_id": h.trailer_id, "title": h.title, "clip": h.clip, "start": h.start, "end": h.end,
-             "score": round(h.score, 5), "keyframe": p} for h, p in zip(hits, paths)]
+    rows = [{**h.as_dict(), "score": round(h.score, 5), "keyframe": p} for h, p in zip(hits, paths)]
     if args.json:
         print_json({"query": None if query is None else {"trailer_id": query.trailer_id, "clip": query.clip,
                                                          "start": query.start, "end": query.end},

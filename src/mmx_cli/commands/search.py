@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 
 from mmx.errors import InputError
 from mmx_cli.commands.scenes import add_scene_search_args
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     ensure_embeddings(run, reporter(args))
     hits = search_run(run, args.query, args.k)
     if args.json:
-        print_json([asdict(h) for h in hits])
+        print_json([h.as_dict() for h in hits])
         return 0
     rows = [
         [i + 1, h.score, h.title or h.trailer_id, h.trailer_id, "" if h.year is None else h.year, ", ".join(h.genres)]

@@ -44,6 +44,6 @@ def router(api: Api) -> APIRouter:
     def search(id: TrailerId, k: Annotated[int, Query(ge=1, le=api.cfg.max_k)] = 10, space: SpaceName = None) -> dict:
         target = api.space(space)
         hits = collection.neighbours(id, k, target.name)
-        return {"id": id, "k": k, "space": target.name, "results": [vars(h) for h in hits]}
+        return {"id": id, "k": k, "space": target.name, "results": [h.as_dict() for h in hits]}
 
     return r
