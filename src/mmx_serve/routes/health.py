@@ -1,0 +1,36 @@
+"""Collection health: ``mmx check``'s findings on the served run, and the badges the page shows (``mmx_serve.findings``)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from mmx.health.report import CHECKS
+from mmx_serve.findings import KINDS
+from mmx_serve.routes.api import Api
+
+STATUS_NOTE = ("`status`: ready, computing (the check runs in the background; ask again), stale (the run changed "
+               "since: older findings while the check runs again) or failed (`error` says why)")
+
+
+def router(api: Api) -> APIRouter:
+    r = APIRouter()
+    findings = api.explorer.findings
+
+    @r.get("/api/findings/badges", response_class=Response, responses={
+        200: {"content": {"application/json": {}}, "description": "trailer → badges (kind, text, genre or other "
+              "trailer, reviewed), trailers per kind, counts per check, collection-wide findings; " + STATUS_NOTE}})
+    def badges() -> Response:
+        return Response(findings.badges(), media_type="application/json")
+
+    @r.get("/api/findings", description="One page of the health report's findings, most serious first; " + STATUS_NOTE)
+    def report(
+        check: Annotated[Literal[CHECKS] | None, Query(description="only this check's findings")] = None,  # type: ignore[valid-type]
+        kind: Annotated[Literal[KINDS] | None, Query(description="only findings with badges of this kind")] = None,  # type: ignore[valid-type]
+        trailer: Annotated[str | None, Query(min_length=1, max_length=300, description="only findings naming it")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict:
+        return findings.findings(check, kind, trailer, limit, offset)
+
+    return r
