@@ -446,14 +446,16 @@ def health(inputs: ReportInputs) -> Section:
         kinds = Counter(f.kind for f in mine).most_common()
         rows.append({"check": c, "errors": by["error"], "warnings": by["warning"], "notes": by["info"],
                      "found": ", ".join(f"{n} {k}" for k, n in kinds) or "nothing"})
-        top += [{"check": c, "severity": f.severity, "kind": f.kind, "trailers": " ~ ".join(f.trailers) or "(collection)",
-                 "about": f.genre or f.expert or "", "evidence": _evidence(f), "action": f.action}
+        top += [{"check": c, "severity": f.severity, "kind": f.kind,
+                 "trailers": " ~ ".join(f.trailers) or "(collection)", "about": f.genre or f.expert or "",
+                 "evidence": _evidence(f), "action": f.action}
                 for f in mine[: inputs.n_health]]
     leaks = report.test_leaks
     notes = [f"Test split: {leaks['pairs']} near-duplicate pair(s) cross into it from another split, touching "
              f"{leaks['trailers']} test trailer(s); its scores above are inflated."] if leaks and leaks["pairs"] else []
-    return Section("health", title, f"<code>mmx check {esc(inputs.run.root)}</code> on the run's {report.n_trailers} "
-                   f"trailers: findings per check, then the {inputs.n_health} most serious of each with their evidence.",
+    return Section("health", title, f"<code>mmx check {esc(inputs.run.root)}</code> on the run's "
+                   f"{report.n_trailers} trailers: findings per check, then the {inputs.n_health} most serious of "
+                   "each with their evidence.",
                    tables={"health": rows, "health_top": top}, notes=notes)
 
 

@@ -150,8 +150,9 @@ class Findings:
             reviewed = self._reviewed()
             trailers = {t: [dict(b, reviewed=(t, b.get("genre")) in reviewed) for b in bs]
                         for t, bs in done.badges.items()}
-            for k in KINDS:
-                body["kinds"][k] = sum(any(b["kind"] == k and not b["reviewed"] for b in bs) for bs in trailers.values())
+            for k in KINDS:  # trailers with a badge of the kind still to look at
+                body["kinds"][k] = sum(any(b["kind"] == k and not b["reviewed"] for b in bs)
+                                       for bs in trailers.values())
             report = done.report
             body.update(trailers=trailers, counts=report.counts(), checked={
                 "trailers": report.n_trailers, "seconds": report.seconds, "decisions": done.state.decisions},

@@ -120,7 +120,8 @@ def read_trailers_csv(path: Path) -> dict[str, tuple[list[str], str, int | None]
 def read_placeholders(path: Path) -> dict[str, list[str]]:
     """trailer_id → the placeholder genres its labels row gave (only trailers with some; older files have none)."""
     with open(path, newline="", encoding="utf-8") as f:
-        return {rec["trailer_id"]: rec["placeholders"].split("|") for rec in csv.DictReader(f) if rec.get("placeholders")}
+        return {rec["trailer_id"]: rec["placeholders"].split("|")
+                for rec in csv.DictReader(f) if rec.get("placeholders")}
 
 
 def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | None]],
@@ -130,5 +131,6 @@ def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | N
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["trailer_id", "genres", "title", "year", "placeholders"])
     for tid, genres, title, year in rows:
-        writer.writerow([tid, "|".join(genres), title, "" if year is None else year, "|".join(placeholders.get(tid, []))])
+        year_text = "" if year is None else year
+        writer.writerow([tid, "|".join(genres), title, year_text, "|".join(placeholders.get(tid, []))])
     atomic_write(path, buf.getvalue())

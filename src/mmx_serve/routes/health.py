@@ -1,4 +1,5 @@
-"""Collection health: ``mmx check``'s findings on the served run, and the badges the page shows (``mmx_serve.findings``)."""
+"""Collection health: ``mmx check``'s findings on the served run and the badges the page shows
+(``mmx_serve.findings``)."""
 
 from typing import Annotated, Literal
 
@@ -8,6 +9,10 @@ from fastapi.responses import Response
 from mmx.health.report import CHECKS
 from mmx_serve.findings import KINDS
 from mmx_serve.routes.api import Api
+
+# enums in the document: the checks of `mmx check`, the kinds of badges
+CheckName = Annotated[Literal[CHECKS] | None, Query(description="this check's findings")]  # type: ignore[valid-type]
+KindName = Annotated[Literal[KINDS] | None, Query(description="one badge kind")]  # type: ignore[valid-type]
 
 STATUS_NOTE = ("`status`: ready, computing (the check runs in the background; ask again), stale (the run changed "
                "since: older findings while the check runs again) or failed (`error` says why)")
@@ -25,9 +30,9 @@ def router(api: Api) -> APIRouter:
 
     @r.get("/api/findings", description="One page of the health report's findings, most serious first; " + STATUS_NOTE)
     def report(
-        check: Annotated[Literal[CHECKS] | None, Query(description="only this check's findings")] = None,  # type: ignore[valid-type]
-        kind: Annotated[Literal[KINDS] | None, Query(description="only findings with badges of this kind")] = None,  # type: ignore[valid-type]
-        trailer: Annotated[str | None, Query(min_length=1, max_length=300, description="only findings naming it")] = None,
+        check: CheckName = None,
+        kind: KindName = None,
+        trailer: Annotated[str | None, Query(min_length=1, max_length=300, description="findings naming it")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> dict:
