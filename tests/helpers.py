@@ -99,8 +99,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 # ----------------------------------------------------------------------------- served runs
-def make_embeddings_run(root: Path, n: int = 60, dim: int = 16, seed: int = 0) -> Path:
-    """An imported-embeddings run of ``n`` trailers in 4 genre clusters (ids include URL-unsafe ones)."""
+def embeddings_data(n: int = 60, dim: int = 16, seed: int = 0) -> tuple[list[str], list[np.ndarray], list[dict]]:
+    """Ids, vectors and metadata rows of ``n`` trailers in 4 genre clusters (ids include URL-unsafe ones)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(len(GENRES), dim)) * 4
     ids, vectors, rows = [], [], []
@@ -112,6 +112,11 @@ def make_embeddings_run(root: Path, n: int = 60, dim: int = 16, seed: int = 0) -
         vectors.append(centres[g] + rng.normal(size=dim))
         rows.append({"trailer_id": tid, "genres": "|".join(genres), "title": f"{GENRES[g]} Story {i}",
                      "year": 1990 + i % 30})
+    return ids, vectors, rows
+
+
+def import_data(root: Path, ids: list[str], vectors: list[np.ndarray], rows: list[dict]) -> Path:
+    """``mmx import-embeddings`` of these trailers (root/emb.npz, root/meta.csv) into root/run."""
     root.mkdir(parents=True, exist_ok=True)
     np.savez(root / "emb.npz", trailer_id=np.array(ids), embedding=np.array(vectors, np.float32))
     with open(root / "meta.csv", "w", newline="") as f:
@@ -120,6 +125,26 @@ def make_embeddings_run(root: Path, n: int = 60, dim: int = 16, seed: int = 0) -
         writer.writerows(rows)
     import_embeddings(root / "emb.npz", root / "meta.csv", root / "run")
     return root / "run"
+
+
+def make_embeddings_run(root: Path, n: int = 60, dim: int = 16, seed: int = 0) -> Path:
+    """An imported-embeddings run of ``n`` trailers in 4 genre clusters (ids include URL-unsafe ones)."""
+    return import_data(root, *embeddings_data(n, dim, seed))
+
+
+def make_dirty_run(root: Path) -> Path:
+    """The 60 trailers of ``make_embeddings_run`` made dirty as a real collection is: film010 again as
+    "film010b" (the same vector, re-encoded: a little noise), film002 — a Horror trailer — labelled
+    Comedy, and the placeholder ``none`` beside the genres of film003 and film004."""
+    ids, vectors, rows = embeddings_data()
+    rng = np.random.default_rng(1)
+    ids.append("film010b")
+    vectors.append(vectors[10] + rng.normal(size=vectors[10].shape) * 0.01)
+    rows.append({**rows[10], "trailer_id": "film010b", "genres": "Horror", "title": "Horror Story 10 (re-upload)"})
+    rows[2]["genres"] = "Comedy"
+    rows[3]["genres"] += "|none|none"
+    rows[4]["genres"] = "none|" + rows[4]["genres"]
+    return import_data(root, ids, vectors, rows)
 
 
 def make_video(path: Path, seed: int = 0, shots: int = 10) -> Path:

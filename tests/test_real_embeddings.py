@@ -7,10 +7,14 @@ import time
 import numpy as np
 import pytest
 
+from mmx.data.vectors import read_placeholders
 from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.genres import parse_genres
+from mmx.health import run_collection
+from mmx.health.labels import LabelCheckConfig, collection_findings
 from mmx.metrics import precision_at_k
 from mmx.retrieval import nearest, search_run
+from mmx.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +68,13 @@ def test_search_on_real_embeddings(real_run):
         tid, year, genres = line.rsplit(",", 2)
         meta_genres[tid.strip('"')] = parse_genres(genres)
     assert all(h.genres == meta_genres[h.trailer_id] for h in hits if h.trailer_id in meta_genres)
+
+
+def test_placeholder_genres_are_left_out_recorded_and_seen_by_the_check(real_run):
+    out, _ = real_run
+    dropped = read_placeholders(out / "trailers.csv")  # 235 rows say e.g. "Horror|none|none|none|none"
+    assert len(dropped) == 235 and all(v == ["none"] for v in dropped.values())
+    coll = run_collection(Run.open(out))
+    found, scored = collection_findings(coll, LabelCheckConfig())
+    placeholder = next(f for f in found if f.kind == "placeholder genre")
+    assert placeholder.genre == "none" and placeholder.evidence["trailers"] == 235 and "none" not in scored

@@ -159,6 +159,7 @@ def _check_query_experts(path: Path, arrays: dict[str, np.ndarray], info: RunInf
 class EmbeddingImportReport:
     kept: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    placeholders: dict[str, list[str]] = field(default_factory=dict)  # kept trailer → placeholder genres left out
 
 
 def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> EmbeddingImportReport:
@@ -203,6 +204,7 @@ def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> E
     if not keep:
         raise InputError(f"no usable embeddings in {npz} with metadata in {labels}; see the problems above")
     report.kept = [ids[i] for i in keep]
+    report.placeholders = {t: meta[t].placeholders for t in report.kept if meta[t].placeholders}
     genres = sorted({g for t in report.kept for g in meta[t].genres})
     info = RunInfo(
         kind=EMBEDDINGS, store=None, experts={}, genres=genres, splits={"all": report.kept}, excluded=excluded
@@ -210,7 +212,8 @@ def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> E
     run.root.mkdir(parents=True, exist_ok=True)
     write_npz(run.root / EMBEDDINGS_FILE, report.kept, vectors[keep])
     write_trailers_csv(
-        run.root / TRAILERS_FILE, [(t, meta[t].genres, meta[t].title, meta[t].year) for t in report.kept]
+        run.root / TRAILERS_FILE, [(t, meta[t].genres, meta[t].title, meta[t].year) for t in report.kept],
+        report.placeholders,
     )
     source = {"embeddings": str(npz.resolve()), "labels": str(labels.resolve())}
     atomic_write(run.root / "source.json", json.dumps(source, indent=1) + "\n")

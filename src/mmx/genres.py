@@ -1,7 +1,9 @@
 """Genre vocabulary: the paper's 20 genres and the aliases real label files use.
 
 The vocabulary of a collection comes from its data (``FeatureStore.genres``); this module only
-maps spellings onto one name per genre, e.g. TMDb's "Science Fiction" → "Sci-Fi".
+maps spellings onto one name per genre, e.g. TMDb's "Science Fiction" → "Sci-Fi", and tells the
+placeholders a label file writes where it knows no genre (``none``) from genres: ``split_genres``
+returns them apart, so the importers can report them and record them per trailer.
 """
 
 from __future__ import annotations
@@ -40,12 +42,29 @@ def normalize_genre(name: str, aliases: dict[str, str] | None = None) -> str:
     return " ".join(name.split())
 
 
-def parse_genres(text: str, aliases: dict[str, str] | None = None) -> list[str]:
-    """``"Action|Science Fiction"`` → ``["Action", "Sci-Fi"]`` (deduplicated, order kept)."""
-    out: list[str] = []
+# Values label files put where a genre is unknown ("Horror|none|none|none|none"): not genres. Lower-case.
+PLACEHOLDERS = frozenset({"none", "unknown", "n/a", "na", "null", "nan", "-", "?"})
+
+
+def split_genres(text: str, aliases: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """``"Horror|none|Science Fiction|none"`` → ``(["Horror", "Sci-Fi"], ["none"])``: the genres (deduplicated,
+    order kept) and the placeholder values left out (deduplicated, as written), so a caller can report them."""
+    genres: list[str] = []
+    dropped: list[str] = []
     for part in text.split("|"):
-        if part.strip() and part.strip().lower() != "none":
-            g = normalize_genre(part, aliases)
-            if g not in out:
-                out.append(g)
-    return out
+        name = " ".join(part.split())
+        if not name:
+            continue
+        if name.lower() in PLACEHOLDERS:
+            if name not in dropped:
+                dropped.append(name)
+            continue
+        g = normalize_genre(name, aliases)
+        if g not in genres:
+            genres.append(g)
+    return genres, dropped
+
+
+def parse_genres(text: str, aliases: dict[str, str] | None = None) -> list[str]:
+    """``"Action|Science Fiction"`` → ``["Action", "Sci-Fi"]`` (deduplicated, order kept, placeholders left out)."""
+    return split_genres(text, aliases)[0]

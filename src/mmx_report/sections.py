@@ -9,12 +9,15 @@ written. Sections are registered in ``SECTIONS`` in page order.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mmx.ablation import SCORES_FILE, read_scores
+from mmx.health import Finding, run_collection
+from mmx.health.report import check
 from mmx.inference import evaluate_run, label_suggestions
 from mmx.layout import map_layout
 from mmx.registry import Registry
@@ -49,6 +52,7 @@ class ReportInputs:
     n_examples: int = 3  # trailers shown in Fig. 5 and Fig. 8
     top_k: int = 5  # retrieval results per query (Fig. 5)
     n_suggestions: int = 15  # rows of Tbl. 4
+    n_health: int = 5  # findings shown per check in the health section (most serious first)
 
 
 @dataclass
@@ -421,4 +425,38 @@ def findings(inputs: ReportInputs) -> Section:
                    "with few trailers a difference of a few hundredths is noise.", tables={"findings": rows})
 
 
-SECTION_ORDER = ["findings", "tbl2", "tbl5", "fig1", "fig4", "fig5", "fig6", "fig8", "fig9", "tbl4"]
+# ---------------------------------------------------------------------------- collection health
+def _evidence(f: Finding) -> str:
+    """The finding's numbers in one cell: ``key value`` pairs, lists joined with en dashes (clip spans)."""
+    def show(v) -> str:
+        return "–".join(map(str, v)) if isinstance(v, list) else str(v)
+    return ", ".join(f"{k} {show(v)}" for k, v in f.evidence.items())
+
+
+@SECTIONS.register("health")
+def health(inputs: ReportInputs) -> Section:
+    title = "Collection health — duplicates, split leaks, broken experts, label issues (mmx check)"
+    try:
+        report = check(run_collection(inputs.run))
+    except ModuleNotFoundError as e:  # cleanlab: the health extra
+        return Section("health", title, missing=f"{e.name} is not installed: pip install 'mmx[health]'")
+    rows, top = [], []
+    for c, by in report.counts().items():
+        mine = [f for f in report.findings if f.check == c]
+        kinds = Counter(f.kind for f in mine).most_common()
+        rows.append({"check": c, "errors": by["error"], "warnings": by["warning"], "notes": by["info"],
+                     "found": ", ".join(f"{n} {k}" for k, n in kinds) or "nothing"})
+        top += [{"check": c, "severity": f.severity, "kind": f.kind,
+                 "trailers": " ~ ".join(f.trailers) or "(collection)", "about": f.genre or f.expert or "",
+                 "evidence": _evidence(f), "action": f.action}
+                for f in mine[: inputs.n_health]]
+    leaks = report.test_leaks
+    notes = [f"Test split: {leaks['pairs']} near-duplicate pair(s) cross into it from another split, touching "
+             f"{leaks['trailers']} test trailer(s); its scores above are inflated."] if leaks and leaks["pairs"] else []
+    return Section("health", title, f"<code>mmx check {esc(inputs.run.root)}</code> on the run's "
+                   f"{report.n_trailers} trailers: findings per check, then the {inputs.n_health} most serious of "
+                   "each with their evidence.",
+                   tables={"health": rows, "health_top": top}, notes=notes)
+
+
+SECTION_ORDER = ["findings", "tbl2", "tbl5", "fig1", "fig4", "fig5", "fig6", "fig8", "fig9", "tbl4", "health"]

@@ -12,6 +12,8 @@
     GET  /api/video?id=                   the trailer's video file under --media-root (range requests)
     GET  /api/reviews?id=                 a trailer's reviewed labels and decisions
     POST /api/reviews                     JSON {trailer_id, genre, decision}: accept / reject / add / remove
+    GET  /api/findings?check=&kind=&trailer=&limit=&offset=   `mmx check`'s findings (computed in the background)
+    GET  /api/findings/badges             every trailer's health badges, trailers per kind, collection-wide findings
     POST /api/ingest                      multipart: ``file`` (a video) or ``path`` (under --media-root),
                                           optional ``trailer_id``, ``title``, ``year``, ``genres`` (a|b)
 

@@ -1,5 +1,6 @@
 """Everything the explorer's API answers from: the collection (trailers, spaces, maps, genres), its scenes
-(``mmx_serve.scenes``) and its label review journal (``mmx.labels``), each a thin layer over the library.
+(``mmx_serve.scenes``), its label review journal (``mmx.labels``) and its health findings
+(``mmx_serve.findings``: ``mmx check`` in the background), each a thin layer over the library.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from pathlib import Path
 from mmx.labels import ReviewJournal, conflicts
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
+from mmx_serve.findings import Findings
 from mmx_serve.scenes import Scenes
 from mmx_serve.state import Collection, ServeConfig, Space
 
 
 class Explorer:
-    """One served run: ``collection`` (trailers and genres), ``scenes`` and ``journal`` (label review)."""
+    """One served run: ``collection`` (trailers and genres), ``scenes``, ``journal`` (label review) and ``findings``."""
 
     def __init__(self, run: str | Path, cfg: ServeConfig = ServeConfig(), media_root: Path | None = None):
         self.collection = Collection(run, cfg)
         self.cfg, self.media_root = cfg, media_root
         self.scenes = Scenes(self.collection.run, media_root)
         self.journal = ReviewJournal(self.collection.run.root)
+        self.findings = Findings(self.collection, self.journal)
         self._map_cache: dict[str, tuple[object, bytes]] = {}  # space → (snapshot, encoded answer)
         self._map_lock = threading.Lock()
 

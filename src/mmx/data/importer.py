@@ -35,7 +35,7 @@ from mmx.data.store import (
     validate_trailer_id,
 )
 from mmx.errors import InputError
-from mmx.genres import parse_genres
+from mmx.genres import split_genres
 from mmx.utils import sha256_file
 
 
@@ -51,6 +51,7 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    placeholders: dict[str, list[str]] = field(default_factory=dict)  # trailer → placeholder genres left out (kept)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,17 @@ class LabelRow:
     title: str
     year: int | None
     split: str | None
+    placeholders: list[str] = field(default_factory=list)  # values like "none" left out of ``genres``
+
+
+def placeholder_note(placeholders: dict[str, list[str]]) -> str | None:
+    """One sentence on the placeholder genres left out of a labels file (trailer → values), or None when none were."""
+    if not placeholders:
+        return None
+    values = Counter(v for vs in placeholders.values() for v in vs)
+    which = ", ".join(f"'{v}' ({n})" for v, n in values.most_common())
+    return (f"{len(placeholders)} row(s) carry placeholder genre(s) {which}, left out of their genres "
+            "(the trailers keep the rest, and `mmx check` counts them: give those trailers their genres)")
 
 
 def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
@@ -97,9 +109,10 @@ def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
                 problems.append(Problem(where, f"duplicate trailer_id {tid!r} (first on row {seen[tid]}); row skipped"))
                 continue
             seen[tid] = i
-            genres = parse_genres(rec.get("genres") or "")
+            genres, placeholders = split_genres(rec.get("genres") or "")
             if not genres:
-                problems.append(Problem(where, f"trailer {tid!r} has no genres; add at least one"))
+                only = f" (only the placeholder(s) {', '.join(placeholders)})" if placeholders else ""
+                problems.append(Problem(where, f"trailer {tid!r} has no genres{only}; add at least one"))
                 continue
             year_text = (rec.get("year") or "").strip()
             year = None
@@ -113,7 +126,7 @@ def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
             if split is not None and split not in SPLITS:
                 problems.append(Problem(where, f"split {split!r} of {tid!r} is not one of {', '.join(SPLITS)}"))
                 continue
-            rows.append(LabelRow(i, tid, genres, (rec.get("title") or "").strip(), year, split))
+            rows.append(LabelRow(i, tid, genres, (rec.get("title") or "").strip(), year, split, placeholders))
     return rows
 
 
@@ -267,6 +280,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
     if not labels_path.exists():
         raise InputError(f"{folder} has no labels.csv (columns trailer_id, genres[, title, year, split])")
     rows = read_labels(labels_path, report.problems)
+    report.placeholders = {r.trailer_id: r.placeholders for r in rows if r.placeholders}
     listed = {r.trailer_id for r in rows}
     for stem in sorted(set(npz_files) - listed):
         report.problems.append(Problem(npz_files[stem].name, "has no row in labels.csv; not imported"))
@@ -300,7 +314,7 @@ def import_folder(folder: str | Path, store: FeatureStore, source: str | None = 
         digest = sha256_file(path)
         meta = EntryMeta(
             trailer_id=r.trailer_id, genres=r.genres, n_clips=n_clips, experts=[],
-            title=r.title, year=r.year, split=r.split,
+            title=r.title, year=r.year, split=r.split, placeholders=r.placeholders,
             source={"npz": str(path.resolve()), "sha256": digest},
         )
         keyframes, why = None, None
@@ -325,5 +339,6 @@ def same_entry(old: EntryMeta, new: EntryMeta) -> bool:
     return (
         old.source.get("sha256") == new.source["sha256"]
         and old.source.get("keyframes_sha256") == new.source.get("keyframes_sha256")
-        and (old.genres, old.title, old.year, old.split) == (new.genres, new.title, new.year, new.split)
+        and (old.genres, old.title, old.year, old.split, old.placeholders)
+        == (new.genres, new.title, new.year, new.split, new.placeholders)
     )

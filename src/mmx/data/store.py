@@ -72,6 +72,7 @@ class EntryMeta:
     has_clip_times: bool = False
     has_keyframes: bool = False  # one small JPEG per clip (keyframes.bin + keyframes.npy)
     checksums: dict[str, dict] = field(default_factory=dict)  # file → {"size": bytes, "blake2b": hex}; {} = older entry
+    placeholders: list[str] = field(default_factory=list)  # placeholder genres ("none") its labels row gave, left out
     key: str = ""  # folder name inside entries/
 
 
@@ -411,6 +412,8 @@ class FeatureStore:
         """Write ``meta.json`` into ``tmp`` and swap ``tmp`` into place as entry ``meta.key``."""
         record = asdict(meta)
         record.pop("key")
+        if not record["placeholders"]:  # written only when there are some: other entries stay byte for byte as before
+            record.pop("placeholders")
         _write_file(tmp / "meta.json", lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
         with self.lock():
             target = self.entries_dir / meta.key

@@ -2,8 +2,9 @@
 
 An embeddings npz holds two arrays, ``trailer_id`` (N,) str and ``embedding`` (N, D) float32 —
 the layout of the paper authors' visualiser data and of every run's ``embeddings.npz``. A
-``trailers.csv`` (``trailer_id``, ``genres`` ``|``-separated, ``title``, ``year``) carries the
-metadata of a run of imported embeddings, which has no feature store.
+``trailers.csv`` (``trailer_id``, ``genres`` ``|``-separated, ``title``, ``year``, ``placeholders``: the
+placeholder genres such as ``none`` its labels row gave, left out of ``genres``) carries the metadata of a
+run of imported embeddings, which has no feature store.
 """
 
 from __future__ import annotations
@@ -116,10 +117,20 @@ def read_trailers_csv(path: Path) -> dict[str, tuple[list[str], str, int | None]
     return out
 
 
-def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | None]]) -> None:
+def read_placeholders(path: Path) -> dict[str, list[str]]:
+    """trailer_id → the placeholder genres its labels row gave (only trailers with some; older files have none)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return {rec["trailer_id"]: rec["placeholders"].split("|")
+                for rec in csv.DictReader(f) if rec.get("placeholders")}
+
+
+def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | None]],
+                       placeholders: dict[str, list[str]] | None = None) -> None:
+    placeholders = placeholders or {}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["trailer_id", "genres", "title", "year"])
+    writer.writerow(["trailer_id", "genres", "title", "year", "placeholders"])
     for tid, genres, title, year in rows:
-        writer.writerow([tid, "|".join(genres), title, "" if year is None else year])
+        year_text = "" if year is None else year
+        writer.writerow([tid, "|".join(genres), title, year_text, "|".join(placeholders.get(tid, []))])
     atomic_write(path, buf.getvalue())

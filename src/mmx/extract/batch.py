@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mmx.data.importer import LabelRow, Problem, read_labels
+from mmx.data.importer import LabelRow, Problem, placeholder_note, read_labels
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
 from mmx.errors import VideoError
 from mmx.experts import EXPERTS, Expert
@@ -121,6 +121,9 @@ def extract_videos(
     rows: dict[str, LabelRow] = {}
     if labels is not None:
         rows = {r.trailer_id: r for r in read_labels(Path(labels), report.warnings)}
+        note = placeholder_note({t: r.placeholders for t, r in rows.items() if r.placeholders})
+        if note:
+            report.warnings.append(Problem(Path(labels).name, note))
     store.register_experts({
         e.name: ExpertInfo(e.dim, LEVELS[e.modality], f"mmx extract {json.dumps(e.settings(), sort_keys=True)}")
         for e in experts
@@ -259,12 +262,12 @@ def _meta(job: Job, n_clips: int, source: dict | None = None) -> EntryMeta:
     return EntryMeta(
         trailer_id=job.trailer_id, genres=list(r.genres) if r else [], n_clips=n_clips, experts=[],
         title=r.title if r else "", year=r.year if r else None, split=r.split if r else None,
-        source=source or {},
+        placeholders=list(r.placeholders) if r else [], source=source or {},
     )
 
 
 def _labels_of(m: EntryMeta) -> tuple:
-    return m.genres, m.title, m.year, m.split
+    return m.genres, m.title, m.year, m.split, m.placeholders
 
 
 def relabel(store: FeatureStore, old: EntryMeta, job: Job) -> None:

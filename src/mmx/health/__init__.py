@@ -14,9 +14,9 @@ from pathlib import Path
 from mmx.config import DataConfig
 from mmx.data.splits import assign_splits
 from mmx.data.store import FeatureStore
-from mmx.data.vectors import EmbeddingSet
+from mmx.data.vectors import EmbeddingSet, read_placeholders
 from mmx.errors import MmxError
-from mmx.run import ModelRun, Run
+from mmx.run import TRAILERS_FILE, ModelRun, Run
 
 SEVERITIES = ("error", "warning", "info")  # error: spoils a reported figure; warning: fix before training
 
@@ -43,7 +43,8 @@ class Collection:
 
     source: Path  # the store or run folder
     ids: list[str]  # every trailer checked, sorted
-    genres: dict[str, list[str]]  # trailer → its genres as labelled
+    genres: dict[str, list[str]]  # trailer → its genres as labelled, with the placeholders ("none") the import
+    # left out of its genres and recorded (``EntryMeta.placeholders``, a run's trailers.csv)
     splits: dict[str, str]  # trailer → "train" / "val" / "test" (trailers excluded from training have none)
     store: FeatureStore | None = None  # per-clip features (a store, or the store of a trained run)
     embeddings: EmbeddingSet | None = None  # trailer vectors (a run of imported embeddings)
@@ -60,8 +61,9 @@ def open_collection(path: str | Path) -> Collection:
         entries = store.entries()
         result = assign_splits(entries, data.split_seed, data.split_fractions, data.min_clips)
         splits = {t: s for s, ids in result.ids.items() for t in ids}
-        return Collection(path, sorted(entries), {t: m.genres for t, m in entries.items()}, splits, store=store,
-                          min_clips=data.min_clips, genre_list=store.genres())
+        genres = {t: m.genres + m.placeholders for t, m in entries.items()}
+        return Collection(path, sorted(entries), genres, splits, store=store, min_clips=data.min_clips,
+                          genre_list=store.genres())
     if not path.is_dir():
         raise MmxError(f"{path} is neither a feature store nor a run folder; give `mmx check` a STORE or RUN")
     return run_collection(Run.open(path))
@@ -73,8 +75,11 @@ def run_collection(run: Run) -> Collection:
     if isinstance(run, ModelRun):
         store = run.store
         ids = sorted(splits)
-        return Collection(run.root, ids, {t: store.meta(t).genres for t in ids}, splits, store=store,
+        genres = {t: store.meta(t).genres + store.meta(t).placeholders for t in ids}
+        return Collection(run.root, ids, genres, splits, store=store,
                           min_clips=run.config.data.min_clips, genre_list=list(run.info.genres))
     emb = run.embeddings()
-    return Collection(run.root, sorted(emb.ids), dict(zip(emb.ids, emb.genres)), splits, embeddings=emb,
+    dropped = read_placeholders(run.root / TRAILERS_FILE)
+    genres = {t: g + dropped.get(t, []) for t, g in zip(emb.ids, emb.genres)}
+    return Collection(run.root, sorted(emb.ids), genres, splits, embeddings=emb,
                       genre_list=list(run.info.genres))

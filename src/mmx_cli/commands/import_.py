@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.data.formats import ImportOptions, import_source
+    from mmx.data.importer import placeholder_note
     from mmx.data.store import FeatureStore
 
     options = ImportOptions(fold=args.fold, labels=args.labels, clip_seconds=args.clip_seconds, splits=args.splits,
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         f"{fmt}: imported {len(report.imported)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"skipped {len(report.problems)} → {store.root} ({len(store)} trailers)"
     )
+    note = placeholder_note(report.placeholders)
+    if note:
+        print(f"note: labels.csv: {note}")
     if report.problems:
         print(f"{len(report.problems)} problem(s):", file=sys.stderr)
         for p in report.problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,10 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.data.importer import placeholder_note
     from mmx.embeddings import import_embeddings
 
     report = import_embeddings(args.npz, args.labels, args.out)
     for p in report.problems:
         print(f"problem: {p.where}: {p.reason}")
+    note = placeholder_note(report.placeholders)
+    if note:
+        print(f"note: {Path(args.labels).name}: {note}")
     print(f"imported {len(report.kept)} trailer embeddings ({len(report.problems)} problem(s)) → {args.out}")
     return 0

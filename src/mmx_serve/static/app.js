@@ -1,5 +1,6 @@
 // mmx explorer: a map of every trailer (points far out, keyframe pictures close in), filters, and a detail
-// panel with the trailer's scenes, similar scenes of other trailers, playback and label review.
+// panel with the trailer's scenes, similar scenes of other trailers, playback and label review; health badges
+// (`mmx check`'s findings) on trailers, a filter by kind, and badges that open the label review.
 "use strict";
 
 const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
@@ -28,6 +29,8 @@ const state = {
   space: null,
   detail: null,       // the open trailer's detail
   review: null,       // the open trailer's review state
+  findings: null,     // /api/findings/badges answer: trailer id → health badges
+  findingsTimer: 0,
   thumbs: new Map(),  // trailer id → HTMLImageElement (insertion order = age)
   paintMs: [],        // the last paint durations (read by bench/explorer.py)
 };
@@ -90,6 +93,7 @@ async function init() {
   }
   if (health.spaces.length > 1) buildSpaceSwitch(health.spaces);
   await loadMap(health.spaces[0]);
+  loadFindings();
   const params = new URLSearchParams(location.search);
   if (params.get("id")) openTrailer(params.get("id"));
 }
@@ -318,6 +322,7 @@ function applyFilters() {
   const genre = $("genre").value;
   const g = genre ? state.map.genres.indexOf(genre) : -1;
   const from = parseInt($("year-from").value, 10), to = parseInt($("year-to").value, 10);
+  const kind = $("health-kind").value;
   const n = state.map.count;
   const matched = new Uint8Array(n);
   let shown = 0;
@@ -327,6 +332,7 @@ function applyFilters() {
     if (ok && g >= 0) ok = state.map.labels[i].includes(g);
     if (ok && !isNaN(from)) ok = year != null && year >= from;
     if (ok && !isNaN(to)) ok = year != null && year <= to;
+    if (ok && kind) ok = badgesOf(state.map.ids[i], kind).length > 0;
     matched[i] = ok ? 1 : 0;
     shown += matched[i];
   }
@@ -334,6 +340,7 @@ function applyFilters() {
   canvas.dataset.shown = String(shown);
   $("shown").textContent = `${shown.toLocaleString()} of ${n.toLocaleString()} trailers`;
   showResults(q);
+  showFlagged(kind);
   draw();
 }
 
@@ -355,13 +362,14 @@ function trailerItem(i, extra = "") {
   li.dataset.id = state.map.ids[i];
   const year = state.map.years[i] != null ? ` (${state.map.years[i]})` : "";
   const genres = state.map.labels[i].map((g) => state.map.genres[g]).join(", ");
-  li.innerHTML = `${escapeHtml(state.map.titles[i] || state.map.ids[i])}${year} ${extra}<br><small>${escapeHtml(genres)}</small>`;
+  const flags = badgesOf(li.dataset.id).slice(0, 2).map((b) => `<span class="badge-mini">⚑ ${escapeHtml(b.text)}</span>`).join("");
+  li.innerHTML = `${escapeHtml(state.map.titles[i] || state.map.ids[i])}${year} ${extra}${flags}<br><small>${escapeHtml(genres)}</small>`;
   li.addEventListener("click", () => { $("results").hidden = true; openTrailer(li.dataset.id); });
   return li;
 }
 
 // ---------------------------------------------------------------- the panel
-async function openTrailer(id, sceneClip = null) {
+async function openTrailer(id, sceneClip = null, badge = null) {
   const i = state.index.get(id);
   state.selected = i === undefined ? -1 : i;
   draw();
@@ -369,6 +377,7 @@ async function openTrailer(id, sceneClip = null) {
   panel.hidden = false;
   panel.dataset.id = id;
   $("p-title").textContent = "loading…";
+  $("p-review-focus").textContent = "";
   try {
     const q = encodeURIComponent(id);
     const [d, s, review] = await Promise.all([
@@ -382,6 +391,7 @@ async function openTrailer(id, sceneClip = null) {
     renderPanel(d, s.results);
     requestAnimationFrame(resize);
     if (sceneClip !== null) selectScene(sceneClip);
+    if (badge) focusReview(badge);
   } catch (err) {
     $("p-title").textContent = String(err.message || err);
   }
@@ -396,6 +406,7 @@ function renderPanel(d, hits) {
     `<div class="bar${d.genres.includes(g) ? " given" : ""}"><b>${escapeHtml(g)}</b>` +
     `<div style="width:${Math.round(p * 200)}px"></div>${p.toFixed(2)}</div>`).join("");
   renderReview();
+  renderHealth(d.trailer_id);
   renderPlayer(d);
   renderScenes(d);
   renderTimeline(d);
@@ -426,6 +437,7 @@ function renderReview() {
   for (const g of labels) {
     const span = document.createElement("span");
     span.className = d.genres.includes(g) ? "" : "added";
+    span.dataset.genre = g;
     span.innerHTML = `${escapeHtml(g)} <button class="x" title="remove ${escapeHtml(g)}" aria-label="remove ${escapeHtml(g)}">×</button>`;
     span.querySelector("button").addEventListener("click", () => decide(g, "remove"));
     chips.append(span);
@@ -465,6 +477,7 @@ async function decide(genre, decision) {
     if ($("panel").dataset.id !== id) return;
     state.review = review;
     renderReview();
+    loadFindings();  // the decision marks its badge reviewed now, and the check runs again on the new labels
   } catch (err) {
     $("p-review-note").textContent = String(err.message || err);
   }
@@ -578,6 +591,104 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// ---------------------------------------------------------------- health (mmx check)
+const KIND_NAMES = { duplicate: "possible duplicates", label: "labels to review", broken: "broken experts" };
+const CHECKING = { computing: "checking the collection…", stale: "checking again…", ready: "" };
+
+async function loadFindings() {
+  // the check runs in the server's background: ask again until its findings are of the run as it is now
+  clearTimeout(state.findingsTimer);
+  let f;
+  try {
+    f = await getJSON("/api/findings/badges");
+  } catch (err) {
+    $("health-status").textContent = `health check: ${err.message || err}`;
+    return;
+  }
+  state.findings = f;
+  $("health-status").textContent = f.status === "failed" ? `health check failed: ${f.error}` : CHECKING[f.status];
+  if (f.checked) fillHealthSelect(f.kinds);  // once a check has finished: its counts per kind
+  if ($("health-kind").value) applyFilters();  // the map and the list of flagged trailers follow the new badges
+  if (state.detail && $("panel").dataset.id === state.detail.trailer_id) renderHealth(state.detail.trailer_id);
+  if (f.status === "computing" || f.status === "stale") state.findingsTimer = setTimeout(loadFindings, 3000);
+}
+
+function fillHealthSelect(kinds) {
+  const sel = $("health-kind");
+  const current = sel.value;
+  sel.length = 1;
+  for (const [k, n] of Object.entries(kinds)) sel.add(new Option(`${KIND_NAMES[k] || k} (${n})`, k));
+  sel.value = current;
+}
+
+function badgesOf(id, kind = null) {
+  // the trailer's badges still to look at (a label badge turns reviewed with a decision on its genre)
+  const all = (state.findings && state.findings.trailers[id]) || [];
+  return all.filter((b) => !b.reviewed && (!kind || b.kind === kind));
+}
+
+function badgeButton(id, b, onClick) {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.className = `badge ${b.kind}${b.reviewed ? " reviewed" : ""}`;
+  el.textContent = b.text + (b.reviewed ? " ✓" : "");
+  el.title = b.reviewed ? "reviewed" : b.action;
+  el.dataset.id = id;
+  el.dataset.kind = b.kind;
+  el.addEventListener("click", (e) => { e.stopPropagation(); onClick(); });
+  return el;
+}
+
+function showFlagged(kind) {
+  // the trailers with findings of `kind` among those the filters show, most certain first; a badge opens its review
+  const box = $("flagged");
+  box.hidden = !kind;
+  if (!kind) return;
+  const rows = [];
+  for (let i = 0; i < state.map.count; i++) {
+    if (!state.matched[i]) continue;
+    const badges = badgesOf(state.map.ids[i], kind);
+    rows.push([Math.max(...badges.map((b) => b.score)), i, badges]);
+  }
+  rows.sort((a, b) => b[0] - a[0]);
+  $("flagged-title").textContent = `${KIND_NAMES[kind]}: ${rows.length} trailer${rows.length === 1 ? "" : "s"}` +
+    (rows.length > 100 ? " (first 100)" : "");
+  $("flagged-notes").innerHTML = (state.findings.collection || []).filter((f) => kind === "label" && f.check === "labels")
+    .map((f) => `<li>${escapeHtml(f.action)}${f.evidence.trailers ? ` (${f.evidence.trailers} trailers)` : ""}</li>`).join("");
+  const list = $("flagged-list");
+  list.innerHTML = "";
+  for (const [, i, badges] of rows.slice(0, 100)) {
+    const id = state.map.ids[i];
+    const li = document.createElement("li");
+    li.dataset.id = id;
+    const year = state.map.years[i] != null ? ` (${state.map.years[i]})` : "";
+    li.innerHTML = `<span>${escapeHtml(state.map.titles[i] || id)}${year}</span><br>`;
+    li.querySelector("span").addEventListener("click", () => openTrailer(id));
+    for (const b of badges) li.append(badgeButton(id, b, () => openTrailer(id, null, b)));
+    list.append(li);
+  }
+}
+
+function renderHealth(id) {
+  // the open trailer's badges: a duplicate opens the other trailer, the rest point at the label review
+  const all = (state.findings && state.findings.trailers[id]) || [];
+  $("p-health-box").hidden = all.length === 0;
+  const box = $("p-health");
+  box.innerHTML = "";
+  for (const b of all) {
+    box.append(badgeButton(id, b, () => (b.kind === "duplicate" && b.other ? openTrailer(b.other) : focusReview(b))));
+  }
+}
+
+function focusReview(b) {
+  // the label review of the open trailer, with the finding's genre marked: a given one to remove, a missing one to add
+  $("p-review").scrollIntoView({ block: "start" });
+  $("p-review-focus").textContent = `${b.text}: ${b.action}`;
+  for (const chip of $("p-genres").children) chip.classList.toggle("flag", !!b.genre && chip.dataset.genre === b.genre);
+  const add = $("p-add-genre");
+  if (b.genre && [...add.options].some((o) => o.value === b.genre)) add.value = b.genre;
+}
+
 // ---------------------------------------------------------------- interaction
 let drag = null;
 canvas.addEventListener("mousedown", (e) => { drag = { x: e.offsetX, y: e.offsetY, moved: false }; });
@@ -597,7 +708,8 @@ canvas.addEventListener("mousemove", (e) => {
   if (i < 0) { tip.hidden = true; return; }
   const genres = state.map.labels[i].map((g) => state.map.genres[g]).join(", ");
   const year = state.map.years[i] != null ? ` (${state.map.years[i]})` : "";
-  tip.innerHTML = `<b>${escapeHtml(state.map.titles[i] || state.map.ids[i])}</b>${year}<br>${escapeHtml(genres || "no labels")}`;
+  const flags = badgesOf(state.map.ids[i]).map((b) => `<br>⚑ ${escapeHtml(b.text)}`).join("");
+  tip.innerHTML = `<b>${escapeHtml(state.map.titles[i] || state.map.ids[i])}</b>${year}<br>${escapeHtml(genres || "no labels")}${flags}`;
   tip.style.left = `${e.offsetX + 14}px`;
   tip.style.top = `${e.offsetY + 10}px`;
   tip.hidden = false;
@@ -628,6 +740,7 @@ $("genre").addEventListener("change", applyFilters);
 $("colour-by").addEventListener("change", () => { colourKeys(); draw(); });
 $("year-from").addEventListener("input", applyFilters);
 $("year-to").addEventListener("input", applyFilters);
+$("health-kind").addEventListener("change", applyFilters);
 $("p-add").addEventListener("click", () => { const g = $("p-add-genre").value; if (g) decide(g, "add"); });
 $("close").addEventListener("click", () => { $("panel").hidden = true; state.selected = -1; requestAnimationFrame(resize); });
 window.addEventListener("resize", resize);
