@@ -30,7 +30,7 @@ def test_demo_on_video_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "SYNTHETIC" in text and "extracted" in text and "Linear probe" in text
-    assert "[4/8] test split (1 trailers)" in text and "AUPRC_w on 1 test trailers: model" in text
+    assert "[4/9] test split (1 trailers)" in text and "AUPRC_w on 1 test trailers: model" in text
     assert "only 1 test trailers" in text  # fewer than FEW_TEST_TRAILERS: said to be noisy
     assert "retrieval (" in text and "queries among" in text and "label suggestions" in text
     assert "precision@" in text and "by shot genre" in text and "scenes of other trailers most like" in text

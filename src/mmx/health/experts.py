@@ -20,11 +20,15 @@ from mmx.health import Collection, Finding
 from mmx.health.duplicates import STATS_SAMPLE, standardiser
 
 
+MIN_SAMPLE = 8  # trailers needed to estimate an expert's own spread of coherence (fewer: the absolute bound alone)
+
+
 @dataclass(frozen=True)
 class ExpertCheckConfig:
-    coherence: float = 2.0  # noise-like below this (≈ 1 for clip-independent noise; see bench/health.py) …
-    share_of_median: float = 0.5  # … and below this share of the expert's median over the collection (a weak
-    # expert's healthy features sit near 1 too: bench/health.py's scene expert has median 1.55)
+    coherence: float = 2.0  # noise-like: coherence below this (≈ 1 for clip-independent noise) …
+    robust_z: float = 3.5  # … and this many robust sds (1.4826 × MAD) of log coherence below the expert's median
+    # over the collection: an outlier of its own expert, so an expert whose healthy features all sit near noise
+    # (a weak one) flags nothing, and a spread-out one only its extremes
     min_run: int = 3  # report a stretch of dead (zero or repeated) clips this long or longer
     min_rows: int = 4  # the coherence statistic needs at least this many rows
 
@@ -97,11 +101,17 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
 
 
 def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, cfg: ExpertCheckConfig) -> float:
-    """min(``coherence``, ``share_of_median`` × the expert's median coherence over an even sample of ``ids``)."""
+    """The coherence below which a trailer's ``expert`` is noise-like: ``cfg.coherence``, or lower where the
+    expert's own log coherence over an even sample of ``ids`` puts its ``robust_z`` outliers lower."""
     step = max(1, len(ids) // STATS_SAMPLE)
     values = [coherence(x, *moments) for t in ids[::step]
               if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
-    return min(cfg.coherence, cfg.share_of_median * float(np.median(values))) if values else cfg.coherence
+    if len(values) < MIN_SAMPLE:
+        return cfg.coherence
+    logs = np.log(np.maximum(values, 1e-6))
+    median = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - median)))
+    return float(min(cfg.coherence, np.exp(median - cfg.robust_z * spread)))
 
 
 def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig()) -> list[Finding]:
