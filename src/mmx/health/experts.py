@@ -6,7 +6,11 @@ standardise an expert's features over the collection, average a trailer's n rows
 n · mean over dimensions of the squared mean. Rows that are independent noise give about 1 (the
 mean of n unit-variance values has variance 1/n); real features follow their trailer (its look,
 its scenes), so they give much more. It needs no training, and a replaced audio track or a broken
-decoder that keeps the expert's mean and spread is still found.
+decoder that keeps the expert's mean and spread is still found — where the expert is strong enough:
+a trailer is noise-like only when its coherence is both near noise's (below ``coherence``) and a
+robust outlier of that expert's own coherence over the collection (``robust_z``). The healthy
+trailers of a weak expert sit near 1 too (the demo's real experts on 10-clip trailers go as low as
+0.5; bench/health.py's generated motion and audio overlap planted noise), and there it flags nothing.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
 
 
 ACTIONS = {
+    "silent": "the sound is silent here (a broken or muted mix) or its decoder gave one vector: listen to the "
+              "track, re-extract, or mark the audio missing",
     "zero": "the decoder gave zeros: re-extract this expert for the trailer (or mark it missing)",
     "constant": "the decoder repeated one vector: re-extract this expert for the trailer (or mark it missing)",
     "noise-like": "the features do not follow the trailer (noise, a replaced or dubbed track): check the source, "
@@ -90,7 +96,7 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
         share = (b - a + 1) / len(x)
         out.append(Finding("experts", "warning", f"{kind} features", [tid],
                            {"clips": [int(clip_of[a]), int(clip_of[b])], "rows": [a, b], "share": round(share, 3)},
-                           ACTIONS[kind], expert=expert, score=round(share, 3)))
+                           ACTIONS["silent" if "audio" in expert else kind], expert=expert, score=round(share, 3)))
     if not out and len(x) >= cfg.min_rows:
         c = coherence(x, *moments)
         if c < threshold:

