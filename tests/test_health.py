@@ -203,3 +203,11 @@ def test_a_pair_that_shares_the_picture_only_is_no_duplicate_and_another_audio_m
     cfg = DuplicateConfig()
     assert align(same_picture, a)["share"] < cfg.min_share
     assert align(other_mix, a)["share"] >= cfg.min_share and align(other_mix, a)["matched_clips"] == 20
+
+
+def test_window_features_pool_into_the_clips_that_hold_them():
+    from mmx.health.duplicates import pool_windows
+
+    z = np.arange(8.0).reshape(4, 2)  # four windows
+    pooled = pool_windows(z, np.array([0, 0, 2, 4]), 6)  # clips 1, 3 and 5 hold no window's centre
+    assert pooled.tolist() == [[1, 2], [1, 2], [4, 5], [4, 5], [6, 7], [6, 7]]  # ties go to the earlier clip
