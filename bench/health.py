@@ -12,6 +12,9 @@ generated per-clip collection before it is imported:
   ``audio``, window level) made constant, zero, or noise with the expert's own per-dim mean and sd;
 * labels: 5 % of the genre labels flipped (half a genre added, half a genre removed).
 
+Then duplicates made from generated *videos* (``video_duplicates``: re-encoded at another size and
+bitrate, trimmed, extracted with the real experts as ``mmx demo`` does; ``--videos 0`` skips it).
+
 Precision and recall per check at the command's thresholds (``mmx.health`` defaults): duplicate
 and leak pairs against the planted pairs (leaks: planted pairs in different splits), broken
 experts per (trailer, expert) against the planted ones, label issues per (trailer, genre) against
@@ -19,7 +22,7 @@ the flipped ones. Then, with ``--real`` (the 7,594 trailer embeddings of
 ``../shared/data/mmx-visualiser``, imported with ``mmx import-embeddings``): the time of the
 check, its top near-duplicate pairs and label issues, and whether two known pairs are found.
 
-    python bench/health.py [--n 600] [--seed 0] [--real ../shared/data/mmx-visualiser] [--work DIR]
+    python bench/health.py [--n 600] [--seed 0] [--videos 24] [--real ../shared/data/mmx-visualiser] [--work DIR]
 
 The last line of the output is JSON.
 """

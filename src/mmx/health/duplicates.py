@@ -50,7 +50,7 @@ class DuplicateConfig:
 class Pair:
     a: str
     b: str
-    score: float  # share of the shorter trailer's clips in the aligned run (cosine for trailer vectors)
+    score: float  # share of the best-match votes on the aligned offset (``align``); cosine for trailer vectors
     evidence: dict
 
 
