@@ -12,6 +12,9 @@ generated per-clip collection before it is imported:
   ``audio``, window level) made constant, zero, or noise with the expert's own per-dim mean and sd;
 * labels: 5 % of the genre labels flipped (half a genre added, half a genre removed).
 
+Then duplicates made from generated *videos* (``video_duplicates``: re-encoded at another size and
+bitrate, trimmed, extracted with the real experts as ``mmx demo`` does; ``--videos 0`` skips it).
+
 Precision and recall per check at the command's thresholds (``mmx.health`` defaults): duplicate
 and leak pairs against the planted pairs (leaks: planted pairs in different splits), broken
 experts per (trailer, expert) against the planted ones, label issues per (trailer, genre) against
@@ -19,7 +22,7 @@ the flipped ones. Then, with ``--real`` (the 7,594 trailer embeddings of
 ``../shared/data/mmx-visualiser``, imported with ``mmx import-embeddings``): the time of the
 check, its top near-duplicate pairs and label issues, and whether two known pairs are found.
 
-    python bench/health.py [--n 600] [--seed 0] [--real ../shared/data/mmx-visualiser] [--work DIR]
+    python bench/health.py [--n 600] [--seed 0] [--videos 24] [--real ../shared/data/mmx-visualiser] [--work DIR]
 
 The last line of the output is JSON.
 """
@@ -39,6 +42,7 @@ from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import import_embeddings
+from mmx.extract import ExtractConfig
 from mmx.health.report import check
 
 KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
@@ -188,6 +192,52 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
     return out
 
 
+def video_duplicates(work: Path, n_videos: int, copies: int, seed: int) -> dict:
+    """Duplicates made from generated *videos*, extracted with the real experts as ``mmx demo`` does.
+
+    ``n_videos`` trailers like the demo's clean corpus (but 14–16 shots); of ``copies`` of them two copies each — re-encoded
+    smaller at a lower quality (75 % size, crf 36), and re-encoded larger (125 %, crf 28) with the first
+    and last second cut — and, as the negative, a *sibling*: another trailer of the same genres and the
+    same looks, other shots (which must not be called a duplicate)."""
+    from mmx.demo.videos import VideoCorpusConfig, generate_videos, make_trailer, reencode
+    from mmx.extract import extract_videos
+    from mmx_cli.commands.demo import DEMO_CORPUS, DEMO_PROFILE, DEMO_SIZES
+
+    root = work / f"videos-n{n_videos}-s{seed}"
+    shutil.rmtree(root, ignore_errors=True)
+    frames = {k: v for k, v in DEMO_CORPUS.items() if k in ("shot_frames", "width", "height")}
+    cfg = VideoCorpusConfig(n_videos=n_videos, seed=seed, shots=(14, 16), **frames)  # ~10 s: a trimmed copy keeps 10+ clips
+    t0 = time.perf_counter()
+    truths = generate_videos(root / "videos", cfg)
+    rows, planted, siblings = read_rows(root / "videos"), set(), set()
+    rng = np.random.default_rng(seed)
+    for t in truths[:copies]:
+        src = root / "videos" / t.file
+        reencode(src, root / "videos" / f"{t.trailer_id}-small.mp4", scale=0.75, crf=36)
+        reencode(src, root / "videos" / f"{t.trailer_id}-trim.mp4", scale=1.25, crf=28, trim=(1.0, 1.0))
+        shots = [str(rng.choice(t.genres)) for _ in range(len(t.cuts) + 1)]
+        make_trailer(root / "videos" / f"{t.trailer_id}-sibling.mp4", shots, [17] * len(shots), cfg, rng)
+        group = sorted([t.trailer_id, f"{t.trailer_id}-small", f"{t.trailer_id}-trim"])
+        planted |= {(a, b) for a in group for b in group if a < b}
+        siblings.add(f"{t.trailer_id}-sibling")
+        base = next(r for r in rows if r["trailer_id"] == t.trailer_id)
+        rows += [dict(base, trailer_id=f"{t.trailer_id}-{k}") for k in ("small", "trim", "sibling")]
+    with open(root / "videos" / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    store = FeatureStore.create(root / "store")
+    extract_videos([root / "videos"], store, ExtractConfig(profile=DEMO_PROFILE, sampling=DEMO_SIZES),
+                   labels=root / "videos" / "labels.csv", progress=False)
+    made = round(time.perf_counter() - t0, 1)
+    report = check(store.root, ["duplicates"])
+    found = {tuple(sorted(f.trailers)) for f in report.findings}
+    return {"videos": len(rows), "generate_and_extract_seconds": made, "check_seconds": report.seconds,
+            "duplicates": precision_recall(found, planted),
+            "siblings_called_duplicate": sum(any(t in siblings for t in p) for p in found),
+            "found": [[*f.trailers, f.score, f.evidence.get("expert_cosines")] for f in report.findings]}
+
+
 def real_check(real: Path, work: Path) -> dict:
     run = work / "real-embeddings"
     shutil.rmtree(run, ignore_errors=True)
@@ -217,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dups", type=int, default=20, help="trailers copied (and trimmed, and reshuffled)")
     p.add_argument("--broken", type=float, default=0.06, help="share of trailers with one broken expert")
+    p.add_argument("--videos", type=int, default=24, help="generated videos for the video duplicates (0: skip)")
+    p.add_argument("--video-copies", type=int, default=4, help="of which copied twice and given a sibling")
     p.add_argument("--real", help="folder of embeddings.npz + metadata.csv (the real trailers)")
     p.add_argument("--work", default="/tmp/mmx-bench-health")
     args = p.parse_args(argv)
@@ -225,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     store, truth = planted_collection(work, args.n, args.seed, args.dups, args.broken)
     result = {"planted": score_planted(store, truth)}
     print(json.dumps(result["planted"], indent=1))
+    if args.videos:
+        result["videos"] = video_duplicates(work, args.videos, args.video_copies, args.seed)
+        print(json.dumps(result["videos"], indent=1))
     if args.real:
         result["real"] = real_check(Path(args.real), work)
         print(json.dumps(result["real"], indent=1))

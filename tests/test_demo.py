@@ -30,15 +30,18 @@ def test_demo_on_video_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "SYNTHETIC" in text and "extracted" in text and "Linear probe" in text
-    assert "[4/8] test split (1 trailers)" in text and "AUPRC_w on 1 test trailers: model" in text
-    assert "only 1 test trailers" in text  # fewer than FEW_TEST_TRAILERS: said to be noisy
+    # the test split: one generated trailer and the re-encoded copy of a training trailer (the planted leak)
+    assert "[4/9] test split (2 trailers)" in text and "AUPRC_w on 2 test trailers: model" in text
+    assert "only 2 test trailers" in text  # fewer than FEW_TEST_TRAILERS: said to be noisy
+    assert "warning: 1 near-duplicate pair(s) cross into this split" in text  # `mmx evaluate` sees the leak
+    assert "[7/9] mmx check on the run" in text and "planted → found: duplicates 1 of 1 (and 0 not planted)" in text
     assert "retrieval (" in text and "queries among" in text and "label suggestions" in text
     assert "precision@" in text and "by shot genre" in text and "scenes of other trailers most like" in text
     assert (out / "fine" / "scenes.npz").exists()  # the explorer's scene search is ready
     info = RunDir(out / "run").read_info()
-    assert len(info.splits["train"]) == 3 and len(info.splits["test"]) == 1
+    assert len(info.splits["train"]) == 3 and len(info.splits["test"]) == 2
     assert (out / "report" / "report.html").exists()
-    assert "Test split: 1 trailers" in (out / "report" / "report.html").read_text()
+    assert "Test split: 2 trailers" in (out / "report" / "report.html").read_text()
 
 
 def test_default_corpus_gives_24_test_trailers(tmp_path):
@@ -82,3 +85,37 @@ def test_demo_names_every_missing_extra_at_once(tmp_path, monkeypatch, capsys):
     assert err == ("mmx demo: error: `mmx demo` needs the 'extract,report' extra (av, matplotlib is not installed): "
                    "pip install 'mmx[extract,report]'")
     assert not (tmp_path / "d").exists()  # nothing was started
+
+
+def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
+    """Neutral shots, silent and missing audio tracks, a re-encoded copy in the test split, wrong labels."""
+    import json
+
+    import av
+
+    from mmx.demo.videos import VideoCorpusConfig, generate_videos, plant_dirt
+
+    cfg = VideoCorpusConfig(n_videos=6, seed=1, shots=(4, 4), shot_frames=(16, 16), width=64, height=48,
+                            neutral_fraction=0.5, look_overlap=0.5, silent_fraction=0.3, no_audio_fraction=0.3)
+    truths = generate_videos(tmp_path, cfg)
+    assert any(None in t.shot_genres for t in truths)  # neutral shots: no genre in truth.json
+    tracks = {t.trailer_id: t.audio for t in truths}
+    for t in truths:
+        with av.open(str(tmp_path / t.file)) as f:
+            assert bool(f.streams.audio) == (t.audio != "none")
+    _add_splits(tmp_path / "labels.csv")
+    planted = plant_dirt(tmp_path, duplicates=1, wrong_labels=2)
+    assert json.loads((tmp_path / "planted.json").read_text()) == planted
+    (source, copy), = planted["duplicates"]
+    with open(tmp_path / "labels.csv", newline="") as f:
+        rows = {r["trailer_id"]: r for r in csv.DictReader(f)}
+    assert rows[source]["split"] == "train" and rows[copy]["split"] == "test"
+    with av.open(str(tmp_path / f"{copy}.mp4")) as f:
+        frames = sum(1 for _ in f.decode(video=0))
+        assert f.streams.video[0].width == 48  # 75 % of 64
+    assert frames == 64 - 12  # half a second cut at the end (24 fps)
+    for w in planted["wrong_labels"]:
+        given = rows[w["trailer_id"]]["genres"].split("|")
+        assert w["given"] in given and w["missing"] not in given and rows[w["trailer_id"]]["split"] == "train"
+    assert sorted(planted["audio"]["silent"] + planted["audio"]["none"]) == sorted(
+        t for t, a in tracks.items() if a != "tone")

@@ -10,7 +10,7 @@ import pytest
 from helpers import make_embeddings_run
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
 from mmx.health import open_collection
-from mmx.health.duplicates import align, duplicate_pairs
+from mmx.health.duplicates import DuplicateConfig, align, duplicate_pairs
 from mmx.health.experts import coherence, dead_stretches
 from mmx.health.report import check
 from mmx_cli.main import main
@@ -84,18 +84,16 @@ def test_the_pair_across_splits_is_a_leak_error_and_evaluate_counts_the_test_tra
 def test_alignment_against_a_naive_loop():
     rng = np.random.default_rng(1)
     a = {"x": rng.normal(size=(9, 5))}
-    a["x"] /= np.linalg.norm(a["x"], axis=1, keepdims=True)
-    b = {"x": a["x"][3:8].copy()}
-    al = align(b, a, 0.99)
-    centre = (a["x"].mean(0) + b["x"].mean(0)) / 2
+    b = {"x": a["x"][3:8] + 0.01 * rng.normal(size=(5, 5))}
+    al = align(b, a)
 
-    def cos(u, v):
-        u, v = u - centre, v - centre
-        return u @ v / np.linalg.norm(u) / np.linalg.norm(v)
+    def best(u, v, i):  # the clip of v most like clip i of u, each trailer less its own mean clip
+        cu, cv = u - u.mean(0), v - v.mean(0)
+        return int(np.argmax([cu[i] @ w / np.linalg.norm(cu[i]) / np.linalg.norm(w) for w in cv]))
 
-    naive = [(i, j) for i in range(5) for j in range(9) if cos(b["x"][i], a["x"][j]) >= 0.99]
-    assert naive == [(i, i + 3) for i in range(5)]
+    assert [best(b["x"], a["x"], i) for i in range(5)] == [3, 4, 5, 6, 7]
     assert al["span_a"] == [0, 4] and al["span_b"] == [3, 7] and al["offset"] == 3 and al["matched_clips"] == 5
+    assert al["share"] == 1.0  # every clip's best match, both ways, on the one offset
 
 
 def test_broken_experts_are_found_with_their_clips(planted):
@@ -173,3 +171,43 @@ def test_label_check_on_fewer_trailers_than_feature_dims():
     x = rng.normal(size=(40, 300)) + 2.0 * y @ rng.normal(size=(3, 300))
     probs = out_of_fold(x, y, ["A", "B", "C"], LabelCheckConfig(max_dims=128))
     assert probs.shape == (40, 3) and np.isfinite(probs).all() and ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_noise_like_is_judged_against_the_experts_own_spread(tmp_path):
+    """A weak but healthy expert (coherence near noise's for every trailer) flags nothing; a strong one flags
+    the one trailer whose features were replaced by noise of the expert's own mean and spread."""
+    rng = np.random.default_rng(4)
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"weak": ExpertInfo(16), "strong": ExpertInfo(16)})
+    for i in range(40):
+        n = int(rng.integers(20, 31))
+        arrays = {"weak": 0.15 * rng.normal(size=16) + rng.normal(size=(n, 16)),  # trailer look ≪ clip noise
+                  "strong": 1.5 * rng.normal(size=16) + rng.normal(size=(n, 16))}
+        if i == 7:
+            arrays["strong"] = 1.8 * rng.normal(size=(n, 16))  # noise with about the expert's spread
+        store.write_entry(EntryMeta(f"t{i:02d}", ["Drama"], n, []), arrays)
+    found = [(f.trailers[0], f.expert) for f in check(tmp_path / "store", ["experts"]).findings
+             if f.kind == "noise-like features"]
+    assert found == [("t07", "strong")]
+
+
+def test_a_pair_that_shares_the_picture_only_is_no_duplicate_and_another_audio_mix_is_one():
+    """Most experts must match in order: the same image clips over other motion and sound is another video
+    cut from the same footage, not a copy; the same video with another audio mix is."""
+    rng = np.random.default_rng(5)
+    a = {e: rng.normal(size=(20, 8)) for e in ("image", "motion", "audio")}
+    same_picture = {"image": a["image"] + 0.05 * rng.normal(size=(20, 8)),
+                    "motion": rng.normal(size=(20, 8)), "audio": rng.normal(size=(20, 8))}
+    other_mix = {e: x + 0.05 * rng.normal(size=x.shape) for e, x in a.items()}
+    other_mix["audio"] = rng.normal(size=(20, 8))
+    cfg = DuplicateConfig()
+    assert align(same_picture, a)["share"] < cfg.min_share
+    assert align(other_mix, a)["share"] >= cfg.min_share and align(other_mix, a)["matched_clips"] == 20
+
+
+def test_window_features_pool_into_the_clips_that_hold_them():
+    from mmx.health.duplicates import pool_windows
+
+    z = np.arange(8.0).reshape(4, 2)  # four windows
+    pooled = pool_windows(z, np.array([0, 0, 2, 4]), 6)  # clips 1, 3 and 5 hold no window's centre
+    assert pooled.tolist() == [[1, 2], [1, 2], [4, 5], [4, 5], [6, 7], [6, 7]]  # ties go to the earlier clip

@@ -33,6 +33,7 @@ class GenreStyle:
     grain: float  # std of per-frame noise on brightness, in 0–255 units
     tone_hz: float  # pitch of the shot's tone
     harmonics: int  # 1 = pure sine; more = brighter, buzzier timbre
+    saturation: float = 1.0  # scales the shots' saturation (a neutral shot is nearly grey)
 
 
 GENRE_STYLES: dict[str, GenreStyle] = {
@@ -43,6 +44,10 @@ GENRE_STYLES: dict[str, GenreStyle] = {
     "Sci-Fi": GenreStyle(hue=190, value=0.6, stripe_period=12, speed=2.0, grain=5, tone_hz=880, harmonics=4),
     "Western": GenreStyle(hue=38, value=0.55, stripe_period=18, speed=1.2, grain=7, tone_hz=220, harmonics=3),
 }
+
+# a shot that shows none of its trailer's genres (a title card, dialogue): nearly grey, a plain mid tone
+NEUTRAL_STYLE = GenreStyle(hue=100, value=0.5, stripe_period=16, speed=1.0, grain=4, tone_hz=330, harmonics=1,
+                           saturation=0.15)
 
 # file suffix → (video codec, audio codec): one pairing FFmpeg supports in each container
 CONTAINER_CODECS: dict[str, tuple[str, str]] = {
@@ -72,6 +77,12 @@ class VideoCorpusConfig:
     sample_rate: int = 22050  # audio rate of the files (extraction resamples to 16 kHz)
     channels: int = 1  # mono (FFmpeg's AAC encoder is the slowest part of generating; tests use stereo too)
     suffix: str = ".mp4"  # container, a key of CONTAINER_CODECS
+    # a harder corpus (``mmx demo``): off by default and drawn from a random stream of their own, so a corpus
+    # without them is generated bit for bit as before
+    neutral_fraction: float = 0.0  # chance that a shot shows none of the trailer's genres (NEUTRAL_STYLE)
+    look_overlap: float = 0.0  # a shot's look moves a uniform share up to this towards another genre's look
+    silent_fraction: float = 0.0  # trailers whose audio track is digital silence (a broken mix)
+    no_audio_fraction: float = 0.0  # trailers without an audio track
 
 
 @dataclass
@@ -79,10 +90,11 @@ class VideoTruth:
     trailer_id: str
     file: str
     genres: list[str]
-    shot_genres: list[str]  # the genre dominating each shot
+    shot_genres: list[str | None]  # the genre dominating each shot (None: a neutral shot)
     cuts: list[int]  # frame index where each shot after the first starts
     n_frames: int
     fps: int
+    audio: str = "tone"  # the audio track: "tone" (the shots' sounds), "silent" or "none"
 
 
 # ----------------------------------------------------------------------------------- rendering
@@ -110,7 +122,7 @@ def render_shot(
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     along = xx * direction[0] + yy * direction[1]  # (H, W) coordinate along the drift
     base = 255 * (style.value + (0.2 if even else -0.2))
-    sat = 0.95 if even else 0.5
+    sat = (0.95 if even else 0.5) * style.saturation
     hue = style.hue + rng.uniform(-8, 8)
     frames = np.empty((n_frames, height, width, 3), np.uint8)
     phase0 = rng.uniform(0, style.stripe_period)
@@ -142,11 +154,13 @@ def write_video(
     sample_rate: int = 22050,
     frame_times: Sequence[float] | None = None,
     codecs: tuple[str, str] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB frames (and optional ``(n,)`` or ``(channels, n)`` audio) into ``path``.
 
     ``frame_times`` (seconds) gives every frame its own timestamp: a variable-frame-rate file.
-    With ``frames`` empty the file holds audio only.
+    With ``frames`` empty the file holds audio only. ``options`` replace the video codec's
+    ``CODEC_OPTIONS`` (e.g. another ``crf``: another bitrate).
     """
     path = Path(path)
     vcodec, acodec = codecs or CONTAINER_CODECS[path.suffix.lower()]
@@ -158,7 +172,7 @@ def write_video(
             vstream = out.add_stream(vcodec, rate=Fraction(fps).limit_denominator(1001))
             vstream.height, vstream.width = first.shape[:2]
             vstream.pix_fmt = "yuv420p"
-            vstream.options = CODEC_OPTIONS.get(vcodec, {})
+            vstream.options = CODEC_OPTIONS.get(vcodec, {}) if options is None else options
             if frame_times is not None:
                 vstream.codec_context.time_base = Fraction(1, 1000)
         astream = None
@@ -210,20 +224,48 @@ def _audio_rate(codec: str, wanted: int) -> int:
 # ----------------------------------------------------------------------------------- the corpus
 def make_trailer(
     path: str | Path, shot_genres: list[str], shot_lengths: list[int], cfg: VideoCorpusConfig,
-    rng: np.random.Generator, audio: bool = True,
+    rng: np.random.Generator, audio: bool = True, styles: list[GenreStyle] | None = None, silent: bool = False,
 ) -> list[int]:
-    """Write one trailer of the given shots; returns the frame index of every cut."""
+    """Write one trailer of the given shots; returns the frame index of every cut. ``styles`` replace the
+    shots' genre looks; ``silent`` writes an audio track of digital silence."""
     frames, sound = [], []
-    for i, (genre, n) in enumerate(zip(shot_genres, shot_lengths)):
-        style = GENRE_STYLES[genre]
+    styles = styles or [GENRE_STYLES[g] for g in shot_genres]
+    for i, (style, n) in enumerate(zip(styles, shot_lengths)):
         frames.append(render_shot(style, n, cfg.width, cfg.height, rng, even=i % 2 == 0))
         sound.append(render_tone(style, n / cfg.fps, cfg.sample_rate, rng))
     wave = None
     if audio:
-        mono = np.concatenate(sound)
+        mono = np.concatenate(sound) * (0.0 if silent else 1.0)
         wave = np.stack([mono, 0.8 * mono])[: cfg.channels]
     write_video(path, (f for shot in frames for f in shot), cfg.fps, wave, cfg.sample_rate)
     return [int(c) for c in np.cumsum(shot_lengths)[:-1]]
+
+
+def blend(a: GenreStyle, b: GenreStyle, w: float) -> GenreStyle:
+    """``a``'s look moved a share ``w`` towards ``b``'s (hue the short way round, pitch geometrically)."""
+    def lerp(x: float, y: float) -> float:
+        return x + w * (y - x)
+
+    hue = a.hue + w * (((b.hue - a.hue + 180) % 360) - 180)
+    return GenreStyle(hue=hue % 360, value=lerp(a.value, b.value), stripe_period=lerp(a.stripe_period, b.stripe_period),
+                      speed=lerp(a.speed, b.speed), grain=lerp(a.grain, b.grain),
+                      tone_hz=a.tone_hz * (b.tone_hz / a.tone_hz) ** w, harmonics=round(lerp(a.harmonics, b.harmonics)),
+                      saturation=lerp(a.saturation, b.saturation))
+
+
+def shot_looks(shot_genres: list[str], cfg: VideoCorpusConfig, rng: np.random.Generator
+               ) -> tuple[list[str | None], list[GenreStyle]]:
+    """The genre each shot shows (None: a neutral shot) and its look, overlapping another genre's."""
+    shown, looks = [], []
+    for g in shot_genres:
+        if rng.random() < cfg.neutral_fraction:
+            shown.append(None)
+            looks.append(NEUTRAL_STYLE)
+            continue
+        other = str(rng.choice([x for x in cfg.genres if x != g]))
+        shown.append(g)
+        looks.append(blend(GENRE_STYLES[g], GENRE_STYLES[other], rng.uniform(0, cfg.look_overlap)))
+    return shown, looks
 
 
 def generate_videos(out: str | Path, cfg: VideoCorpusConfig = VideoCorpusConfig()) -> list[VideoTruth]:
@@ -231,6 +273,7 @@ def generate_videos(out: str | Path, cfg: VideoCorpusConfig = VideoCorpusConfig(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
+    hard = np.random.default_rng([cfg.seed, 1])  # the harder corpus's knobs: their own stream
     truths: list[VideoTruth] = []
     for v in range(cfg.n_videos):
         k = int(rng.integers(1, cfg.max_genres + 1))
@@ -240,8 +283,13 @@ def generate_videos(out: str | Path, cfg: VideoCorpusConfig = VideoCorpusConfig(
         lengths = [int(rng.integers(cfg.shot_frames[0], cfg.shot_frames[1] + 1)) for _ in range(n_shots)]
         tid = f"synth{v:03d}"
         name = f"{tid}{cfg.suffix}"
-        cuts = make_trailer(out / name, shot_genres, lengths, cfg, rng)
-        truths.append(VideoTruth(tid, name, genres, shot_genres, cuts, sum(lengths), cfg.fps))
+        shown, looks = shot_looks(shot_genres, cfg, hard)
+        track = hard.random()  # below no_audio_fraction: no track; then silent_fraction: a silent one
+        audio = ("none" if track < cfg.no_audio_fraction
+                 else "silent" if track < cfg.no_audio_fraction + cfg.silent_fraction else "tone")
+        cuts = make_trailer(out / name, shot_genres, lengths, cfg, rng, audio=audio != "none", styles=looks,
+                            silent=audio == "silent")
+        truths.append(VideoTruth(tid, name, genres, shown, cuts, sum(lengths), cfg.fps, audio))
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["trailer_id", "genres", "title", "year"])
         writer.writeheader()
@@ -250,3 +298,75 @@ def generate_videos(out: str | Path, cfg: VideoCorpusConfig = VideoCorpusConfig(
                              "title": f"Synthetic trailer {i:03d} ({', '.join(t.genres)})", "year": 2000 + i % 21})
     (out / "truth.json").write_text(json.dumps([asdict(t) for t in truths], indent=1) + "\n")
     return truths
+
+
+# ----------------------------------------------------------------------------------- copies
+def read_video(path: str | Path) -> tuple[list[np.ndarray], float, np.ndarray | None, int]:
+    """Decode a file: its RGB frames, frame rate, mono ``(1, n)`` float32 audio (None without a track), audio rate."""
+    with av.open(str(path)) as f:
+        stream = f.streams.video[0]
+        fps = float(stream.average_rate)
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(stream)]
+    with av.open(str(path)) as f:
+        if not f.streams.audio:
+            return frames, fps, None, 0
+        stream = f.streams.audio[0]
+        rate = stream.rate
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+        chunks = [r.to_ndarray() for fr in f.decode(stream) for r in resampler.resample(fr)]
+        chunks += [r.to_ndarray() for r in resampler.resample(None)]
+    return frames, fps, np.concatenate(chunks, axis=1).astype(np.float32), rate
+
+
+def reencode(src: str | Path, dst: str | Path, scale: float = 1.0, crf: int = 32,
+             trim: tuple[float, float] = (0.0, 0.0)) -> Path:
+    """A copy of ``src`` as a collection meets it: resized by ``scale``, ``trim`` seconds dropped at the
+    start and at the end, the picture encoded at another quality (``crf``) and the sound re-encoded."""
+    frames, fps, audio, rate = read_video(src)
+    first, stop = int(round(trim[0] * fps)), len(frames) - int(round(trim[1] * fps))
+    h, w = frames[0].shape[:2]
+    size = (2 * max(8, round(w * scale / 2)), 2 * max(8, round(h * scale / 2)))  # (W, H), even for yuv420p
+    kept = (cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames[first:stop])
+    if audio is not None:
+        audio = audio[:, int(round(trim[0] * rate)): audio.shape[1] - int(round(trim[1] * rate))]
+    vcodec = CONTAINER_CODECS[Path(dst).suffix.lower()][0]
+    options = {**CODEC_OPTIONS.get(vcodec, {}), "crf": str(crf)} if vcodec == "libx264" else None
+    return write_video(dst, kept, fps, audio, rate or 22050, options=options)
+
+
+def plant_dirt(folder: str | Path, duplicates: int = 1, wrong_labels: int = 4, seed: int = 0) -> dict:
+    """Make a generated corpus as dirty as a real collection, and say where (``planted.json``): a re-encoded,
+    resized copy of ``duplicates`` training trailers with their last half second cut (a cut at the start could
+    merge the shortened first shot into the next: one clip fewer), filed under new ids in the test split (a
+    split leak), and one genre of ``wrong_labels`` other training trailers replaced by a genre they do not show.
+    ``labels.csv`` must have its ``split`` column; the trailers' audio tracks come from ``truth.json``."""
+    folder = Path(folder)
+    rng = np.random.default_rng([seed, 2])
+    with open(folder / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    truths = {t["trailer_id"]: t for t in json.loads((folder / "truth.json").read_text())}
+    train = [r for r in rows if r.get("split") == "train"]
+    picked = rng.permutation(len(train))  # a small corpus gets what its training trailers allow
+    planted: dict = {"duplicates": [], "wrong_labels": [],
+                     "audio": {kind: sorted(t for t, v in truths.items() if v.get("audio") == kind)
+                               for kind in ("silent", "none")}}
+    for i in picked[:duplicates]:
+        src = train[int(i)]
+        copy, file = f"{src['trailer_id']}-reencoded", Path(truths[src["trailer_id"]]["file"])
+        reencode(folder / file, folder / f"{copy}{file.suffix}", scale=0.75, crf=34, trim=(0.0, 0.5))
+        rows.append(dict(src, trailer_id=copy, title=f"{src['title']} (re-encoded)", split="test"))
+        planted["duplicates"].append([src["trailer_id"], copy])
+    genres = sorted({g for r in rows for g in r["genres"].split("|") if g})
+    for i in picked[duplicates:duplicates + wrong_labels]:
+        row = train[int(i)]
+        have = row["genres"].split("|")
+        gone = str(rng.choice(have))
+        wrong = str(rng.choice([g for g in genres if g not in have]))
+        row["genres"] = "|".join(sorted([g for g in have if g != gone] + [wrong]))
+        planted["wrong_labels"].append({"trailer_id": row["trailer_id"], "given": wrong, "missing": gone})
+    with open(folder / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "planted.json").write_text(json.dumps(planted, indent=1) + "\n")
+    return planted

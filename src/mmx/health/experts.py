@@ -6,7 +6,11 @@ standardise an expert's features over the collection, average a trailer's n rows
 n · mean over dimensions of the squared mean. Rows that are independent noise give about 1 (the
 mean of n unit-variance values has variance 1/n); real features follow their trailer (its look,
 its scenes), so they give much more. It needs no training, and a replaced audio track or a broken
-decoder that keeps the expert's mean and spread is still found.
+decoder that keeps the expert's mean and spread is still found — where the expert is strong enough:
+a trailer is noise-like only when its coherence is both near noise's (below ``coherence``) and a
+robust outlier of that expert's own coherence over the collection (``robust_z``). The healthy
+trailers of a weak expert sit near 1 too (the demo's real experts on 10-clip trailers go as low as
+0.5; bench/health.py's generated motion and audio overlap planted noise), and there it flags nothing.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from mmx.health import Collection, Finding
 from mmx.health.duplicates import STATS_SAMPLE, standardiser
 
 
+MIN_SAMPLE = 8  # trailers needed to estimate an expert's own spread of coherence (fewer: the absolute bound alone)
+
+
 @dataclass(frozen=True)
 class ExpertCheckConfig:
-    coherence: float = 2.0  # noise-like below this (≈ 1 for clip-independent noise; see bench/health.py) …
-    share_of_median: float = 0.5  # … and below this share of the expert's median over the collection (a weak
-    # expert's healthy features sit near 1 too: bench/health.py's scene expert has median 1.55)
+    coherence: float = 2.0  # noise-like: coherence below this (≈ 1 for clip-independent noise) …
+    robust_z: float = 3.5  # … and this many robust sds (1.4826 × MAD) of log coherence below the expert's median
+    # over the collection: an outlier of its own expert, so an expert whose healthy features all sit near noise
+    # (a weak one) flags nothing, and a spread-out one only its extremes
     min_run: int = 3  # report a stretch of dead (zero or repeated) clips this long or longer
     min_rows: int = 4  # the coherence statistic needs at least this many rows
 
@@ -65,6 +73,8 @@ def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
 
 
 ACTIONS = {
+    "silent": "the sound is silent here (a broken or muted mix) or its decoder gave one vector: listen to the "
+              "track, re-extract, or mark the audio missing",
     "zero": "the decoder gave zeros: re-extract this expert for the trailer (or mark it missing)",
     "constant": "the decoder repeated one vector: re-extract this expert for the trailer (or mark it missing)",
     "noise-like": "the features do not follow the trailer (noise, a replaced or dubbed track): check the source, "
@@ -86,7 +96,7 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
         share = (b - a + 1) / len(x)
         out.append(Finding("experts", "warning", f"{kind} features", [tid],
                            {"clips": [int(clip_of[a]), int(clip_of[b])], "rows": [a, b], "share": round(share, 3)},
-                           ACTIONS[kind], expert=expert, score=round(share, 3)))
+                           ACTIONS["silent" if "audio" in expert else kind], expert=expert, score=round(share, 3)))
     if not out and len(x) >= cfg.min_rows:
         c = coherence(x, *moments)
         if c < threshold:
@@ -97,11 +107,17 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
 
 
 def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, cfg: ExpertCheckConfig) -> float:
-    """min(``coherence``, ``share_of_median`` × the expert's median coherence over an even sample of ``ids``)."""
+    """The coherence below which a trailer's ``expert`` is noise-like: ``cfg.coherence``, or lower where the
+    expert's own log coherence over an even sample of ``ids`` puts its ``robust_z`` outliers lower."""
     step = max(1, len(ids) // STATS_SAMPLE)
     values = [coherence(x, *moments) for t in ids[::step]
               if (x := store.load(t, expert)) is not None and len(x) >= cfg.min_rows]
-    return min(cfg.coherence, cfg.share_of_median * float(np.median(values))) if values else cfg.coherence
+    if len(values) < MIN_SAMPLE:
+        return cfg.coherence
+    logs = np.log(np.maximum(values, 1e-6))
+    median = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - median)))
+    return float(min(cfg.coherence, np.exp(median - cfg.robust_z * spread)))
 
 
 def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig()) -> list[Finding]:
