@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.decomposition import PCA
 
+from mmx.genres import PLACEHOLDERS
 from mmx.health import Collection, Finding
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
-
-PLACEHOLDERS = {"none", "unknown", "n/a", "na", "null", "nan", "-", "?"}  # genre names that say "no genre"
 
 
 @dataclass(frozen=True)
