@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig
+from mmx.data.broken import noise_like
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
@@ -73,6 +74,7 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
             f"the training split has a single genre ({', '.join(genres)}); multi-label genre "
             "classification needs at least two"
         )
+    mask = cfg.data.mask_broken_experts
     return RunInfo(
         kind=COARSE,
         store=str(store.root.resolve()),
@@ -80,7 +82,18 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
         genres=genres,
         splits=split.ids,
         excluded={"too_short": split.too_short, "no_genre": split.no_genre},
+        mask_broken=mask,
+        noise_like=noise_like(store, list(experts)) if mask else {},
     )
+
+
+def masked_line(store: FeatureStore, info: RunInfo) -> str:
+    """What ``data.mask_broken_experts`` reads as missing in this run, in one line."""
+    ids = info.split_ids("all")
+    dead = sum(e in info.experts for t in ids for e in store.dead(t))
+    noise = sum(e in info.experts for t in ids for e in info.noise_like.get(t, ()))
+    return (f"broken experts read as missing (data.mask_broken_experts): {noise} (trailer, expert) noise-like, "
+            f"{dead} with dead stretches (zero or repeated rows); `mmx check {store.root} --only experts` lists them")
 
 
 def drop_experts(batch: Batch, p: float) -> Batch:
@@ -259,6 +272,8 @@ class CoarseSpec(StageSpec):
             f"test {len(info.splits['test'])}; excluded {n_excl} "
             f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
         )
+        if info.mask_broken:
+            reporter.line(masked_line(self.feature_store(info), info))
         return CoarseStage(self.feature_store(info), info, cfg, dist)
 
 

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.data.broken import dead_summary
     from mmx.data.formats import ImportOptions, import_source
     from mmx.data.store import FeatureStore
 
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         f"{fmt}: imported {len(report.imported)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"skipped {len(report.problems)} → {store.root} ({len(store)} trailers)"
     )
+    dead = dead_summary(store, report.imported + report.updated)
+    if dead:
+        print(dead)
     if report.problems:
         print(f"{len(report.problems)} problem(s):", file=sys.stderr)
         for p in report.problems:
