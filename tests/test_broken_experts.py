@@ -19,7 +19,7 @@ from mmx.data.store import FeatureStore
 from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.experts import EXPERTS, Expert
 from mmx.extract import ExtractConfig, extract_videos
-from mmx.run import COARSE, RunInfo
+from mmx.run import COARSE, Run, RunInfo
 from mmx.train.coarse import prepare_run_info
 from mmx_cli.main import main
 
@@ -149,16 +149,23 @@ def test_masking_reads_dead_rows_as_missing(store, mask):
     assert len(batch.window_clip["audio"]) == 4 * 24 - (8 if mask else 0)  # the silent windows dropped
 
 
-def test_noise_like_experts_are_found_over_the_store_and_masked(tmp_path):
+@pytest.fixture
+def noisy_store(tmp_path) -> FeatureStore:
+    """30 trailers whose features follow the trailer; t07's image expert is noise of the same spread."""
     rng = np.random.default_rng(0)
     trailers, rows = {}, []
-    for i in range(30):  # features follow their trailer: a look per trailer (sd 3) plus clip noise (sd 1)
+    for i in range(30):  # a look per trailer (sd 3) plus clip noise (sd 1)
         trailers[f"t{i:02d}"] = {e: (rng.normal(size=(1, 8)) * 3 + rng.normal(size=(32, 8))).astype(np.float32)
                                  for e in ("image", "motion")}
         rows.append({"trailer_id": f"t{i:02d}", "genres": ["Action", "Drama"][i % 2], "split": SPLITS[i % 10]})
-    trailers["t07"]["image"] = (rng.normal(size=(32, 8)) * 10 ** 0.5).astype(np.float32)  # noise, the same spread
+    trailers["t07"]["image"] = (rng.normal(size=(32, 8)) * 10 ** 0.5).astype(np.float32)
     store = FeatureStore.create(tmp_path / "store")
     assert import_folder(write_folder(tmp_path / "in", trailers, rows), store).ok
+    return store
+
+
+def test_noise_like_experts_are_found_over_the_store_and_masked(noisy_store):
+    store = noisy_store
     assert store.dead("t07") == {}  # nothing a single entry could tell
     info = prepare_run_info(store, merge(tiny_cfg(), {"data": {"mask_broken_experts": True}}))
     assert info.noise_like == {"t07": ["image"]}
@@ -168,3 +175,14 @@ def test_noise_like_experts_are_found_over_the_store_and_masked(tmp_path):
     e = list(info.experts).index("image")
     assert not avail[0, :, e].any() and avail[1, :, e].all()
     assert BrokenMask(store, info.noise_like).rows("t08", "image", 32) is None
+
+
+def test_mmx_train_keeps_the_mask_in_the_run_and_says_what_it_masks(noisy_store, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--store", str(noisy_store.root), "--out", str(run), "--epochs", "1", "--model", "tiny",
+                 "--set", "train.batch_size=8", "--set", "data.mask_broken_experts=true"]) == 0
+    assert ("broken experts read as missing (data.mask_broken_experts): 1 (trailer, expert) noise-like, 0 with dead"
+            in "".join(capsys.readouterr()))  # progress lines go to stderr
+    info = Run.open(run).info
+    assert info.mask_broken and info.noise_like == {"t07": ["image"]}
+    assert main(["predict", "--run", str(run), "t07", "--json"]) == 0
