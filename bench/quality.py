@@ -16,12 +16,12 @@ that small cells are not scored on 20 trailers. Each seed generates a new collec
 every fit. Rows: ``default`` (``RunConfig()`` as shipped), ``concat`` (the same with
 ``model.fusion=concat``), ``paper`` (``configs/paper.yaml`` — the paper's network and recipe —
 for ``PAPER_EPOCHS`` epochs instead of 200), ``probe`` (``mmx.probe.tune_probe``: C and scaling
-picked on the validation split, fitted on train) and ``random``; ``masked`` and ``unmasked`` are the
-defaults with ``data.mask_broken_experts`` on and off (broken experts read as missing: the dead
-stretches the store recorded, the noise-like experts found when the run is made), and a masked
-fit also says how many (trailer, expert) pairs it masked and how many of the generator's broken
-ones they hold. Test AUPRC_w and F1w (threshold 0.3) as mean ± sd over seeds, with the seconds of
-each fit (one torch thread per fit).
+picked on the validation split, fitted on train) and ``random``; ``unmasked``, ``masked`` and
+``masked-noise`` are the defaults reading no broken expert as missing, the dead stretches the
+store recorded (``data.mask_broken_experts``), and those and the experts found noise-like when the
+run is made (``data.mask_noise_like`` too); a masked fit also says how many (trailer, expert)
+pairs it masked and how many of the generator's broken ones they hold. Test AUPRC_w and F1w
+(threshold 0.3) as mean ± sd over seeds, with the seconds of each fit (one torch thread per fit).
 
     python bench/quality.py [--quick] [--cells clean-600,...] [--seeds 3] [--jobs 1]
                             [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...]
@@ -121,13 +121,14 @@ def paper_config() -> RunConfig:
     return merge(load_config(PAPER_CONFIG), {"train": {"epochs": PAPER_EPOCHS}})
 
 
-def masked_config(mask: bool = True) -> RunConfig:
-    """The defaults with broken experts read as missing (``data.mask_broken_experts``), or not."""
-    return merge(RunConfig(), {"data": {"mask_broken_experts": mask}})
+def masked_config(dead: bool = True, noise: bool = False) -> RunConfig:
+    """The defaults with broken experts read as missing: dead stretches (``data.mask_broken_experts``),
+    noise-like experts (``data.mask_noise_like``)."""
+    return merge(RunConfig(), {"data": {"mask_broken_experts": dead, "mask_noise_like": noise}})
 
 
-VARIANTS = {"default": default_config, "concat": concat_config, "paper": paper_config,
-            "masked": masked_config, "unmasked": lambda: masked_config(False)}
+VARIANTS = {"default": default_config, "concat": concat_config, "paper": paper_config, "masked": masked_config,
+            "masked-noise": lambda: masked_config(True, True), "unmasked": lambda: masked_config(False, False)}
 
 
 def build_store(work: Path, cell: Cell, seed: int, test_extra: int) -> FeatureStore:
@@ -214,20 +215,22 @@ def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
         seconds=seconds, epochs=state.epoch, best_epoch=state.best_epoch, val=state.best_score,
         val_curve=[round(h[f"val_{cfg.train.select_metric}"], 4) for h in state.history],
     )
-    if run.info.mask_broken:
-        out["mask"] = mask_found(run.store, run.info.noise_like, Path(store_root).parent / "features" / "labels.csv")
+    if run.info.mask_broken or run.info.noise_like:
+        labels = Path(store_root).parent / "features" / "labels.csv"
+        out["mask"] = mask_found(run.store if run.info.mask_broken else None, run.info.noise_like, labels)
     run.forget()
     shutil.rmtree(run_root, ignore_errors=True)
     return out
 
 
-def mask_found(store: FeatureStore, noise_like: dict[str, list[str]], labels: Path) -> dict:
+def mask_found(store: FeatureStore | None, noise_like: dict[str, list[str]], labels: Path) -> dict:
     """How the (trailer, expert) pairs a masked run reads as missing, wholly or in part (noise-like, or
-    with a dead stretch recorded in the store), meet the generator's broken ones."""
+    with a dead stretch recorded in ``store``), meet the generator's broken ones."""
     with open(labels, newline="") as f:
         planted = {(r["trailer_id"], r["corrupted_expert"]) for r in csv.DictReader(f) if r.get("corrupted_expert")}
     masked = {(t, e) for t, experts in noise_like.items() for e in experts}
-    masked |= {(t, e) for t in store.entries() for e in store.dead(t)}
+    if store is not None:
+        masked |= {(t, e) for t in store.entries() for e in store.dead(t)}
     return {"masked": len(masked), "planted": len(planted), "found": len(masked & planted)}
 
 
@@ -274,11 +277,12 @@ def summarise(results: dict[str, dict[str, list[dict]]], cells: list[Cell]) -> d
             checks["default_minus_probe"] = rows["default"]["auprc_w"] - rows["probe"]["auprc_w"]
         if cell.unreliable and "default" in rows and "concat" in rows:
             checks["cg_minus_concat"] = rows["default"]["auprc_w"] - rows["concat"]["auprc_w"]
-        if "masked" in rows and "unmasked" in rows:
-            checks["masked_minus_unmasked"] = rows["masked"]["auprc_w"] - rows["unmasked"]["auprc_w"]
-            found = [r["mask"] for r in results[cell.name]["masked"]]
-            checks["mask_precision"] = sum(m["found"] for m in found) / max(1, sum(m["masked"] for m in found))
-            checks["mask_recall"] = sum(m["found"] for m in found) / max(1, sum(m["planted"] for m in found))
+        for name in ("masked", "masked-noise"):
+            if name in rows and "unmasked" in rows:
+                checks[f"{name}_minus_unmasked"] = rows[name]["auprc_w"] - rows["unmasked"]["auprc_w"]
+                found = [r["mask"] for r in results[cell.name][name]]
+                checks[f"{name}_precision"] = sum(m["found"] for m in found) / max(1, sum(m["masked"] for m in found))
+                checks[f"{name}_recall"] = sum(m["found"] for m in found) / max(1, sum(m["planted"] for m in found))
         out[cell.name] = {"trailers": cell.trailers, "rows": rows, "checks": checks}
     return out
 

@@ -8,7 +8,8 @@ expert gives zeros, a genre with no positive in val and test); one trailer in va
 stores that declare every expert while their trailers carry one (so an expert is missing from the
 whole collection, and from every batch). Networks: the default (at tiny sizes), the paper's
 structure (``tiny``), naive concatenation, and an imported-embeddings run made from the default
-run's embeddings; every run reads broken experts as missing (``data.mask_broken_experts``).
+run's embeddings; every run reads broken experts as missing (``data.mask_broken_experts``,
+``data.mask_noise_like``).
 
 A read path is a function registered in ``READ_PATHS``; it runs through the CLI's ``main`` (or
 the explorer's API) on one run and checks what it returns. Paths that do not apply to an
@@ -96,7 +97,7 @@ def runs(stores, tmp_path_factory) -> dict[tuple[str, str], Path]:
     """(collection, network) → a run trained for 2 epochs (the embeddings run: the default's vectors)."""
     out = {}
     base = load_config(overrides=["train.batch_size=4", "train.lr=3e-3", "train.threads=1",
-                                  "data.mask_broken_experts=true"])
+                                  "data.mask_broken_experts=true", "data.mask_noise_like=true"])
     for name, (folder, store) in stores.items():
         root = tmp_path_factory.mktemp(f"runs-{name}")
         for network, model in NETWORKS.items():

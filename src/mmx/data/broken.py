@@ -11,13 +11,14 @@ Two kinds of breakage, found where the evidence is:
   folds) keep the record.
 * **noise-like** features (the coherence statistic of ``mmx.health.experts``) need the
   collection's per-dimension mean and spread, which a single entry cannot know. They are found
-  over the whole store when a run is made with ``data.mask_broken_experts`` (``noise_like``) and
-  kept in the run's ``run.json`` (``RunInfo.noise_like``), so that training and every later read
-  of the run mask the same trailers.
+  over the whole store when a run is made with ``data.mask_noise_like`` (``noise_like``) and kept
+  in the run's ``run.json`` (``RunInfo.noise_like``), so that training and every later read of the
+  run mask the same trailers.
 
-``BrokenMask`` is what the loaders apply (``mmx.data.dataset``): a dead row and every row of a
-noise-like (trailer, expert) are read as missing — zero features and the availability mask off,
-exactly as an expert the trailer does not have; the model's gating already handles those.
+``BrokenMask`` is what the loaders apply (``mmx.data.dataset``): with ``data.mask_broken_experts``
+a dead row, with ``data.mask_noise_like`` every row of a noise-like (trailer, expert), is read as
+missing — zero features and the availability mask off, exactly as an expert the trailer does not
+have; the model's gating already handles those.
 """
 
 from __future__ import annotations
@@ -90,17 +91,18 @@ def dead_summary(store: FeatureStore, ids: list[str]) -> str | None:
 
 class BrokenMask:
     """Which rows of a trailer's expert a run reads as missing: its dead stretches (the store's
-    record) and, for a trailer found noise-like when the run was made, all of them."""
+    record; with ``dead``) and, for a trailer found noise-like when the run was made, all of them."""
 
-    def __init__(self, store: FeatureStore, noise: dict[str, list[str]]):
+    def __init__(self, store: FeatureStore, noise: dict[str, list[str]], dead: bool = True):
         self.store = store
         self.noise = noise
+        self.dead = dead
 
     def rows(self, trailer_id: str, expert: str, n_rows: int) -> np.ndarray | None:
         """(n_rows,) bool, True = read as missing; None when every row is read."""
         if expert in self.noise.get(trailer_id, ()):
             return np.ones(n_rows, bool)
-        stretches = self.store.dead(trailer_id).get(expert)
+        stretches = self.store.dead(trailer_id).get(expert) if self.dead else None
         if not stretches:
             return None
         drop = np.zeros(n_rows, bool)

@@ -37,10 +37,10 @@ def make_loader(
     ``epoch`` seeds the random views (with ``seed``), so an epoch draws the same windows on resume.
     ``every_clip``: every clip of each trailer is in the batch, also those no window uses (a long
     trailer's clips between its windows), in time order. A run made with ``data.mask_broken_experts``
-    (``info.mask_broken``) reads its broken experts as missing (``mmx.data.broken.BrokenMask``).
+    or ``data.mask_noise_like`` reads those broken experts as missing (``mmx.data.broken.BrokenMask``).
     """
     experts = info.expert_infos()
-    mask = BrokenMask(store, info.noise_like) if info.mask_broken else None
+    mask = BrokenMask(store, info.noise_like, info.mask_broken) if info.mask_broken or info.noise_like else None
     ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed, every_clip=every_clip, mask=mask)
     ds.set_epoch(epoch)
     collate = make_collate(experts)

@@ -74,7 +74,6 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
             f"the training split has a single genre ({', '.join(genres)}); multi-label genre "
             "classification needs at least two"
         )
-    mask = cfg.data.mask_broken_experts
     return RunInfo(
         kind=COARSE,
         store=str(store.root.resolve()),
@@ -82,18 +81,19 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
         genres=genres,
         splits=split.ids,
         excluded={"too_short": split.too_short, "no_genre": split.no_genre},
-        mask_broken=mask,
-        noise_like=noise_like(store, list(experts)) if mask else {},
+        mask_broken=cfg.data.mask_broken_experts,
+        noise_like=noise_like(store, list(experts)) if cfg.data.mask_noise_like else {},
     )
 
 
 def masked_line(store: FeatureStore, info: RunInfo) -> str:
     """What ``data.mask_broken_experts`` reads as missing in this run, in one line."""
     ids = info.split_ids("all")
-    dead = sum(e in info.experts for t in ids for e in store.dead(t))
+    dead = sum(e in info.experts for t in ids for e in store.dead(t)) if info.mask_broken else 0
     noise = sum(e in info.experts for t in ids for e in info.noise_like.get(t, ()))
-    return (f"broken experts read as missing (data.mask_broken_experts): {noise} (trailer, expert) noise-like, "
-            f"{dead} with dead stretches (zero or repeated rows); `mmx check {store.root} --only experts` lists them")
+    return (f"broken experts read as missing: {dead} (trailer, expert) with dead stretches (zero or repeated rows, "
+            f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like); "
+            f"`mmx check {store.root} --only experts` lists them")
 
 
 def drop_experts(batch: Batch, p: float) -> Batch:
@@ -272,7 +272,7 @@ class CoarseSpec(StageSpec):
             f"test {len(info.splits['test'])}; excluded {n_excl} "
             f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
         )
-        if info.mask_broken:
+        if info.mask_broken or info.noise_like:
             reporter.line(masked_line(self.feature_store(info), info))
         return CoarseStage(self.feature_store(info), info, cfg, dist)
 
