@@ -167,9 +167,10 @@ def noisy_store(tmp_path) -> FeatureStore:
 def test_noise_like_experts_are_found_over_the_store_and_masked(noisy_store):
     store = noisy_store
     assert store.dead("t07") == {}  # nothing a single entry could tell
-    info = prepare_run_info(store, merge(tiny_cfg(), {"data": {"mask_noise_like": True}}))
-    assert info.noise_like == {"t07": ["image"]} and not info.mask_broken
-    assert prepare_run_info(store, merge(tiny_cfg(), {"data": {"mask_broken_experts": True}})).noise_like == {}
+    info = prepare_run_info(store, merge(tiny_cfg(), {"data": {"mask_noise_like": True, "mask_broken_experts": False}}))
+    assert info.noise_like == {"t07": ["image"]} and not info.mask_broken  # the two masks are independent
+    default = prepare_run_info(store, tiny_cfg())
+    assert default.mask_broken and default.noise_like == {}  # by default dead stretches only: nothing searched
     batch = _every_clip(store, info, ["t07", "t08"])
     avail = batch.avail.view(2, 32, -1)
     e = list(info.experts).index("image")
@@ -180,8 +181,7 @@ def test_noise_like_experts_are_found_over_the_store_and_masked(noisy_store):
 def test_mmx_train_keeps_the_mask_in_the_run_and_says_what_it_masks(noisy_store, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--store", str(noisy_store.root), "--out", str(run), "--epochs", "1", "--model", "tiny",
-                 "--set", "train.batch_size=8", "--set", "data.mask_broken_experts=true",
-                 "--set", "data.mask_noise_like=true"]) == 0
+                 "--set", "train.batch_size=8", "--set", "data.mask_noise_like=true"]) == 0
     assert ("broken experts read as missing: 0 (trailer, expert) with dead stretches (zero or repeated rows, "
             "data.mask_broken_experts), 1 noise-like" in "".join(capsys.readouterr()))  # progress lines: stderr
     info = Run.open(run).info

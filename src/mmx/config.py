@@ -47,10 +47,11 @@ class DataConfig:
     train_windows: str = "even"  # "even": the evenly spaced windows used at inference; "random": starts drawn each epoch
     # read a trailer's broken experts as missing (zero features, availability mask off) in training and in every read
     # of the run: the dead stretches (zero or repeated rows) the store recorded when the features came in
-    # (mmx.data.broken; measured in bench/quality.py, docs/quality.md "Broken experts")
-    mask_broken_experts: bool = False
+    # (mmx.data.broken). On: bench/quality.py's dead cells +0.006 (200) / +0.008 (600) test AUPRC_w, every dead
+    # expert and nothing else masked; a collection without dead stretches reads exactly as before (docs/quality.md)
+    mask_broken_experts: bool = True
     # read as missing, too, the experts that look like noise across the whole store when the run is made (mmx check's
-    # coherence rule). Off: on bench/quality.py's unreliable cells it masks healthy experts and misses broken ones
+    # coherence rule). Off: on the unreliable cells it masks healthy experts and misses broken ones (−0.014 at 200)
     mask_noise_like: bool = False
 
     def __post_init__(self) -> None:
