@@ -20,7 +20,7 @@ from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.experts import EXPERTS, Expert
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.run import COARSE, Run, RunInfo
-from mmx.train.coarse import prepare_run_info
+from mmx.train.coarse import masked_line, prepare_run_info
 from mmx_cli.main import main
 
 register_fakes()
@@ -171,6 +171,7 @@ def test_noise_like_experts_are_found_over_the_store_and_masked(noisy_store):
     assert info.noise_like == {"t07": ["image"]} and not info.mask_broken  # the two masks are independent
     default = prepare_run_info(store, tiny_cfg())
     assert default.mask_broken and default.noise_like == {}  # by default dead stretches only: nothing searched
+    assert masked_line(store, default) is None  # nothing to say: `mmx train` stays quiet
     batch = _every_clip(store, info, ["t07", "t08"])
     avail = batch.avail.view(2, 32, -1)
     e = list(info.experts).index("image")

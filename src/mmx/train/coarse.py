@@ -86,13 +86,21 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
     )
 
 
-def masked_line(store: FeatureStore, info: RunInfo) -> str:
-    """What ``data.mask_broken_experts`` reads as missing in this run, in one line."""
-    ids = info.split_ids("all")
-    dead = sum(e in info.experts for t in ids for e in store.dead(t)) if info.mask_broken else 0
-    noise = sum(e in info.experts for t in ids for e in info.noise_like.get(t, ()))
+def masked_line(store: FeatureStore, info: RunInfo) -> str | None:
+    """What the broken-expert masks read as missing in this run, in one line (None: nothing).
+
+    Counts from the records (no array is read): entries written before records were kept are
+    counted apart, and checked as the loader first reads them.
+    """
+    metas = [store.meta(t) for t in info.split_ids("all")]
+    unrecorded = sum(m.broken is None for m in metas) if info.mask_broken else 0
+    dead = sum(e in info.experts for m in metas if m.broken for e in m.broken["dead"]) if info.mask_broken else 0
+    noise = sum(e in info.experts for m in metas for e in info.noise_like.get(m.trailer_id, ()))
+    if not (dead or noise or unrecorded):
+        return None
+    older = f"; {unrecorded} older entries without a record are checked as they are read" if unrecorded else ""
     return (f"broken experts read as missing: {dead} (trailer, expert) with dead stretches (zero or repeated rows, "
-            f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like); "
+            f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like){older}; "
             f"`mmx check {store.root} --only experts` lists them")
 
 
@@ -272,8 +280,9 @@ class CoarseSpec(StageSpec):
             f"test {len(info.splits['test'])}; excluded {n_excl} "
             f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
         )
-        if info.mask_broken or info.noise_like:
-            reporter.line(masked_line(self.feature_store(info), info))
+        masked = masked_line(self.feature_store(info), info)
+        if masked:
+            reporter.line(masked)
         return CoarseStage(self.feature_store(info), info, cfg, dist)
 
 
