@@ -85,8 +85,8 @@ def dead_summary(store: FeatureStore, ids: list[str]) -> str | None:
         return None
     experts = ", ".join(f"{e} {n}" for e, n in sorted(counts.items()))
     return (f"dead features (zero or repeated rows) recorded for {sum(map(bool, dead.values()))} of {len(ids)} "
-            f"trailers ({experts}); `mmx check {store.root} --only experts` lists them, and runs with "
-            "data.mask_broken_experts=true read them as missing")
+            f"trailers ({experts}); `mmx check {store.root} --only experts` lists them, and runs read them as "
+            "missing (data.mask_broken_experts)")
 
 
 class BrokenMask:
