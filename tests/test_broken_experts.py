@@ -16,7 +16,7 @@ from mmx.data.dataset import evenly_spaced
 from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import VideoCorpusConfig, generate_videos
+from mmx.demo.videos import VideoCorpusConfig, generate_videos, write_video
 from mmx.experts import EXPERTS, Expert
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.run import COARSE, Run, RunInfo
@@ -119,6 +119,20 @@ def test_extraction_records_a_dead_decoder_and_not_a_working_one(tmp_path):
     (tid,) = store.entries()
     n = store.meta(tid).n_clips
     assert store.dead(tid) == {"fake_dead": [{"kind": "zero", "rows": [0, n - 1], "clips": [0, n - 1]}]}
+
+
+def test_a_silent_track_through_the_real_audio_expert_is_recorded(tmp_path):
+    """musicnn (the offline default audio expert) on a silent track repeats one vector: recorded dead."""
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.integers(0, 255, 3) + rng.normal(0, 20, (48, 64, 3)), 0, 255).astype(np.uint8)
+              for _ in range(6) for _ in range(20)]  # 6 shots of 20 frames
+    (tmp_path / "v").mkdir()
+    write_video(tmp_path / "v" / "silent.mp4", frames, 24, audio=np.zeros(5 * 22050, np.float32))
+    store = FeatureStore.create(tmp_path / "store")
+    report = extract_videos([tmp_path / "v" / "silent.mp4"], store, ExtractConfig(experts=["audio"]), progress=False)
+    assert report.ok
+    (stretch,) = store.dead("silent")["audio"]
+    assert stretch["rows"] == [0, len(store.load("silent", "audio")) - 1]  # every window
 
 
 def _info(store: FeatureStore, mask: bool, noise: dict | None = None) -> RunInfo:
