@@ -7,7 +7,8 @@ fields), so a harder cell is one line in ``CELLS``. All cells have scene-level g
 (``SCENE_LEVEL``: a third of the scenes show none of the trailer's genres, genres look two ways,
 features are rectified projections, the trailer-wide look is weak); *unreliable* cells also have
 one expert of 30 % of the trailers replaced by noise with that expert's real per-dim mean and
-spread (a broken decoder, a dubbed track) and 20 % of the trailers without audio.
+spread (a broken decoder, a dubbed track) and 20 % of the trailers without audio; *dead* cells are
+unreliable ones whose broken experts give zeros instead (a dead decoder, a silent track).
 
 A collection of N trailers is split 80/10/10 by ``mmx``'s own hash rule; its test split is
 scored together with ``--test-extra`` more trailers from the same generator (default 400), so
@@ -15,8 +16,12 @@ that small cells are not scored on 20 trailers. Each seed generates a new collec
 every fit. Rows: ``default`` (``RunConfig()`` as shipped), ``concat`` (the same with
 ``model.fusion=concat``), ``paper`` (``configs/paper.yaml`` — the paper's network and recipe —
 for ``PAPER_EPOCHS`` epochs instead of 200), ``probe`` (``mmx.probe.tune_probe``: C and scaling
-picked on the validation split, fitted on train) and ``random``. Test AUPRC_w and F1w (threshold
-0.3) as mean ± sd over seeds, with the seconds of each fit (one torch thread per fit).
+picked on the validation split, fitted on train) and ``random``; ``unmasked``, ``masked`` and
+``masked-noise`` are the defaults reading no broken expert as missing, the dead stretches the
+store recorded (``data.mask_broken_experts``), and those and the experts found noise-like when the
+run is made (``data.mask_noise_like`` too); a masked fit also says how many (trailer, expert)
+pairs it masked and how many of the generator's broken ones they hold. Test AUPRC_w and F1w
+(threshold 0.3) as mean ± sd over seeds, with the seconds of each fit (one torch thread per fit).
 
     python bench/quality.py [--quick] [--cells clean-600,...] [--seeds 3] [--jobs 1]
                             [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...]
@@ -87,6 +92,7 @@ class Cell:
     trailers: int  # collection size N (split 80/10/10 as mmx splits it)
     knobs: dict[str, Any]  # SyntheticConfig fields (on top of its defaults)
     unreliable: bool = False  # experts unreliable: cg should be >= concat here
+    dead: bool = False  # the broken experts give zeros (a dead decoder) instead of noise
 
     def synthetic(self, seed: int, test_extra: int) -> SyntheticConfig:
         return SyntheticConfig(n_trailers=self.trailers + test_extra, seed=seed, id_prefix="q", **self.knobs)
@@ -98,6 +104,7 @@ CELLS = {
     for c in (
         Cell(f"clean-{n}", n, dict(SCENE_LEVEL)),
         Cell(f"unreliable-{n}", n, {**SCENE_LEVEL, **UNRELIABLE}, unreliable=True),
+        Cell(f"dead-{n}", n, {**SCENE_LEVEL, **UNRELIABLE}, unreliable=True, dead=True),
     )
 }
 
@@ -114,7 +121,14 @@ def paper_config() -> RunConfig:
     return merge(load_config(PAPER_CONFIG), {"train": {"epochs": PAPER_EPOCHS}})
 
 
-VARIANTS = {"default": default_config, "concat": concat_config, "paper": paper_config}
+def masked_config(dead: bool = True, noise: bool = False) -> RunConfig:
+    """The defaults with broken experts read as missing: dead stretches (``data.mask_broken_experts``),
+    noise-like experts (``data.mask_noise_like``)."""
+    return merge(RunConfig(), {"data": {"mask_broken_experts": dead, "mask_noise_like": noise}})
+
+
+VARIANTS = {"default": default_config, "concat": concat_config, "paper": paper_config, "masked": masked_config,
+            "masked-noise": lambda: masked_config(True, True), "unmasked": lambda: masked_config(False, False)}
 
 
 def build_store(work: Path, cell: Cell, seed: int, test_extra: int) -> FeatureStore:
@@ -127,6 +141,8 @@ def build_store(work: Path, cell: Cell, seed: int, test_extra: int) -> FeatureSt
     labels = features / "labels.csv"
     with open(labels, newline="") as f:
         rows = list(csv.DictReader(f))
+    if cell.dead:
+        kill_broken(features, rows)
     for i, row in enumerate(rows):  # the collection split as mmx splits it; the extra trailers are test
         row["split"] = hash_split(row["trailer_id"], 0, [0.8, 0.1, 0.1]) if i < cell.trailers else "test"
     with open(labels, "w", newline="") as f:
@@ -139,6 +155,17 @@ def build_store(work: Path, cell: Cell, seed: int, test_extra: int) -> FeatureSt
         raise SystemExit(f"importing {features} failed: {report.problems[:3]}")
     (root / "done").write_text("")
     return FeatureStore(root / "store")
+
+
+def kill_broken(features: Path, rows: list[dict]) -> None:
+    """Rewrite each trailer's broken expert (``corrupted_expert``) as zeros: a dead decoder, not noise."""
+    for row in rows:
+        if row.get("corrupted_expert"):
+            path = features / f"{row['trailer_id']}.npz"
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+            arrays[row["corrupted_expert"]] = np.zeros_like(arrays[row["corrupted_expert"]])
+            np.savez(path, **arrays)
 
 
 def _labels(store: FeatureStore, ids: list[str], genres: list[str]) -> np.ndarray:
@@ -188,9 +215,23 @@ def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
         seconds=seconds, epochs=state.epoch, best_epoch=state.best_epoch, val=state.best_score,
         val_curve=[round(h[f"val_{cfg.train.select_metric}"], 4) for h in state.history],
     )
+    if run.info.mask_broken or run.info.noise_like:
+        labels = Path(store_root).parent / "features" / "labels.csv"
+        out["mask"] = mask_found(run.store if run.info.mask_broken else None, run.info.noise_like, labels)
     run.forget()
     shutil.rmtree(run_root, ignore_errors=True)
     return out
+
+
+def mask_found(store: FeatureStore | None, noise_like: dict[str, list[str]], labels: Path) -> dict:
+    """How the (trailer, expert) pairs a masked run reads as missing, wholly or in part (noise-like, or
+    with a dead stretch recorded in ``store``), meet the generator's broken ones."""
+    with open(labels, newline="") as f:
+        planted = {(r["trailer_id"], r["corrupted_expert"]) for r in csv.DictReader(f) if r.get("corrupted_expert")}
+    masked = {(t, e) for t, experts in noise_like.items() for e in experts}
+    if store is not None:
+        masked |= {(t, e) for t in store.entries() for e in store.dead(t)}
+    return {"masked": len(masked), "planted": len(planted), "found": len(masked & planted)}
 
 
 def variant_configs(args: argparse.Namespace) -> dict[str, RunConfig]:
@@ -236,6 +277,12 @@ def summarise(results: dict[str, dict[str, list[dict]]], cells: list[Cell]) -> d
             checks["default_minus_probe"] = rows["default"]["auprc_w"] - rows["probe"]["auprc_w"]
         if cell.unreliable and "default" in rows and "concat" in rows:
             checks["cg_minus_concat"] = rows["default"]["auprc_w"] - rows["concat"]["auprc_w"]
+        for name in ("masked", "masked-noise"):
+            if name in rows and "unmasked" in rows:
+                checks[f"{name}_minus_unmasked"] = rows[name]["auprc_w"] - rows["unmasked"]["auprc_w"]
+                found = [r["mask"] for r in results[cell.name][name]]
+                checks[f"{name}_precision"] = sum(m["found"] for m in found) / max(1, sum(m["masked"] for m in found))
+                checks[f"{name}_recall"] = sum(m["found"] for m in found) / max(1, sum(m["planted"] for m in found))
         out[cell.name] = {"trailers": cell.trailers, "rows": rows, "checks": checks}
     return out
 

@@ -105,6 +105,7 @@ def test_paper_config_is_the_paper_preset():
     assert (paper.model.embed_dim, paper.model.n_seqs, paper.model.sequence_pool) == (2048, 40, "concat")
     off = (paper.train.expert_dropout, paper.train.ema_epochs, paper.train.early_stop, paper.train.weight_decay)
     assert off == (0.0, 0.0, 0, 0.0) and paper.data.train_windows == "even"
+    assert not paper.data.mask_broken_experts and not paper.data.mask_noise_like
 
 
 def test_demo_end_to_end(tmp_path, capsys):

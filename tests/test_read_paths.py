@@ -2,11 +2,14 @@
 
 Collections (``variations.COLLECTIONS``): every per-trailer variation at once (an expert missing
 from one trailer — one case per registered expert —, window-level experts with empty clips,
-exactly ``data.min_clips`` clips, 2,000 clips, no clip times, keyframes or none, a genre with no
-positive in val and test); one trailer in val and in test; stores that declare every expert
-while their trailers carry one (so an expert is missing from the whole collection, and from
-every batch). Networks: the default (at tiny sizes), the paper's structure (``tiny``), naive
-concatenation, and an imported-embeddings run made from the default run's embeddings.
+exactly ``data.min_clips`` clips, 2,000 clips, no clip times, keyframes or none, an expert recorded
+broken — one vector repeated, a clip-level and a window-level one —, a dead opening where every
+expert gives zeros, a genre with no positive in val and test); one trailer in val and in test;
+stores that declare every expert while their trailers carry one (so an expert is missing from the
+whole collection, and from every batch). Networks: the default (at tiny sizes), the paper's
+structure (``tiny``), naive concatenation, and an imported-embeddings run made from the default
+run's embeddings; every run reads broken experts as missing (``data.mask_broken_experts``,
+``data.mask_noise_like``).
 
 A read path is a function registered in ``READ_PATHS``; it runs through the CLI's ``main`` (or
 the explorer's API) on one run and checks what it returns. Paths that do not apply to an
@@ -93,7 +96,8 @@ def stores(tmp_path_factory) -> dict[str, tuple[Path, FeatureStore]]:
 def runs(stores, tmp_path_factory) -> dict[tuple[str, str], Path]:
     """(collection, network) → a run trained for 2 epochs (the embeddings run: the default's vectors)."""
     out = {}
-    base = load_config(overrides=["train.batch_size=4", "train.lr=3e-3", "train.threads=1"])
+    base = load_config(overrides=["train.batch_size=4", "train.lr=3e-3", "train.threads=1",
+                                  "data.mask_broken_experts=true", "data.mask_noise_like=true"])
     for name, (folder, store) in stores.items():
         root = tmp_path_factory.mktemp(f"runs-{name}")
         for network, model in NETWORKS.items():
@@ -112,6 +116,15 @@ def runs(stores, tmp_path_factory) -> dict[tuple[str, str], Path]:
         import_embeddings(root / "default" / "embeddings.npz", labels, root / "embeddings")
         out[name, "embeddings"] = root / "embeddings"
     return out
+
+
+def test_broken_variations_are_recorded_and_runs_mask_them(stores, runs):
+    folder, store = stores["mixed"]
+    for t in var.COLLECTIONS["mixed"].trailers:
+        dead = store.dead(t.trailer_id)
+        planted = set(t.broken) | (set(var.EXPERT_INFOS) - set(t.missing) if t.dead_opening else set())
+        assert set(dead) == planted, t.trailer_id
+    assert Run.open(runs["mixed", "default"]).info.mask_broken
 
 
 # ---------------------------------------------------------------------------- the read paths

@@ -57,6 +57,8 @@ class Trailer:
     empty_clips: bool = False  # window-level experts: every other clip has no window
     times: bool = True  # clip_times in the npz
     keyframes: bool = False  # a keyframes folder beside the npz
+    broken: tuple[str, ...] = ()  # experts whose decoder repeated one vector for the whole trailer
+    dead_opening: int = 0  # every expert gives zeros over this many first clips (a black, silent opening)
 
 
 # Per-trailer variations: name → how the trailer differs. Each lands in the test split, whose
@@ -68,6 +70,9 @@ VARIANTS: dict[str, dict] = {
     "long": {"n_clips": LONG_CLIPS},
     "no-times": {"times": False},
     "keyframes": {"keyframes": True},
+    # recorded broken when imported (mmx.data.broken), read as missing by runs with data.mask_broken_experts
+    **{f"broken-{e}": {"broken": (e,)} for e in (CLIP_EXPERTS[0], WINDOW_EXPERTS[0])},
+    "dead-opening": {"dead_opening": 4},
 }
 
 
@@ -120,14 +125,18 @@ def _features(t: Trailer, absent: tuple[str, ...], rng: np.random.Generator) -> 
         if name in t.missing or name in absent:
             continue
         if info.level == "clip":
-            out[name] = (signal + rng.normal(size=(t.n_clips, DIM))).astype(np.float32)
-            continue
-        per_clip = rng.integers(1, 4, size=t.n_clips)
-        if t.empty_clips:
-            per_clip[::2] = 0
-        clip_of = np.repeat(np.arange(t.n_clips), per_clip)
-        out[name] = (signal + rng.normal(size=(len(clip_of), DIM))).astype(np.float32)
-        out[f"{name}__clip"] = clip_of.astype(np.int64)
+            clip_of = np.arange(t.n_clips)
+        else:
+            per_clip = rng.integers(1, 4, size=t.n_clips)
+            if t.empty_clips:
+                per_clip[::2] = 0
+            clip_of = np.repeat(np.arange(t.n_clips), per_clip)
+            out[f"{name}__clip"] = clip_of.astype(np.int64)
+        x = (signal + rng.normal(size=(len(clip_of), DIM))).astype(np.float32)
+        if name in t.broken:
+            x[:] = x[0]
+        x[clip_of < t.dead_opening] = 0.0
+        out[name] = x
     if t.times:
         start = np.arange(t.n_clips, dtype=np.float32) * 2.0
         out["clip_times"] = np.stack([start, start + 2.0], 1)

@@ -45,6 +45,14 @@ class DataConfig:
     split_seed: int = 0  # seed of the 80/10/10 hash split used when labels.csv gives no split
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test (§4.1)
     train_windows: str = "even"  # "even": the evenly spaced windows used at inference; "random": starts drawn each epoch
+    # read a trailer's broken experts as missing (zero features, availability mask off) in training and in every read
+    # of the run: the dead stretches (zero or repeated rows) the store recorded when the features came in
+    # (mmx.data.broken). On: bench/quality.py's dead cells +0.006 (200) / +0.008 (600) test AUPRC_w, every dead
+    # expert and nothing else masked; a collection without dead stretches reads exactly as before (docs/quality.md)
+    mask_broken_experts: bool = True
+    # read as missing, too, the experts that look like noise across the whole store when the run is made (mmx check's
+    # coherence rule). Off: on the unreliable cells it masks healthy experts and misses broken ones (−0.014 at 200)
+    mask_noise_like: bool = False
 
     def __post_init__(self) -> None:
         _require(self.min_clips >= 1, f"data.min_clips must be at least 1, not {self.min_clips}")

@@ -49,6 +49,9 @@ class RunInfo:
     splits: dict[str, list[str]]  # split → trailer ids
     excluded: dict[str, list[str]] = field(default_factory=dict)  # reason → trailer ids
     parent: str | None = None  # the coarse run a fine run started from
+    mask_broken: bool = False  # data.mask_broken_experts: the loaders read dead stretches as missing (mmx.data.broken)
+    # trailer → its experts found noise-like over the store when the run was made (data.mask_noise_like)
+    noise_like: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

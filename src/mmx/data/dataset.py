@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmx.data.broken import BrokenMask
 from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.data.windows import chapter_span, window_indices
 
@@ -97,6 +98,7 @@ class TrailerDataset(Dataset):
         views: list[ViewRule],
         seed: int = 0,
         every_clip: bool = False,
+        mask: BrokenMask | None = None,
     ):
         self.store = store
         self.ids = list(ids)
@@ -105,6 +107,7 @@ class TrailerDataset(Dataset):
         self.views = views
         self.seed = seed
         self.every_clip = every_clip  # read every clip, not only those the views' windows use (scene vectors)
+        self.mask = mask  # broken experts read as missing (data.mask_broken_experts); None: every row is read
         self.epoch = 0  # random views draw from (seed, epoch, item): resumable and worker-safe
 
     def set_epoch(self, epoch: int) -> None:
@@ -135,12 +138,18 @@ class TrailerDataset(Dataset):
             info = self.store.experts[name]
             if arr is None:
                 continue
+            drop = self.mask.rows(tid, name, len(arr)) if self.mask is not None else None  # (rows,) read as missing
+            if drop is not None and drop.all():
+                continue  # broken throughout: exactly a trailer without the expert
             if info.level == "clip":
                 item["feats"][name] = np.asarray(arr[used], dtype=np.float32)  # (U, d)
                 item["avail"][:, e] = True
+                if drop is not None:
+                    item["feats"][name][drop[used]] = 0.0
+                    item["avail"][drop[used], e] = False
             else:
                 clip_of = self.store.load_window_clips(tid, name)
-                keep = np.isin(clip_of, used)
+                keep = np.isin(clip_of, used) if drop is None else np.isin(clip_of, used) & ~drop
                 item["feats"][name] = np.asarray(arr[np.flatnonzero(keep)], dtype=np.float32)  # (W, d)
                 item["window_clip"][name] = np.searchsorted(used, clip_of[keep])
                 item["avail"][np.unique(item["window_clip"][name]), e] = True

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from torch.utils.data import DataLoader
 
+from mmx.data.broken import BrokenMask
 from mmx.data.dataset import Batch, TrailerDataset, ViewRule, chapters, make_collate
 from mmx.data.store import FeatureStore
 from mmx.data.windows import chapter_count
@@ -35,10 +36,12 @@ def make_loader(
     of it in a world of one); their ``batch_sampler.steps`` say how the shares are weighted.
     ``epoch`` seeds the random views (with ``seed``), so an epoch draws the same windows on resume.
     ``every_clip``: every clip of each trailer is in the batch, also those no window uses (a long
-    trailer's clips between its windows), in time order.
+    trailer's clips between its windows), in time order. A run made with ``data.mask_broken_experts``
+    or ``data.mask_noise_like`` reads those broken experts as missing (``mmx.data.broken.BrokenMask``).
     """
     experts = info.expert_infos()
-    ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed, every_clip=every_clip)
+    mask = BrokenMask(store, info.noise_like, info.mask_broken) if info.mask_broken or info.noise_like else None
+    ds = TrailerDataset(store, ids, list(experts), info.genres, views, seed=seed, every_clip=every_clip, mask=mask)
     ds.set_epoch(epoch)
     collate = make_collate(experts)
     pin = dist.device.type == "cuda"

@@ -4,7 +4,9 @@ Layout of a store folder::
 
     manifest.json                 experts (dim, level, source), format version
     entries/<key>/meta.json       trailer id, title, year, genres, split, n_clips, experts present,
-                                  and the size and BLAKE2b checksum of every other file of the entry
+                                  the dead stretches of its experts (``broken``: zero or repeated rows,
+                                  ``mmx.data.broken``), and the size and BLAKE2b checksum of every
+                                  other file of the entry
     entries/<key>/<expert>.npy    (n_clips, dim) float32, or (n_windows, dim) for window-level experts
     entries/<key>/<expert>__clip.npy  (n_windows,) int32: the clip each window belongs to
     entries/<key>/clip_times.npy  (n_clips, 2) float64 start/end seconds, when known
@@ -73,6 +75,8 @@ class EntryMeta:
     has_keyframes: bool = False  # one small JPEG per clip (keyframes.bin + keyframes.npy)
     checksums: dict[str, dict] = field(default_factory=dict)  # file → {"size": bytes, "blake2b": hex}; {} = older entry
     placeholders: list[str] = field(default_factory=list)  # placeholder genres ("none") its labels row gave, left out
+    # dead stretches of its experts, found when it was written (``mmx.data.broken.dead_record``); None = older entry
+    broken: dict | None = None
     key: str = ""  # folder name inside entries/
 
 
@@ -176,6 +180,7 @@ class FeatureStore:
         }
         self._entries: dict[str, EntryMeta] | None = None
         self._unreadable: list[Damage] = []  # entry folders whose meta.json cannot be read
+        self._dead: dict[str, dict] = {}  # dead stretches found on reading entries that have no record
         self._recovered = False  # this writer has tidied up after killed writers
 
     # ------------------------------------------------------------------ creation and locking
@@ -306,6 +311,7 @@ class FeatureStore:
 
     def refresh(self) -> None:
         self._entries = None
+        self._dead = {}
         self._reload_manifest()
 
     def __len__(self) -> int:
@@ -334,8 +340,12 @@ class FeatureStore:
         """Write one trailer atomically and return its meta as written (``meta`` itself is left as it was).
 
         ``arrays`` holds expert arrays and ``<expert>__clip``; ``keyframes`` one image (JPEG bytes)
-        per clip. A write that fails (a full disk) leaves the store as it was and raises ``StoreError``.
+        per clip. The dead stretches of the experts (``mmx.data.broken.dead_record``) are recorded
+        in the entry's meta. A write that fails (a full disk) leaves the store as it was and raises
+        ``StoreError``.
         """
+        from mmx.data.broken import dead_record  # the health checks sit above the store
+
         for name in arrays:
             base = name.removesuffix(CLIP_SUFFIX)
             if base not in self.experts:
@@ -356,6 +366,7 @@ class FeatureStore:
             written = replace(
                 meta, key=key, has_clip_times=clip_times is not None, has_keyframes=keyframes is not None,
                 experts=sorted(n for n in arrays if not n.endswith(CLIP_SUFFIX)), checksums=sums,
+                broken=dead_record(arrays, CLIP_SUFFIX),
             )
             self._commit(tmp, written)
         return written
@@ -446,6 +457,24 @@ class FeatureStore:
         """For a window-level expert: (n_windows,) clip index of every window."""
         meta = self.meta(trailer_id)
         return np.load(self.entries_dir / meta.key / f"{expert}{CLIP_SUFFIX}.npy")
+
+    def dead(self, trailer_id: str) -> dict[str, list[dict]]:
+        """expert → dead stretches ``{"kind", "rows": [a, b], "clips": [c, d]}`` of one trailer ({} = none).
+
+        Read from the record written with the entry; an entry written before records were kept
+        (or under another stretch length) is checked from its arrays, once per opened store.
+        """
+        from mmx.data.broken import MIN_RUN, dead_record
+
+        meta = self.meta(trailer_id)
+        if meta.broken is not None and meta.broken.get("min_run") == MIN_RUN:
+            return meta.broken["dead"]
+        if trailer_id not in self._dead:
+            arrays = {e: self.load(trailer_id, e) for e in meta.experts}
+            arrays |= {e + CLIP_SUFFIX: self.load_window_clips(trailer_id, e) for e in meta.experts
+                       if e in self.experts and self.experts[e].level == "window"}
+            self._dead[trailer_id] = dead_record(arrays, CLIP_SUFFIX)["dead"]
+        return self._dead[trailer_id]
 
     def load_clip_times(self, trailer_id: str) -> np.ndarray | None:
         meta = self.meta(trailer_id)

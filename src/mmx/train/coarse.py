@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig
+from mmx.data.broken import noise_like
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
@@ -80,7 +81,27 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
         genres=genres,
         splits=split.ids,
         excluded={"too_short": split.too_short, "no_genre": split.no_genre},
+        mask_broken=cfg.data.mask_broken_experts,
+        noise_like=noise_like(store, list(experts)) if cfg.data.mask_noise_like else {},
     )
+
+
+def masked_line(store: FeatureStore, info: RunInfo) -> str | None:
+    """What the broken-expert masks read as missing in this run, in one line (None: nothing).
+
+    Counts from the records (no array is read): entries written before records were kept are
+    counted apart, and checked as the loader first reads them.
+    """
+    metas = [store.meta(t) for t in info.split_ids("all")]
+    unrecorded = sum(m.broken is None for m in metas) if info.mask_broken else 0
+    dead = sum(e in info.experts for m in metas if m.broken for e in m.broken["dead"]) if info.mask_broken else 0
+    noise = sum(e in info.experts for m in metas for e in info.noise_like.get(m.trailer_id, ()))
+    if not (dead or noise or unrecorded):
+        return None
+    older = f"; {unrecorded} older entries without a record are checked as they are read" if unrecorded else ""
+    return (f"broken experts read as missing: {dead} (trailer, expert) with dead stretches (zero or repeated rows, "
+            f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like){older}; "
+            f"`mmx check {store.root} --only experts` lists them")
 
 
 def drop_experts(batch: Batch, p: float) -> Batch:
@@ -258,6 +279,9 @@ class CoarseSpec(StageSpec):
             f"test {len(info.splits['test'])}; excluded {n_excl} "
             f"({len(info.excluded.get('too_short', []))} with < {cfg.data.min_clips} clips)"
         )
+        masked = masked_line(self.feature_store(info), info)
+        if masked:
+            reporter.line(masked)
         return CoarseStage(self.feature_store(info), info, cfg, dist)
 
 

@@ -283,5 +283,6 @@ def _fine_info(parent: Run, cfg: FinetuneConfig) -> RunInfo:
         raise TrainError(f"{parent.root} has no validation trailers, so the silhouette cannot be tracked")
     return RunInfo(
         kind=FINE, store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
-        excluded=info.excluded, parent=str(parent.root.resolve()),
+        excluded=info.excluded, parent=str(parent.root.resolve()), mask_broken=info.mask_broken,
+        noise_like=info.noise_like,
     )

@@ -103,12 +103,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(report: ExtractReport, store: FeatureStore, seconds: float) -> None:
+    from mmx.data.broken import dead_summary
+
     print(
         f"extracted {len(report.extracted)}, relabelled {len(report.relabelled)}, keyframes added "
         f"{len(report.keyframed)}, unchanged {len(report.unchanged)}, "
         f"failed {len(report.failed)} → {store.root} ({len(store)} trailers); "
         f"{report.video_seconds:.1f} s of video in {seconds:.1f} s"
     )
+    dead = dead_summary(store, report.extracted + report.relabelled)
+    if dead:
+        print(dead)
     if report.warnings:
         print(f"notes ({len(report.warnings)}):")
         for p in report.warnings:

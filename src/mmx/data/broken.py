@@ -1,0 +1,112 @@
+"""Broken experts per trailer: recorded when features enter a store, masked when a run reads them.
+
+Two kinds of breakage, found where the evidence is:
+
+* **dead stretches** — zero rows (a decoder that gave nothing: a silent or missing audio track
+  decoded as zeros) and rows repeating the previous one (a decoder stuck on one vector, a frozen or
+  black picture) — need only the trailer's own arrays. ``FeatureStore.write_entry`` records them
+  in the entry's ``meta.json`` (``EntryMeta.broken``, see ``dead_record``), written with the entry
+  (one atomic swap), so every way into a store records them: extraction, ``mmx import`` and the
+  import formats, ``mmx add``, the temporary stores of search queries; linked entries (k-fold
+  folds) keep the record.
+* **noise-like** features (the coherence statistic of ``mmx.health.experts``) need the
+  collection's per-dimension mean and spread, which a single entry cannot know. They are found
+  over the whole store when a run is made with ``data.mask_noise_like`` (``noise_like``) and kept
+  in the run's ``run.json`` (``RunInfo.noise_like``), so that training and every later read of the
+  run mask the same trailers.
+
+``BrokenMask`` is what the loaders apply (``mmx.data.dataset``): with ``data.mask_broken_experts``
+a dead row, with ``data.mask_noise_like`` every row of a noise-like (trailer, expert), is read as
+missing — zero features and the availability mask off, exactly as an expert the trailer does not
+have; the model's gating already handles those.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mmx.health.duplicates import standardiser
+from mmx.health.experts import ExpertCheckConfig, coherence, dead_stretches, noise_threshold
+
+if TYPE_CHECKING:
+    from mmx.data.store import FeatureStore
+
+MIN_RUN = ExpertCheckConfig().min_run  # a dead stretch is at least this many rows (``mmx check``'s rule)
+
+
+def dead_record(arrays: dict[str, np.ndarray], clip_suffix: str = "__clip") -> dict:
+    """What ``EntryMeta.broken`` holds for an entry's ``arrays`` (experts and ``<expert>__clip``).
+
+    ``{"min_run": 3, "dead": {expert: [{"kind": "zero" | "constant", "rows": [a, b], "clips": [c, d]}]}}``
+    — inclusive row and clip ranges; experts without a dead stretch are left out.
+    """
+    dead = {}
+    for name, x in arrays.items():
+        if name.endswith(clip_suffix):
+            continue
+        x = np.asarray(x)
+        clip_of = np.asarray(arrays[name + clip_suffix]) if name + clip_suffix in arrays else np.arange(len(x))
+        found = [{"kind": kind, "rows": [int(a), int(b)], "clips": [int(clip_of[a]), int(clip_of[b])]}
+                 for kind, a, b in dead_stretches(x.reshape(len(x), -1), MIN_RUN)] if len(x) else []
+        if found:
+            dead[name] = found
+    return {"min_run": MIN_RUN, "dead": dead}
+
+
+def noise_like(store: FeatureStore, experts: list[str]) -> dict[str, list[str]]:
+    """trailer → its ``experts`` whose features look like noise, judged over every trailer of ``store``.
+
+    ``mmx.health.experts``' rule (``mmx check``): coherence below ``noise_threshold``, computed on
+    an even sample of the store; an expert with a dead stretch is left to the dead record.
+    """
+    cfg = ExpertCheckConfig()
+    ids = sorted(store.entries())
+    out: dict[str, list[str]] = {}
+    for e in experts:
+        moments = standardiser(store, ids, e)
+        threshold = noise_threshold(store, ids, e, moments, cfg)
+        for tid in ids:
+            x = store.load(tid, e)
+            if x is None or len(x) < cfg.min_rows or e in store.dead(tid):
+                continue
+            if coherence(x, *moments) < threshold:
+                out.setdefault(tid, []).append(e)
+    return out
+
+
+def dead_summary(store: FeatureStore, ids: list[str]) -> str | None:
+    """One line on the dead stretches recorded for ``ids`` (what an import or extraction found), or None."""
+    dead = {t: store.dead(t) for t in ids}
+    counts = Counter(e for found in dead.values() for e in found)
+    if not counts:
+        return None
+    experts = ", ".join(f"{e} {n}" for e, n in sorted(counts.items()))
+    return (f"dead features (zero or repeated rows) recorded for {sum(map(bool, dead.values()))} of {len(ids)} "
+            f"trailers ({experts}); `mmx check {store.root} --only experts` lists them, and runs read them as "
+            "missing (data.mask_broken_experts)")
+
+
+class BrokenMask:
+    """Which rows of a trailer's expert a run reads as missing: its dead stretches (the store's
+    record; with ``dead``) and, for a trailer found noise-like when the run was made, all of them."""
+
+    def __init__(self, store: FeatureStore, noise: dict[str, list[str]], dead: bool = True):
+        self.store = store
+        self.noise = noise
+        self.dead = dead
+
+    def rows(self, trailer_id: str, expert: str, n_rows: int) -> np.ndarray | None:
+        """(n_rows,) bool, True = read as missing; None when every row is read."""
+        if expert in self.noise.get(trailer_id, ()):
+            return np.ones(n_rows, bool)
+        stretches = self.store.dead(trailer_id).get(expert) if self.dead else None
+        if not stretches:
+            return None
+        drop = np.zeros(n_rows, bool)
+        for s in stretches:
+            a, b = s["rows"]
+            drop[a : b + 1] = True
+        return drop
