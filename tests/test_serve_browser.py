@@ -67,17 +67,24 @@ def browser():
         b.close()
 
 
-@pytest.fixture()
-def page(browser, server):
+@contextmanager
+def map_page(browser, url: str) -> Iterator[sync_api.Page]:
+    """The explorer's page at ``url`` with its map drawn; no script error may happen until it closes."""
     context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server + "/")
+    page.goto(url + "/")
     page.wait_for_selector("#map[data-ready='1']", timeout=20000)
     yield page
     context.close()
     assert not errors, errors
+
+
+@pytest.fixture()
+def page(browser, server):
+    with map_page(browser, server) as page:
+        yield page
 
 
 def point_on_screen(page, trailer_id: str) -> tuple[float, float]:
@@ -156,15 +163,8 @@ def scene_server(tmp_path_factory):
 @pytest.fixture()
 def scene_page(browser, scene_server):
     url, run = scene_server
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "/")
-    page.wait_for_selector("#map[data-ready='1']", timeout=20000)
-    yield page, run
-    context.close()
-    assert not errors, errors
+    with map_page(browser, url) as page:
+        yield page, run
 
 
 def open_first(page, run):
@@ -281,39 +281,33 @@ def test_health_badges_filter_the_map_and_open_the_label_review(browser, dirty_s
     from mmx_cli.main import main
 
     url, run = dirty_server
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, bypass_csp=True)  # Playwright uses eval
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "/")
-    page.wait_for_selector("#map[data-ready='1']", timeout=20000)
-    page.wait_for_selector("#health-kind option[value='duplicate']", state="attached", timeout=120000)  # the check ran
-    n = page.evaluate("state.findings.kinds.duplicate")
-    assert n >= 2
-    assert page.locator("#health-kind option[value='duplicate']").inner_text() == f"possible duplicates ({n})"
-    page.select_option("#health-kind", "duplicate")
-    assert page.locator("#map").get_attribute("data-shown") == str(n)  # the map shows only those trailers
-    assert page.locator("#flagged-list li").count() == n
-    copy = page.locator("#flagged-list li[data-id='film010b'] .badge")
-    assert copy.inner_text() == "possible duplicate of Horror Story 10"
-    copy.click()
-    page.wait_for_function("document.getElementById('panel').dataset.id === 'film010b'")
-    page.wait_for_selector("#p-review-focus:has-text('possible duplicate of Horror Story 10')")
-    assert page.locator("#p-health .badge.duplicate").count() == 1
-    # a label badge opens the review of that trailer with its genre marked: the curator fixes it there
-    page.select_option("#health-kind", "label")
-    page.locator("#flagged-list li[data-id='film002'] .badge", has_text="label to review: Comedy").click()
-    page.wait_for_function("document.getElementById('panel').dataset.id === 'film002'")
-    page.wait_for_selector("#p-genres span.flag[data-genre='Comedy']")
-    page.select_option("#p-add-genre", "Horror")
-    page.locator("#p-add").click()
-    page.wait_for_selector("#p-genres span[data-genre='Horror']")
-    page.locator("#p-genres span[data-genre='Comedy'] button.x").click()
-    page.wait_for_selector("#p-health .badge.reviewed:has-text('label to review: Comedy')")
-    decisions = ReviewJournal(run).decisions("film002")
-    assert [(d.genre, d.decision) for d in decisions] == [("Horror", "add"), ("Comedy", "remove")]
-    out = tmp_path / "labels.csv"
-    assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
-    assert "film002,Horror,Horror Story 2," in out.read_text()  # the fix, in the import format
-    context.close()
-    assert not errors, errors
+    with map_page(browser, url) as page:
+        # the check ran (in the background)
+        page.wait_for_selector("#health-kind option[value='duplicate']", state="attached", timeout=120000)
+        n = page.evaluate("state.findings.kinds.duplicate")
+        assert n >= 2
+        assert page.locator("#health-kind option[value='duplicate']").inner_text() == f"possible duplicates ({n})"
+        page.select_option("#health-kind", "duplicate")
+        assert page.locator("#map").get_attribute("data-shown") == str(n)  # the map shows only those trailers
+        assert page.locator("#flagged-list li").count() == n
+        copy = page.locator("#flagged-list li[data-id='film010b'] .badge")
+        assert copy.inner_text() == "possible duplicate of Horror Story 10"
+        copy.click()
+        page.wait_for_function("document.getElementById('panel').dataset.id === 'film010b'")
+        page.wait_for_selector("#p-review-focus:has-text('possible duplicate of Horror Story 10')")
+        assert page.locator("#p-health .badge.duplicate").count() == 1
+        # a label badge opens the review of that trailer with its genre marked: the curator fixes it there
+        page.select_option("#health-kind", "label")
+        page.locator("#flagged-list li[data-id='film002'] .badge", has_text="label to review: Comedy").click()
+        page.wait_for_function("document.getElementById('panel').dataset.id === 'film002'")
+        page.wait_for_selector("#p-genres span.flag[data-genre='Comedy']")
+        page.select_option("#p-add-genre", "Horror")
+        page.locator("#p-add").click()
+        page.wait_for_selector("#p-genres span[data-genre='Horror']")
+        page.locator("#p-genres span[data-genre='Comedy'] button.x").click()
+        page.wait_for_selector("#p-health .badge.reviewed:has-text('label to review: Comedy')")
+        decisions = ReviewJournal(run).decisions("film002")
+        assert [(d.genre, d.decision) for d in decisions] == [("Horror", "add"), ("Comedy", "remove")]
+        out = tmp_path / "labels.csv"
+        assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
+        assert "film002,Horror,Horror Story 2," in out.read_text()  # the fix, in the import format
