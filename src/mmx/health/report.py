@@ -91,7 +91,8 @@ def finding_line(f: Finding) -> str:
     who = " ~ ".join(f.trailers) or "(collection)"
     about = "/".join(x for x in (f.expert, f.genre) if x)
     clips = f.evidence.get("clips") if f.check == "experts" else None
-    where = f" clips {clips[0]}–{clips[1]}" if isinstance(clips, list) else ""
-    extra = "".join(f", {k} {f.evidence[k]}" for k in ("coherence", "n_clips", "probability") if k in f.evidence)
-    detail = f" [{about}{where}{extra}]" if about or where or extra else ""
+    where = f"{about} clips {clips[0]}–{clips[1]}".strip() if isinstance(clips, list) else about
+    parts = [where] if where else []
+    parts += [f"{k} {f.evidence[k]}" for k in ("coherence", "n_clips", "probability") if k in f.evidence]
+    detail = f" [{', '.join(parts)}]" if parts else ""
     return f"[{f.severity}] {f.check}: {f.kind}: {who}{detail}: {f.action}"
