@@ -6,7 +6,8 @@ same seed). For fold k a copy of the run's network — its ``RunConfig``: expert
 copied) where fold k is the test split and every other trailer keeps its split in the run (val stays val, so
 the best epoch is chosen without fold k; the run's test trailers train), and then predicts fold k through the
 run's own inference path (``mmx.inference.predict_ids``). So each trailer's probabilities come from a network
-that neither trained nor chose its epoch on it. The K stores and runs live in a temporary folder (under
+that neither trained nor chose its epoch on it (a fine run is cross-fitted by its coarse recipe, ``config.json``;
+its NT-Xent fine-tuning is not repeated). The K stores and runs live in a temporary folder (under
 ``work`` when given) that is removed when the cross-fit ends, fails or is interrupted; a killed process
 leaves it there, never in the run folder.
 """
