@@ -211,3 +211,49 @@ def test_window_features_pool_into_the_clips_that_hold_them():
     z = np.arange(8.0).reshape(4, 2)  # four windows
     pooled = pool_windows(z, np.array([0, 0, 2, 4]), 6)  # clips 1, 3 and 5 hold no window's centre
     assert pooled.tolist() == [[1, 2], [1, 2], [4, 5], [4, 5], [6, 7], [6, 7]]  # ties go to the earlier clip
+
+
+@pytest.fixture(scope="module")
+def planted_run(planted, tmp_path_factory):
+    """A tiny network trained on the planted store (more epochs than its cross-fitted copies train)."""
+    from helpers import make_coarse_run
+
+    root = tmp_path_factory.mktemp("netfit") / "run"
+    return make_coarse_run(FeatureStore(planted[0]), root, epochs=12).root
+
+
+NET_EPOCHS = 8  # each cross-fitted copy's (--network-epochs)
+
+
+def test_network_cross_fit_scores_each_trailer_by_a_network_that_never_saw_it(planted, planted_run, tmp_path):
+    from mmx.health.labels import labelled_ids
+    from mmx.run import Run
+    from mmx.train.crossfit import CrossfitConfig, network_out_of_fold
+
+    coll = open_collection(planted_run)
+    ids = labelled_ids(coll)
+    cfg = CrossfitConfig(folds=3, epochs=NET_EPOCHS)
+    oof = network_out_of_fold(Run.open(planted_run), ids, cfg, work=tmp_path / "work")
+    assert oof.probs.shape == (len(ids), len(oof.genres)) and np.isfinite(oof.probs).all()
+    assert sorted(set(oof.fold)) == [0, 1, 2] and len(oof.trained_on) == 3
+    for i, t in enumerate(ids):  # held out of its own fold's network, trained or validated on by the two others
+        if coll.genres[t] != ["none"]:  # a placeholder-only trailer trains no network
+            assert [t in oof.trained_on[k] for k in range(3)] == [k != oof.fold[i] for k in range(3)]
+    assert list((tmp_path / "work").iterdir()) == []  # the fold stores and runs are gone
+    findings = check(coll, ["labels"], label_probs=oof).findings
+    issues = [(f.trailers[0], f.genre) for f in findings if f.kind == "label to review"]
+    assert len(set(issues) & set(planted[1])) >= 2 and issues[0] in planted[1]  # planted flipped labels rank first
+    assert all(f.evidence["model"] == "network (3-fold out-of-fold)" for f in findings if f.kind == "label to review")
+
+
+def test_check_cli_network_folds_on_a_run_and_a_clear_error_on_an_embeddings_run(planted_run, tmp_path, capsys):
+    argv = ["--only", "labels", "--network-folds", "3", "--network-epochs", str(NET_EPOCHS)]
+    assert main(["check", str(planted_run), "--json", "--network-dir", str(tmp_path / "w"), *argv]) == 0
+    out, err = capsys.readouterr()
+    models = {f["evidence"]["model"] for f in json.loads(out)["findings"] if f["kind"] == "label to review"}
+    assert models == {"network (3-fold out-of-fold)"} and list((tmp_path / "w").iterdir()) == []
+    assert f"network fold 3/3: training {NET_EPOCHS} epoch(s)" in err
+    run = make_embeddings_run(tmp_path / "emb", n=30)
+    assert main(["check", str(run), *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert str(run) in err and "imported embeddings" in err and "without a network" in err

@@ -8,6 +8,10 @@ setting (C, scaling) is tuned once, on the first fold held out; features wider t
 are first projected on their principal components (fitted without labels). Those probabilities go to
 ``cleanlab``'s multi-label functions (confident learning per genre: Northcutt et al., JAIR 2021),
 which say per (trailer, genre) whether the given label is likely wrong and how sure they are.
+
+The caller may bring its own out-of-fold probabilities instead (``OutOfFold``): ``mmx check RUN
+--network-folds K`` cross-fits the run's network (``mmx.train.crossfit``, writing side) and passes them
+in; every finding names the model that gave its probability ("probe, 5-fold out-of-fold").
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.decomposition import PCA
 
+from mmx.errors import MmxError
 from mmx.genres import PLACEHOLDERS
 from mmx.health import Collection, Finding
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
@@ -35,11 +40,51 @@ class LabelCheckConfig:
     max_quality: float = 0.1  # report a (trailer, genre) cleanlab flags only when its label quality (the out-of-fold
     # probability of the label as given) is below this: cleanlab's own filter flags every doubtful one (124 on the
     # clean demo's 120 trailers, 7,414 on the real ones), far more than a curator can read
+    network_max_quality: float = 0.2  # the same for a cross-fitted network's probabilities (``OutOfFold``): trained
+    # with weighted BCE (positive weights), it lifts every positive's probability; on tests/test_health.py's planted
+    # store (tiny network, 3 folds) the two lowest label qualities are planted flips at 0.15 and 0.16 and the clean
+    # positives start at 0.23, so 0.1 reported none (one small case: measure before trusting it on a collection)
     # the probe's grid reaches weaker regularisation than mmx.probe's default: on the hard demo's 30 components C ≤ 1
     # shrank every probability towards the prior (AP 0.81, none of 8 planted wrong labels under max_quality);
     # up to 100: AP 0.87, 3 of 8 found among 7 flagged, still none on the clean demo
     probe: ProbeConfig = field(default_factory=lambda: ProbeConfig(C=[0.1, 1.0, 10.0, 100.0], scalings=["standard"],
                                                                    max_iter=500))
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold genre probabilities brought by the caller (a cross-fitted network)."""
+
+    ids: list[str]  # the trailers, in the rows' order
+    genres: list[str]  # the genres, in the columns' order
+    probs: np.ndarray  # (N, G) each row from a model that did not train on that trailer
+    model: str  # what gave them, in findings: "network (3-fold out-of-fold)"
+    fold: np.ndarray | None = None  # (N,) the fold each trailer was held out in
+    trained_on: list[list[str]] = field(default_factory=list)  # per fold: trailers its model trained or validated on
+
+    def columns(self, ids: list[str], genres: list[str]) -> np.ndarray:
+        """(len(ids), len(genres)) probabilities; a genre the models never predicted has probability 0."""
+        row = {t: i for i, t in enumerate(self.ids)}
+        missing = [t for t in ids if t not in row]
+        if missing:
+            raise MmxError(f"the {self.model} probabilities lack trailer(s) {', '.join(missing[:5])}; "
+                           "cross-fit the labelled trailers of the same collection")
+        col = {g: j for j, g in enumerate(self.genres)}
+        out = np.zeros((len(ids), len(genres)), dtype=np.float64)
+        for c, g in enumerate(genres):
+            if g in col:
+                out[:, c] = self.probs[[row[t] for t in ids], col[g]]
+        return out
+
+
+def fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
+    """(n,) the fold of each of n trailers: balanced, shuffled by ``seed`` (the probe's and the network's)."""
+    return np.random.default_rng(seed).permutation(np.arange(n) % folds)
+
+
+def labelled_ids(coll: Collection) -> list[str]:
+    """The trailers the label check scores: those with genres."""
+    return [t for t in coll.ids if coll.genres.get(t)]
 
 
 def collection_features(coll: Collection, ids: list[str]) -> np.ndarray:
@@ -55,8 +100,7 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, genres: list[str], cfg: LabelCheck
         dims = max(1, min(cfg.max_dims, len(x) // cfg.trailers_per_dim))
         x = (x - x.mean(0)) / (x.std(0) + 1e-6)  # every feature alike (the experts' scales differ)
         x = PCA(dims, random_state=cfg.seed).fit_transform(x)
-    rng = np.random.default_rng(cfg.seed)
-    fold = rng.permutation(np.arange(len(x)) % cfg.folds)  # (N,) fold of each trailer
+    fold = fold_assignment(len(x), cfg.folds, cfg.seed)  # (N,) fold of each trailer
     held = fold == 0
     setting, _ = tune_probe(x[~held], y[~held], x[held], y[held], genres, cfg.probe, seed=cfg.seed)
     probs = np.zeros(y.shape, dtype=np.float64)
@@ -91,27 +135,32 @@ def collection_findings(coll: Collection, cfg: LabelCheckConfig) -> tuple[list[F
     return out, scored
 
 
-def label_findings(coll: Collection, cfg: LabelCheckConfig = LabelCheckConfig()) -> list[Finding]:
+def label_findings(coll: Collection, cfg: LabelCheckConfig = LabelCheckConfig(),
+                   given: OutOfFold | None = None) -> list[Finding]:
     """Collection-wide label findings, then every (trailer, genre) cleanlab flags with a label quality below
-    ``max_quality``, most certain first."""
+    ``max_quality``, most certain first; scored on ``given`` out-of-fold probabilities, or the probe's."""
     from cleanlab.multilabel_classification.filter import find_multilabel_issues_per_class
     from cleanlab.multilabel_classification.rank import get_label_quality_scores_per_class
 
     out, genres = collection_findings(coll, cfg)
-    ids = [t for t in coll.ids if coll.genres.get(t)]
+    ids = labelled_ids(coll)
     if len(genres) < 2 or len(ids) < cfg.folds * 2:
         return out
     y = np.array([[g in coll.genres[t] for g in genres] for t in ids], dtype=int)  # (N, G)
-    probs = out_of_fold(collection_features(coll, ids), y, genres, cfg)
+    if given is None:
+        probs = out_of_fold(collection_features(coll, ids), y, genres, cfg)
+        model, max_quality = f"probe ({cfg.folds}-fold out-of-fold)", cfg.max_quality
+    else:
+        probs, model, max_quality = given.columns(ids, genres), given.model, cfg.network_max_quality
     labels = [list(np.flatnonzero(row)) for row in y]
     quality = get_label_quality_scores_per_class(labels, probs)  # (N, G): low = likely wrong
-    issues = find_multilabel_issues_per_class(labels, probs) & (quality < cfg.max_quality)  # (N, G) bool
+    issues = find_multilabel_issues_per_class(labels, probs) & (quality < max_quality)  # (N, G) bool
     for r, c in zip(*np.nonzero(issues)):
-        tid, g, given = ids[r], genres[c], bool(y[r, c])
-        what = (f"labelled '{g}' but the out-of-fold probe gives it {probs[r, c]:.2f}: check whether it is one" if given
-                else f"not labelled '{g}' but the out-of-fold probe gives it {probs[r, c]:.2f}: check whether it is one")
+        tid, g, labelled = ids[r], genres[c], bool(y[r, c])
+        what = (f"{'' if labelled else 'not '}labelled '{g}' but the {model} gives it {probs[r, c]:.2f}: "
+                "check whether it is one")
         out.append(Finding("labels", "warning", "label to review", [tid],
-                           {"given": given, "probability": round(float(probs[r, c]), 4),
-                            "quality": round(float(quality[r, c]), 4)},
+                           {"given": labelled, "probability": round(float(probs[r, c]), 4),
+                            "quality": round(float(quality[r, c]), 4), "model": model},
                            what + " (`mmx labels` to fix)", genre=g, score=round(1 - float(quality[r, c]), 4)))
     return out

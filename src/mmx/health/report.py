@@ -11,7 +11,7 @@ from mmx.errors import MmxError
 from mmx.health import SEVERITIES, Collection, Finding, open_collection
 from mmx.health.duplicates import DuplicateConfig, duplicate_findings, duplicate_pairs, leak_findings, split_leaks
 from mmx.health.experts import ExpertCheckConfig, expert_findings
-from mmx.health.labels import LabelCheckConfig, label_findings
+from mmx.health.labels import LabelCheckConfig, OutOfFold, label_findings
 
 CHECKS = ("duplicates", "leaks", "experts", "labels")  # in the order they run and print
 
@@ -44,8 +44,10 @@ class HealthReport:
                 "test_leaks": self.test_leaks, "seconds": self.seconds, "findings": [f.to_dict() for f in self.findings]}
 
 
-def check(path: str | Path | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig()) -> HealthReport:
-    """The findings of ``only`` (default: every check) on a store or run folder, most serious first."""
+def check(path: str | Path | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
+          label_probs: OutOfFold | None = None) -> HealthReport:
+    """The findings of ``only`` (default: every check) on a store or run folder, most serious first; the label
+    check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's."""
     only = list(only or CHECKS)
     unknown = [c for c in only if c not in CHECKS]
     if unknown:
@@ -63,7 +65,8 @@ def check(path: str | Path | Collection, only: list[str] | None = None, cfg: Hea
         if "leaks" in only:
             findings += leak_findings(coll, pairs)
             leaks = split_leaks(coll, pairs)
-    later = (("experts", lambda: expert_findings(coll, cfg.experts)), ("labels", lambda: label_findings(coll, cfg.labels)))
+    later = (("experts", lambda: expert_findings(coll, cfg.experts)),
+             ("labels", lambda: label_findings(coll, cfg.labels, label_probs)))
     for name, run in later:
         if name in only:
             t0 = time.perf_counter()
