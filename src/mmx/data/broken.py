@@ -11,7 +11,8 @@ Two kinds of breakage, found where the evidence is:
   folds) keep the record.
 * **noise-like** features (the coherence statistic of ``mmx.health.experts``) need the
   collection's per-dimension mean and spread, which a single entry cannot know. They are found
-  over the whole store when a run is made with ``data.mask_noise_like`` (``noise_like``) and kept
+  over the whole store when a run is made with ``data.mask_noise_like`` (``mmx.health.experts.noise_like``,
+  ``coherence`` here) and kept
   in the run's ``run.json`` (``RunInfo.noise_like``), so that training and every later read of the
   run mask the same trailers.
 
@@ -28,13 +29,38 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmx.health.duplicates import standardiser
-from mmx.health.experts import ExpertCheckConfig, coherence, dead_stretches, noise_threshold
-
 if TYPE_CHECKING:
     from mmx.data.store import FeatureStore
 
-MIN_RUN = ExpertCheckConfig().min_run  # a dead stretch is at least this many rows (``mmx check``'s rule)
+MIN_RUN = 3  # a dead stretch is at least this many rows (``mmx check``'s ``ExpertCheckConfig.min_run``)
+
+
+def coherence(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> float:
+    """n · mean_d (mean over the n rows of the standardised features)²  (≈ 1 for i.i.d. noise)."""
+    z = (np.asarray(x, np.float32) - mean) / sd  # (n, d)
+    return float(len(z) * (z.mean(0) ** 2).mean())
+
+
+def runs(flags: np.ndarray, min_run: int) -> list[tuple[int, int]]:
+    """Inclusive (first, last) of every stretch of True at least ``min_run`` long."""
+    out, start = [], None
+    for i, f in enumerate(list(flags) + [False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            if i - start >= min_run:
+                out.append((start, i - 1))
+            start = None
+    return out
+
+
+def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
+    """(kind, first row, last row) of zero rows and of rows repeating the previous one."""
+    zero = ~np.any(x, axis=1)
+    repeated = np.r_[False, np.all(x[1:] == x[:-1], axis=1)] & ~zero
+    repeated[:-1] |= repeated[1:]  # the row that is repeated belongs to the stretch too
+    repeated &= ~zero
+    return [("zero", a, b) for a, b in runs(zero, min_run)] + [("constant", a, b) for a, b in runs(repeated, min_run)]
 
 
 def dead_record(arrays: dict[str, np.ndarray], clip_suffix: str = "__clip") -> dict:
@@ -54,27 +80,6 @@ def dead_record(arrays: dict[str, np.ndarray], clip_suffix: str = "__clip") -> d
         if found:
             dead[name] = found
     return {"min_run": MIN_RUN, "dead": dead}
-
-
-def noise_like(store: FeatureStore, experts: list[str]) -> dict[str, list[str]]:
-    """trailer → its ``experts`` whose features look like noise, judged over every trailer of ``store``.
-
-    ``mmx.health.experts``' rule (``mmx check``): coherence below ``noise_threshold``, computed on
-    an even sample of the store; an expert with a dead stretch is left to the dead record.
-    """
-    cfg = ExpertCheckConfig()
-    ids = sorted(store.entries())
-    out: dict[str, list[str]] = {}
-    for e in experts:
-        moments = standardiser(store, ids, e)
-        threshold = noise_threshold(store, ids, e, moments, cfg)
-        for tid in ids:
-            x = store.load(tid, e)
-            if x is None or len(x) < cfg.min_rows or e in store.dead(tid):
-                continue
-            if coherence(x, *moments) < threshold:
-                out.setdefault(tid, []).append(e)
-    return out
 
 
 def dead_summary(store: FeatureStore, ids: list[str]) -> str | None:

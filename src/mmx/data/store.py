@@ -41,8 +41,9 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from mmx.errors import StoreError, UnknownTrailerError
 from mmx.artifacts import atomic_write, fsync_dir
+from mmx.data.broken import MIN_RUN, dead_record
+from mmx.errors import StoreError, UnknownTrailerError
 
 FORMAT = "mmx-store"
 VERSION = 1
@@ -344,8 +345,6 @@ class FeatureStore:
         in the entry's meta. A write that fails (a full disk) leaves the store as it was and raises
         ``StoreError``.
         """
-        from mmx.data.broken import dead_record  # the health checks sit above the store
-
         for name in arrays:
             base = name.removesuffix(CLIP_SUFFIX)
             if base not in self.experts:
@@ -464,8 +463,6 @@ class FeatureStore:
         Read from the record written with the entry; an entry written before records were kept
         (or under another stretch length) is checked from its arrays, once per opened store.
         """
-        from mmx.data.broken import MIN_RUN, dead_record
-
         meta = self.meta(trailer_id)
         if meta.broken is not None and meta.broken.get("min_run") == MIN_RUN:
             return meta.broken["dead"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmx.data.broken import MIN_RUN, coherence, dead_stretches
 from mmx.data.store import FeatureStore
 from mmx.health import Collection, Finding
 from mmx.health.duplicates import STATS_SAMPLE, standardiser
@@ -33,27 +34,8 @@ class ExpertCheckConfig:
     robust_z: float = 3.5  # … and this many robust sds (1.4826 × MAD) of log coherence below the expert's median
     # over the collection: an outlier of its own expert, so an expert whose healthy features all sit near noise
     # (a weak one) flags nothing, and a spread-out one only its extremes
-    min_run: int = 3  # report a stretch of dead (zero or repeated) clips this long or longer
+    min_run: int = MIN_RUN  # report a stretch of dead (zero or repeated) clips this long or longer
     min_rows: int = 4  # the coherence statistic needs at least this many rows
-
-
-def coherence(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> float:
-    """n · mean_d (mean over the n rows of the standardised features)²  (≈ 1 for i.i.d. noise)."""
-    z = (np.asarray(x, np.float32) - mean) / sd  # (n, d)
-    return float(len(z) * (z.mean(0) ** 2).mean())
-
-
-def runs(flags: np.ndarray, min_run: int) -> list[tuple[int, int]]:
-    """Inclusive (first, last) of every stretch of True at least ``min_run`` long."""
-    out, start = [], None
-    for i, f in enumerate(list(flags) + [False]):
-        if f and start is None:
-            start = i
-        elif not f and start is not None:
-            if i - start >= min_run:
-                out.append((start, i - 1))
-            start = None
-    return out
 
 
 def clip_of_rows(store: FeatureStore, trailer_id: str, expert: str, n_rows: int) -> np.ndarray:
@@ -61,15 +43,6 @@ def clip_of_rows(store: FeatureStore, trailer_id: str, expert: str, n_rows: int)
     if store.experts[expert].level == "window":
         return np.asarray(store.load_window_clips(trailer_id, expert))
     return np.arange(n_rows)
-
-
-def dead_stretches(x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
-    """(kind, first row, last row) of zero rows and of rows repeating the previous one."""
-    zero = ~np.any(x, axis=1)
-    repeated = np.r_[False, np.all(x[1:] == x[:-1], axis=1)] & ~zero
-    repeated[:-1] |= repeated[1:]  # the row that is repeated belongs to the stretch too
-    repeated &= ~zero
-    return [("zero", a, b) for a, b in runs(zero, min_run)] + [("constant", a, b) for a, b in runs(repeated, min_run)]
 
 
 ACTIONS = {
@@ -118,6 +91,27 @@ def noise_threshold(store: FeatureStore, ids: list[str], expert: str, moments, c
     median = float(np.median(logs))
     spread = 1.4826 * float(np.median(np.abs(logs - median)))
     return float(min(cfg.coherence, np.exp(median - cfg.robust_z * spread)))
+
+
+def noise_like(store: FeatureStore, experts: list[str]) -> dict[str, list[str]]:
+    """trailer → its ``experts`` whose features look like noise, judged over every trailer of ``store``.
+
+    ``mmx check``'s rule (coherence below ``noise_threshold``, computed on an even sample of the store);
+    an expert with a dead stretch is left to the dead record. Training masks these with ``data.mask_noise_like``.
+    """
+    cfg = ExpertCheckConfig()
+    ids = sorted(store.entries())
+    out: dict[str, list[str]] = {}
+    for e in experts:
+        moments = standardiser(store, ids, e)
+        threshold = noise_threshold(store, ids, e, moments, cfg)
+        for tid in ids:
+            x = store.load(tid, e)
+            if x is None or len(x) < cfg.min_rows or e in store.dead(tid):
+                continue
+            if coherence(x, *moments) < threshold:
+                out.setdefault(tid, []).append(e)
+    return out
 
 
 def expert_findings(coll: Collection, cfg: ExpertCheckConfig = ExpertCheckConfig()) -> list[Finding]:

@@ -23,13 +23,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig
-from mmx.data.broken import noise_like
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
 from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
+from mmx.health.experts import noise_like
 from mmx.inference import autocast, evaluate
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MMX, PathLogits, create_model
