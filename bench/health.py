@@ -18,11 +18,17 @@ bitrate, trimmed, extracted with the real experts as ``mmx demo`` does; ``--vide
 Precision and recall per check at the command's thresholds (``mmx.health`` defaults): duplicate
 and leak pairs against the planted pairs (leaks: planted pairs in different splits), broken
 experts per (trailer, expert) against the planted ones, label issues per (trailer, genre) against
-the flipped ones. Then, with ``--real`` (the 7,594 trailer embeddings of
+the flipped ones. With ``--network-folds K`` the label check is also scored on a network's
+out-of-fold probabilities, as ``mmx check RUN --network-folds K`` does: a coarse run (``RunConfig()``,
+``--network-epochs`` epochs) trained on the planted store, then K copies cross-fitted; precision and
+recall of the probe and of the network at several label-quality cuts (the command's are
+``max_quality`` for the probe and ``network_max_quality`` for the network), on the run's trailers.
+Then, with ``--real`` (the 7,594 trailer embeddings of
 ``../shared/data/mmx-visualiser``, imported with ``mmx import-embeddings``): the time of the
 check, its top near-duplicate pairs and label issues, and whether two known pairs are found.
 
-    python bench/health.py [--n 600] [--seed 0] [--videos 24] [--real ../shared/data/mmx-visualiser] [--work DIR]
+    python bench/health.py [--n 600] [--seed 0] [--videos 24] [--network-folds 3 --network-epochs 10]
+                           [--real ../shared/data/mmx-visualiser] [--work DIR]
 
 The last line of the output is JSON.
 """
@@ -43,8 +49,10 @@ from mmx.data.store import FeatureStore
 from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import import_embeddings
 from mmx.extract import ExtractConfig
+from mmx.health.labels import LabelCheckConfig, label_findings, labelled_ids
 from mmx.health.report import check
 
+QUALITY_CUTS = (0.05, 0.1, 0.15, 0.2, 0.3)  # label-quality cuts the network-fold comparison scores
 KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
 FAULTS = ("constant", "zero", "noise")
 
@@ -192,6 +200,41 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
     return out
 
 
+def network_labels(store: FeatureStore, truth: dict, work: Path, folds: int, epochs: int) -> dict:
+    """The label check on a trained run of the planted store: the probe's and the cross-fitted network's findings
+    at each of ``QUALITY_CUTS`` (precision, recall, precision over the top len(planted))."""
+    from dataclasses import replace
+
+    from mmx.config import RunConfig, with_epochs
+    from mmx.health import run_collection
+    from mmx.run import Run
+    from mmx.train.coarse import train
+    from mmx.train.crossfit import CrossfitConfig, network_out_of_fold
+
+    folder = work / f"{store.root.parent.name}-run"
+    shutil.rmtree(folder, ignore_errors=True)
+    t0 = time.perf_counter()
+    train(store, folder, with_epochs(RunConfig(), epochs), write_embeddings=False)
+    trained = round(time.perf_counter() - t0, 1)
+    run = Run.open(folder)
+    coll = run_collection(run)
+    t0 = time.perf_counter()
+    given = network_out_of_fold(run, labelled_ids(coll), CrossfitConfig(folds=folds, epochs=epochs), work)
+    crossfit = round(time.perf_counter() - t0, 1)
+    planted = {(t, g) for t, g in truth["labels"] if t in set(coll.ids)}
+
+    def scored(cut: float, probs) -> dict:
+        cfg = replace(LabelCheckConfig(), max_quality=cut, network_max_quality=cut)
+        ranked = [(f.trailers[0], f.genre) for f in label_findings(coll, cfg, probs) if f.kind == "label to review"]
+        return {**precision_recall(set(ranked), planted), "precision_at_planted": precision_at_planted(ranked, planted)}
+
+    return {"trailers": len(coll.ids), "planted": len(planted), "folds": folds, "epochs": epochs,
+            "train_seconds": trained, "crossfit_seconds": crossfit,
+            "command_cuts": {"probe": LabelCheckConfig().max_quality, "network": LabelCheckConfig().network_max_quality},
+            "probe": {str(c): scored(c, None) for c in QUALITY_CUTS},
+            "network": {str(c): scored(c, given) for c in QUALITY_CUTS}}
+
+
 def video_duplicates(work: Path, n_videos: int, copies: int, seed: int) -> dict:
     """Duplicates made from generated *videos*, extracted with the real experts as ``mmx demo`` does.
 
@@ -269,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broken", type=float, default=0.06, help="share of trailers with one broken expert")
     p.add_argument("--videos", type=int, default=24, help="generated videos for the video duplicates (0: skip)")
     p.add_argument("--video-copies", type=int, default=4, help="of which copied twice and given a sibling")
+    p.add_argument("--network-folds", type=int, default=0, metavar="K",
+                   help="also score the label check on a K-fold cross-fitted network (0: skip; trains K + 1 networks)")
+    p.add_argument("--network-epochs", type=int, default=10, help="epochs of the run and of each fold's network")
     p.add_argument("--real", help="folder of embeddings.npz + metadata.csv (the real trailers)")
     p.add_argument("--work", default="/tmp/mmx-bench-health")
     args = p.parse_args(argv)
@@ -277,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     store, truth = planted_collection(work, args.n, args.seed, args.dups, args.broken)
     result = {"planted": score_planted(store, truth)}
     print(json.dumps(result["planted"], indent=1))
+    if args.network_folds:
+        result["network_labels"] = network_labels(store, truth, work, args.network_folds, args.network_epochs)
+        print(json.dumps(result["network_labels"], indent=1))
     if args.videos:
         result["videos"] = video_duplicates(work, args.videos, args.video_copies, args.seed)
         print(json.dumps(result["videos"], indent=1))
