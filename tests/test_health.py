@@ -257,3 +257,11 @@ def test_check_cli_network_folds_on_a_run_and_a_clear_error_on_an_embeddings_run
     assert main(["check", str(run), *argv, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(run) in err and "imported embeddings" in err and "without a network" in err
+
+
+def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
+    coll = open_collection(planted_run)
+    assert coll.ids == sorted(FeatureStore(planted[0]).entries())  # every trailer the run holds
+    assert "short" not in coll.splits and "silent" not in coll.splits  # 6 clips, no genres: no split
+    found = {(f.trailers[0], f.expert, f.kind) for f in check(coll, ["experts"]).findings}
+    assert ("short", None, "too few clips") in found and ("silent", "motion", "missing expert") in found
