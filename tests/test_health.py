@@ -265,3 +265,29 @@ def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
     assert "short" not in coll.splits and "silent" not in coll.splits  # 6 clips, no genres: no split
     found = {(f.trailers[0], f.expert, f.kind) for f in check(coll, ["experts"]).findings}
     assert ("short", None, "too few clips") in found and ("silent", "motion", "missing expert") in found
+
+
+def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
+    """After review decisions on the same trailers, the checks that read no labels keep their findings and the
+    probe refits only the changed genres — giving what refitting every genre with the tuned setting gives."""
+    from mmx.health.labels import LabelCheckConfig, fold_probs, label_scores
+
+    coll = open_collection(planted[0])
+    first = check(coll)
+    again = check(coll, previous=first)
+    assert again.kept == ["duplicates", "leaks", "experts"] and again.probe.fitted == []
+    assert [f.to_dict() for f in again.findings] == [f.to_dict() for f in first.findings]
+    assert "t07" in again.probe.ids and "Horror" in again.probe.genres
+    coll.genres["t07"] = sorted({*coll.genres["t07"]} ^ {"Horror"})  # a decision on one (trailer, genre)
+    after = check(coll, previous=first)
+    fit = after.probe
+    assert fit.fitted == ["Horror"] and fit.setting == first.probe.setting
+    full = fold_probs(fit.x, fit.y, fit.fold, fit.setting, LabelCheckConfig())  # every genre refitted
+    np.testing.assert_array_equal(fit.probs, full)
+    quality, flagged = label_scores(fit.y, full)
+    np.testing.assert_array_equal(fit.quality, quality)
+    np.testing.assert_array_equal(fit.flagged, flagged)
+    assert [f for f in after.findings if f.check != "labels"] == [f for f in first.findings if f.check != "labels"]
+    coll.genres["t07"] = []  # no genre left: other trailers scored, so every genre is refitted (the setting kept)
+    emptied = check(coll, ["labels"], previous=after).probe
+    assert "t07" not in emptied.ids and emptied.fitted == emptied.genres and emptied.setting == first.probe.setting
