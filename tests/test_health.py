@@ -291,3 +291,19 @@ def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     coll.genres["t07"] = []  # no genre left: other trailers scored, so every genre is refitted (the setting kept)
     emptied = check(coll, ["labels"], previous=after).probe
     assert "t07" not in emptied.ids and emptied.fitted == emptied.genres and emptied.setting == first.probe.setting
+
+
+def test_dead_stretches_are_read_from_the_stores_record(planted, monkeypatch):
+    from mmx.health import experts as experts_module
+    from mmx.health.experts import ExpertCheckConfig
+    from mmx.health.report import HealthConfig
+
+    with monkeypatch.context() as m:  # every stretch found from the arrays
+        m.setattr(experts_module, "dead_rows", lambda store, tid, e, x, n: dead_stretches(x, n))
+        from_arrays = [f.to_dict() for f in check(planted[0], ["experts"]).findings]
+    calls = []
+    monkeypatch.setattr(experts_module, "dead_stretches", lambda x, n: calls.append(n) or dead_stretches(x, n))
+    assert [f.to_dict() for f in check(planted[0], ["experts"]).findings] == from_arrays and calls == []  # recorded
+    assert any(f["kind"] == "zero features" for f in from_arrays)
+    check(planted[0], ["experts"], HealthConfig(experts=ExpertCheckConfig(min_run=5)))
+    assert calls and set(calls) == {5}  # another stretch length than the record's: found from the arrays

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
 from mmx.errors import MmxError
 from mmx.genres import PLACEHOLDERS
@@ -57,6 +58,9 @@ class LabelCheckConfig:
     # up to 100: AP 0.87, 3 of 8 found among 7 flagged, still none on the clean demo
     probe: ProbeConfig = field(default_factory=lambda: ProbeConfig(C=[0.1, 1.0, 10.0, 100.0], scalings=["standard"],
                                                                    max_iter=500))
+    threads: int = 1  # BLAS threads of the probe's fits: its L-BFGS steps multiply thin (N × ≤ 128) matrices, where
+    # a second thread only waits: on 2 busy cores the 7,594 real trailers' label check took 79 s with 2, 5 s with 1
+    # (as `mmx serve` runs every request)
 
 
 @dataclass
@@ -132,6 +136,13 @@ def project(x: np.ndarray, cfg: LabelCheckConfig) -> np.ndarray:
     return x
 
 
+def tuned_setting(x: np.ndarray, y: np.ndarray, fold: np.ndarray, genres: list[str], cfg: LabelCheckConfig
+                  ) -> ProbeSetting:
+    """The probe's setting tuned on the first fold held out (fitted on the others)."""
+    held = fold == 0
+    return tune_probe(x[~held], y[~held], x[held], y[held], genres, cfg.probe, seed=cfg.seed)[0]
+
+
 def fold_probs(x: np.ndarray, y: np.ndarray, fold: np.ndarray, setting: ProbeSetting,
                cfg: LabelCheckConfig) -> np.ndarray:
     """(N, G) probabilities of each trailer from the probe fitted with ``setting`` on the folds it is not in."""
@@ -164,20 +175,18 @@ def fit_probe(ids: list[str], features: Callable[[], np.ndarray], y: np.ndarray,
     same = previous is not None and previous.ids == ids
     x = previous.x if same else project(features(), cfg)
     fold = previous.fold if same else fold_assignment(len(x), cfg.folds, cfg.seed)  # (N,)
-    if previous is not None:
-        setting = previous.setting
-    else:
-        held = fold == 0
-        setting, _ = tune_probe(x[~held], y[~held], x[held], y[held], genres, cfg.probe, seed=cfg.seed)
     kept = {c: previous.column(g, y[:, c]) for c, g in enumerate(genres)} if same else {}
     kept = {c: j for c, j in kept.items() if j is not None}  # column here → column in ``previous``
+    todo = [c for c in range(len(genres)) if c not in kept]
     probs, quality = np.zeros(y.shape), np.zeros(y.shape)
     flagged = np.zeros(y.shape, dtype=bool)
     for c, j in kept.items():
         probs[:, c], quality[:, c], flagged[:, c] = previous.probs[:, j], previous.quality[:, j], previous.flagged[:, j]
-    todo = [c for c in range(len(genres)) if c not in kept]
+    with threadpool_limits(cfg.threads, user_api="blas"):
+        setting = previous.setting if previous is not None else tuned_setting(x, y, fold, genres, cfg)
+        if todo:
+            probs[:, todo] = fold_probs(x, y[:, todo], fold, setting, cfg)
     if todo:
-        probs[:, todo] = fold_probs(x, y[:, todo], fold, setting, cfg)
         quality[:, todo], flagged[:, todo] = label_scores(y[:, todo], probs[:, todo])
     return ProbeFit(list(ids), x, fold, setting, list(genres), y, probs, quality, flagged, [genres[c] for c in todo])
 
