@@ -14,7 +14,7 @@ A re-check is kind to a busy server. It waits until the state has stayed the sam
 and a decision that arrives while a check runs gives one more when it ends, however many came.
 When only decisions changed (the same snapshot), the duplicates, leaks and experts findings are
 kept — they read no labels — and the label check refits only the genres whose labels changed
-(``check``'s ``previous``): seconds instead of the ~90 s of a full check on the 7,594 real trailers.
+(``check``'s ``previous``): 0.3–0.4 s instead of a 6 s full check on the 7,594 real trailers.
 
 Each finding becomes one badge per trailer it names (``BADGES``, by check): "possible duplicate of
 …", "label to review: Horror", "audio looks broken"; badges are of three ``KINDS``, the explorer's filter.
