@@ -125,7 +125,7 @@ class Findings:
     def current(self, state: State | None = None) -> tuple[str, Computed | None, str | None]:
         """(status, the latest findings or None, why the check failed); starts the check when the run's
         state (``state``: now) has none yet. Status: ready, computing (nothing yet), stale (older findings), failed."""
-        state = state or self.state()
+        state = self.state() if state is None else state
         with self._lock:
             done, failed = self._done, self._failed
             if done is not None and state.same(done.state):
