@@ -134,15 +134,16 @@ class Findings:
                 return "failed", done, failed[1]
             if self._running is None:
                 self._running = state
-                threading.Thread(target=self._work, args=(state,), name="mmx-check", daemon=True).start()
+                # ``check`` as it is now: a worker that outlives its server (in tests) keeps the one it started with
+                threading.Thread(target=self._work, args=(state, check), name="mmx-check", daemon=True).start()
         return ("stale" if done is not None else "computing"), done, None
 
-    def _work(self, state: State) -> None:
+    def _work(self, state: State, run_check: Callable[..., HealthReport]) -> None:
         """Check ``state``, then once more while the run's state moved on meanwhile (one re-check for all that came)."""
         while True:
             if self._done is not None:
                 state = self._settled(state)
-            if not self._compute(state):
+            if not self._compute(state, run_check):
                 return
             with self._lock:
                 now = self.state()
@@ -160,7 +161,7 @@ class Findings:
                 return state
             state = now
 
-    def _compute(self, state: State) -> bool:
+    def _compute(self, state: State, run_check: Callable[..., HealthReport]) -> bool:
         """Check the run as it is in ``state``; False when the check failed (recorded for the page)."""
         try:
             coll = run_collection(self.collection.run)
@@ -168,7 +169,7 @@ class Findings:
             coll.genres.update({t: list(labels) for t, labels in reviewed.items() if t in coll.genres})
             done = self._done
             previous = done.report if done is not None and done.state.snapshot is state.snapshot else None
-            report = check(coll, cfg=self.cfg, previous=previous)
+            report = run_check(coll, cfg=self.cfg, previous=previous)
             emb = state.snapshot.emb
             with self._lock:
                 self._done = Computed(state, report, badges_of(report, dict(zip(emb.ids, emb.titles))))
