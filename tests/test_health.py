@@ -257,3 +257,53 @@ def test_check_cli_network_folds_on_a_run_and_a_clear_error_on_an_embeddings_run
     assert main(["check", str(run), *argv, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(run) in err and "imported embeddings" in err and "without a network" in err
+
+
+def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
+    coll = open_collection(planted_run)
+    assert coll.ids == sorted(FeatureStore(planted[0]).entries())  # every trailer the run holds
+    assert "short" not in coll.splits and "silent" not in coll.splits  # 6 clips, no genres: no split
+    found = {(f.trailers[0], f.expert, f.kind) for f in check(coll, ["experts"]).findings}
+    assert ("short", None, "too few clips") in found and ("silent", "motion", "missing expert") in found
+
+
+def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
+    """After review decisions on the same trailers, the checks that read no labels keep their findings and the
+    probe refits only the changed genres — giving what refitting every genre with the tuned setting gives."""
+    from mmx.health.labels import LabelCheckConfig, fold_probs, label_scores
+
+    coll = open_collection(planted[0])
+    first = check(coll)
+    again = check(coll, previous=first)
+    assert again.kept == ["duplicates", "leaks", "experts"] and again.probe.fitted == []
+    assert [f.to_dict() for f in again.findings] == [f.to_dict() for f in first.findings]
+    assert "t07" in again.probe.ids and "Horror" in again.probe.genres
+    coll.genres["t07"] = sorted({*coll.genres["t07"]} ^ {"Horror"})  # a decision on one (trailer, genre)
+    after = check(coll, previous=first)
+    fit = after.probe
+    assert fit.fitted == ["Horror"] and fit.setting == first.probe.setting
+    full = fold_probs(fit.x, fit.y, fit.fold, fit.setting, LabelCheckConfig())  # every genre refitted
+    np.testing.assert_array_equal(fit.probs, full)
+    quality, flagged = label_scores(fit.y, full)
+    np.testing.assert_array_equal(fit.quality, quality)
+    np.testing.assert_array_equal(fit.flagged, flagged)
+    assert [f for f in after.findings if f.check != "labels"] == [f for f in first.findings if f.check != "labels"]
+    coll.genres["t07"] = []  # no genre left: other trailers scored, so every genre is refitted (the setting kept)
+    emptied = check(coll, ["labels"], previous=after).probe
+    assert "t07" not in emptied.ids and emptied.fitted == emptied.genres and emptied.setting == first.probe.setting
+
+
+def test_dead_stretches_are_read_from_the_stores_record(planted, monkeypatch):
+    from mmx.health import experts as experts_module
+    from mmx.health.experts import ExpertCheckConfig
+    from mmx.health.report import HealthConfig
+
+    with monkeypatch.context() as m:  # every stretch found from the arrays
+        m.setattr(experts_module, "dead_rows", lambda store, tid, e, x, n: dead_stretches(x, n))
+        from_arrays = [f.to_dict() for f in check(planted[0], ["experts"]).findings]
+    calls = []
+    monkeypatch.setattr(experts_module, "dead_stretches", lambda x, n: calls.append(n) or dead_stretches(x, n))
+    assert [f.to_dict() for f in check(planted[0], ["experts"]).findings] == from_arrays and calls == []  # recorded
+    assert any(f["kind"] == "zero features" for f in from_arrays)
+    check(planted[0], ["experts"], HealthConfig(experts=ExpertCheckConfig(min_run=5)))
+    assert calls and set(calls) == {5}  # another stretch length than the record's: found from the arrays

@@ -172,3 +172,44 @@ def test_a_stale_artifact_is_named_with_its_command(run_copy, tmp_path, capsys):
     assert "scenes.npz is older than the run's weights" in err and f"`mmx scenes --run {run_copy}`" in err
     assert "later" in FeatureStore(Run.open(run_copy).info.store).entries()  # the trailer itself is kept
     assert "later" not in load_scenes(run_copy).trailer_ids  # and the stale scenes left as they were
+
+
+def test_added_and_ingested_trailers_are_checked_with_the_run(run_copy, video_run, tmp_path, capsys):
+    """`mmx check RUN` and the explorer's findings cover the trailers that joined the run after training: a
+    training video added again is a duplicate (not a split leak: the copy has no split), a silent track is found."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from mmx.demo.videos import VideoCorpusConfig, make_trailer
+    from mmx_serve.app import create_app
+
+    videos = video_run[1]
+    first, second = sorted(Run.open(run_copy).info.splits["train"])[:2]
+    shutil.copy(videos / f"{first}.mp4", tmp_path / "again.mp4")
+    make_trailer(tmp_path / "hush.mp4", ["Horror"] * 10, [18] * 10, VideoCorpusConfig(width=64, height=48),
+                 np.random.default_rng(3), silent=True)
+    added = [str(tmp_path / "again.mp4"), str(tmp_path / "hush.mp4")]
+    assert main(["add", *added, "--run", str(run_copy), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["check", str(run_copy), "--json"]) == 0  # no error: the copy is no split leak
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_trailers"] == 10
+    assert [sorted(f["trailers"]) for f in report["findings"] if f["check"] == "duplicates"] == [["again", first]]
+    assert ("hush", "fake_loudness", "zero features") in {
+        (f["trailers"][0], f.get("expert"), f["kind"]) for f in report["findings"] if f["check"] == "experts"}
+
+    client = TestClient(create_app(run_copy, videos))
+
+    def duplicates() -> list[list[str]]:  # once the findings are of the run as it is now
+        deadline = time.time() + 120
+        while (page := client.get("/api/findings", params={"check": "duplicates"}).json())["status"] != "ready":
+            assert page["status"] != "failed" and time.time() < deadline, page
+            time.sleep(0.2)
+        return sorted(sorted(f["trailers"]) for f in page["findings"])
+
+    assert duplicates() == [["again", first]]
+    r = client.post("/api/ingest", data={"path": f"{second}.mp4", "trailer_id": "once more"})
+    assert r.status_code == 200, r.text
+    assert duplicates() == [["again", first], ["once more", second]]
+    assert client.get("/api/findings", params={"check": "leaks"}).json()["total"] == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from mmx_cli.main import main
 from mmx_serve import findings as findings_module
 from mmx_report import build_report
 from mmx_serve.app import create_app
-from mmx_serve.state import Snapshot
+from mmx_serve.state import ServeConfig, Snapshot
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +159,66 @@ def test_the_report_has_a_health_section(dirty_run, tmp_path):
     top = json.loads((tmp_path / "report" / "tables" / "health_top.json").read_text())
     dup = next(r for r in top if r["check"] == "duplicates")
     assert dup["trailers"] == "film010 ~ film010b" and dup["evidence"].startswith("cosine 1.0")
+
+
+@pytest.fixture()
+def quick(dirty_run, tmp_path, monkeypatch):
+    """A fresh server on a copy of the dirty run that checks again 0.5 s after the run last changed, recording
+    each check's labels and whether it had a previous report; ``hold`` makes the next check wait for a release."""
+    run = Path(shutil.copytree(dirty_run, tmp_path / "run"))
+    runs, hold = [], {}
+
+    def counted(coll, *args, **kw):
+        runs.append((dict(coll.genres), kw.get("previous") is not None))
+        gate = hold.pop("gate", None)
+        if gate is not None:
+            gate[0].set()  # the check has started
+            assert gate[1].wait(60)  # ... and waits to be released
+        return check(coll, *args, **kw)
+
+    monkeypatch.setattr(findings_module, "check", counted)
+    return TestClient(create_app(run, None, ServeConfig(recheck_delay=0.5))), runs, hold
+
+
+BURST = [("film002", "Horror", "add"), ("film002", "Comedy", "remove"), ("film001", "Romance", "reject")]
+
+
+def test_a_burst_of_decisions_gives_one_recheck_of_the_labels_only(quick):
+    client, runs, _ = quick
+    first = badges(client)
+    for tid, genre, decision in BURST:  # each decision asks for the findings again, as the page does
+        assert client.post("/api/reviews", json={"trailer_id": tid, "genre": genre, "decision": decision}).status_code \
+            == 200
+        assert client.get("/api/findings/badges").json()["status"] == "stale"
+    body = badges(client)
+    assert body["status"] == "ready" and body["checked"]["decisions"] == 3
+    assert len(runs) == 2 and runs[0][1] is False and runs[1][1] is True  # one re-check, given the first report
+    assert runs[1][0]["film002"] == ["Horror"]  # with every decision of the burst
+    assert body["checked"]["kept"] == ["duplicates", "leaks", "experts"]  # they read no labels: kept as they were
+    assert body["trailers"]["film010b"] == first["trailers"]["film010b"]
+
+
+def test_decisions_during_a_check_give_one_more_check_when_it_ends(quick):
+    client, runs, hold = quick
+    badges(client)
+    started, release = threading.Event(), threading.Event()
+    hold["gate"] = (started, release)
+    client.post("/api/reviews", json={"trailer_id": "film002", "genre": "Horror", "decision": "add"})
+    assert client.get("/api/findings/badges").json()["status"] == "stale"
+    assert started.wait(60)  # the re-check runs (and waits) ...
+    for tid, genre, decision in BURST[1:]:  # ... while two more decisions come
+        client.post("/api/reviews", json={"trailer_id": tid, "genre": genre, "decision": decision})
+    release.set()
+    body = badges(client)
+    assert body["status"] == "ready" and body["checked"]["decisions"] == 3
+    assert len(runs) == 3 and runs[1][0]["film002"] == ["Comedy", "Horror"] and runs[2][0]["film002"] == ["Horror"]
+
+
+def test_an_ingest_checks_everything_again(quick):
+    client, runs, _ = quick
+    badges(client)
+    client.post("/api/reviews", json={"trailer_id": "film002", "genre": "Horror", "decision": "add"})
+    main = client.app.state.explorer.collection.main
+    main.snapshot = Snapshot(main.snapshot.neighbours, main.snapshot.xy)  # a new one, as an ingest gives
+    body = badges(client)
+    assert body["status"] == "ready" and body["checked"]["kept"] == [] and [p for _, p in runs] == [False, False]

@@ -25,7 +25,7 @@ class Explorer:
         self.cfg, self.media_root = cfg, media_root
         self.scenes = Scenes(self.collection.run, media_root)
         self.journal = ReviewJournal(self.collection.run.root)
-        self.findings = Findings(self.collection, self.journal)
+        self.findings = Findings(self.collection, self.journal, recheck_delay=cfg.recheck_delay)
         self._map_cache: dict[str, tuple[object, bytes]] = {}  # space → (snapshot, encoded answer)
         self._map_lock = threading.Lock()
 

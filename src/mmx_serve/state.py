@@ -38,6 +38,9 @@ class ServeConfig:
     max_k: int = 100  # most neighbours one search may ask for
     max_upload_mb: int = 512  # largest video upload accepted by POST /api/ingest
     detail_cache: int = 512  # trailer details (genre head + timeline) kept in memory
+    # seconds the run must stay unchanged (no new review decision, no ingest) before the health findings are
+    # checked again: a burst of decisions gives one re-check (mmx_serve.findings)
+    recheck_delay: float = 2.0
 
 
 @dataclass(frozen=True)

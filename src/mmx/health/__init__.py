@@ -1,6 +1,7 @@
 """Collection health: duplicates and split leaks, broken experts, label issues (``mmx check``).
 
-Every check reads a ``Collection`` — the trailers of a feature store or of a run, their genres,
+Every check reads a ``Collection`` — the trailers of a feature store or of a run (all it holds,
+trailers added after training too: ``run_collection``), their genres,
 their splits, and either their per-clip features (a store) or their trailer vectors (a run of
 imported embeddings) — and returns ``Finding`` rows: which trailer(s), what is wrong, the
 evidence, and what to do. ``mmx.health.report.check`` runs the checks by name (``CHECKS``).
@@ -45,7 +46,7 @@ class Collection:
     ids: list[str]  # every trailer checked, sorted
     genres: dict[str, list[str]]  # trailer → its genres as labelled, with the placeholders ("none") the import
     # left out of its genres and recorded (``EntryMeta.placeholders``, a run's trailers.csv)
-    splits: dict[str, str]  # trailer → "train" / "val" / "test" (trailers excluded from training have none)
+    splits: dict[str, str]  # trailer → "train" / "val" / "test" (none: left out of training, or added after it)
     store: FeatureStore | None = None  # per-clip features (a store, or the store of a trained run)
     embeddings: EmbeddingSet | None = None  # trailer vectors (a run of imported embeddings)
     min_clips: int = DataConfig().min_clips  # the training rule: fewer clips and a trailer is left out
@@ -70,13 +71,20 @@ def open_collection(path: str | Path) -> Collection:
 
 
 def run_collection(run: Run) -> Collection:
-    """The trailers of a run's splits: with its store's clips (a trained run) or its vectors (imported)."""
+    """Every trailer a run holds, with its split where it has one.
+
+    A trained run holds its store's entries — the trailers its embeddings, map and explorer show:
+    those it was trained and evaluated on (with their split), those training left out (fewer than
+    ``min_clips`` clips, no genres: no split), and those that joined it after training (``mmx add``,
+    the explorer's ingest: no split) — each checked with its store's clips. A run of imported
+    embeddings holds its vectors.
+    """
     splits = {t: s for s, ids in run.info.splits.items() for t in ids}
     if isinstance(run, ModelRun):
         store = run.store
-        ids = sorted(splits)
-        genres = {t: store.meta(t).genres + store.meta(t).placeholders for t in ids}
-        return Collection(run.root, ids, genres, splits, store=store,
+        entries = store.entries()
+        genres = {t: m.genres + m.placeholders for t, m in entries.items()}
+        return Collection(run.root, sorted(entries), genres, splits, store=store,
                           min_clips=run.config.data.min_clips, genre_list=list(run.info.genres))
     emb = run.embeddings()
     dropped = read_placeholders(run.root / TRAILERS_FILE)

@@ -55,6 +55,15 @@ ACTIONS = {
 }
 
 
+def dead_rows(store: FeatureStore, tid: str, expert: str, x: np.ndarray, min_run: int) -> list[tuple[str, int, int]]:
+    """(kind, first row, last row) of the dead stretches of a trailer's ``expert`` (features ``x``): the store's
+    record of them (``EntryMeta.broken``, written with the entry) when it was made with ``min_run``, else found anew."""
+    record = store.meta(tid).broken
+    if record is not None and record.get("min_run") == min_run:
+        return [(s["kind"], *s["rows"]) for s in record["dead"].get(expert, [])]
+    return dead_stretches(x, min_run)
+
+
 def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments, threshold: float,
                             cfg: ExpertCheckConfig) -> list[Finding]:
     x = store.load(tid, expert)
@@ -65,7 +74,7 @@ def trailer_expert_findings(store: FeatureStore, tid: str, expert: str, moments,
     x = np.asarray(x, np.float32)
     clip_of = clip_of_rows(store, tid, expert, len(x))
     out = []
-    for kind, a, b in dead_stretches(x, cfg.min_run):
+    for kind, a, b in dead_rows(store, tid, expert, x, cfg.min_run):
         share = (b - a + 1) / len(x)
         out.append(Finding("experts", "warning", f"{kind} features", [tid],
                            {"clips": [int(clip_of[a]), int(clip_of[b])], "rows": [a, b], "share": round(share, 3)},

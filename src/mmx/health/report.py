@@ -11,7 +11,7 @@ from mmx.errors import MmxError
 from mmx.health import SEVERITIES, Collection, Finding, open_collection
 from mmx.health.duplicates import DuplicateConfig, duplicate_findings, duplicate_pairs, leak_findings, split_leaks
 from mmx.health.experts import ExpertCheckConfig, expert_findings
-from mmx.health.labels import LabelCheckConfig, OutOfFold, label_findings
+from mmx.health.labels import LabelCheckConfig, OutOfFold, ProbeFit, label_findings
 
 CHECKS = ("duplicates", "leaks", "experts", "labels")  # in the order they run and print
 
@@ -31,6 +31,8 @@ class HealthReport:
     findings: list[Finding]
     seconds: dict[str, float]  # check → wall time
     test_leaks: dict | None = None  # pairs and test trailers touched by split leaks (when leaks were checked)
+    kept: list[str] = field(default_factory=list)  # checks whose findings were kept from the previous report
+    probe: ProbeFit | None = field(default=None, repr=False)  # the label check's probe, for a re-check (``check``)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """check → severity → number of findings."""
@@ -45,36 +47,47 @@ class HealthReport:
 
 
 def check(path: str | Path | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
-          label_probs: OutOfFold | None = None) -> HealthReport:
+          label_probs: OutOfFold | None = None, previous: HealthReport | None = None) -> HealthReport:
     """The findings of ``only`` (default: every check) on a store or run folder, most serious first; the label
-    check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's."""
+    check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
+
+    ``previous``: the report of an earlier check of the same trailers and features (the explorer's, before review
+    decisions changed labels). The checks that read no labels — duplicates, leaks, experts — keep its findings,
+    and the label check refits only the genres whose labels changed (``mmx.health.labels.fit_probe``).
+    """
     only = list(only or CHECKS)
     unknown = [c for c in only if c not in CHECKS]
     if unknown:
         raise MmxError(f"unknown check(s) {', '.join(unknown)}; choose among {', '.join(CHECKS)}")
     coll = path if isinstance(path, Collection) else open_collection(path)
-    findings: list[Finding] = []
-    seconds: dict[str, float] = {}
-    leaks = None
+    kept = [c for c in only if c != "labels" and previous is not None and c in previous.checks]
+    findings = [f for f in previous.findings if f.check in kept] if previous is not None else []
+    seconds = {c: s for c, s in previous.seconds.items() if c in kept} if previous is not None else {}
+    leaks = previous.test_leaks if "leaks" in kept else None
+    todo = [c for c in only if c not in kept]
     t0 = time.perf_counter()
-    if "duplicates" in only or "leaks" in only:
+    if "duplicates" in todo or "leaks" in todo:
         pairs = duplicate_pairs(coll, cfg.duplicates)
         seconds["duplicates"] = round(time.perf_counter() - t0, 2)
-        if "duplicates" in only:
+        if "duplicates" in todo:
             findings += duplicate_findings(coll, pairs)
-        if "leaks" in only:
+        if "leaks" in todo:
             findings += leak_findings(coll, pairs)
             leaks = split_leaks(coll, pairs)
-    later = (("experts", lambda: expert_findings(coll, cfg.experts)),
-             ("labels", lambda: label_findings(coll, cfg.labels, label_probs)))
-    for name, run in later:
-        if name in only:
-            t0 = time.perf_counter()
-            findings += run()
-            seconds[name] = round(time.perf_counter() - t0, 2)
+    probe = None
+    if "experts" in todo:
+        t0 = time.perf_counter()
+        findings += expert_findings(coll, cfg.experts)
+        seconds["experts"] = round(time.perf_counter() - t0, 2)
+    if "labels" in todo:
+        t0 = time.perf_counter()
+        found, probe = label_findings(coll, cfg.labels, label_probs, previous.probe if previous is not None else None)
+        findings += found
+        seconds["labels"] = round(time.perf_counter() - t0, 2)
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (CHECKS.index(f.check), rank[f.severity], -f.score))
-    return HealthReport(str(coll.source), len(coll.ids), [c for c in CHECKS if c in only], findings, seconds, leaks)
+    return HealthReport(str(coll.source), len(coll.ids), [c for c in CHECKS if c in only], findings, seconds, leaks,
+                        kept, probe)
 
 
 def summary_lines(report: HealthReport) -> list[str]:

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--media-root", metavar="DIR", help="folder of the trailers' videos: played from a scene's start, "
                    "and read by path by POST /api/ingest (nothing outside it is ever served)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest video upload accepted (default 512)")
+    p.add_argument("--recheck-delay", type=float, default=2.0, metavar="SECONDS",
+                   help="the health findings are checked again once no review decision or ingest came for this "
+                        "long (default 2; a burst of decisions gives one re-check)")
     p.add_argument("--users", metavar="FILE", help="users file (default RUN/users.json, made by `mmx users add`); "
                    "when it exists every request needs a user's token or a login")
     p.add_argument("--public", action="store_true", help="allow binding a non-loopback address (needs users: "
@@ -47,6 +50,8 @@ def refusal(args: argparse.Namespace) -> str | None:
     users = Users.of_run(args.run, args.users)
     if args.users and not users.exists:
         return f"--users {args.users} does not exist; make it with `mmx users add NAME --role ROLE --users FILE`"
+    if args.recheck_delay < 0:
+        return f"--recheck-delay {args.recheck_delay:g} is negative; give seconds ≥ 0"
     if is_loopback(args.host):
         return None
     if not args.public:
@@ -81,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     # requests already run in parallel threads: one BLAS thread each, not a pool per request
     threadpool_limits(1, user_api="blas")
     auth = AuthConfig(session_hours=args.session_hours, secure_cookie=args.secure_cookie)
-    app = create_app(args.run, args.media_root, ServeConfig(max_upload_mb=args.max_upload_mb), args.users, auth)
+    cfg = ServeConfig(max_upload_mb=args.max_upload_mb, recheck_delay=args.recheck_delay)
+    app = create_app(args.run, args.media_root, cfg, args.users, auth)
     explorer = app.state.explorer
     explorer.prepare(Reporter.auto())
     for note in explorer.notes():
