@@ -121,7 +121,8 @@ def auprc_difference_interval(
             continue
         y = y[:, present]
         a, b = (np.asarray(s, dtype=float)[rows][:, present] for s in (scores_a, scores_b))
-        diffs.append(average_precision_score(y, a, average="weighted") - average_precision_score(y, b, average="weighted"))
+        diffs.append(average_precision_score(y, a, average="weighted")
+                     - average_precision_score(y, b, average="weighted"))
     low, high = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 

@@ -291,7 +291,8 @@ def fusion_lines(folder: Path, done: dict) -> list[str]:
     reading = ("gating ahead beyond this split's noise" if low > 0 else
                "concatenation ahead beyond this split's noise" if high < 0 else
                "within this split's noise: it cannot tell the two apart")
-    return [f"gating − naive concat {diff:+.3f} AUPRC_w on the same {len(gating['ids'])} trailers, one training seed; "
+    n = len(gating["ids"])
+    return [f"gating − naive concat {diff:+.3f} AUPRC_w on the same {n} trailers, one training seed; "
             f"resampling those trailers gives {low:+.3f} … {high:+.3f} (95 %): {reading}"]
 
 
