@@ -15,6 +15,7 @@ from mmx_cli.commands.demo import (
     FEW_TEST_TRAILERS,
     _add_splits,
     ablation_widths,
+    fusion_lines,
     headline,
 )
 from mmx_cli.main import main
@@ -65,6 +66,26 @@ def test_ablation_model_is_never_wider_than_the_main_one():
     assert ablation_widths(ModelConfig()) == ABLATION_MODEL  # the default is narrowed
     tiny = ModelConfig(expert_dim=32, bottleneck_hidden=32, embed_dim=32, head_hidden=16)
     assert ablation_widths(tiny) == {"expert_dim": 32, "bottleneck_hidden": 32, "embed_dim": 32, "head_hidden": 16}
+
+
+def test_fusion_line_sets_gating_against_concat_on_the_same_trailers(tmp_path):
+    import numpy as np
+
+    from mmx.ablation import SCORES_FILE, write_scores
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((25, 3)) < 0.4).astype(int)
+    labels[0] = 1
+    ids, genres = [f"t{i}" for i in range(25)], ["a", "b", "c"]
+    for run, probs in {"gating": labels * 0.6 + 0.4 * rng.random((25, 3)), "naive-concat": rng.random((25, 3))}.items():
+        (tmp_path / run).mkdir()
+        write_scores(tmp_path / run / SCORES_FILE, "test", ids, genres, probs, labels)
+    done = {"variants": {"gating": {"run": "gating"}, "naive-concat": {"run": "naive-concat"}},
+            "results": {"gating": {"auprc_weighted": 0.95}, "naive-concat": {"auprc_weighted": 0.55}}}
+    line, = fusion_lines(tmp_path, done)
+    assert line.startswith("gating − naive concat +0.400 AUPRC_w on the same 25 trailers, one training seed; ")
+    assert line.endswith("(95 %): gating ahead beyond this split's noise")
+    assert fusion_lines(tmp_path, {**done, "results": {"gating": {"auprc_weighted": 0.9}}}) == []  # concat not run
 
 
 def test_headline_gives_the_trailer_count_beside_probe_and_random():

@@ -13,6 +13,7 @@ from sklearn.metrics import (
 
 from mmx.config import METRIC_KEYS
 from mmx.metrics import (
+    auprc_difference_interval,
     classification_metrics,
     label_changes,
     random_baseline,
@@ -53,6 +54,27 @@ def test_perfect_scores_give_one_and_random_is_near_prevalence():
     rand = random_baseline(y, GENRES, seed=3)
     assert rand["auprc_micro"] == pytest.approx(y.mean(), abs=0.05)
     assert rand == random_baseline(y, GENRES, seed=3)  # seeded
+
+
+def test_auprc_difference_interval_is_the_paired_bootstrap():
+    """Against a naive reference: the same resamples, each scored by ``classification_metrics``."""
+    rng = np.random.default_rng(3)
+    y = (rng.random((25, 6)) < 0.3).astype(int)
+    a, b = y * 0.5 + rng.random((25, 6)), rng.random((25, 6))
+    draws = np.random.default_rng(7)
+    diffs = []
+    for _ in range(200):
+        rows = draws.integers(25, size=25)
+        if y[rows].any():
+            diffs.append(classification_metrics(y[rows], a[rows], GENRES)["auprc_weighted"]
+                         - classification_metrics(y[rows], b[rows], GENRES)["auprc_weighted"])
+    want = np.quantile(diffs, [0.05, 0.95])
+    assert auprc_difference_interval(y, a, b, level=0.9, n_boot=200, seed=7) == pytest.approx(tuple(want))
+    assert auprc_difference_interval(y, a, a) == (0.0, 0.0)  # the same scores: no difference on any resample
+    low, high = auprc_difference_interval(y, y + 0.1 * rng.random((25, 6)), 1 - y)  # perfect against reversed
+    assert 0 < low <= high
+    with pytest.raises(ValueError, match="level"):
+        auprc_difference_interval(y, a, b, level=1.0)
 
 
 def test_shape_errors():
