@@ -225,7 +225,8 @@ def network_labels(store: FeatureStore, truth: dict, work: Path, folds: int, epo
 
     def scored(cut: float, probs) -> dict:
         cfg = replace(LabelCheckConfig(), max_quality=cut, network_max_quality=cut)
-        issues = sorted((f for f in label_findings(coll, cfg, probs) if f.kind == "label to review"), key=lambda f: -f.score)
+        found, _ = label_findings(coll, cfg, probs)
+        issues = sorted((f for f in found if f.kind == "label to review"), key=lambda f: -f.score)
         ranked = [(f.trailers[0], f.genre) for f in issues]  # most certain first, as `mmx check` lists them
         return {**precision_recall(set(ranked), planted), "precision_at_planted": precision_at_planted(ranked, planted)}
 
