@@ -52,7 +52,8 @@ class LabelCheckConfig:
     network_max_quality: float = 0.2  # the same for a cross-fitted network's probabilities (``OutOfFold``): trained
     # with weighted BCE (positive weights), it lifts every positive's probability; on tests/test_health.py's planted
     # store (tiny network, 3 folds) the two lowest label qualities are planted flips at 0.15 and 0.16 and the clean
-    # positives start at 0.23, so 0.1 reported none (one small case: measure before trusting it on a collection)
+    # positives start at 0.23, so 0.1 reported none; on three planted 600-trailer collections (bench/health.py
+    # --network-folds 3) 0.2 gives precision 0.10 / recall 0.47, 0.1 gives 0.17 / 0.34 (the probe at 0.1: 0.11 / 0.53)
     # the probe's grid reaches weaker regularisation than mmx.probe's default: on the hard demo's 30 components C ≤ 1
     # shrank every probability towards the prior (AP 0.81, none of 8 planted wrong labels under max_quality);
     # up to 100: AP 0.87, 3 of 8 found among 7 flagged, still none on the clean demo
