@@ -92,6 +92,30 @@ def test_tables_equal_the_ablation_metrics_and_the_papers_numbers(full, inputs):
     assert [r["val_silhouette"] for r in silhouette] == [h["val_silhouette"] for h in history]
 
 
+def test_findings_hold_only_when_the_paired_interval_clears_zero(full, inputs):
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    from mmx.ablation import read_scores
+
+    results = json.loads((inputs / "abl" / "results.json").read_text())
+    variants = json.loads((inputs / "abl" / "ablation.json").read_text())["variants"]
+    [row] = [r for r in json.loads((full / "tables" / "findings.json").read_text()) if "gating" in r["finding"]]
+    a, b = (read_scores(inputs / "abl" / variants[v]["run"] / "scores.npz") for v in ("gating", "naive-concat"))
+    rng, diffs = np.random.default_rng(0), []  # the same resamples as mmx.metrics.auprc_difference_interval
+    for _ in range(1000):
+        rows = rng.integers(len(a["labels"]), size=len(a["labels"]))
+        keep = a["labels"][rows].sum(0) > 0
+        if keep.any():
+            y = a["labels"][rows][:, keep]
+            diffs.append(average_precision_score(y, a["probs"][rows][:, keep], average="weighted")
+                         - average_precision_score(y, b["probs"][rows][:, keep], average="weighted"))
+    low, high = np.quantile(diffs, [0.025, 0.975])
+    diff = results["gating"]["auprc_weighted"] - results["naive-concat"]["auprc_weighted"]
+    assert f"{diff:+.3f} (95 % {low:+.3f} … {high:+.3f})" in row["evidence"]
+    assert row["holds"] == ("yes" if low > 0 else "no" if high < 0 else "within noise")
+
+
 def test_retrieval_examples_rank_by_cosine_and_exclude_the_query(full):
     rows = json.loads((full / "tables" / "retrieval.json").read_text())
     queries = {r["query"] for r in rows}

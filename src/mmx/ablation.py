@@ -38,7 +38,7 @@ from mmx.config import RunConfig, config_from_dict, config_to_dict, merge, recip
 from mmx.data.store import FeatureStore
 from mmx.errors import TrainError
 from mmx.inference import predict_ids
-from mmx.metrics import classification_metrics, random_baseline
+from mmx.metrics import auprc_difference_interval, classification_metrics, random_baseline
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run, RunDir
 from mmx.train.coarse import prepare_run_info, train
@@ -267,6 +267,24 @@ def load_ablation(out: str | Path) -> dict:
             raise TrainError(f"{out / f} is missing; run `mmx ablate --store STORE --out {out}` first")
     table = json.loads((out / TABLE_FILE).read_text())
     return {**table, "results": json.loads((out / RESULTS_FILE).read_text())}
+
+
+def paired_difference(out: str | Path, ablation: dict, a: str, b: str, level: float = 0.95) -> dict | None:
+    """Variant ``a``'s AUPRC_w minus variant ``b``'s on the same trailers, with the paired bootstrap interval of
+    that difference over those trailers (``mmx.metrics.auprc_difference_interval``): ``{"difference", "low",
+    "high", "n"}``. None when either variant was not run or its scores are not on the same trailers."""
+    runs = [ablation["variants"].get(v, {}).get("run") for v in (a, b)]
+    if any(run is None or v not in ablation["results"] for v, run in zip((a, b), runs)):
+        return None
+    paths = [Path(out) / run / SCORES_FILE for run in runs]
+    if not all(p.exists() for p in paths):
+        return None
+    sa, sb = (read_scores(p) for p in paths)
+    if sa["ids"] != sb["ids"] or sa["genres"] != sb["genres"]:
+        return None
+    low, high = auprc_difference_interval(sa["labels"], sa["probs"], sb["probs"], level)
+    diff = ablation["results"][a]["auprc_weighted"] - ablation["results"][b]["auprc_weighted"]
+    return {"difference": diff, "low": low, "high": high, "n": len(sa["ids"])}
 
 
 def parse_expert_names(pairs: list[str], base: dict[str, str] | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmx.ablation import SCORES_FILE, read_scores
+from mmx.ablation import SCORES_FILE, paired_difference, read_scores
 from mmx.health import Finding, run_collection
 from mmx.health.report import check
 from mmx.inference import evaluate_run, label_suggestions
@@ -390,8 +390,12 @@ def _suggestions_html(suggestions: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------- findings
-def paper_findings(ablation: dict, metric: str = "auprc_weighted") -> list[dict]:
-    """The paper's qualitative findings checked on an ablation: which hold here, by ``metric``."""
+def paper_findings(ablation: dict, metric: str = "auprc_weighted", out: Path | None = None) -> list[dict]:
+    """The paper's qualitative findings checked on an ablation: which hold here, by ``metric``.
+
+    With the ablation's folder ``out`` (its variants' test scores) each AUPRC_w comparison also gets the paired
+    bootstrap interval of its difference over the test trailers: a finding holds ("yes") only when every interval
+    lies above zero, fails ("no") when one lies below, and is "within noise" otherwise."""
     res, variants = ablation["results"], ablation["variants"]
 
     def score(name: str) -> float | None:
@@ -399,10 +403,17 @@ def paper_findings(ablation: dict, metric: str = "auprc_weighted") -> list[dict]
 
     def check(claim: str, better: str, others: list[str]) -> dict:
         s, o = score(better), [score(n) for n in others]
-        known = s is not None and all(x is not None for x in o)
-        holds = known and all(s > x for x in o)
-        shown = ", ".join(f"{variants[n]['label']} {score(n):.3f}" for n in [better] + others if score(n) is not None)
-        return {"finding": claim, "holds": None if not known else bool(holds), "evidence": shown or "not run"}
+        if s is None or any(x is None for x in o):
+            return {"finding": claim, "holds": "not run", "evidence": "not run"}
+        shown = ", ".join(f"{variants[n]['label']} {score(n):.3f}" for n in [better] + others)
+        pairs = [paired_difference(out, ablation, better, n) for n in others] if out and metric == "auprc_weighted" else []
+        if not pairs or any(p is None for p in pairs):
+            return {"finding": claim, "holds": "yes" if all(s > x for x in o) else "no", "evidence": shown}
+        spans = "; ".join(f"− {variants[n]['label']} {p['difference']:+.3f} (95 % {p['low']:+.3f} … {p['high']:+.3f})"
+                          for n, p in zip(others, pairs))
+        holds = ("yes" if all(p["low"] > 0 for p in pairs) else "no" if any(p["high"] < 0 for p in pairs)
+                 else "within noise")
+        return {"finding": claim, "holds": holds, "evidence": f"{shown}; {spans}"}
 
     singles = ["image", "motion", "scene", "audio"]
     return [
@@ -418,11 +429,12 @@ def findings(inputs: ReportInputs) -> Section:
     if inputs.ablation is None:
         return Section("findings", title, missing=(
             f"no ablation: run `mmx ablate --store STORE --out {inputs.ablation_dir or 'ABL'}` and pass --ablation"))
-    rows = [{**r, "holds": {True: "yes", False: "no", None: "not run"}[r["holds"]]} for r in paper_findings(inputs.ablation)]
+    rows = paper_findings(inputs.ablation, out=inputs.ablation_dir)
     n = {r["n"] for r in inputs.ablation["results"].values() if "n" in r}
     rest = f" of {', '.join(map(str, sorted(n)))} trailers" if n else ""
-    return Section("findings", title, f"Compared by AUPRC_w on the {inputs.ablation['split']} split{rest}; "
-                   "with few trailers a difference of a few hundredths is noise.", tables={"findings": rows})
+    return Section("findings", title, f"Compared by AUPRC_w on the {inputs.ablation['split']} split{rest}, with the "
+                   "95 % paired bootstrap interval of each difference over those trailers (one training seed): a "
+                   "finding holds only when its intervals lie above zero.", tables={"findings": rows})
 
 
 # ---------------------------------------------------------------------------- collection health

@@ -279,20 +279,16 @@ def ablation_widths(model: ModelConfig) -> dict[str, int]:
 
 def fusion_lines(folder: Path, done: dict) -> list[str]:
     """Gating against naive concatenation on the same test trailers, with how far resampling them moves it."""
-    from mmx.ablation import SCORES_FILE, read_scores
-    from mmx.metrics import auprc_difference_interval
+    from mmx.ablation import paired_difference
 
-    runs = {name: done["variants"].get(name, {}).get("run") for name in ("gating", "naive-concat")}
-    if any(run is None or name not in done["results"] for name, run in runs.items()):
+    pair = paired_difference(folder, done, "gating", "naive-concat")
+    if pair is None:
         return []
-    gating, concat = (read_scores(folder / runs[name] / SCORES_FILE) for name in ("gating", "naive-concat"))
-    diff = done["results"]["gating"]["auprc_weighted"] - done["results"]["naive-concat"]["auprc_weighted"]
-    low, high = auprc_difference_interval(gating["labels"], gating["probs"], concat["probs"])
+    diff, low, high = pair["difference"], pair["low"], pair["high"]
     reading = ("gating ahead beyond this split's noise" if low > 0 else
                "concatenation ahead beyond this split's noise" if high < 0 else
                "within this split's noise: it cannot tell the two apart")
-    n = len(gating["ids"])
-    return [f"gating − naive concat {diff:+.3f} AUPRC_w on the same {n} trailers, one training seed; "
+    return [f"gating − naive concat {diff:+.3f} AUPRC_w on the same {pair['n']} trailers, one training seed; "
             f"resampling those trailers gives {low:+.3f} … {high:+.3f} (95 %): {reading}"]
 
 
