@@ -267,9 +267,18 @@ def health_lines(run, planted: Path) -> list[str]:
         "wrong labels": {(w["trailer_id"], g) for w in truth["wrong_labels"] for g in (w["given"], w["missing"])},
         "broken audio": set(truth["audio"]["silent"] + truth["audio"]["none"]) & set(coll.ids),
     }
-    return lines + ["planted → found: " + "; ".join(
-        f"{k} {len(found[k] & wanted[k])} of {len(wanted[k])} (and {len(found[k] - wanted[k])} not planted)"
-        for k in wanted)]
+    with open(planted.parent / "labels.csv", newline="") as f:
+        generated = {row["trailer_id"] for row in csv.DictReader(f)}  # not the unlabelled real sample videos
+
+    trailers_of = {"duplicates": lambda pair: pair, "wrong labels": lambda tg: tg[:1], "broken audio": lambda t: (t,)}
+
+    def line(k: str) -> str:
+        mine = {x for x in found[k] if set(trailers_of[k](x)) <= generated}
+        other = len(found[k] - mine)
+        text = f"{k} {len(mine & wanted[k])} of {len(wanted[k])} (and {len(mine - wanted[k])} not planted"
+        return text + (f"; {other} on the real sample videos, as they are)" if other else ")")
+
+    return lines + ["planted → found: " + "; ".join(line(k) for k in wanted)]
 
 
 def ablation_widths(model: ModelConfig) -> dict[str, int]:
