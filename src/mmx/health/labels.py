@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
 from mmx.errors import MmxError
 from mmx.genres import PLACEHOLDERS
@@ -59,9 +58,6 @@ class LabelCheckConfig:
     # up to 100: AP 0.87, 3 of 8 found among 7 flagged, still none on the clean demo
     probe: ProbeConfig = field(default_factory=lambda: ProbeConfig(C=[0.1, 1.0, 10.0, 100.0], scalings=["standard"],
                                                                    max_iter=500))
-    threads: int = 1  # BLAS threads of the probe's fits: its L-BFGS steps multiply thin (N × ≤ 128) matrices, where
-    # a second thread only waits: on 2 busy cores the 7,594 real trailers' label check took 79 s with 2, 5 s with 1
-    # (as `mmx serve` runs every request)
 
 
 @dataclass
@@ -183,10 +179,9 @@ def fit_probe(ids: list[str], features: Callable[[], np.ndarray], y: np.ndarray,
     flagged = np.zeros(y.shape, dtype=bool)
     for c, j in kept.items():
         probs[:, c], quality[:, c], flagged[:, c] = previous.probs[:, j], previous.quality[:, j], previous.flagged[:, j]
-    with threadpool_limits(cfg.threads, user_api="blas"):
-        setting = previous.setting if previous is not None else tuned_setting(x, y, fold, genres, cfg)
-        if todo:
-            probs[:, todo] = fold_probs(x, y[:, todo], fold, setting, cfg)
+    setting = previous.setting if previous is not None else tuned_setting(x, y, fold, genres, cfg)
+    if todo:
+        probs[:, todo] = fold_probs(x, y[:, todo], fold, setting, cfg)
     if todo:
         quality[:, todo], flagged[:, todo] = label_scores(y[:, todo], probs[:, todo])
     return ProbeFit(list(ids), x, fold, setting, list(genres), y, probs, quality, flagged, [genres[c] for c in todo])
