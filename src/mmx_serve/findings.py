@@ -1,6 +1,6 @@
 """The collection's health in the explorer: ``mmx check``'s findings as badges on the trailers they concern.
 
-``mmx.health.report.check`` over 10,000 trailers takes about two minutes, so no request waits for it:
+``mmx.health.report.check`` over 10,000 trailers takes about a minute on 2 cores, so no request waits for it:
 the first ``GET /api/findings…`` starts it on a thread and answers ``status: "computing"``. Its
 result is kept for one *state* of the run — the main space's snapshot (a new one when a trailer is
 ingested, as the map's cache in ``Explorer.map``) and the number of review decisions — and the
