@@ -67,7 +67,16 @@ class SlowColour(MeanColour):
         return super().embed_frames(frames)
 
 
-FAKES = [MeanColour, MeanFlow, Loudness, SlowColour]
+class DeadDecoder(MeanColour):
+    """A decoder that gives zeros whatever the frames (a dead picture decoder)."""
+
+    name = "fake_dead"
+
+    def embed_frames(self, frames: np.ndarray) -> np.ndarray:
+        return np.zeros(self.dim, np.float32)
+
+
+FAKES = [MeanColour, MeanFlow, Loudness, SlowColour, DeadDecoder]
 
 
 def register_fakes() -> None:

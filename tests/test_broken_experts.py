@@ -17,7 +17,6 @@ from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.demo.videos import VideoCorpusConfig, generate_videos, write_video
-from mmx.experts import EXPERTS, Expert
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.run import COARSE, Run, RunInfo
 from mmx.train.coarse import masked_line, prepare_run_info
@@ -25,25 +24,6 @@ from mmx_cli.main import main
 
 register_fakes()
 SPLITS = ["train"] * 8 + ["val", "test"]
-
-
-class DeadDecoder(Expert):
-    """A decoder that gives zeros whatever the frames (a dead picture decoder)."""
-
-    name = "fake_dead"
-    modality = "rgb"
-    dim = 3
-    fps = 4.0
-    min_frames = 1
-    max_frames = 4
-    size = 16
-
-    def embed_frames(self, frames: np.ndarray) -> np.ndarray:
-        return np.zeros(self.dim, np.float32)
-
-
-if DeadDecoder.name not in EXPERTS:
-    EXPERTS.register(DeadDecoder.name)(DeadDecoder)
 
 
 def planted(n: int = 12) -> dict[str, dict]:
