@@ -4,16 +4,18 @@ Starts ``mmx serve --run RUN --users FILE`` on a free loopback port, with a thro
 holding one reviewer whose bearer token every client sends (or uses ``--url`` of a server already
 running on loopback, with ``--token``), warms it up, then runs ``--clients`` clients for
 ``--seconds`` seconds, or until ``--max-requests`` requests were sent, whichever comes first.
-Each client picks trailers at random and cycles ``GET /api/search?id=…&k=10``,
-``GET /api/trailers/{id}`` and, with ``--reviews``, ``POST /api/reviews`` (a ``reject``, which
-leaves labels as they are but is journalled in RUN/reviews.jsonl: give a copy of a run).
-Latencies are measured per request (client side, so they include queueing in the server).
+Each client picks trailers at random and, for each request, an endpoint by ``--mix`` (default: 60 %
+``GET /api/search?id=…&k=10``, 30 % ``GET /api/trailers/{id}``, and with ``--reviews`` 10 % ``POST
+/api/reviews``, a ``reject``, which leaves labels as they are but is journalled in RUN/reviews.jsonl:
+give a copy of a run). The server runs as deployed: accounts on, every body bounded, header and body
+time-outs, ``--workers`` processes. Latencies are measured per request (client side, so they include
+queueing in the server).
 
 ``--kill`` checks durability instead: review writes from every client, ``kill -9`` of the server
 after ``--seconds``, a restart, and every acknowledged decision looked for in the journal (each
 client reviews its own trailers, so the answer's last decision is the one it made).
 
-    python bench/serve.py --run RUN [--clients 16] [--seconds 30] [--reviews] [--max-requests 100000]
+    python bench/serve.py --run RUN [--clients 16] [--seconds 30] [--reviews] [--workers N] [--max-requests 100000]
     python bench/serve.py --run RUN_COPY --kill [--clients 16] [--seconds 5]
 
 The last line of the output is JSON: requests, errors, requests per second, p50/p99 in ms (all
@@ -43,6 +45,7 @@ import numpy as np
 from mmx.labels import ReviewJournal
 from mmx.users import Users
 from mmx_cli.commands.serve import is_loopback
+from mmx_serve.server import ServerConfig
 
 ENDPOINTS = {
     "search": lambda tid: ("GET", f"/api/search?id={quote(tid, safe='')}&k=10", None),
@@ -58,8 +61,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: str, port: int, timeout: float, users: Path, token: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mmx_cli.main", "serve", "--run", run, "--port", str(port), "--users", str(users)]
+def start_server(run: str, port: int, timeout: float, users: Path, token: str, workers: int = 1) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mmx_cli.main", "serve", "--run", run, "--port", str(port), "--users", str(users),
+           "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -75,14 +79,13 @@ def start_server(run: str, port: int, timeout: float, users: Path, token: str) -
     sys.exit(f"mmx serve did not answer on port {port} within {timeout:.0f} s")
 
 
-async def client(http: httpx.AsyncClient, ids: list[str], names: list[str], seed: int, stop: float,
+async def client(http: httpx.AsyncClient, ids: list[str], mix: dict[str, float], seed: int, stop: float,
                  budget: list[int], out: dict[str, list[float]], errors: list[str], acked: list[tuple] | None) -> None:
     rng = random.Random(seed)
-    i = seed
+    names, weights = list(mix), list(mix.values())
     while time.perf_counter() < stop and budget[0] > 0:
         budget[0] -= 1
-        name = names[i % len(names)]
-        i += 1
+        name = rng.choices(names, weights)[0]
         method, url, body = ENDPOINTS[name](rng.choice(ids))
         t = time.perf_counter()
         try:
@@ -108,7 +111,7 @@ def summary(latencies: list[float]) -> dict:
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2)}
 
 
-async def load(url: str, token: str, clients: int, seconds: float, max_requests: int, names: list[str],
+async def load(url: str, token: str, clients: int, seconds: float, max_requests: int, mix: dict[str, float],
                acked: list[tuple] | None = None) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
@@ -118,17 +121,18 @@ async def load(url: str, token: str, clients: int, seconds: float, max_requests:
         ids = (await http.get("/api/map")).json()["ids"]  # also computes the map if it is not cached
         for tid in ids[:20]:  # warm-up: imports, first model call
             await http.get(ENDPOINTS["detail"](tid)[1])
-        out: dict[str, list[float]] = {name: [] for name in names}
+        out: dict[str, list[float]] = {name: [] for name in mix}
         errors: list[str] = []
         budget = [max_requests]
         start = time.perf_counter()
         stop = start + seconds
         own = (lambda s: ids[s::clients]) if acked is not None else (lambda s: ids)  # --kill: each its own trailers
-        await asyncio.gather(*(client(http, own(s), names, s, stop, budget, out, errors, acked) for s in range(clients)))
+        await asyncio.gather(*(client(http, own(s), mix, s, stop, budget, out, errors, acked) for s in range(clients)))
         wall = time.perf_counter() - start
     every = [x for v in out.values() for x in v]
     return {
         "run": health["run"], "kind": health["kind"], "trailers": health["trailers"], "clients": clients,
+        "mix": mix, "search": health["index"],  # None: exact search
         "seconds": round(wall, 2), "errors": len(errors), "error_kinds": sorted(set(errors))[:10],
         "requests_per_s": round((len(every) + len(errors)) / wall, 1),
         **summary(every), "endpoints": {name: summary(v) for name, v in out.items()},
@@ -144,7 +148,7 @@ def kill_during_writes(run: str, port: int, users: Path, token: str, clients: in
     url = f"http://127.0.0.1:{port}"
 
     async def writes_then_kill() -> None:
-        task = asyncio.create_task(load(url, token, clients, 3600, 10**9, ["review"], acked))
+        task = asyncio.create_task(load(url, token, clients, 3600, 10**9, {"review": 1.0}, acked))
         await asyncio.sleep(seconds)
         proc.send_signal(signal.SIGKILL)  # mid-write: some requests are answered, some cut
         await asyncio.sleep(0.5)  # answers already on their way are read
@@ -179,11 +183,18 @@ def main() -> None:
     p.add_argument("--start-timeout", type=float, default=600, help="seconds to wait for the server to start")
     p.add_argument("--token", help="with --url: a reviewer's bearer token")
     p.add_argument("--reviews", action="store_true", help="add review writes (rejects) to the mix (journalled)")
+    p.add_argument("--mix", default="search=60,detail=30,review=10",
+                   help="share of each request kind (default search=60,detail=30,review=10; review only with --reviews)")
+    p.add_argument("--workers", type=int, default=1, help="with --run: server worker processes (default 1)")
     p.add_argument("--kill", action="store_true", help="with --run: kill -9 during review writes, then check the journal")
     args = p.parse_args()
     if not (1 <= args.clients <= 500 and 0 < args.seconds <= 300 and args.max_requests > 0):
         sys.exit("--clients must be 1..500, --seconds 0..300 and --max-requests > 0")
-    names = ["search", "detail"] + (["review"] if args.reviews else [])
+    mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
+    if set(mix) - set(ENDPOINTS):
+        sys.exit(f"--mix names {', '.join(sorted(set(mix) - set(ENDPOINTS)))}; the kinds are {', '.join(ENDPOINTS)}")
+    if not args.reviews:
+        mix.pop("review", None)
     with tempfile.TemporaryDirectory(prefix="mmx-bench-serve-") as tmp:
         proc = None
         if args.run:
@@ -196,14 +207,18 @@ def main() -> None:
                 print(json.dumps(kill_during_writes(args.run, port, users, token, args.clients, args.seconds,
                                                     args.start_timeout)))
                 return
-            proc = start_server(args.run, port, args.start_timeout, users, token)
+            proc = start_server(args.run, port, args.start_timeout, users, token, args.workers)
             url = f"http://127.0.0.1:{port}"
         else:
             url, token = args.url.rstrip("/"), args.token or ""
             if not is_loopback(urlsplit(url).hostname or ""):
                 sys.exit(f"{url} is not a loopback address; this load test only runs against this machine")
         try:
-            result = asyncio.run(load(url, token, args.clients, args.seconds, args.max_requests, names))
+            result = asyncio.run(load(url, token, args.clients, args.seconds, args.max_requests, mix))
+            defaults = ServerConfig()  # what `mmx serve` runs with: accounts on, every body bounded, time-outs
+            result["server"] = {"workers": args.workers, "accounts": True, "body_limits": True,
+                                "header_timeout_s": defaults.header_timeout,
+                                "body_timeout_s": defaults.body_timeout} if args.run else "given by --url"
         finally:
             if proc is not None:
                 proc.terminate()

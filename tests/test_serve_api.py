@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -207,13 +208,34 @@ def test_bad_uploads_store_nothing(model_client, model_run, tmp_path):
 
 @pytest.mark.parametrize("path, status", [
     ("../outside.mp4", 403), ("sub/../../outside.mp4", 403), ("/etc/passwd", 403),
-    ("escape.mp4", 403), ("missing.mp4", 404),
+    ("escape.mp4", 403), ("missing.mp4", 404), ("loop.mp4", 422), ("a\0b.mp4", 422), ("a" * 300 + ".mp4", 422),
 ])
 def test_paths_outside_media_root_are_forbidden(model_client, media, path, status):
     (media.parent / "outside.mp4").write_bytes((media / "new film.mp4").read_bytes())
     (media / "escape.mp4").symlink_to(media.parent / "outside.mp4")  # a link out of the media root
+    (media / "loop.mp4").symlink_to(media / "loop.mp4")  # a link to itself
     r = model_client.post("/api/ingest", data={"path": path})
     assert r.status_code == status, r.text
+    assert r.headers["x-content-type-options"] == "nosniff"  # answered by the app, not a 500 from outside it
+
+
+def test_ingest_refuses_genres_outside_the_vocabulary_and_oversized_chunked_uploads(model_client, model_run):
+    before = entries(model_run)
+    r = model_client.post("/api/ingest", data={"path": "new film.mp4", "genres": "Action|Western"})
+    assert r.status_code == 422 and "'Western' are not among this run's genres" in r.text
+    chunks = (b"\0" * 2**16 for _ in range(32))  # 2 MiB without a Content-Length (chunked), over the 1 MiB limit
+    big = model_client.post("/api/ingest", content=chunks,
+                            headers={"content-type": "multipart/form-data; boundary=x"})
+    assert big.status_code == 413 and "nothing was stored" in big.json()["detail"]
+    assert entries(model_run) == before
+
+
+def test_a_failure_is_answered_500_with_the_security_headers(emb_run, monkeypatch):
+    app = create_app(emb_run)
+    monkeypatch.setattr(app.state.explorer, "health", lambda: 1 / 0)
+    r = TestClient(app, raise_server_exceptions=False).get("/api/health")
+    assert r.status_code == 500 and "log has the details" in r.json()["detail"]
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'none'" in r.headers["content-security-policy"]
 
 
 def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_run, media):
@@ -238,6 +260,17 @@ def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_
     assert "new film" in emb.ids and emb.ids == sorted(emb.ids)
     hits = fresh.get("/api/search", params={"id": "new film", "k": 10}).json()["results"]
     assert [h["trailer_id"] for h in hits] == [h["trailer_id"] for h in body["neighbours"]]
+
+
+def test_a_trailer_another_process_added_shows_within_a_second(model_run, media):
+    """Two apps of one run are two server processes (their own memory): what one ingests, the other shows."""
+    one, other = TestClient(create_app(model_run.root, media)), TestClient(create_app(model_run.root, media))
+    count = other.get("/api/map").json()["count"]
+    assert one.post("/api/ingest", data={"path": "new film.mp4", "trailer_id": "seen elsewhere"}).status_code == 200
+    time.sleep(1.1)  # Explorer.sync looks at the run's files once a second at most
+    assert other.get("/api/map").json()["count"] == count + 1
+    assert other.get("/api/trailers/seen elsewhere").status_code == 200
+    assert other.post("/api/ingest", data={"path": "new film.mp4", "trailer_id": "seen elsewhere"}).status_code == 409
 
 
 def test_concurrent_uploads_do_not_corrupt_the_store(model_run, tmp_path):

@@ -25,7 +25,7 @@ from mmx.errors import MissingExtra, MmxError
 EXTRAS = {
     "av": "extract", "cv2": "extract", "scenedetect": "extract", "timm": "extract", "torchvision": "extract",
     "PIL": "extract", "fastapi": "serve", "starlette": "serve", "pydantic": "serve", "uvicorn": "serve",
-    "multipart": "serve", "httpx": "serve",
+    "multipart": "serve", "httpx": "serve", "fastapi_offline": "serve",
     "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
     "zarr": "data", "numcodecs": "data", "pyarrow": "data", "datasets": "data",
     "cleanlab": "health",

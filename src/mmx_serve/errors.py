@@ -109,7 +109,7 @@ WHY = {
     404: "an unknown trailer (the message suggests close ids) or user, or a scene, picture or file it does not have",
     409: "the run cannot do this (imported embeddings have no network, store or scenes), or the request "
          "conflicts with what is there (a trailer id or user name already present, a review that does not apply)",
-    413: "an upload over --max-upload-mb",
+    413: "a request body larger than the route accepts (an upload over --max-upload-mb; a few KiB elsewhere)",
     415: "an upload that is not a video",
     416: "a byte range outside the file",
     429: "too many login attempts from one address, or ingests by one user; Retry-After says when to try again",

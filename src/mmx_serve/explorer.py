@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
+from mmx.artifacts import EMBEDDINGS, SCENES
 from mmx.labels import ReviewJournal, conflicts
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
@@ -28,6 +30,7 @@ class Explorer:
         self.findings = Findings(self.collection, self.journal, recheck_delay=cfg.recheck_delay)
         self._map_cache: dict[str, tuple[object, bytes]] = {}  # space → (snapshot, encoded answer)
         self._map_lock = threading.Lock()
+        self._on_disk, self._looked = self._disk_state(), time.monotonic()  # what ``sync`` compares
 
     # ------------------------------------------------------------------ facts
     @property
@@ -134,6 +137,26 @@ class Explorer:
         return self.review(trailer_id)
 
     # ------------------------------------------------------------------ new trailers
-    def add_store_trailer(self, trailer_id: str) -> None:
-        self.collection.add_store_trailer(trailer_id)
-        self.scenes.add(trailer_id)
+    def joined(self, trailer_id: str) -> None:
+        """A trailer this process ingested joined the collection (``Ingestor``): its scenes too."""
+        self.scenes.reload()
+        self._on_disk = self._disk_state()
+
+    def _disk_state(self) -> tuple:
+        """(inode, mtime) of the files trailers join through: every space's embeddings, and the scene vectors."""
+        files = [s.run.root / EMBEDDINGS for s in self.spaces.values()] + [self.collection.run.root / SCENES]
+        stats = [f.stat() if f.exists() else None for f in files]
+        return tuple(None if st is None else (st.st_ino, st.st_mtime_ns) for st in stats)
+
+    def sync(self, every: float = 1.0) -> None:
+        """Reread the run when another process (a second worker, another server, ``mmx add``) added trailers to it
+        on disk; looked at once every ``every`` seconds at most (a FastAPI dependency of every guarded route)."""
+        now = time.monotonic()
+        if now - self._looked < every:
+            return
+        self._looked = now
+        state = self._disk_state()
+        if state != self._on_disk:
+            self._on_disk = state
+            self.collection.reload()
+            self.scenes.reload()

@@ -23,6 +23,7 @@ from mmx.data.importer import LabelRow, Problem
 from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
 from mmx.extract.batch import VIDEO_SUFFIXES, Job, relabel
 from mmx.extract.decode import probe
+from mmx.genres import normalize_genre
 from mmx_serve.errors import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
 from mmx_serve.state import Collection
 
@@ -31,19 +32,37 @@ TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")
 
 
 def resolve_media_path(media_root: Path | None, given: str) -> Path:
-    """The file ``given`` names under ``media_root``; 403 for ``..``, outside paths and link escapes."""
+    """The file ``given`` names under ``media_root``; 403 for ``..``, outside paths and link escapes, 404 for no
+    such file, 422 for a path no file can have (a NUL byte, a name too long, a loop of links)."""
     if media_root is None:
         raise Forbidden("this server was started without --media-root, so it reads no paths; upload the video")
+    if "\0" in given:
+        raise BadField("`path` contains a NUL byte; give a file's path under --media-root", "path")
     if ".." in Path(given).parts:
         raise Forbidden(f"path {given!r} contains '..'; give a path inside --media-root")
     root = media_root.resolve()
     candidate = Path(given) if Path(given).is_absolute() else root / given
-    resolved = candidate.resolve()  # follows links: a link pointing outside is caught below
+    try:
+        resolved = candidate.resolve()  # follows links: a link pointing outside is caught below
+        is_file = resolved.is_file()
+    except (OSError, RuntimeError) as e:  # a name too long for the file system, a loop of links
+        raise BadField(f"path {given!r} names no readable file ({type(e).__name__}: {e}); give a file's path under "
+                       "--media-root", "path") from None
     if not resolved.is_relative_to(root):
         raise Forbidden(f"path {given!r} is outside --media-root")
-    if not resolved.is_file():
+    if not is_file:
         raise MissingFile(f"no file {given!r} under --media-root")
     return resolved
+
+
+def known_genres(given: list[str], vocabulary: list[str]) -> list[str]:
+    """``given`` in the run's spelling ("Science Fiction" → "Sci-Fi"); 422 naming any genre outside ``vocabulary``."""
+    genres = [normalize_genre(g) for g in given]
+    unknown = [g for g in genres if g not in vocabulary]
+    if unknown:
+        raise BadField(f"genre(s) {', '.join(map(repr, unknown))} are not among this run's genres "
+                       f"({', '.join(vocabulary)})", "genres")
+    return genres
 
 
 def check_video(path: Path, name: str) -> None:
@@ -59,9 +78,11 @@ def check_video(path: Path, name: str) -> None:
 class Ingestor:
     """Adds videos to a collection whose run has a store and a network."""
 
-    def __init__(self, collection: Collection, on_added: Callable[[str], None] | None = None):
+    def __init__(self, collection: Collection, on_added: Callable[[str], None] | None = None,
+                 sync: Callable[[float], None] | None = None):
         self.collection = collection
         self.on_added = on_added  # called with the new trailer's id once it joined the collection (its scenes)
+        self.sync = sync  # rereads what other processes added to the run (``Explorer.sync``; argument: max age)
         self._lock = threading.Lock()
 
     def refuse_unless_possible(self) -> None:
@@ -86,11 +107,14 @@ class Ingestor:
         if not TRAILER_ID.fullmatch(tid):
             raise BadField(f"trailer id {tid!r} must be letters, digits and ' _.,&()!#-' (at most 128)",
                            "trailer_id")
+        genres = known_genres(genres or [], self.collection.vocabulary)
         check_video(video, name)
         with self._exclusive():
+            if self.sync is not None:
+                self.sync(0)  # another worker or server of the run may have added it since this one looked
             if tid in self.collection.main.snapshot.emb.position:
                 raise AlreadyPresent(f"trailer {tid!r} is already in the collection; give another trailer_id")
-            warnings = self._extract(video, name, tid, title, year, genres or [])
+            warnings = self._extract(video, name, tid, title, year, genres)
             self.collection.add_store_trailer(tid)
             if self.on_added is not None:
                 self.on_added(tid)

@@ -1,10 +1,12 @@
-"""``BodyLimit``: request bodies over the server's upload limit are refused before a handler reads them;
-``CheckFirst``: who may send them is checked before that; ``SecurityHeaders`` on every answer."""
+"""Every request is bounded before the app reads it: ``RequestLimits`` checks who may send a body to a route
+(before a byte of it is read) and how large it may be (413 by Content-Length, or as soon as a chunked body
+grows past it); ``SecurityHeaders`` on every answer, a 500 included."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,70 +15,82 @@ from mmx.errors import MmxError
 from mmx_serve.errors import status_of
 
 
-class CheckFirst:
-    """Runs ``check`` (raising an ``MmxError`` to refuse) on POSTs to ``path`` before their body is read."""
+@dataclass(frozen=True)
+class BodyRule:
+    """What one route accepts as a request body."""
 
-    def __init__(self, app: ASGIApp, path: str, check: Callable[[Request], None]):
-        self.app, self.path, self.check = app, path, check
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "POST":
-            try:
-                self.check(Request(scope))
-            except MmxError as e:
-                status = status_of(e)
-                if status is None:
-                    raise
-                await _send_json(send, status, str(e), getattr(e, "headers", None))
-                return
-        await self.app(scope, receive, send)
+    limit: int  # bytes: a larger body is refused with 413 before it is parsed
+    role: str | None = None  # with accounts on, who may send it, checked from the headers before the body is read
+    counts: str | None = None  # the per-user rate limit an attempt counts towards, before the body is read
 
 
-class BodyTooLarge(Exception):
-    pass
+class RequestLimits:
+    """Applies ``rules[(method, path)]`` (else ``default``, for routes that read no body) to every request:
+    ``check(request, rule)`` raises an ``MmxError`` to refuse a sender before its body is read; then a body over
+    the limit is answered 413 — by its Content-Length, or, for a chunked body, once it outgrows the limit (what
+    the app answered by then is dropped: it saw only part of the body)."""
 
-
-class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes on ``path`` (by Content-Length, else while reading)."""
-
-    def __init__(self, app: ASGIApp, path: str, limit: int):
-        self.app, self.path, self.limit = app, path, limit
+    def __init__(self, app: ASGIApp, rules: dict[tuple[str, str], BodyRule], default: BodyRule,
+                 check: Callable[[Request, BodyRule], object]):
+        self.app, self.rules, self.default, self.check = app, rules, default, check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit():
-            await _send_json(send, 400, "Content-Length is not a number")
+        rule = self.rules.get((scope["method"], scope["path"]), self.default)
+        refusal = self._refusal(scope, rule)
+        if refusal is not None:
+            await _send_json(send, *refusal)
             return
-        if int(length) > self.limit:
-            await _send_json(send, 413, self._message())
-            return
-        received = 0
-        started = False
+        too_large, started = False, False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal too_large, received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
-                raise BodyTooLarge
+            if received > rule.limit:
+                too_large = True
+                return {"type": "http.disconnect"}  # the app stops reading; its answer is replaced below
             return message
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if too_large:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        received = 0
         try:
             await self.app(scope, limited, tracking)
-        except BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, self._message())
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await _send_json(send, 413, _too_large(rule.limit))
 
-    def _message(self) -> str:
-        return f"upload is larger than the server's limit of {self.limit // 2**20} MiB; nothing was stored"
+    def _refusal(self, scope: Scope, rule: BodyRule) -> tuple[int, str, dict[str, str] | None] | None:
+        """(status, message, headers) when the sender or the announced size is refused; None to go on."""
+        if rule.role is not None:
+            try:
+                self.check(Request(scope), rule)
+            except MmxError as e:
+                status = status_of(e)
+                if status is None:
+                    raise
+                return status, str(e), getattr(e, "headers", None)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and not length.isdigit():
+            return 400, "Content-Length is not a number", None
+        if length is not None and int(length) > rule.limit:
+            return 413, _too_large(rule.limit), None
+        return None
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB" if limit >= 2**10 else f"{limit} bytes"
+    return f"the request body is larger than this route accepts ({size}); nothing was stored"
 
 
 async def _send_json(send: Send, status: int, detail: str, extra: dict[str, str] | None = None) -> None:
@@ -98,8 +112,9 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
 
 
 class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` to every answer, and a Content-Security-Policy to all but the API docs
-    page (``docs``, which loads Swagger UI from its CDN)."""
+    """Adds ``SECURITY_HEADERS`` and a Content-Security-Policy (the page's, or the API's under ``/api/`` but for
+    the API docs page ``docs``, which is a page) to every answer — also to a 500, which it answers itself
+    (Starlette's own comes from outside every middleware, without them)."""
 
     def __init__(self, app: ASGIApp, docs: str):
         self.app, self.docs = app, docs
@@ -109,12 +124,19 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        csp = None if path == self.docs else (API_CSP if path.startswith("/api/") else PAGE_CSP).encode()
+        csp = (API_CSP if path.startswith("/api/") and path != self.docs else PAGE_CSP).encode()
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
-                                      *([(b"content-security-policy", csp)] if csp else [])]
+                started = True
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, (b"content-security-policy", csp)]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            if not started:
+                await _send_json(with_headers, 500, "the server failed on this request; its log has the details")
+            raise

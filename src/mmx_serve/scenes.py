@@ -82,8 +82,8 @@ class Scenes:
             if self._snapshot is None:
                 self._snapshot = (compute_scenes(self.model_run, reporter), load_scene_index(self.run.root))
 
-    def add(self, trailer_id: str) -> None:
-        """A trailer joined the run on disk (``mmx.add`` updated its scenes): reread the scene set and index."""
+    def reload(self) -> None:
+        """Trailers joined the run on disk (``mmx.add`` updated its scenes): reread the scene set and index."""
         if self.model_run is None or scenes_problem(self.model_run) is not None:
             return
         with self._lock:

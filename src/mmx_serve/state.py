@@ -233,8 +233,12 @@ class Collection:
     # ------------------------------------------------------------------ new trailers
     def add_store_trailer(self, trailer_id: str) -> None:
         """A trailer that joined the run on disk (``mmx.add``: store, embeddings, index, map) joins every space."""
+        self.reload([trailer_id])
+
+    def reload(self, changed: list[str] | None = None) -> None:
+        """Reread every space after trailers joined the run on disk; forget the details of ``changed`` (None: all)."""
         for space in self.spaces.values():
             space.reload()
         with self._details_lock:
-            self._details.pop(trailer_id, None)
-
+            for tid in list(self._details) if changed is None else changed:
+                self._details.pop(tid, None)

@@ -157,7 +157,10 @@ def label_scores(y: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     from cleanlab.multilabel_classification.rank import get_label_quality_scores_per_class
 
     labels = [list(np.flatnonzero(row)) for row in y]
-    return get_label_quality_scores_per_class(labels, probs), find_multilabel_issues_per_class(labels, probs)
+    # n_jobs=1: cleanlab's default forks a worker pool, which inside `mmx serve` inherited the server's listening
+    # socket and signal handlers and never ended (the port outlived the server); one process is as fast here
+    return (get_label_quality_scores_per_class(labels, probs),
+            find_multilabel_issues_per_class(labels, probs, n_jobs=1))
 
 
 def fit_probe(ids: list[str], features: Callable[[], np.ndarray], y: np.ndarray, genres: list[str],

@@ -31,8 +31,6 @@ def router(api: Api) -> APIRouter:
         genres: Annotated[str, Form(max_length=1000)] = "",
     ) -> dict:
         labels = [g.strip() for g in genres.split("|") if g.strip()]
-        if who.name is not None:
-            api.auth.ingests.hit(who.name)  # every attempt counts
         ingestor.refuse_unless_possible()
         if (file is None) == (path is None):
             raise BadField("send exactly one of `file` (a video upload) or `path` (under --media-root)")

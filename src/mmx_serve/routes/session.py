@@ -1,12 +1,13 @@
-"""Login: a token becomes a session cookie for the page; who is logged in; logout."""
+"""Login: a token becomes a session cookie for the page; who is logged in; logout. Open to all: the session
+cookie is read from the request, not declared as a credential these routes need (they need none)."""
 
 import math
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from mmx_serve.auth import COOKIE, cookie_scheme
+from mmx_serve.auth import COOKIE
 from mmx_serve.errors import NotAvailable, error_responses
 from mmx_serve.routes.api import Api
 
@@ -22,12 +23,12 @@ def router(api: Api) -> APIRouter:
     auth = api.auth
 
     @r.get("/api/session")
-    def session(session_id: str | None = Depends(cookie_scheme)) -> JSONResponse:
-        """Whether this server has accounts, and who this browser is logged in as (with its CSRF token)."""
-        s = auth.session(session_id) if auth.on else None
-        user = auth.users.all().get(s.user) if s is not None else None
-        body = {"accounts": auth.on, "user": None if user is None else {"name": user.name, "role": user.role},
-                "csrf": s.csrf if user is not None else None}
+    def session(request: Request) -> JSONResponse:
+        """Whether this server has accounts, and who this browser is logged in as (with its CSRF token); nobody
+        once the session's user was removed, given a new token or expired (as every other route says)."""
+        found = auth.session_user(request.cookies.get(COOKIE)) if auth.on else None
+        body = {"accounts": auth.on, "user": None if found is None else {"name": found[1].name, "role": found[1].role},
+                "csrf": None if found is None else found[0].csrf}
         return JSONResponse(body, headers=NO_STORE)
 
     @r.post("/api/login", responses=error_responses(400, 401, 409, 429))
@@ -35,17 +36,17 @@ def router(api: Api) -> APIRouter:
         """A session cookie (HttpOnly, SameSite=Strict) for the token's user; the answer carries the CSRF token."""
         if not auth.on:
             raise NotAvailable("this server has no accounts (no users file), so there is nothing to log in to")
-        session_id, s = auth.login(body.token, request.client.host if request.client else "")
-        answer = JSONResponse({"accounts": True, "user": {"name": s.user, "role": auth.users.all()[s.user].role},
+        session_id, s, user = auth.login(body.token, request.client.host if request.client else "")
+        answer = JSONResponse({"accounts": True, "user": {"name": user.name, "role": user.role},
                                "csrf": s.csrf}, headers=NO_STORE)
         answer.set_cookie(COOKIE, session_id, max_age=math.ceil(auth.cfg.session_hours * 3600), path="/", httponly=True,
                           samesite="strict", secure=auth.cfg.secure_cookie)
         return answer
 
     @r.post("/api/logout")
-    def logout(session_id: str | None = Depends(cookie_scheme)) -> JSONResponse:
+    def logout(request: Request) -> JSONResponse:
         """Ends this browser's session (if any) and clears its cookie."""
-        auth.logout(session_id)
+        auth.logout(request.cookies.get(COOKIE))
         answer = JSONResponse({"accounts": auth.on, "user": None, "csrf": None}, headers=NO_STORE)
         answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=auth.cfg.secure_cookie)
         return answer

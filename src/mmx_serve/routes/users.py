@@ -16,11 +16,12 @@ UserName = Annotated[str, Path(pattern=NAME.pattern, max_length=64, description=
 class NewUser(BaseModel):
     name: str = Field(pattern=f"^{NAME.pattern}$", max_length=64, description="letters, digits and _.@-")
     role: Literal[ROLES]  # type: ignore[valid-type]
-    days: float | None = Field(90, gt=0, le=36500, description="days until the token expires (null: never)")
+    days: float | None = Field(90, gt=0, le=36500, strict=True,  # strict: `true` is not 1 day
+                               description="days until the token expires (null: never)")
 
 
 def router(api: Api) -> APIRouter:
-    r = APIRouter(responses=error_responses(401, 403, 409))
+    r = APIRouter(responses=error_responses(409))
     auth, admin = api.auth, api.auth.need("admin")
 
     def accounts_on() -> None:
