@@ -262,6 +262,33 @@ def test_kill_9_frees_the_port_at_once_and_leaves_no_process(server):
     assert port_is_free(server.port) and not any(alive(c) for c in children)
 
 
+GUARDED_FORK = """
+import os, sys, threading, time
+from mmx_serve.server import bind, guard_forks
+sock = bind("127.0.0.1", 0)
+sock.listen()
+guard_forks([sock])
+r, w = os.pipe()
+def forker():  # as a library's pool forks from a request thread
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, b"closed" if sock.fileno() == -1 else b"open")
+        time.sleep(60)  # outlives the thread that forked it, unless it dies with it
+        os._exit(0)
+    print(pid, os.read(r, 10).decode(), flush=True)  # the child is past its fork hook: the thread may end
+thread = threading.Thread(target=forker)
+thread.start()
+thread.join()
+time.sleep(1)
+"""
+
+
+def test_a_child_forked_inside_the_server_drops_its_port_and_dies_with_its_thread():
+    done = subprocess.run([sys.executable, "-c", GUARDED_FORK], capture_output=True, text=True, timeout=60)
+    pid, state = done.stdout.split()
+    assert state == "closed" and not alive(int(pid)), done.stderr
+
+
 def test_sessions_and_rate_limits_are_shared_through_one_file(tmp_path):
     """Two stores of one file (as two processes hold them): a session made by one is seen and ended by the other;
     the rate limit counts the events of both."""
