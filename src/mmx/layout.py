@@ -6,6 +6,9 @@ it in ``RUN/layout.npz`` (keyed by a digest of the vectors), so the explorer and
 the same run show the same map; a trailer added later (an ingested video) is placed at the mean
 position of its nearest neighbours on the existing map, so the map never moves under the user's
 eyes.
+
+For the explorer, ``map_spacing`` says how much room each trailer has on the map (its pictures are
+sized from it) and ``genre_regions`` names the map's regions by their dominant genres.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class LayoutConfig:
     seed: int = 0  # the same embeddings always get the same map
     threads: int = -1  # t-SNE threads for large collections (-1: all cores)
     small: int = 2000  # collections below this size are mapped on one thread (faster than waking a pool)
+    regions: int = 12  # most regions of the map named by their genres (k-means of the positions; √(N/2) of N)
+    region_share: float = 0.3  # a genre names a region when at least this share of its trailers carry it
 
 
 def tsne_layout(vectors: np.ndarray, cfg: LayoutConfig = LayoutConfig()) -> np.ndarray:
@@ -106,3 +111,63 @@ def write_layout(run: Run, emb: EmbeddingSet, xy: np.ndarray) -> None:
     np.savez(buf, trailer_id=np.asarray(emb.ids, dtype=str), xy=np.asarray(xy, np.float32),
              digest=np.asarray(vectors_digest(emb)))
     atomic_write(run.root / LAYOUT_FILE, buf.getvalue())
+
+
+# ---------------------------------------------------------------------------- reading the map
+def map_spacing(xy: np.ndarray) -> float:
+    """The median distance from a trailer to its nearest other one on the map (in the map's units)."""
+    from scipy.spatial import cKDTree
+
+    xy = np.asarray(xy, np.float64)
+    if len(xy) < 2:
+        return 1.0
+    d = cKDTree(xy).query(xy, k=2)[0][:, 1]  # (N,) distance to the nearest other point
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1.0
+
+
+@dataclass(frozen=True)
+class Region:
+    x: float  # where its label goes: the median position of its trailers
+    y: float
+    n: int  # trailers in it
+    genres: list[str]  # its dominant genres, the most telling first
+
+
+def genre_regions(xy: np.ndarray, genres: list[list[str]], cfg: LayoutConfig = LayoutConfig()) -> list[Region]:
+    """The map cut into regions (k-means of the positions) and each named by its dominant genres.
+
+    A genre names a region when at least ``cfg.region_share`` of its trailers carry it and it is more
+    common there than in the whole collection; the genres are ranked by share × log(share / overall
+    share) (the most telling first, at most two). A region where no genre qualifies is named by its
+    most common one.
+    """
+    from sklearn.cluster import KMeans
+
+    n = len(xy)
+    vocab = sorted({g for gs in genres for g in gs})
+    if n == 0 or not vocab:
+        return []
+    k = max(1, min(cfg.regions, round(np.sqrt(n / 2))))
+    if k == 1:
+        cut = np.zeros(n, np.int64)
+    else:
+        cut = KMeans(k, n_init=3, random_state=cfg.seed).fit_predict(np.asarray(xy, np.float64))
+    column = {g: j for j, g in enumerate(vocab)}
+    y = np.zeros((n, len(vocab)), np.float64)  # (N, G) labels
+    for i, gs in enumerate(genres):
+        y[i, [column[g] for g in gs]] = 1
+    overall = y.mean(axis=0)  # (G,)
+    out = []
+    for c in range(k):
+        members = np.nonzero(cut == c)[0]
+        if not len(members):
+            continue
+        share = y[members].mean(axis=0)  # (G,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(share > 0, share * np.log(share / overall), -np.inf)
+        ranked = [j for j in np.argsort(-score) if share[j] >= cfg.region_share and score[j] > 0][:2]
+        named = ranked or [int(np.argmax(share))]
+        x, yy = np.median(np.asarray(xy)[members], axis=0)
+        out.append(Region(float(x), float(yy), len(members), [vocab[j] for j in named]))
+    return out
