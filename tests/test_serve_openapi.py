@@ -34,7 +34,7 @@ def test_the_document_declares_the_security_schemes(api_schema):
 def test_every_answer_matches_the_document(api_schema):
     api_schema, auth = api_schema
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 19
+    assert len(operations) == 20
     for op in operations:
         @given(case=op.as_strategy())
         @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -41,8 +41,8 @@ def router(api: Api) -> APIRouter:
     def atlas(
         level: Annotated[int, Query(ge=0, le=16, description="0: the smallest tiles")] = 0,
         sheet: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        v: Annotated[str | None, Query(max_length=40, description="the sheet's version (/api/map): when it is "
-                                                                    "the current one, the answer is cached for good")] = None,
+        v: Annotated[str | None, Query(max_length=40, description="the sheet's version (/api/map): when it is the "
+                                       "current one, the answer may be cached for good")] = None,
     ) -> Response:
         data, version = explorer.atlas_sheet(level, sheet)
         cache = "max-age=31536000, immutable" if v == version else "no-cache"
