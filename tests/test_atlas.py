@@ -207,3 +207,24 @@ def test_regions_are_named_by_the_genres_that_set_them_apart():
     # a few trailers: about √(N/2) regions; one genre everywhere still names them
     assert len(genre_regions(np.array(xy[:8]), [["Drama"]] * 8)) == 2
     assert all(r.genres == ["Drama"] for r in genre_regions(np.array(xy[:8]), [["Drama"]] * 8))
+
+
+def test_landscape_turns_the_map_without_changing_it():
+    from mmx.layout import landscape
+
+    rng = np.random.default_rng(3)
+    angle = 1.1
+    tall = rng.normal(size=(200, 2)) * [1, 5] @ np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = landscape(tall)
+    def distances(p):
+        return np.sqrt(((p[:, None] - p[None]) ** 2).sum(-1))
+
+    def signed_area(p):  # of the triangle of the first three points: its sign says the handedness
+        (ax, ay), (bx, by) = p[1] - p[0], p[2] - p[0]
+        return ax * by - ay * bx
+
+    assert np.abs(distances(turned) - distances(tall)).max() < 1e-9 * np.abs(tall).max()  # the same map, moved
+    cov = np.cov(turned.T)
+    assert cov[0, 0] > 20 * cov[1, 1] and abs(cov[0, 1]) < 1e-9 * cov[0, 0]  # its long axis along x
+    assert np.sign(signed_area(turned)) == np.sign(signed_area(tall))  # turned, not mirrored
+    assert (turned[:, 0] ** 3).sum() >= 0 and np.allclose(landscape(turned), turned)  # one way to turn it

@@ -1,7 +1,8 @@
 """The 2-D map of a run's trailers: one t-SNE layout, shared by the explorer and the report's Fig. 1.
 
 ``tsne_layout`` is PCA to ``pca_dims`` components of the L2-normalised embeddings, then t-SNE
-with cosine distance, seeded. ``map_layout`` computes the map of a run's embeddings once and keeps
+with cosine distance, seeded, turned so that its longest extent runs along x (``landscape``: a t-SNE
+map has no orientation of its own, and screens and figures are wider than tall). ``map_layout`` computes the map of a run's embeddings once and keeps
 it in ``RUN/layout.npz`` (keyed by a digest of the vectors), so the explorer and the report of
 the same run show the same map; a trailer added later (an ingested video) is placed at the mean
 position of its nearest neighbours on the existing map, so the map never moves under the user's
@@ -54,7 +55,19 @@ def tsne_layout(vectors: np.ndarray, cfg: LayoutConfig = LayoutConfig()) -> np.n
     x = PCA(dims, random_state=cfg.seed).fit_transform(x) if dims < x.shape[1] else x  # (N, dims)
     tsne = TSNE(2, perplexity=min(cfg.perplexity, (n - 1) / 3), init="pca", metric="cosine", random_state=cfg.seed)
     with threadpool_limits(1 if n < cfg.small else (None if cfg.threads < 0 else cfg.threads)):
-        return tsne.fit_transform(x).astype(np.float32)  # (N, 2)
+        return landscape(tsne.fit_transform(x)).astype(np.float32)  # (N, 2)
+
+
+def landscape(xy: np.ndarray) -> np.ndarray:
+    """(N, 2) points turned about their mean so that their principal axis runs along x (a rotation: distances
+    and handedness kept; x points the way the third moment of the points along it is ≥ 0)."""
+    centred = np.asarray(xy, np.float64) - np.mean(xy, axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)  # (2, 2) rows: principal axes, longest first
+    if ((centred @ axes[0]) ** 3).sum() < 0:
+        axes[0] = -axes[0]
+    if np.linalg.det(axes) < 0:  # a rotation, not a mirror image
+        axes[1] = -axes[1]
+    return centred @ axes.T
 
 
 def vectors_digest(emb: EmbeddingSet) -> str:
@@ -128,8 +141,9 @@ def map_spacing(xy: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Region:
-    x: float  # where its label goes: the median position of its trailers
+    x: float  # the median position of its trailers
     y: float
+    top: float  # the top of the region (90th percentile of its trailers' y): its label goes above, not over them
     n: int  # trailers in it
     genres: list[str]  # its dominant genres, the most telling first
 
@@ -168,6 +182,8 @@ def genre_regions(xy: np.ndarray, genres: list[list[str]], cfg: LayoutConfig = L
             score = np.where(share > 0, share * np.log(share / overall), -np.inf)
         ranked = [j for j in np.argsort(-score) if share[j] >= cfg.region_share and score[j] > 0][:2]
         named = ranked or [int(np.argmax(share))]
-        x, yy = np.median(np.asarray(xy)[members], axis=0)
-        out.append(Region(float(x), float(yy), len(members), [vocab[j] for j in named]))
+        at = np.asarray(xy, np.float64)[members]  # (n, 2)
+        x, middle = np.median(at, axis=0)
+        out.append(Region(float(x), float(middle), float(np.percentile(at[:, 1], 90)), len(members),
+                          [vocab[j] for j in named]))
     return out

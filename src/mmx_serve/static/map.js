@@ -10,11 +10,11 @@ const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4
   "#7f7fff", "#ff7f7f", "#7fffbf", "#c0c0c0", "#ff69b4"];
 const NO_GENRE = "#8a8a8a";
 const DIM = "#3a3b42";
-const PICTURE_ROOM = 1.6;  // a picture is this many times the median distance between map neighbours wide
+const PICTURE_ROOM = 1.6;  // a picture is this many times as wide as the room each trailer has (map.room)
 const PICTURE_MIN = 6;     // narrowest picture (CSS px): 100,000 trailers make a mosaic, not dust
 const PICTURE_MAX = 320;   // widest picture (CSS px)
 const FRAME_FROM = 28;     // pictures at least this wide (device px) are framed in their genre colour
-const DOT_ROOM = 0.35;     // a dot's radius, as a share of the median distance between map neighbours
+const DOT_ROOM = 0.25;     // a dot's radius, as a share of the room each trailer has
 const DOT_MIN = 2.2, DOT_MAX = 7;  // CSS px
 const REGION_ZOOM = 3;     // region names show below this zoom
 const SHEETS_KEPT = 24;    // decoded sheets of the larger levels kept (the smallest level's are all kept)
@@ -34,6 +34,7 @@ const state = {
   view: { scale: 1, dx: 0, dy: 0 },  // screen = base * scale + d
   base: null,         // Float32Array [x0, y0, x1, y1, ...] in CSS pixels at scale 1
   fit: null,          // map units → CSS px at scale 1: { s, ox, oy, x0, y1 }
+  room: 1,            // the room each trailer has on the map (map units): pictures and dots are sized from it
   cssW: 0, cssH: 0,   // the canvas in CSS px
   atlas: null,        // the sheets of the run's atlas: levels, and per level each sheet's pixels once loaded
   miniImage: null,    // the minimap's points (made again when the map, filters or colours change)
@@ -71,8 +72,12 @@ function resize() {
   for (let i = 0; i < x.length; i++) {
     if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
   }
+  // the room each trailer has (map units): between the distance to its nearest neighbour (median) and its
+  // share of the map's area, so that clustered maps still show pictures and spread ones do not drown them
+  const spacing = state.map.spacing, area = Math.max((x1 - x0) * (y1 - y0), spacing * spacing * x.length);
+  state.room = Math.sqrt(spacing * Math.sqrt(area / x.length));
   // room at the edges for half a picture (or a dot), so every trailer is whole on screen when fitted
-  const pad = Math.min(PICTURE_MAX / 2, Math.max(20, 0.5 * edgeRoom(rect.width, rect.height, x1 - x0, y1 - y0)));
+  const pad = Math.max(20, 0.5 * edgeRoom(rect.width, rect.height, x1 - x0, y1 - y0));
   const s = Math.max(1e-9, Math.min((rect.width - 2 * pad) / (x1 - x0 || 1), (rect.height - 2 * pad) / (y1 - y0 || 1)));
   const ox = (rect.width - s * (x1 - x0)) / 2, oy = (rect.height - s * (y1 - y0)) / 2;
   state.fit = { s, ox, oy, x0, y1 };
@@ -88,7 +93,7 @@ function resize() {
 function edgeRoom(w, h, spanX, spanY) {
   // the picture width at scale 1 for a canvas of w × h (the fit scale depends on the padding, which depends on it)
   const s = Math.min(w / (spanX || 1), h / (spanY || 1));
-  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * state.map.spacing * s));
+  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * state.room * s));
 }
 
 function screen(i) {
@@ -115,14 +120,12 @@ function centreOn(i) {
 }
 
 function pictureWidth() {
-  // CSS px: from the map's density (the median distance between neighbours), growing as one zooms in
-  const room = state.map.spacing * state.fit.s * state.view.scale;
-  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * room));
+  // CSS px: from the map's density (the room each trailer has), growing as one zooms in
+  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * state.room * state.fit.s * state.view.scale));
 }
 
 function dotRadius() {
-  const room = state.map.spacing * state.fit.s * state.view.scale;
-  return Math.min(DOT_MAX, Math.max(DOT_MIN, DOT_ROOM * room));
+  return Math.min(DOT_MAX, Math.max(DOT_MIN, DOT_ROOM * state.room * state.fit.s * state.view.scale));
 }
 
 // ---------------------------------------------------------------- navigation
@@ -283,7 +286,7 @@ function paint() {
   ctx.putImageData(state.pixels, 0, 0);
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   for (const [i, colour] of [[state.hover, "#fff"], [state.selected, "#ffeb3b"]]) mark(i, colour, pw / ratio, ph / ratio, r / ratio);
-  canvas.dataset.regions = String(drawRegions());
+  canvas.dataset.regions = String(drawRegions(a ? ph / ratio : 2 * r / ratio));
   drawMinimap();
   canvas.dataset.thumbs = String(pictures);
   if (a) {
@@ -326,8 +329,9 @@ function mark(i, colour, w, h, r) {
   ctx.stroke();
 }
 
-function drawRegions() {
-  // zoomed out, each region of the map is named by its dominant genres (the largest regions first)
+function drawRegions(size) {
+  // zoomed out, each region of the map is named by its dominant genres, above its trailers (``size``: the
+  // height of a picture or dot), the largest regions first
   const regions = state.map.regions || [];
   if (state.view.scale >= REGION_ZOOM || regions.length < 2) return 0;
   const f = state.fit, { scale, dx, dy } = state.view;
@@ -336,7 +340,7 @@ function drawRegions() {
   ctx.textBaseline = "middle";
   const taken = [];
   for (const g of [...regions].sort((p, q) => q.n - p.n)) {
-    const x = (f.ox + f.s * (g.x - f.x0)) * scale + dx, y = (f.oy + f.s * (f.y1 - g.y)) * scale + dy;
+    const x = (f.ox + f.s * (g.x - f.x0)) * scale + dx, y = (f.oy + f.s * (f.y1 - g.top)) * scale + dy - size / 2 - 12;
     const text = g.genres.join(" · ");
     const w = ctx.measureText(text).width + 12, h = 20;
     const box = [x - w / 2, y - h / 2, w, h];
