@@ -14,7 +14,7 @@ from PIL import Image
 from helpers import embeddings_data, import_data
 from mmx.atlas import AtlasConfig, PackedPictures, hilbert_order, run_pictures, update_atlas, write_pictures
 from mmx.errors import ConfigError, InputError
-from mmx.layout import LayoutConfig, genre_regions, map_spacing
+from mmx.layout import LayoutConfig, genre_regions, map_room, map_spacing, spread
 from mmx.run import Run
 
 SMALL = AtlasConfig(tiles=(8, 24), sheet=48, aspect=4 / 3)  # level 0: 6 × 8 tiles a sheet; level 1: 2 × 2
@@ -189,6 +189,28 @@ def test_map_spacing_is_the_median_distance_to_the_nearest_other_trailer():
     np.fill_diagonal(d, np.inf)
     assert map_spacing(xy) == pytest.approx(np.median(d.min(axis=1)), rel=1e-9)
     assert map_spacing(np.zeros((1, 2))) == 1.0 and map_spacing(np.zeros((5, 2))) == 1.0  # nothing to measure
+
+
+def test_map_room_is_between_the_nearest_neighbour_and_the_share_of_the_map():
+    k, g = 20, 0.5
+    grid = np.stack(np.meshgrid(np.arange(k), np.arange(k)), -1).reshape(-1, 2) * g  # spacing g
+    assert map_room(grid) == pytest.approx(g, rel=1e-9)  # each point has a g × g cell (more than the box's share)
+    clustered = np.r_[grid * 0.01, grid * 0.01 + 100]  # two tight clusters far apart
+    spacing, share = 0.01 * g, np.sqrt(np.ptp(clustered, 0).prod() / len(clustered))
+    assert map_room(clustered) == pytest.approx(np.sqrt(spacing * share), rel=1e-9)
+    assert spacing < map_room(clustered) < share
+
+
+def test_spread_moves_trailers_apart_only_as_far_as_needed():
+    rng = np.random.default_rng(4)
+    xy = np.r_[rng.normal(size=(40, 2)) * 0.3, [[0.0, 0.0], [0.0, 0.0]], [[50.0, 50.0]]]  # a clump, a pair at one spot, a loner
+    out = spread(xy, 0.5)
+    d = np.sqrt(((out[:, None] - out[None]) ** 2).sum(-1)) + np.eye(len(out)) * 1e9
+    assert d.min() >= 0.5 * 0.98  # no two closer than asked (within 2 %: the rounds stop at 60)
+    assert np.array_equal(out[-1], xy[-1])  # the loner had room: it did not move
+    assert np.linalg.norm(out - xy, axis=1).max() < 3  # the clump grew to fit 42 points 0.5 apart, no further
+    assert np.array_equal(spread(xy, 0.5), out)  # the same every time
+    assert np.array_equal(spread(xy, 0), xy) and spread(xy[:1], 1.0).tolist() == xy[:1].tolist()
 
 
 def test_regions_are_named_by_the_genres_that_set_them_apart():

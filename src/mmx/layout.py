@@ -8,8 +8,9 @@ the same run show the same map; a trailer added later (an ingested video) is pla
 position of its nearest neighbours on the existing map, so the map never moves under the user's
 eyes.
 
-For the explorer, ``map_spacing`` says how much room each trailer has on the map (its pictures are
-sized from it) and ``genre_regions`` names the map's regions by their dominant genres.
+For the explorer, ``map_room`` says how much room each trailer has on the map (its picture is sized
+from it), ``spread`` moves trailers apart just enough that no picture hides another, and
+``genre_regions`` names the map's regions by their dominant genres.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class LayoutConfig:
     seed: int = 0  # the same embeddings always get the same map
     threads: int = -1  # t-SNE threads for large collections (-1: all cores)
     small: int = 2000  # collections below this size are mapped on one thread (faster than waking a pool)
+    picture_room: float = 1.4  # a trailer's picture on the explorer's map is this many times its room (map_room) wide
+    apart: float = 0.8  # pictures are moved apart until no two centres are closer than this share of a picture's width
+    apart_max: int = 50_000  # larger maps are not moved apart (100,000 trailers take ~10 s): their pictures overlap
     regions: int = 12  # most regions of the map named by their genres (k-means of the positions; √(N/2) of N)
     region_share: float = 0.3  # a genre names a region when at least this share of its trailers carry it
 
@@ -137,6 +141,46 @@ def map_spacing(xy: np.ndarray) -> float:
     d = cKDTree(xy).query(xy, k=2)[0][:, 1]  # (N,) distance to the nearest other point
     d = d[d > 0]
     return float(np.median(d)) if len(d) else 1.0
+
+
+def map_room(xy: np.ndarray) -> float:
+    """The room each trailer has on the map (in its units): the geometric mean of the distance to its nearest
+    neighbour (median: how close clustered trailers sit) and its share of the map's bounding box (√(area / N):
+    how much map there is), so that clustered maps still show pictures and spread ones are not drowned."""
+    xy = np.asarray(xy, np.float64)
+    spacing = map_spacing(xy)
+    if len(xy) < 2:
+        return spacing
+    span = np.ptp(xy, axis=0)
+    area = max(float(span[0] * span[1]), spacing * spacing * len(xy))
+    return float(np.sqrt(spacing * np.sqrt(area / len(xy))))
+
+
+def spread(xy: np.ndarray, distance: float, steps: int = 60) -> np.ndarray:
+    """(N, 2) positions moved apart until no two are closer than ``distance`` (or ``steps`` rounds): each
+    round, every pair closer than that is pushed apart along the line joining them, each by half of what is
+    missing (points at the same place part at angles set by their index). Points with room stay where they are."""
+    from scipy.spatial import cKDTree
+
+    p = np.array(xy, np.float64)
+    if len(p) < 2 or distance <= 0:
+        return p
+    for _ in range(steps):
+        pairs = cKDTree(p).query_pairs(distance * (1 - 1e-6), output_type="ndarray")  # (K, 2)
+        if not len(pairs):
+            break
+        a, b = pairs[:, 0], pairs[:, 1]
+        d = p[b] - p[a]  # (K, 2)
+        n = np.linalg.norm(d, axis=1)
+        angle = a * 2.39996  # the golden angle: coincident points part in different directions
+        unit = np.where(n[:, None] > 1e-12 * distance, d / np.maximum(n, 1e-300)[:, None],
+                        np.stack([np.cos(angle), np.sin(angle)], axis=1))
+        move = unit * ((distance - n) / 2)[:, None]
+        delta = np.zeros_like(p)
+        np.add.at(delta, a, -move)
+        np.add.at(delta, b, move)
+        p += delta
+    return p
 
 
 @dataclass(frozen=True)

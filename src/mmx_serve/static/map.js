@@ -10,7 +10,6 @@ const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4
   "#7f7fff", "#ff7f7f", "#7fffbf", "#c0c0c0", "#ff69b4"];
 const NO_GENRE = "#8a8a8a";
 const DIM = "#3a3b42";
-const PICTURE_ROOM = 1.6;  // a picture is this many times as wide as the room each trailer has (map.room)
 const PICTURE_MIN = 6;     // narrowest picture (CSS px): 100,000 trailers make a mosaic, not dust
 const PICTURE_MAX = 320;   // widest picture (CSS px)
 const FRAME_FROM = 28;     // pictures at least this wide (device px) are framed in their genre colour
@@ -34,7 +33,6 @@ const state = {
   view: { scale: 1, dx: 0, dy: 0 },  // screen = base * scale + d
   base: null,         // Float32Array [x0, y0, x1, y1, ...] in CSS pixels at scale 1
   fit: null,          // map units → CSS px at scale 1: { s, ox, oy, x0, y1 }
-  room: 1,            // the room each trailer has on the map (map units): pictures and dots are sized from it
   cssW: 0, cssH: 0,   // the canvas in CSS px
   atlas: null,        // the sheets of the run's atlas: levels, and per level each sheet's pixels once loaded
   miniImage: null,    // the minimap's points (made again when the map, filters or colours change)
@@ -72,10 +70,6 @@ function resize() {
   for (let i = 0; i < x.length; i++) {
     if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
   }
-  // the room each trailer has (map units): between the distance to its nearest neighbour (median) and its
-  // share of the map's area, so that clustered maps still show pictures and spread ones do not drown them
-  const spacing = state.map.spacing, area = Math.max((x1 - x0) * (y1 - y0), spacing * spacing * x.length);
-  state.room = Math.sqrt(spacing * Math.sqrt(area / x.length));
   // room at the edges for half a picture (or a dot), so every trailer is whole on screen when fitted
   const pad = Math.max(20, 0.5 * edgeRoom(rect.width, rect.height, x1 - x0, y1 - y0));
   const s = Math.max(1e-9, Math.min((rect.width - 2 * pad) / (x1 - x0 || 1), (rect.height - 2 * pad) / (y1 - y0 || 1)));
@@ -93,7 +87,7 @@ function resize() {
 function edgeRoom(w, h, spanX, spanY) {
   // the picture width at scale 1 for a canvas of w × h (the fit scale depends on the padding, which depends on it)
   const s = Math.min(w / (spanX || 1), h / (spanY || 1));
-  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * state.room * s));
+  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, state.map.picture * s, 2 * DOT_ROOM * state.map.room * s));
 }
 
 function screen(i) {
@@ -120,12 +114,12 @@ function centreOn(i) {
 }
 
 function pictureWidth() {
-  // CSS px: from the map's density (the room each trailer has), growing as one zooms in
-  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, PICTURE_ROOM * state.room * state.fit.s * state.view.scale));
+  // CSS px: the map's picture width (from the room each trailer has: mmx.layout.map_room), growing as one zooms in
+  return Math.min(PICTURE_MAX, Math.max(PICTURE_MIN, state.map.picture * state.fit.s * state.view.scale));
 }
 
 function dotRadius() {
-  return Math.min(DOT_MAX, Math.max(DOT_MIN, DOT_ROOM * state.room * state.fit.s * state.view.scale));
+  return Math.min(DOT_MAX, Math.max(DOT_MIN, DOT_ROOM * state.map.room * state.fit.s * state.view.scale));
 }
 
 // ---------------------------------------------------------------- navigation
@@ -253,35 +247,27 @@ function paint() {
   const plan = a ? levelPlan(pw, ph) : null;
   const top = plan ? plan.length - 1 : 0;
   const wanted = new Set();
-  const framed = pw >= FRAME_FROM, border = Math.max(1, Math.round(ratio));
+  const pic = { words, W, H, pw, ph, plan, top, wanted, framed: pw >= FRAME_FROM, border: Math.max(1, Math.round(ratio)),
+    none, packed, primary, tiles, sheets: a ? a.sheets : null };
   let pictures = 0;
   for (let pass = 0; pass < 2; pass++) {  // dimmed dots first, matching trailers on top
     for (let i = 0; i < n; i++) {
       if ((matched[i] === 1) !== (pass === 1)) continue;
       const sx = Math.round((base[2 * i] * scale + dx) * ratio), sy = Math.round((base[2 * i + 1] * scale + dy) * ratio);
       if (pass === 1 && plan && tiles[i] >= 0) {
-        const x0 = sx - (pw >> 1), y0 = sy - (ph >> 1);
-        if (x0 >= W || y0 >= H || x0 + pw <= 0 || y0 + ph <= 0) continue;
-        const slot = tiles[i];
-        let level = top, sheet = null;
-        for (; level >= 0; level--) {  // the sharpest tile at hand; the one wanted is fetched
-          const k = Math.floor(slot / plan[level].per), got = a.sheets[level][k];
-          if (typeof got === "object" && got !== null) { sheet = got; break; }
-          if (level === top && got === null) wanted.add(k);
-        }
-        if (sheet) {
-          const L = plan[level], p = slot % L.per;
-          blit(words, W, H, x0, y0, pw, ph, sheet, (p % L.cols) * L.tw, Math.floor(p / L.cols) * L.th, L.xmap, L.ymap);
-          if (framed) frameRect(words, W, H, x0, y0, pw, ph, border, primary[i] < 0 ? none : packed[primary[i]]);
-          pictures++;
-          continue;
-        }
+        if (i === state.hover || i === state.selected) continue;  // drawn last
+        const drawn = picture(i, sx, sy, pic);
+        if (drawn !== null) { pictures += drawn; continue; }
       }
       if (sx < margin || sy < margin || sx >= W - margin || sy >= H - margin) continue;
       const colour = pass === 0 ? dim : primary[i] < 0 ? none : packed[primary[i]];
       const at = sy * W + sx;
       for (let k = 0; k < disc.length; k++) words[at + disc[k]] = colour;
     }
+  }
+  for (const i of [state.selected, state.hover]) {  // on top of their neighbours
+    if (i < 0 || !plan || tiles[i] < 0) continue;
+    pictures += picture(i, Math.round((base[2 * i] * scale + dx) * ratio), Math.round((base[2 * i + 1] * scale + dy) * ratio), pic) || 0;
   }
   ctx.putImageData(state.pixels, 0, 0);
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -295,6 +281,24 @@ function paint() {
   }
   state.paintMs.push(performance.now() - t0);
   if (state.paintMs.length > 240) state.paintMs.shift();
+}
+
+function picture(i, sx, sy, p) {
+  // trailer i's picture centred at (sx, sy) (device px) from the sharpest tile at hand (the one wanted is
+  // fetched): 1 when drawn, 0 when off screen, null when no tile of it is loaded yet
+  const x0 = sx - (p.pw >> 1), y0 = sy - (p.ph >> 1);
+  if (x0 >= p.W || y0 >= p.H || x0 + p.pw <= 0 || y0 + p.ph <= 0) return 0;
+  const slot = p.tiles[i];
+  for (let level = p.top; level >= 0; level--) {
+    const L = p.plan[level], k = Math.floor(slot / L.per), sheet = p.sheets[level][k];
+    if (level === p.top && sheet === null) p.wanted.add(k);
+    if (typeof sheet !== "object" || sheet === null) continue;
+    const at = slot % L.per;
+    blit(p.words, p.W, p.H, x0, y0, p.pw, p.ph, sheet, (at % L.cols) * L.tw, Math.floor(at / L.cols) * L.th, L.xmap, L.ymap);
+    if (p.framed) frameRect(p.words, p.W, p.H, x0, y0, p.pw, p.ph, p.border, p.primary[i] < 0 ? p.none : p.packed[p.primary[i]]);
+    return 1;
+  }
+  return null;
 }
 
 function blit(words, W, H, x0, y0, w, h, sheet, tx, ty, xmap, ymap) {
