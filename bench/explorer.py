@@ -18,7 +18,8 @@ Measured, per size:
 * ``first_paint_ms`` — from navigation start until the map's first frame (dots, before any sheet came);
   ``pictures_paint_ms`` — until the first frame with every trailer drawn from the smallest level
   (``data-first-paint`` / ``data-pictures-paint``), for ``--repeats`` page loads;
-* ``atlas_bytes_loaded`` — bytes of the sheets the page fetched for its first view (Resource Timing);
+* ``atlas_bytes_loaded`` — bytes of the sheets the page fetched for its first view, by level (Resource Timing,
+  once nothing is loading: the smallest level at once, then the level as wide as the view's pictures);
 * ``picture_share`` — the share of the map's pixels drawn (not background) at the pictures' first paint;
 * ``pan`` / ``zoomed_pan`` — a drag of ``--pan-steps`` mouse moves: the page's own paint time per frame
   (``state.paintMs``) and the interval between animation frames, at fit and zoomed in 8×.
@@ -188,12 +189,16 @@ def page_load(browser, url: str) -> tuple[object, dict]:
     page.goto(url + "/")
     page.wait_for_selector("#map[data-pictures-paint]", timeout=300_000)
     canvas = page.locator("#map")
-    loaded = page.evaluate("() => performance.getEntriesByType('resource').filter(e => e.name.includes('/api/atlas'))"
-                           ".reduce((s, e) => s + e.encodedBodySize, 0)")
+    share = page.evaluate(SHARE)
+    # the first view's sharper sheets (as wide as its pictures) come after: bytes once nothing is loading
+    page.wait_for_function("state.atlas.loading === 0 && state.atlas.queue.length === 0", timeout=300_000)
+    loaded = page.evaluate("""() => { const out = {}; for (const e of performance.getEntriesByType('resource')) {
+        const m = /api\\/atlas\\?level=(\\d+)/.exec(e.name); if (m) out[m[1]] = (out[m[1]] || 0) + e.encodedBodySize; }
+        return out; }""")
     return ctx, {"first_paint_ms": float(canvas.get_attribute("data-first-paint")),
                  "pictures_paint_ms": float(canvas.get_attribute("data-pictures-paint")),
                  "atlas_bytes_loaded": loaded, "pictures_drawn": int(canvas.get_attribute("data-thumbs")),
-                 "picture_share": round(page.evaluate(SHARE), 3), "count": int(canvas.get_attribute("data-count"))}
+                 "picture_share": round(share, 3), "count": int(canvas.get_attribute("data-count"))}
 
 
 def measure(browser, n: int, frames: list[bytes], args: argparse.Namespace) -> dict:
@@ -216,7 +221,9 @@ def measure(browser, n: int, frames: list[bytes], args: argparse.Namespace) -> d
             result["first_paint_ms"] = [x["first_paint_ms"] for x in loads]
             result["pictures_paint_ms"] = [x["pictures_paint_ms"] for x in loads]
             result["pan"] = pan(page, args.pan_steps)
-            page.evaluate("() => zoomAt(state.cssW / 2, state.cssH / 2, 8)")
+            # zoomed in 8× on a trailer in the middle of the collection's slots (a crowded part of the map)
+            page.evaluate("() => { centreOn(state.map.tiles.indexOf(Math.floor(state.map.count / 2))); "
+                          "zoomAt(state.cssW / 2, state.cssH / 2, 8); }")
             page.wait_for_timeout(3000)  # the larger level's sheets of the view come
             result["zoomed_pictures_drawn"] = int(page.locator("#map").get_attribute("data-thumbs"))
             result["zoomed_pan"] = pan(page, args.pan_steps)

@@ -136,7 +136,7 @@ def test_atlas_settings_are_checked():
     with pytest.raises(ConfigError, match="fit a sheet"):
         AtlasConfig(tiles=(16, 2048), sheet=1024)
     with pytest.raises(ConfigError, match="eager"):
-        AtlasConfig(eager=4)
+        AtlasConfig(eager=5)
 
 
 # ---------------------------------------------------------------------------- order

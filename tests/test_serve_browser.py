@@ -269,7 +269,7 @@ def test_zoom_stays_at_the_pointer_fetches_sharper_tiles_and_fit_returns(browser
     assert int(page.locator("#map").get_attribute("data-regions")) == 0 and page.locator("#minimap").is_visible()
     # zoomed in on a trailer: its picture comes from a larger level of the atlas
     page.evaluate("() => { centreOn(0); zoomAt(state.cssW / 2, state.cssH / 2, 6 / state.view.scale); }")
-    page.wait_for_function("performance.getEntriesByType('resource').some(e => /api\\/atlas\\?level=2/.test(e.name))")
+    page.wait_for_function("performance.getEntriesByType('resource').some(e => /api\\/atlas\\?level=3/.test(e.name))")
     page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.mouse.down()
     page.mouse.move(box["x"] + 600, box["y"] + 400, steps=5)  # dragged far away

@@ -62,12 +62,13 @@ def test_map_gives_every_trailer_a_tile_of_its_middle_keyframe(client, scene_run
     store = Run.open(scene_run[0]).store
     m = client.get("/api/map").json()
     assert sorted(m["tiles"]) == list(range(len(ids)))  # every trailer has pictures: one slot each
-    level = m["atlas"]["levels"][1]
+    level = m["atlas"]["levels"][2]
     (w, h), cols, version = level["tile"], level["cols"], level["sheets"][0]
-    r = client.get("/api/atlas", params={"level": 1, "sheet": 0, "v": version})
+    assert (w, h) == (64, 48)
+    r = client.get("/api/atlas", params={"level": 2, "sheet": 0, "v": version})
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
     assert r.headers["cache-control"] == "max-age=31536000, immutable" and r.headers["x-content-type-options"] == "nosniff"
-    assert client.get("/api/atlas", params={"level": 1, "sheet": 0}).headers["cache-control"] == "no-cache"
+    assert client.get("/api/atlas", params={"level": 2, "sheet": 0}).headers["cache-control"] == "no-cache"
     sheet = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
     assert sheet.shape == (-(-len(ids) // cols) * h, min(cols, len(ids)) * w, 3)
     for t, slot in zip(m["ids"], m["tiles"]):
@@ -75,7 +76,7 @@ def test_map_gives_every_trailer_a_tile_of_its_middle_keyframe(client, scene_run
         row, col = divmod(slot, cols)
         tile = sheet[row * h + 2:(row + 1) * h - 2, col * w + 2:(col + 1) * w - 2]
         assert np.abs(tile.mean((0, 1)) - middle.mean((0, 1))).max() < 4, t  # of 255 (both JPEGs)
-    assert client.get("/api/atlas", params={"level": 1, "sheet": 1}).status_code == 404
+    assert client.get("/api/atlas", params={"level": 2, "sheet": 1}).status_code == 404
 
 
 def test_detail_has_a_scene_strip_with_one_keyframe_per_clip(client, scene_run, ids):

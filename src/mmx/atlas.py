@@ -5,7 +5,7 @@ run with a feature store (``StoreKeyframes``), or the picture given with importe
 (``mmx import-embeddings --pictures DIR``: ``PackedPictures``, kept in ``RUN/pictures.bin``).
 
 Each picture is cropped around its centre to ``AtlasConfig.aspect`` and shrunk to the tile of every
-**level** (16, 64 and 160 px wide by default); a level's tiles are packed row by row into JPEG
+**level** (8, 24, 64 and 160 px wide by default); a level's tiles are packed row by row into JPEG
 **sheets** of at most ``sheet`` px a side. Trailers take **slots** in the order of a Hilbert curve
 over the map (``hilbert_order``), so neighbours on the map share sheets and a zoomed-in view needs
 few of them. Slot ``s`` of level ``L`` is in sheet ``s // per_sheet``, at column ``p % cols`` and
@@ -41,7 +41,7 @@ GREY = (60, 60, 66)  # the tile of a picture that cannot be decoded
 
 @dataclass(frozen=True)
 class AtlasConfig:
-    tiles: tuple[int, ...] = (16, 64, 160)  # tile width (px) of each level, smallest first
+    tiles: tuple[int, ...] = (8, 24, 64, 160)  # tile width (px) of each level, smallest first
     aspect: float = 4 / 3  # tile width / height: each picture is cropped to it around its centre
     sheet: int = 1024  # most pixels a sheet has on a side
     quality: int = 85  # JPEG quality of the sheets

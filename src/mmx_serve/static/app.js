@@ -96,7 +96,7 @@ async function loadMap(space) {
   canvas.dataset.space = space;
   fillGenreSelect(map.genres);
   state.view = { scale: 1, dx: 0, dy: 0 };
-  loadAtlas(map.atlas);
+  loadAtlas(map.atlas, map.tiles);
   resize();
   applyFilters();
   $("status").hidden = true;

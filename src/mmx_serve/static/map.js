@@ -146,20 +146,42 @@ function draw() {
 }
 
 // ---------------------------------------------------------------- the atlas
-function loadAtlas(described) {
+function loadAtlas(described, tiles) {
   // the sheets of every level start unloaded; the smallest level is fetched at once, the others when seen
   state.atlas = described && described.count ? {
     aspect: described.aspect, levels: described.levels,
-    sheets: described.levels.map((lv) => new Array(lv.sheets.length).fill(null)),  // null, "loading", "failed" or pixels
+    status: described.levels.map((lv) => new Array(lv.sheets.length).fill(null)),  // null, "loading", "failed", "loaded"
+    loaded: described.levels.map((lv) => new Array(lv.sheets.length).fill(undefined)),  // each sheet's pixels
+    where: described.levels.map((lv) => placement(lv, tiles, described.count)),
     queue: [], loading: 0, kept: [], ready: false,
   } : null;
+  // drawn in slot order (a Hilbert curve over the map): neighbours on screen read neighbouring tiles, which is
+  // what keeps 100,000 pictures a frame in the processor's caches
+  const order = Int32Array.from(tiles.keys());
+  if (state.atlas) order.sort((i, j) => tiles[i] - tiles[j]);
+  state.order = order;
   if (state.atlas) state.atlas.levels[0].sheets.forEach((_, s) => request(0, s));
+}
+
+function placement(level, tiles, count) {
+  // per trailer (map order): its sheet of this level (-1: no picture) and where its tile starts in the sheet's words
+  const [tw, th] = level.tile, cols = level.cols, per = level.per_sheet;
+  const sheet = new Int32Array(tiles.length), offset = new Int32Array(tiles.length);
+  for (let i = 0; i < tiles.length; i++) {
+    const slot = tiles[i];
+    if (slot < 0) { sheet[i] = -1; continue; }
+    const s = Math.floor(slot / per), p = slot % per;
+    const width = Math.min(cols, count - s * per) * tw;  // a sheet with fewer tiles than a row is narrower
+    sheet[i] = s;
+    offset[i] = Math.floor(p / cols) * th * width + (p % cols) * tw;
+  }
+  return { sheet, offset };
 }
 
 function request(level, sheet) {
   const a = state.atlas;
-  if (a.sheets[level][sheet] !== null) return;
-  a.sheets[level][sheet] = "loading";
+  if (a.status[level][sheet] !== null) return;
+  a.status[level][sheet] = "loading";
   a.queue.push([level, sheet]);
   fetchSheets();
 }
@@ -171,10 +193,11 @@ function fetchSheets() {
     a.loading++;
     sheetPixels(level, sheet).then((pixels) => {
       if (state.atlas !== a) return;
-      a.sheets[level][sheet] = pixels;
+      a.loaded[level][sheet] = pixels;
+      a.status[level][sheet] = "loaded";
       if (level > 0) keep(a, level, sheet);
-      a.ready = a.sheets[0].every((s) => typeof s === "object" && s !== null);
-    }, () => { if (state.atlas === a) a.sheets[level][sheet] = "failed"; })
+      a.ready = a.status[0].every((s) => s === "loaded");
+    }, () => { if (state.atlas === a) a.status[level][sheet] = "failed"; })
       .finally(() => { a.loading--; if (state.atlas === a) { fetchSheets(); draw(); } });
   }
 }
@@ -196,18 +219,19 @@ function keep(a, level, sheet) {
   a.kept.push([level, sheet]);
   while (a.kept.length > SHEETS_KEPT) {
     const [l, s] = a.kept.shift();
-    a.sheets[l][s] = null;  // fetched again (from the browser's cache) when seen again
+    a.loaded[l][s] = undefined;  // fetched again (from the browser's cache) when seen again
+    a.status[l][s] = null;
   }
 }
 
 function levelPlan(pw, ph) {
-  // per level up to the one whose tiles are as wide as the pictures: tile size and where each picture pixel reads
+  // per level up to the one whose tiles are as wide as the pictures: where each picture pixel reads in a tile
   const a = state.atlas;
   let best = a.levels.findIndex((lv) => lv.tile[0] >= pw);
   if (best < 0) best = a.levels.length - 1;
-  return a.levels.slice(0, best + 1).map((lv) => {
+  return a.levels.slice(0, best + 1).map((lv, level) => {
     const [tw, th] = lv.tile;
-    return { tw, th, cols: lv.cols, per: lv.per_sheet,
+    return { loaded: a.loaded[level], status: a.status[level], sheet: a.where[level].sheet, offset: a.where[level].offset,
       xmap: Int32Array.from({ length: pw }, (_, j) => Math.min(tw - 1, Math.floor((j + 0.5) * tw / pw))),
       ymap: Int32Array.from({ length: ph }, (_, k) => Math.min(th - 1, Math.floor((k + 0.5) * th / ph))) };
   });
@@ -245,19 +269,20 @@ function paint() {
   const a = state.atlas;
   const pw = Math.max(1, Math.round(pictureWidth() * ratio)), ph = a ? Math.max(1, Math.round(pw / a.aspect)) : 0;
   const plan = a ? levelPlan(pw, ph) : null;
-  const top = plan ? plan.length - 1 : 0;
   const wanted = new Set();
-  const pic = { words, W, H, pw, ph, plan, top, wanted, framed: pw >= FRAME_FROM, border: Math.max(1, Math.round(ratio)),
-    none, packed, primary, tiles, sheets: a ? a.sheets : null };
+  const pic = { words, W, H, pw, ph, plan, wanted, framed: pw >= FRAME_FROM, border: Math.max(1, Math.round(ratio)),
+    none, packed, primary };
   let pictures = 0;
+  const order = state.order;
   for (let pass = 0; pass < 2; pass++) {  // dimmed dots first, matching trailers on top
-    for (let i = 0; i < n; i++) {
+    for (let o = 0; o < n; o++) {
+      const i = order[o];
       if ((matched[i] === 1) !== (pass === 1)) continue;
       const sx = Math.round((base[2 * i] * scale + dx) * ratio), sy = Math.round((base[2 * i + 1] * scale + dy) * ratio);
       if (pass === 1 && plan && tiles[i] >= 0) {
         if (i === state.hover || i === state.selected) continue;  // drawn last
         const drawn = picture(i, sx, sy, pic);
-        if (drawn !== null) { pictures += drawn; continue; }
+        if (drawn >= 0) { pictures += drawn; continue; }
       }
       if (sx < margin || sy < margin || sx >= W - margin || sy >= H - margin) continue;
       const colour = pass === 0 ? dim : primary[i] < 0 ? none : packed[primary[i]];
@@ -267,7 +292,7 @@ function paint() {
   }
   for (const i of [state.selected, state.hover]) {  // on top of their neighbours
     if (i < 0 || !plan || tiles[i] < 0) continue;
-    pictures += picture(i, Math.round((base[2 * i] * scale + dx) * ratio), Math.round((base[2 * i + 1] * scale + dy) * ratio), pic) || 0;
+    pictures += Math.max(0, picture(i, Math.round((base[2 * i] * scale + dx) * ratio), Math.round((base[2 * i + 1] * scale + dy) * ratio), pic));
   }
   ctx.putImageData(state.pixels, 0, 0);
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -276,7 +301,7 @@ function paint() {
   drawMinimap();
   canvas.dataset.thumbs = String(pictures);
   if (a) {
-    if (wanted.size <= SHEETS_KEPT) for (const k of wanted) request(top, k);
+    if (wanted.size <= SHEETS_KEPT) for (const k of wanted) request(plan.length - 1, k);
     if (a.ready && !canvas.dataset.picturesPaint) canvas.dataset.picturesPaint = performance.now().toFixed(1);
   }
   state.paintMs.push(performance.now() - t0);
@@ -285,28 +310,35 @@ function paint() {
 
 function picture(i, sx, sy, p) {
   // trailer i's picture centred at (sx, sy) (device px) from the sharpest tile at hand (the one wanted is
-  // fetched): 1 when drawn, 0 when off screen, null when no tile of it is loaded yet
+  // fetched): 1 when drawn, 0 when off screen, -1 when no tile of it is loaded yet
   const x0 = sx - (p.pw >> 1), y0 = sy - (p.ph >> 1);
   if (x0 >= p.W || y0 >= p.H || x0 + p.pw <= 0 || y0 + p.ph <= 0) return 0;
-  const slot = p.tiles[i];
-  for (let level = p.top; level >= 0; level--) {
-    const L = p.plan[level], k = Math.floor(slot / L.per), sheet = p.sheets[level][k];
-    if (level === p.top && sheet === null) p.wanted.add(k);
-    if (typeof sheet !== "object" || sheet === null) continue;
-    const at = slot % L.per;
-    blit(p.words, p.W, p.H, x0, y0, p.pw, p.ph, sheet, (at % L.cols) * L.tw, Math.floor(at / L.cols) * L.th, L.xmap, L.ymap);
+  for (let level = p.plan.length - 1; level >= 0; level--) {
+    const L = p.plan[level], k = L.sheet[i], sheet = L.loaded[k];
+    if (sheet === undefined) {
+      if (level === p.plan.length - 1 && L.status[k] === null) p.wanted.add(k);
+      continue;
+    }
+    blit(p.words, p.W, p.H, x0, y0, p.pw, p.ph, sheet.words, sheet.width, L.offset[i], L.xmap, L.ymap);
     if (p.framed) frameRect(p.words, p.W, p.H, x0, y0, p.pw, p.ph, p.border, p.primary[i] < 0 ? p.none : p.packed[p.primary[i]]);
     return 1;
   }
-  return null;
+  return -1;
 }
 
-function blit(words, W, H, x0, y0, w, h, sheet, tx, ty, xmap, ymap) {
-  // one tile (at tx, ty of its sheet) scaled to w × h at (x0, y0), nearest pixel, clipped to the canvas
-  const src = sheet.words, sw = sheet.width;
+function blit(words, W, H, x0, y0, w, h, src, sw, at, xmap, ymap) {
+  // one tile (starting at word ``at`` of its sheet, ``sw`` words a row) scaled to w × h at (x0, y0), nearest
+  // pixel, clipped to the canvas
+  if (x0 >= 0 && y0 >= 0 && x0 + w <= W && y0 + h <= H) {  // whole on the canvas: most pictures
+    for (let k = 0, d = y0 * W + x0; k < h; k++, d += W) {
+      const s = at + ymap[k] * sw;
+      for (let j = 0; j < w; j++) words[d + j] = src[s + xmap[j]];
+    }
+    return;
+  }
   const ja = Math.max(0, -x0), jb = Math.min(w, W - x0), ka = Math.max(0, -y0), kb = Math.min(h, H - y0);
   for (let k = ka; k < kb; k++) {
-    const d = (y0 + k) * W + x0, s = (ty + ymap[k]) * sw + tx;
+    const d = (y0 + k) * W + x0, s = at + ymap[k] * sw;
     for (let j = ja; j < jb; j++) words[d + j] = src[s + xmap[j]];
   }
 }
