@@ -179,6 +179,7 @@ function applyFilters() {
     shown += matched[i];
   }
   state.matched = matched;
+  state.shown = shown;
   state.miniImage = null;
   canvas.dataset.shown = String(shown);
   $("shown").textContent = `${shown.toLocaleString()} of ${n.toLocaleString()} trailers`;

@@ -273,14 +273,25 @@ function paint() {
   const pic = { words, W, H, pw, ph, plan, wanted, framed: pw >= FRAME_FROM, border: Math.max(1, Math.round(ratio)),
     none, packed, primary };
   let pictures = 0;
-  const order = state.order;
-  for (let pass = 0; pass < 2; pass++) {  // dimmed dots first, matching trailers on top
+  const order = state.order, hover = state.hover, selected = state.selected;
+  // the sharpest level wanted, at hand for most pictures once its sheets came
+  const best = plan ? plan[plan.length - 1] : null, hw = pw >> 1, hh = ph >> 1;
+  const bestSheet = best ? best.sheet : null, bestOffset = best ? best.offset : null, bestLoaded = best ? best.loaded : null;
+  for (let pass = state.shown === n ? 1 : 0; pass < 2; pass++) {  // dimmed dots first, matching trailers on top
     for (let o = 0; o < n; o++) {
       const i = order[o];
       if ((matched[i] === 1) !== (pass === 1)) continue;
       const sx = Math.round((base[2 * i] * scale + dx) * ratio), sy = Math.round((base[2 * i + 1] * scale + dy) * ratio);
       if (pass === 1 && plan && tiles[i] >= 0) {
-        if (i === state.hover || i === state.selected) continue;  // drawn last
+        if (i === hover || i === selected) continue;  // drawn last
+        const x0 = sx - hw, y0 = sy - hh;
+        if (x0 >= W || y0 >= H || x0 + pw <= 0 || y0 + ph <= 0) continue;
+        const sheet = bestLoaded[bestSheet[i]];
+        if (sheet !== undefined && !pic.framed) {
+          blit(words, W, H, x0, y0, pw, ph, sheet.words, sheet.width, bestOffset[i], best.xmap, best.ymap);
+          pictures++;
+          continue;
+        }
         const drawn = picture(i, sx, sy, pic);
         if (drawn >= 0) { pictures += drawn; continue; }
       }
