@@ -203,7 +203,8 @@ def test_map_room_is_between_the_nearest_neighbour_and_the_share_of_the_map():
 
 def test_spread_moves_trailers_apart_only_as_far_as_needed():
     rng = np.random.default_rng(4)
-    xy = np.r_[rng.normal(size=(40, 2)) * 0.3, [[0.0, 0.0], [0.0, 0.0]], [[50.0, 50.0]]]  # a clump, a pair at one spot, a loner
+    # a clump, a pair at one spot, a loner
+    xy = np.r_[rng.normal(size=(40, 2)) * 0.3, [[0.0, 0.0], [0.0, 0.0]], [[50.0, 50.0]]]
     out = spread(xy, 0.5)
     d = np.sqrt(((out[:, None] - out[None]) ** 2).sum(-1)) + np.eye(len(out)) * 1e9
     assert d.min() >= 0.5 * 0.98  # no two closer than asked (within 2 %: the rounds stop at 60)
@@ -236,7 +237,8 @@ def test_landscape_turns_the_map_without_changing_it():
 
     rng = np.random.default_rng(3)
     angle = 1.1
-    tall = rng.normal(size=(200, 2)) * [1, 5] @ np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    tall = rng.normal(size=(200, 2)) * [1, 5] @ turn
     turned = landscape(tall)
     def distances(p):
         return np.sqrt(((p[:, None] - p[None]) ** 2).sum(-1))

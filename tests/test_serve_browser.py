@@ -200,12 +200,14 @@ def pictures_page(browser, url: str) -> sync_api.Page:
 def picture_boxes(page) -> list[tuple[float, float, float, float]]:
     """(left, top, right, bottom) of every trailer's picture, in CSS px of the canvas."""
     return page.evaluate("""() => { const w = pictureWidth(), h = w / state.atlas.aspect;
-        return state.map.ids.map((_, i) => { const [x, y] = screen(i); return [x - w / 2, y - h / 2, x + w / 2, y + h / 2]; }); }""")
+        return state.map.ids.map((_, i) => { const [x, y] = screen(i);
+          return [x - w / 2, y - h / 2, x + w / 2, y + h / 2]; }); }""")
 
 
 def all_on_screen(page) -> bool:
     w, h = page.evaluate("[state.cssW, state.cssH]")
-    return all(left >= 0 and top >= 0 and right <= w and bottom <= h for left, top, right, bottom in picture_boxes(page))
+    return all(left >= 0 and top >= 0 and right <= w and bottom <= h
+               for left, top, right, bottom in picture_boxes(page))
 
 
 def keyframe_colours(run) -> list[list[float]]:
@@ -227,12 +229,14 @@ PICTURES_SHOWN = """(colours) => {
     const counts = colours.map(() => 0);
     for (let i = 0; i < d.length; i += 4) {
       let best = -1, bestD = 5;
-      colours.forEach((q, j) => { const e = Math.max(Math.abs(d[i] - q[0]), Math.abs(d[i + 1] - q[1]), Math.abs(d[i + 2] - q[2]));
+      colours.forEach((q, j) => {
+        const e = Math.max(Math.abs(d[i] - q[0]), Math.abs(d[i + 1] - q[1]), Math.abs(d[i + 2] - q[2]));
         if (e < bestD) { bestD = e; best = j; } });
       if (best >= 0) counts[best]++;
     }
     const w = pictureWidth() * c.width / state.cssW;
-    return { share: counts.reduce((a, b) => a + b, 0) / (c.width * c.height), counts, area: w * w / state.atlas.aspect }; }"""
+    const share = counts.reduce((a, b) => a + b, 0) / (c.width * c.height);
+    return { share, counts, area: w * w / state.atlas.aspect }; }"""
 
 
 def test_first_paint_shows_every_trailer_as_its_picture(browser, scene_server):

@@ -67,7 +67,9 @@ def test_map_gives_every_trailer_a_tile_of_its_middle_keyframe(client, scene_run
     assert (w, h) == (64, 48)
     r = client.get("/api/atlas", params={"level": 2, "sheet": 0, "v": version})
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
-    assert r.headers["cache-control"] == "max-age=31536000, immutable" and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "max-age=31536000, immutable"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")  # security headers, as every answer
     assert client.get("/api/atlas", params={"level": 2, "sheet": 0}).headers["cache-control"] == "no-cache"
     sheet = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
     assert sheet.shape == (-(-len(ids) // cols) * h, min(cols, len(ids)) * w, 3)

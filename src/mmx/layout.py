@@ -2,7 +2,8 @@
 
 ``tsne_layout`` is PCA to ``pca_dims`` components of the L2-normalised embeddings, then t-SNE
 with cosine distance, seeded, turned so that its longest extent runs along x (``landscape``: a t-SNE
-map has no orientation of its own, and screens and figures are wider than tall). ``map_layout`` computes the map of a run's embeddings once and keeps
+map has no orientation of its own, and screens and figures are wider than tall). ``map_layout``
+computes the map of a run's embeddings once and keeps
 it in ``RUN/layout.npz`` (keyed by a digest of the vectors), so the explorer and the report of
 the same run show the same map; a trailer added later (an ingested video) is placed at the mean
 position of its nearest neighbours on the existing map, so the map never moves under the user's
