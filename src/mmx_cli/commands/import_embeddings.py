@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         from mmx.run import Run
 
         kept, problems = import_pictures(Run.open(args.out), args.pictures)
-        for why in problems:
+        for why in problems[:20]:
             print(f"problem: {why}")
-        print(f"imported {kept} picture(s) from {args.pictures}")
+        more = f" ({len(problems) - 20} more problems not shown)" if len(problems) > 20 else ""
+        print(f"imported {kept} picture(s) from {args.pictures}{more}")
     return 0
