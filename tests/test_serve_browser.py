@@ -257,6 +257,19 @@ def test_first_paint_shows_every_trailer_as_its_picture(browser, scene_server):
     page.context.close()
 
 
+def test_pictures_come_under_the_pages_own_content_security_policy(browser, scene_server):
+    url, _ = scene_server
+    context = browser.new_context(viewport=WIDE)  # no bypass: the sheets are images of 'self' read back on a canvas
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: refused.append(str(e)))
+    page.goto(url + "/")
+    page.wait_for_selector("#map[data-pictures-paint]", timeout=20000)
+    assert page.locator("#map").get_attribute("data-thumbs") == "30" and not refused
+    context.close()
+
+
 def test_zoom_stays_at_the_pointer_fetches_sharper_tiles_and_fit_returns(browser, scene_server):
     url, _ = scene_server
     page = pictures_page(browser, url)
