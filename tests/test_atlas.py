@@ -14,7 +14,7 @@ from PIL import Image
 from helpers import embeddings_data, import_data
 from mmx.atlas import AtlasConfig, PackedPictures, hilbert_order, run_pictures, update_atlas, write_pictures
 from mmx.errors import ConfigError, InputError
-from mmx.layout import LayoutConfig, genre_regions, map_room, map_spacing, spread
+from mmx.layout import LayoutConfig, genre_regions, map_room, map_spacing, map_view, spread
 from mmx.run import Run
 
 SMALL = AtlasConfig(tiles=(8, 24), sheet=48, aspect=4 / 3)  # level 0: 6 × 8 tiles a sheet; level 1: 2 × 2
@@ -207,7 +207,7 @@ def test_spread_moves_trailers_apart_only_as_far_as_needed():
     xy = np.r_[rng.normal(size=(40, 2)) * 0.3, [[0.0, 0.0], [0.0, 0.0]], [[50.0, 50.0]]]
     out = spread(xy, 0.5)
     d = np.sqrt(((out[:, None] - out[None]) ** 2).sum(-1)) + np.eye(len(out)) * 1e9
-    assert d.min() >= 0.5 * 0.98  # no two closer than asked (within 2 %: the rounds stop at 60)
+    assert d.min() >= 0.5 * 0.98  # no two closer than asked (within 2 %: the rounds stop at 150)
     assert np.array_equal(out[-1], xy[-1])  # the loner had room: it did not move
     assert np.linalg.norm(out - xy, axis=1).max() < 3  # the clump grew to fit 42 points 0.5 apart, no further
     assert np.array_equal(spread(xy, 0.5), out)  # the same every time
@@ -252,3 +252,18 @@ def test_landscape_turns_the_map_without_changing_it():
     assert cov[0, 0] > 20 * cov[1, 1] and abs(cov[0, 1]) < 1e-9 * cov[0, 0]  # its long axis along x
     assert np.sign(signed_area(turned)) == np.sign(signed_area(tall))  # turned, not mirrored
     assert (turned[:, 0] ** 3).sum() >= 0 and np.allclose(landscape(turned), turned)  # one way to turn it
+
+
+def test_the_explorers_view_moves_pictures_apart_and_leaves_dots_where_they_are():
+    rng = np.random.default_rng(5)
+    xy = rng.normal(size=(200, 2))
+    genres = [["Horror"] if x < 0 else ["Comedy"] for x in xy[:, 0]]
+    dots = map_view(xy, genres, pictures=False)
+    assert np.array_equal(dots.xy, xy) and dots.picture == 0 and dots.room == map_room(xy)
+    pics = map_view(xy, genres, pictures=True)
+    assert pics.picture == pytest.approx(1.4 * map_room(xy))
+    d = np.sqrt(((pics.xy[:, None] - pics.xy[None]) ** 2).sum(-1)) + np.eye(200) * 1e9
+    assert d.min() >= 0.97 * 0.8 * pics.picture  # centres at least 0.8 of a picture apart (within 3 %)
+    assert {g for r in pics.regions for g in r.genres} == {"Comedy", "Horror"}
+    big = map_view(xy, genres, pictures=True, cfg=LayoutConfig(apart_max=100))
+    assert np.array_equal(big.xy, xy)  # more trailers than apart_max: left where they are

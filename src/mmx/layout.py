@@ -9,9 +9,9 @@ the same run show the same map; a trailer added later (an ingested video) is pla
 position of its nearest neighbours on the existing map, so the map never moves under the user's
 eyes.
 
-For the explorer, ``map_room`` says how much room each trailer has on the map (its picture is sized
-from it), ``spread`` moves trailers apart just enough that no picture hides another, and
-``genre_regions`` names the map's regions by their dominant genres.
+For the explorer (``map_view``), ``map_room`` says how much room each trailer has on the map (its
+picture is sized from it), ``spread`` moves trailers apart just enough that no picture hides another,
+and ``genre_regions`` names the map's regions by their dominant genres.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def map_room(xy: np.ndarray) -> float:
     return float(np.sqrt(spacing * np.sqrt(area / len(xy))))
 
 
-def spread(xy: np.ndarray, distance: float, steps: int = 60) -> np.ndarray:
+def spread(xy: np.ndarray, distance: float, steps: int = 150) -> np.ndarray:
     """(N, 2) positions moved apart until no two are closer than ``distance`` (or ``steps`` rounds): each
     round, every pair closer than that is pushed apart along the line joining them, each by half of what is
     missing (points at the same place part at angles set by their index). Points with room stay where they are."""
@@ -232,3 +232,24 @@ def genre_regions(xy: np.ndarray, genres: list[list[str]], cfg: LayoutConfig = L
         out.append(Region(float(x), float(middle), float(np.percentile(at[:, 1], 90)), len(members),
                           [vocab[j] for j in named]))
     return out
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The map as the explorer draws it."""
+
+    xy: np.ndarray  # (N, 2) positions: the map's, moved apart (``spread``) when trailers are drawn as pictures
+    room: float  # the room each trailer has (``map_room``), in the map's units
+    picture: float  # the width of a trailer's picture in the map's units (0: no pictures, dots)
+    regions: list[Region]  # the map's regions named by their genres
+
+
+def map_view(xy: np.ndarray, genres: list[list[str]], pictures: bool, cfg: LayoutConfig = LayoutConfig()) -> MapView:
+    """The map of trailers with these ``genres`` as the explorer draws it: pictures ``cfg.picture_room`` × the room
+    wide, moved apart until no two centres are closer than ``cfg.apart`` of a picture (up to ``cfg.apart_max``
+    trailers), and its regions named; without ``pictures`` the positions are the map's."""
+    room = map_room(xy)
+    picture = cfg.picture_room * room if pictures else 0.0
+    if picture and len(xy) <= cfg.apart_max:
+        xy = spread(xy, cfg.apart * picture)
+    return MapView(np.asarray(xy, np.float64), room, picture, genre_regions(xy, genres, cfg))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mmx.atlas import Atlas, hilbert_order, run_pictures, update_atlas
 from mmx.labels import ReviewJournal, conflicts
-from mmx.layout import genre_regions, map_room, spread
+from mmx.layout import map_view
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
 from mmx_serve.errors import NotAvailable
@@ -84,19 +84,15 @@ class Explorer:
         genres = [meta.genres[r] if r is not None else [] for r in rows]
         atlas = self.atlas()
         slots = atlas.slots if atlas is not None else {}
-        room, layout = map_room(snap.xy), self.cfg.layout
-        picture = layout.picture_room * room if atlas is not None else 0.0
-        apart = picture and len(snap.xy) <= layout.apart_max
-        xy = spread(snap.xy, layout.apart * picture) if apart else snap.xy  # no picture hides another
+        view = map_view(snap.xy, genres, atlas is not None, self.cfg.layout)
         body = {
             "space": space.name, "count": len(snap.emb.ids), "genres": list(vocab),
-            "ids": snap.emb.ids, "x": [round(float(v), 3) for v in xy[:, 0]],
-            "y": [round(float(v), 3) for v in xy[:, 1]],
+            "ids": snap.emb.ids, "x": [round(float(v), 3) for v in view.xy[:, 0]],
+            "y": [round(float(v), 3) for v in view.xy[:, 1]],
             "titles": [meta.titles[r] if r is not None else "" for r in rows],
             "years": [meta.years[r] if r is not None else None for r in rows],
             "labels": [[vocab[g] for g in gs] for gs in genres],
-            "room": room, "picture": picture,
-            "regions": [vars(r) for r in genre_regions(xy, genres, layout)],
+            "room": view.room, "picture": view.picture, "regions": [vars(r) for r in view.regions],
             "tiles": [slots.get(t, -1) for t in snap.emb.ids],
             "atlas": atlas.describe() if atlas is not None else None,
         }
