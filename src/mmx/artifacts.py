@@ -53,6 +53,7 @@ LAYOUT, INDEX, INDEX_RECORD = "layout.npz", "index-{kind}.faiss", "index-{kind}.
 SCENES, SCENE_INDEX, SCENE_INDEX_RECORD = "scenes.npz", "scenes.faiss", "scenes.json"
 SCORES, REVIEWS, INGEST_LOCK = "scores.npz", "reviews.jsonl", ".ingest.lock"
 USERS, USERS_LOCK, INGESTS = "users.json", ".users.json.lock", "ingests.jsonl"
+PICTURES, PICTURES_INDEX, ATLAS, ATLAS_SHEETS = "pictures.bin", "pictures.npz", "atlas/atlas.json", "atlas/NNNN.jpg"
 
 ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
     Artifact(RUN_INFO, "the run's kind, store, experts, genres and splits (written last: the run is complete)",
@@ -67,8 +68,16 @@ ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
              command="mmx train --out {run} --resume"),
     Artifact(TRAILERS, "metadata of imported embeddings", command="mmx import-embeddings --out {run}"),
     Artifact(SOURCE, "the files embeddings were imported from", command="mmx import-embeddings --out {run}"),
+    Artifact(PICTURES, "pictures given with imported embeddings, one per trailer, packed",
+             command="mmx import-embeddings --pictures DIR --out {run}"),
+    Artifact(PICTURES_INDEX, "each imported picture's trailer, bytes and digest",
+             command="mmx import-embeddings --pictures DIR --out {run}"),
     Artifact(EMBEDDINGS, "the trailer embeddings", (BEST, STORE), "mmx embed --run {run}"),
     Artifact(LAYOUT, "the 2-D map of the trailers", (EMBEDDINGS,), "mmx serve --run {run}"),
+    Artifact(ATLAS, "the map's pictures: each slot's trailer and picture version", (STORE, PICTURES_INDEX),
+             "mmx serve --run {run}"),
+    Artifact(ATLAS_SHEETS, "one sheet of the map's pictures (a level's tiles, named by what they hold)",
+             (STORE, PICTURES_INDEX), "mmx serve --run {run}"),
     Artifact(INDEX, "the {kind} index of the trailer embeddings", (EMBEDDINGS,), "mmx index --run {run} --kind {kind}"),
     Artifact(INDEX_RECORD, "settings and row ids of the {kind} index", (EMBEDDINGS,),
              "mmx index --run {run} --kind {kind}"),

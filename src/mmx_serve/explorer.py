@@ -1,6 +1,6 @@
-"""Everything the explorer's API answers from: the collection (trailers, spaces, maps, genres), its scenes
-(``mmx_serve.scenes``), its label review journal (``mmx.labels``) and its health findings
-(``mmx_serve.findings``: ``mmx check`` in the background), each a thin layer over the library.
+"""Everything the explorer's API answers from: the collection (trailers, spaces, maps, genres), the map's
+pictures (``mmx.atlas``), its scenes (``mmx_serve.scenes``), its label review journal (``mmx.labels``) and its
+health findings (``mmx_serve.findings``: ``mmx check`` in the background), each a thin layer over the library.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 from mmx.artifacts import EMBEDDINGS, SCENES
+from mmx.atlas import Atlas, hilbert_order, run_pictures, update_atlas
 from mmx.labels import ReviewJournal, conflicts
+from mmx.layout import map_view
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
+from mmx_serve.errors import NotAvailable
 from mmx_serve.findings import Findings
 from mmx_serve.scenes import Scenes
 from mmx_serve.state import Collection, ServeConfig, Space
@@ -30,6 +33,8 @@ class Explorer:
         self.findings = Findings(self.collection, self.journal, recheck_delay=cfg.recheck_delay)
         self._map_cache: dict[str, tuple[object, bytes]] = {}  # space → (snapshot, encoded answer)
         self._map_lock = threading.Lock()
+        self._atlas: tuple[object, Atlas | None] | None = None  # (main snapshot it is of, the atlas)
+        self._atlas_lock = threading.Lock()
         self._on_disk, self._looked = self._disk_state(), time.monotonic()  # what ``sync`` compares
 
     # ------------------------------------------------------------------ facts
@@ -44,7 +49,7 @@ class Explorer:
     def prepare(self, reporter: Reporter = QUIET) -> None:
         """What `mmx serve` does before it listens: every space's map, and the scene vectors of a trained run."""
         for space in self.spaces.values():
-            reporter.line(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name})...")
+            reporter.line(f"map of {len(space.snapshot.emb.ids)} trailers ({space.name}) and its pictures...")
             self.map(space)  # computed (or read) and encoded once, so the first page load does not wait
         if self.scenes.model_run is not None and self.scenes.set is None:
             reporter.line("scene vectors of every clip (first start only)...")
@@ -79,19 +84,46 @@ class Explorer:
         meta = self.collection.main.snapshot.emb
         vocab = {g: i for i, g in enumerate(sorted({g for gs in meta.genres for g in gs}))}
         rows = [meta.position.get(t) for t in snap.emb.ids]
+        genres = [meta.genres[r] if r is not None else [] for r in rows]
+        atlas = self.atlas()
+        slots = atlas.slots if atlas is not None else {}
+        view = map_view(snap.xy, genres, atlas is not None, self.cfg.layout)
         body = {
             "space": space.name, "count": len(snap.emb.ids), "genres": list(vocab),
-            "ids": snap.emb.ids, "x": [round(float(v), 3) for v in snap.xy[:, 0]],
-            "y": [round(float(v), 3) for v in snap.xy[:, 1]],
+            "ids": snap.emb.ids, "x": [round(float(v), 3) for v in view.xy[:, 0]],
+            "y": [round(float(v), 3) for v in view.xy[:, 1]],
             "titles": [meta.titles[r] if r is not None else "" for r in rows],
             "years": [meta.years[r] if r is not None else None for r in rows],
-            "labels": [[vocab[g] for g in meta.genres[r]] if r is not None else [] for r in rows],
-            "thumbs": self.scenes.thumbs(snap.emb.ids),
+            "labels": [[vocab[g] for g in gs] for gs in genres],
+            "room": view.room, "picture": view.picture, "regions": [vars(r) for r in view.regions],
+            "tiles": [slots.get(t, -1) for t in snap.emb.ids],
+            "atlas": atlas.describe() if atlas is not None else None,
         }
         encoded = json.dumps(body, separators=(",", ":")).encode()
         with self._map_lock:
             self._map_cache[space.name] = (snap, encoded)
         return encoded
+
+    def atlas(self) -> Atlas | None:
+        """The pictures of the trailers on the map (None when the run has none), made or brought up to date
+        (``mmx.atlas.update_atlas``) when the collection changed; slots follow the main map's Hilbert order."""
+        snap = self.collection.main.layout()
+        with self._atlas_lock:
+            if self._atlas is None or self._atlas[0] is not snap:
+                pictures = run_pictures(self.collection.run)
+                order = [snap.emb.ids[i] for i in hilbert_order(snap.xy)]
+                atlas = None if pictures is None else update_atlas(self.collection.run.root, pictures, order,
+                                                                   self.cfg.atlas)
+                self._atlas = (snap, atlas)
+            return self._atlas[1]
+
+    def atlas_sheet(self, level: int, sheet: int) -> tuple[bytes, str]:
+        """One sheet of the atlas (JPEG) and its version."""
+        atlas = self.atlas()
+        if atlas is None:
+            raise NotAvailable(f"{self.collection.run.root} has no pictures: a run's store needs keyframes "
+                               "(`mmx extract` keeps them), imported embeddings a --pictures folder")
+        return atlas.sheet(level, sheet), atlas.digest(level, sheet)
 
     # ------------------------------------------------------------------ a trailer
     def detail(self, trailer_id: str) -> dict:

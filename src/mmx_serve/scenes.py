@@ -61,13 +61,6 @@ class Scenes:
     def has_keyframes(self) -> bool:
         return self.model_run is not None and any(m.has_keyframes for m in self.model_run.store.entries().values())
 
-    def thumbs(self, ids: list[str]) -> list[int]:
-        """1 for each trailer with keyframes (the map draws it as a picture when zoomed in)."""
-        if self.model_run is None:
-            return [0] * len(ids)
-        entries = self.model_run.store.entries()
-        return [int(t in entries and entries[t].has_keyframes) for t in ids]
-
     def _require_store(self):
         if self.model_run is None:
             raise NotAvailable(NEEDS_TRAINED_RUN.format(root=self.run.root))

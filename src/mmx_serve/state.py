@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.atlas import AtlasConfig
 from mmx.data.vectors import EmbeddingSet
 from mmx.inference import predict_ids
 from mmx.layout import LayoutConfig, map_layout
@@ -33,6 +34,7 @@ from mmx.timeline import clip_probabilities
 @dataclass
 class ServeConfig:
     layout: LayoutConfig = field(default_factory=LayoutConfig)  # the map (shared with the report's Fig. 1)
+    atlas: AtlasConfig = field(default_factory=AtlasConfig)  # the map's pictures: tile sizes, sheets (mmx.atlas)
     vote_k: int = 15  # neighbours voting on genres when the run has no genre head (imported embeddings)
     vote_threshold: float = 0.3  # share of voting neighbours above which a genre is predicted (as sigmoid ≥ 0.3)
     max_k: int = 100  # most neighbours one search may ask for

@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("npz", metavar="EMB.npz", help="embeddings file")
     p.add_argument("--labels", required=True, metavar="META.csv", help="metadata csv")
     p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--pictures", metavar="DIR", help="a folder with a picture of each trailer, <trailer_id>.jpg "
+                   "(or .jpeg, .png, .webp): the explorer's map shows them (needs Pillow, the extract extra)")
     p.set_defaults(func=run)
 
 
@@ -32,4 +34,13 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(f"note: {Path(args.labels).name}: {note}")
     print(f"imported {len(report.kept)} trailer embeddings ({len(report.problems)} problem(s)) → {args.out}")
+    if args.pictures:
+        from mmx.atlas import import_pictures
+        from mmx.run import Run
+
+        kept, problems = import_pictures(Run.open(args.out), args.pictures)
+        for why in problems[:20]:
+            print(f"problem: {why}")
+        more = f" ({len(problems) - 20} more problems not shown)" if len(problems) > 20 else ""
+        print(f"imported {kept} picture(s) from {args.pictures}{more}")
     return 0

@@ -1,4 +1,4 @@
-"""Scenes: nearest scenes to one scene of a trailer, keyframes, the trailer's video file."""
+"""Scenes and pictures: nearest scenes to one scene of a trailer, keyframes, the map's atlas, the trailer's video."""
 
 from typing import Annotated
 
@@ -33,6 +33,20 @@ def router(api: Api) -> APIRouter:
     def keyframe(id: TrailerId, clip: Annotated[int | None, Query(ge=0, le=100_000)] = None) -> Response:
         data = explorer.keyframe(id, clip)
         return Response(data, media_type="image/jpeg", headers={"cache-control": "max-age=3600"})
+
+    @r.get("/api/atlas", response_class=Response, responses={
+        200: {"content": {"image/jpeg": {}}, "description": "one sheet of the map's pictures: a level's tiles in "
+              "slot order, row by row (tile size, columns and each trailer's slot: /api/map's atlas and tiles)"},
+        **error_responses(404, 409)})
+    def atlas(
+        level: Annotated[int, Query(ge=0, le=16, description="0: the smallest tiles")] = 0,
+        sheet: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        v: Annotated[str | None, Query(max_length=40, description="the sheet's version (/api/map): when it is the "
+                                       "current one, the answer may be cached for good")] = None,
+    ) -> Response:
+        data, version = explorer.atlas_sheet(level, sheet)
+        cache = "max-age=31536000, immutable" if v == version else "no-cache"
+        return Response(data, media_type="image/jpeg", headers={"cache-control": cache, "etag": f'"{version}"'})
 
     @r.get("/api/video", response_class=FileResponse, responses={
         200: {"content": {"video/*": {}}, "description": "the trailer's video file"},

@@ -18,8 +18,9 @@ def router(api: Api) -> APIRouter:
         return explorer.health()
 
     @r.get("/api/map", response_class=Response, responses={
-        200: {"content": {"application/json": {}}, "description": "ids, x, y, titles, years, genre indices and "
-              "whether each trailer has pictures (thumbs), in one order"}})
+        200: {"content": {"application/json": {}}, "description": "ids, x, y, titles, years, genre indices and each "
+              "trailer's atlas slot (tiles), in one order; the room each trailer has, the picture width, the "
+              "regions named by their genres and the atlas's levels (/api/atlas)"}})
     def map_(space: SpaceName = None) -> Response:
         return Response(explorer.map(api.space(space)), media_type="application/json")
 

@@ -1,39 +1,7 @@
-// mmx explorer: a map of every trailer (points far out, keyframe pictures close in), filters, and a detail
-// panel with the trailer's scenes, similar scenes of other trailers, playback and label review; health badges
-// (`mmx check`'s findings) on trailers, a filter by kind, and badges that open the label review.
+// mmx explorer: the map of every trailer (map.js draws it: pictures from the run's atlas, dots without), filters,
+// and a detail panel with the trailer's scenes, similar scenes of other trailers, playback and label review;
+// health badges (`mmx check`'s findings) on trailers, a filter by kind, and badges that open the label review.
 "use strict";
-
-const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
-  "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#aaffc3", "#808000", "#ffd8b1",
-  "#7f7fff", "#ff7f7f", "#7fffbf", "#c0c0c0", "#ff69b4"];
-const NO_GENRE = "#8a8a8a";
-const DIM = "#3a3b42";
-const THUMB_MAX = 400;      // pictures are drawn when at most this many trailers are on screen
-const THUMB_CACHE = 3000;   // decoded pictures kept
-const THUMB_PX = 56;        // largest picture side on the map (CSS px)
-const THUMB_ZOOM = 2;       // pictures only from this zoom on: zoomed out the map is points
-
-const $ = (id) => document.getElementById(id);
-const canvas = $("map");
-const ctx = canvas.getContext("2d");
-const state = {
-  health: null,
-  map: null,          // /api/map answer
-  colours: [],        // per genre index, as CSS colours
-  packed: [],         // per genre index, as little-endian RGBA words for the pixel buffer
-  matched: null,      // Uint8Array: 1 when the point passes the filters
-  view: { scale: 1, dx: 0, dy: 0 },  // screen = base * scale + d
-  base: null,         // Float32Array [x0, y0, x1, y1, ...] in CSS pixels at scale 1
-  hover: -1,
-  selected: -1,
-  space: null,
-  detail: null,       // the open trailer's detail
-  review: null,       // the open trailer's review state
-  findings: null,     // /api/findings/badges answer: trailer id → health badges
-  findingsTimer: 0,
-  thumbs: new Map(),  // trailer id → HTMLImageElement (insertion order = age)
-  paintMs: [],        // the last paint durations (read by bench/explorer.py)
-};
 
 async function getJSON(url, options = {}) {
   if (options.method === "POST" && state.csrf) {  // a write with the session cookie repeats its CSRF token
@@ -128,17 +96,13 @@ async function loadMap(space) {
   canvas.dataset.space = space;
   fillGenreSelect(map.genres);
   state.view = { scale: 1, dx: 0, dy: 0 };
+  loadAtlas(map.atlas, map.tiles);
   resize();
   applyFilters();
   $("status").hidden = true;
   paint();  // the first frame now, not at the next animation frame
   canvas.dataset.firstPaint = performance.now().toFixed(1);  // ms since navigation (bench/explorer.py)
   canvas.dataset.ready = "1";
-}
-
-function packColour(css) {
-  const n = parseInt(css.slice(1), 16);
-  return (0xff << 24 | (n & 0xff) << 16 | (n >> 8 & 0xff) << 8 | n >> 16) >>> 0;  // RGBA bytes, little-endian
 }
 
 function colourKeys() {
@@ -149,6 +113,7 @@ function colourKeys() {
     if (!l.length) return -1;
     return rarest ? l.reduce((a, b) => (count[b] < count[a] ? b : a)) : l[0];
   });
+  state.miniImage = null;
   buildLegend(state.map.genres);
 }
 
@@ -174,143 +139,20 @@ function buildLegend(genres) {
     });
 }
 
-// ---------------------------------------------------------------- geometry and drawing
-function resize() {
-  const rect = canvas.getBoundingClientRect();
-  const ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.max(1, Math.round(rect.width * ratio));
-  canvas.height = Math.max(1, Math.round(rect.height * ratio));
-  state.pixels = null;
-  if (!state.map) return;
-  const { x, y } = state.map;
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
-  }
-  const pad = 20;
-  const s = Math.min((rect.width - 2 * pad) / (x1 - x0 || 1), (rect.height - 2 * pad) / (y1 - y0 || 1));
-  const ox = (rect.width - s * (x1 - x0)) / 2, oy = (rect.height - s * (y1 - y0)) / 2;
-  state.base = new Float32Array(2 * x.length);
-  for (let i = 0; i < x.length; i++) {
-    state.base[2 * i] = ox + s * (x[i] - x0);
-    state.base[2 * i + 1] = oy + s * (y1 - y[i]);
-  }
-  draw();
-}
-
-function screen(i) {
-  const { scale, dx, dy } = state.view;
-  return [state.base[2 * i] * scale + dx, state.base[2 * i + 1] * scale + dy];
-}
-
-let frame = 0;
-function draw() {
-  if (frame) return;
-  frame = requestAnimationFrame(() => { frame = 0; paint(); });
-}
-
-function discOffsets(r, width) {
-  // pixel offsets of a filled disc of radius r (device px) in a buffer of the given row width
-  const out = [];
-  const ri = Math.ceil(r);
-  for (let y = -ri; y <= ri; y++) for (let x = -ri; x <= ri; x++) if (x * x + y * y <= r * r + 0.5) out.push(y * width + x);
-  return Int32Array.from(out);
-}
-
-function paint() {
-  const t0 = performance.now();
-  const W = canvas.width, H = canvas.height;
-  const ratio = W / Math.max(1, canvas.getBoundingClientRect().width);
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  if (!state.map) { ctx.clearRect(0, 0, W, H); return; }
-  // points: written straight into a pixel buffer (100,000 of them take a few milliseconds)
-  if (!state.pixels || state.pixels.width !== W || state.pixels.height !== H) {
-    state.pixels = ctx.createImageData(W, H);
-    state.words = new Uint32Array(state.pixels.data.buffer);
-  }
-  const words = state.words;
-  words.fill(0);
-  const n = state.map.count;
-  const { scale, dx, dy } = state.view;
-  const base = state.base, matched = state.matched, primary = state.primary;
-  const r = Math.min(6, 1.6 * Math.sqrt(scale)) * ratio;
-  const disc = discOffsets(r, W);
-  const margin = Math.ceil(r) + 1;
-  const dim = packColour(DIM), none = packColour(NO_GENRE), packed = state.packed;
-  const visible = [];
-  for (let pass = 0; pass < 2; pass++) {  // dimmed points first, matching ones on top
-    for (let i = 0; i < n; i++) {
-      if ((matched[i] === 1) !== (pass === 1)) continue;
-      const sx = Math.round((base[2 * i] * scale + dx) * ratio), sy = Math.round((base[2 * i + 1] * scale + dy) * ratio);
-      if (sx < margin || sy < margin || sx >= W - margin || sy >= H - margin) continue;
-      const colour = pass === 0 ? dim : primary[i] < 0 ? none : packed[primary[i]];
-      const at = sy * W + sx;
-      for (let k = 0; k < disc.length; k++) words[at + disc[k]] = colour;
-      if (pass === 1 && visible.length <= THUMB_MAX) visible.push(i);
-    }
-  }
-  ctx.putImageData(state.pixels, 0, 0);
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  canvas.dataset.thumbs = String(drawThumbs(visible));
-  for (const [i, colour] of [[state.hover, "#fff"], [state.selected, "#ffeb3b"]]) {
-    if (i < 0) continue;
-    const [sx, sy] = screen(i);
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.arc(sx, sy, r / ratio + 4, 0, 2 * Math.PI);
-    ctx.stroke();
-  }
-  state.paintMs.push(performance.now() - t0);
-  if (state.paintMs.length > 240) state.paintMs.shift();
-}
-
-function drawThumbs(visible) {
-  // the atlas: close in (few trailers on screen) each trailer with keyframes is drawn as its picture
-  const thumbs = state.map.thumbs;
-  if (!thumbs || state.view.scale < THUMB_ZOOM || visible.length > THUMB_MAX) return 0;
-  const withPicture = visible.filter((i) => thumbs[i]);
-  if (!withPicture.length) return 0;
-  const spacing = Math.sqrt((canvas.clientWidth * canvas.clientHeight) / Math.max(visible.length, 1));
-  const side = Math.max(18, Math.min(THUMB_PX, spacing * 0.8));
-  let drawn = 0;
-  for (const i of withPicture) {
-    const img = thumb(state.map.ids[i]);
-    if (!img.complete || !img.naturalWidth) continue;
-    const [sx, sy] = screen(i);
-    const w = side, h = side * img.naturalHeight / img.naturalWidth;
-    ctx.drawImage(img, sx - w / 2, sy - h / 2, w, h);
-    ctx.strokeStyle = state.primary[i] < 0 ? NO_GENRE : state.colours[state.primary[i]];
-    ctx.lineWidth = 2;
-    ctx.strokeRect(sx - w / 2, sy - h / 2, w, h);
-    drawn++;
-  }
-  return drawn;
-}
-
-function thumb(id) {
-  let img = state.thumbs.get(id);
-  if (img) return img;
-  img = new Image();
-  img.decoding = "async";
-  img.onload = draw;
-  img.src = `/api/keyframe?id=${encodeURIComponent(id)}`;
-  state.thumbs.set(id, img);
-  if (state.thumbs.size > THUMB_CACHE) state.thumbs.delete(state.thumbs.keys().next().value);
-  return img;
-}
-
 function pick(mx, my) {
-  // nearest matching point within 8 px (a linear scan: 100,000 points take about a millisecond)
-  let best = -1, bestD = 64;
+  // the nearest matching trailer whose picture (or dot, within 8 px) is under the pointer (a linear scan:
+  // 100,000 trailers take about a millisecond)
+  let best = -1, bestD = Infinity;
   const n = state.map ? state.map.count : 0;
   const { scale, dx, dy } = state.view;
-  const base = state.base;
+  const base = state.base, tiles = state.map ? state.map.tiles : [];
+  const hw = state.atlas && n ? pictureWidth() / 2 : 0, hh = state.atlas ? hw / state.atlas.aspect : 0;
   for (let i = 0; i < n; i++) {
     if (!state.matched[i]) continue;
     const ex = base[2 * i] * scale + dx - mx, ey = base[2 * i + 1] * scale + dy - my;
     const d = ex * ex + ey * ey;
-    if (d < bestD) { bestD = d; best = i; }
+    const under = state.atlas && tiles[i] >= 0 ? Math.abs(ex) <= hw && Math.abs(ey) <= hh : d < 64;
+    if (under && d < bestD) { bestD = d; best = i; }
   }
   return best;
 }
@@ -337,6 +179,8 @@ function applyFilters() {
     shown += matched[i];
   }
   state.matched = matched;
+  state.shown = shown;
+  state.miniImage = null;
   canvas.dataset.shown = String(shown);
   $("shown").textContent = `${shown.toLocaleString()} of ${n.toLocaleString()} trailers`;
   showResults(q);
@@ -376,6 +220,7 @@ async function openTrailer(id, sceneClip = null, badge = null) {
   const panel = $("panel");
   panel.hidden = false;
   panel.dataset.id = id;
+  requestAnimationFrame(() => { resize(); if (state.selected >= 0) centreOn(state.selected); });  // the panel took room
   $("p-title").textContent = "loading…";
   $("p-review-focus").textContent = "";
   try {
@@ -389,7 +234,6 @@ async function openTrailer(id, sceneClip = null, badge = null) {
     state.detail = d;
     state.review = review;
     renderPanel(d, s.results);
-    requestAnimationFrame(resize);
     if (sceneClip !== null) selectScene(sceneClip);
     if (badge) focusReview(badge);
   } catch (err) {
@@ -720,20 +564,6 @@ canvas.addEventListener("click", (e) => {
   const i = pick(e.offsetX, e.offsetY);
   if (i >= 0) openTrailer(state.map.ids[i]);
 });
-
-function zoomAt(x, y, factor) {
-  const v = state.view;
-  const scale = Math.min(400, Math.max(0.5, v.scale * factor));
-  const k = scale / v.scale;
-  v.dx = x - (x - v.dx) * k;
-  v.dy = y - (y - v.dy) * k;
-  v.scale = scale;
-  draw();
-}
-canvas.addEventListener("wheel", (e) => {
-  e.preventDefault();
-  zoomAt(e.offsetX, e.offsetY, Math.exp(-e.deltaY * 0.0015));
-}, { passive: false });
 
 $("search").addEventListener("input", applyFilters);
 $("genre").addEventListener("change", applyFilters);
