@@ -41,6 +41,17 @@ class HealthReport:
             out[f.check][f.severity] += 1
         return out
 
+    def to_frame(self):
+        """A pandas DataFrame, one row per finding, most serious first: ``check`` (duplicates, leaks, experts,
+        labels), ``severity`` (error, warning, info), ``kind`` (what is wrong, e.g. "near-duplicate", "label
+        issue"), ``trailers`` (list of the trailers concerned), ``expert`` and ``genre`` (the one concerned, or None),
+        ``score`` (how sure: higher is more certainly a problem), ``action`` (what to do), ``evidence`` (a dict of
+        the numbers behind it)."""
+        from mmx.frames import data_frame
+
+        columns = ["check", "severity", "kind", "trailers", "expert", "genre", "score", "action", "evidence"]
+        return data_frame([{c: getattr(f, c) for c in columns} for f in self.findings], columns)
+
     def to_dict(self) -> dict:
         return {"source": self.source, "n_trailers": self.n_trailers, "checks": self.checks, "counts": self.counts(),
                 "test_leaks": self.test_leaks, "seconds": self.seconds, "findings": [f.to_dict() for f in self.findings]}

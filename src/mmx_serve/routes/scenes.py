@@ -1,4 +1,4 @@
-"""Scenes: nearest scenes to one scene of a trailer, keyframes, the trailer's video file."""
+"""Scenes: nearest scenes to one scene of a trailer, keyframes, the trailer's video file and its genre track."""
 
 from typing import Annotated
 
@@ -33,6 +33,12 @@ def router(api: Api) -> APIRouter:
     def keyframe(id: TrailerId, clip: Annotated[int | None, Query(ge=0, le=100_000)] = None) -> Response:
         data = explorer.keyframe(id, clip)
         return Response(data, media_type="image/jpeg", headers={"cache-control": "max-age=3600"})
+
+    @r.get("/api/timeline.vtt", response_class=Response, responses={
+        200: {"content": {"text/vtt": {}}, "description": "the trailer's genre timeline as a WebVTT track: one cue "
+              "per scene naming its top genres and their probabilities"}, **error_responses(404, 409)})
+    def timeline_vtt(id: TrailerId) -> Response:
+        return Response(explorer.vtt(id), media_type="text/vtt; charset=utf-8")
 
     @r.get("/api/video", response_class=FileResponse, responses={
         200: {"content": {"video/*": {}}, "description": "the trailer's video file"},
