@@ -23,7 +23,7 @@ from mmx.retrieval import Hit
 from mmx.run import ModelRun, Run
 
 if TYPE_CHECKING:
-    import pandas
+    from mmx.frames import DataFrame
 
 RunLike = str | Path | Run
 Progress = bool | Reporter
@@ -53,7 +53,7 @@ class Trailers:
 
     COLUMNS = ["trailer_id", "title", "year", "genres", "split", "n_clips", "experts"]
 
-    def to_frame(self) -> "pandas.DataFrame":
+    def to_frame(self) -> DataFrame:
         """One row per trailer, sorted by id: ``trailer_id``; ``title`` ("" when unknown); ``year`` (float, NaN when
         unknown); ``genres`` (list of its labels, the first its primary genre); ``split`` ("train", "val", "test", or
         None: a store entry without one, or a run's trailer that training left out or that joined it later);
@@ -109,7 +109,7 @@ class Predictions:
         """Plain dicts (what `mmx predict --json` prints)."""
         return [asdict(p) for p in self.items]
 
-    def to_frame(self) -> "pandas.DataFrame":
+    def to_frame(self) -> DataFrame:
         """One row per trailer: ``trailer_id``, ``title``, ``genres`` (given labels, a list), ``predicted``,
         ``added`` (labels to add), ``missing`` (labels to drop) — lists as in ``Prediction`` — then one float column
         per genre of ``vocabulary``: its probability."""
@@ -163,7 +163,7 @@ class Hits:
         """Plain dicts (what `mmx search --json` prints): the fields of each hit's kind."""
         return [h.as_dict() for h in self.hits]
 
-    def to_frame(self) -> "pandas.DataFrame":
+    def to_frame(self) -> DataFrame:
         """One row per hit, best first: ``rank`` (1 = nearest), ``trailer_id``, ``title``, ``score`` (cosine
         similarity to the query); trailer hits then ``genres`` (list, the first the primary genre) and ``year``
         (float, NaN when unknown); scene hits ``clip`` (its number in the trailer), ``start`` and ``end`` (seconds,

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from mmx.errors import MissingExtra
 
 if TYPE_CHECKING:
-    import pandas
+    from pandas import DataFrame  # what every to_frame() returns
 
 
-def data_frame(rows: list[dict], columns: list[str], floats: list[str] = ()) -> "pandas.DataFrame":
+def data_frame(rows: list[dict], columns: list[str], floats: list[str] = ()) -> DataFrame:
     """A DataFrame of ``rows`` with exactly ``columns`` in that order (an empty one keeps them); the ``floats``
     columns are float64, None read as NaN (a missing second, an unknown year)."""
     try:

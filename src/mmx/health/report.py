@@ -7,11 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmx.data.store import FeatureStore
 from mmx.errors import MmxError
 from mmx.health import SEVERITIES, Collection, Finding, open_collection
 from mmx.health.duplicates import DuplicateConfig, duplicate_findings, duplicate_pairs, leak_findings, split_leaks
 from mmx.health.experts import ExpertCheckConfig, expert_findings
 from mmx.health.labels import LabelCheckConfig, OutOfFold, ProbeFit, label_findings
+from mmx.run import Run
 
 CHECKS = ("duplicates", "leaks", "experts", "labels")  # in the order they run and print
 
@@ -57,9 +59,9 @@ class HealthReport:
                 "test_leaks": self.test_leaks, "seconds": self.seconds, "findings": [f.to_dict() for f in self.findings]}
 
 
-def check(path: str | Path | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
+def check(path: str | Path | FeatureStore | Run | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
           label_probs: OutOfFold | None = None, previous: HealthReport | None = None) -> HealthReport:
-    """The findings of ``only`` (default: every check) on a store or run folder, most serious first; the label
+    """The findings of ``only`` (default: every check) on a store or a run (``mmx check``), most serious first; the label
     check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
 
     ``previous``: the report of an earlier check of the same trailers and features (the explorer's, before review
