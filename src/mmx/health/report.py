@@ -59,10 +59,11 @@ class HealthReport:
                 "test_leaks": self.test_leaks, "seconds": self.seconds, "findings": [f.to_dict() for f in self.findings]}
 
 
-def check(path: str | Path | FeatureStore | Run | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
-          label_probs: OutOfFold | None = None, previous: HealthReport | None = None) -> HealthReport:
-    """The findings of ``only`` (default: every check) on a store or a run (``mmx check``), most serious first; the label
-    check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
+def check(path: str | Path | FeatureStore | Run | Collection, only: list[str] | None = None,
+          cfg: HealthConfig = HealthConfig(), label_probs: OutOfFold | None = None,
+          previous: HealthReport | None = None) -> HealthReport:
+    """The findings of ``only`` (default: every check) on a store or a run (``mmx check``), most serious first; the
+    label check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
 
     ``previous``: the report of an earlier check of the same trailers and features (the explorer's, before review
     decisions changed labels). The checks that read no labels — duplicates, leaks, experts — keep its findings,
