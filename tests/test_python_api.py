@@ -22,6 +22,7 @@ from pydantic import ValidationError
 import mmx
 from mmx.errors import InputError, MissingExtra
 from mmx.inference import predict_ids
+from mmx.scenes import load_scenes
 from mmx.timeline import ClipGenres, Timeline, webvtt
 from mmx_cli.main import main
 
@@ -92,12 +93,15 @@ def test_frames_hold_what_the_library_holds(quickstart):
     assert list(sf["rank"]) == [1, 2, 3, 4, 5] and sf.score.is_monotonic_decreasing and ids[0] not in set(sf.trailer_id)
     table = mmx.trailers(run).to_frame()
     assert len(table) == len(run.store) and set(table.loc[table.split == "test", "trailer_id"]) == set(ids)
+    scenes = load_scenes(run.root).to_frame()  # what the notebook's mmx.index_scenes wrote
+    assert list(scenes.columns) == ["trailer_id", "clip", "start", "end"] and len(scenes) == 240
+    assert scenes.groupby("trailer_id").clip.max().eq(9).all()
     health = mmx.check(run, only=["duplicates", "experts"])
     assert list(health.to_frame().columns)[:3] == ["check", "severity", "kind"]
     assert len(health.to_frame()) == len(health.findings)
 
 
-def test_a_new_video_file_is_predicted_as_the_same_file_in_the_store(quickstart):
+def test_a_new_video_file_is_predicted_as_the_same_file_in_the_store(quickstart, capsys):
     run = quickstart / "run"
     tid = "synth003"
     video = quickstart / "videos" / f"{tid}.mp4"
@@ -105,6 +109,10 @@ def test_a_new_video_file_is_predicted_as_the_same_file_in_the_store(quickstart)
     assert alone.trailer_id == tid and alone.genres == [] and alone.added == alone.predicted
     for g, p in stored.probabilities.items():  # the same file, experts and settings: the same features
         assert alone.probabilities[g] == pytest.approx(p, abs=1e-4), g
+    assert main(["predict", "--run", str(run), "--video", str(video), "--json"]) == 0  # the command: the same answer
+    (printed,) = json.loads(capsys.readouterr().out)
+    assert printed["predicted"] == alone.predicted
+    assert printed["probabilities"] == pytest.approx(alone.probabilities, abs=1e-4)
     with pytest.raises(InputError, match="does not exist"):
         mmx.predict_video(run, quickstart / "missing.mp4")
 
@@ -144,6 +152,14 @@ def test_iiif_manifests_validate_and_their_annotations_cover_the_timeline(quicks
         assert all(0 <= float(s[1]) < float(s[2]) <= canvas["duration"] + 1e-3 for s in spans)
         assert notes[-1]["motivation"] == "supplementing" and notes[-1]["body"]["format"] == "text/vtt"
         assert (folder / Path(notes[-1]["body"]["id"]).name).read_text().startswith("WEBVTT")
+    published = quickstart / "published"  # the command, with the URLs the folder and the videos are served at
+    assert main(["export", "--run", str(quickstart / "run"), "--iiif", str(published), "--ids", "synth001,synth002",
+                 "--base-url", "https://example.org/iiif/", "--video-base", "https://example.org/media"]) == 0
+    doc = json.loads(next(published.glob("synth002-*.json")).read_text())
+    validate(doc)
+    assert doc["id"].startswith("https://example.org/iiif/synth002-") and doc["id"].endswith(".json")
+    assert doc["items"][0]["items"][0]["items"][0]["body"]["id"] == "https://example.org/media/synth002.mp4"
+    assert len(iiif_prezi3.Collection.model_validate_json((published / "collection.json").read_text()).items) == 2
     broken = json.loads(path.read_text())
     del broken["items"][0]["annotations"][0]["items"][1]["target"]
     with pytest.raises(ValidationError):  # the validation bites: an annotation without a target fails
