@@ -47,7 +47,7 @@ def hyperparameters(cfg: Any) -> dict[str, str | int | float | bool]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}", v)
+                walk(f"{prefix}.{k}" if prefix else k, v)
         elif isinstance(value, (bool, int, float, str)):
             flat[prefix] = value
         else:
