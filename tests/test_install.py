@@ -42,6 +42,8 @@ AREAS: dict[str, set[str]] = {
     "mmx/catalog/fetch.py": {"dataset"},
     "mmx/data/formats/": {"data"},  # zarr (Trailers12k), pyarrow (parquet), only inside the format that reads them
     "mmx/export.py": {"data"},
+    "mmx/frames.py": {"notebook"},  # pandas, inside to_frame() only
+    "mmx/train/tracking.py": {"track"},  # TensorBoard, MLflow: only the backend train.log names
     "mmx/health/labels.py": {"health"},  # cleanlab, inside the label check only (mmx evaluate's leak count needs none)
     "mmx_cli/commands/export.py": {"data"},
     "mmx_serve/": {"serve", "extract"},

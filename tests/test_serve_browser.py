@@ -337,6 +337,50 @@ def test_scene_strip_similar_scenes_and_playback(scene_page):
                            timeout=10000)
 
 
+def vtt_cues(text: str) -> list[tuple[float, float, str]]:
+    """(start, end, text) of every cue of a WebVTT file."""
+    def seconds(stamp: str) -> float:
+        h, m, s = stamp.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    cues = []
+    for block in text.split("\n\n")[1:]:
+        lines = block.strip().splitlines()
+        if lines:
+            start, _, end = lines[1].partition(" --> ")
+            cues.append((seconds(start), seconds(end), "\n".join(lines[2:])))
+    return cues
+
+
+def test_the_genre_timeline_shows_as_captions_while_the_trailer_plays(scene_page, tmp_path):
+    """The player loads GET /api/timeline.vtt as a <track>: the cues are `mmx predict --timeline --vtt`'s, and at a
+    scene's second the caption showing names that scene's top genres."""
+    from mmx.run import Run
+    from mmx.timeline import trailer_timeline
+    from mmx_cli.main import main
+
+    page, run = scene_page
+    tid, store = open_first(page, run)
+    page.wait_for_function("(t => t && t.mode === 'showing' && t.cues && t.cues.length > 0)"
+                           "(document.getElementById('player').textTracks[0])", timeout=10000)
+    shown = page.evaluate("() => [...document.getElementById('player').textTracks[0].cues]"
+                          ".map(c => [c.startTime, c.endTime, c.text])")
+    written = tmp_path / "genres.vtt"
+    assert main(["predict", "--run", str(run), tid, "--timeline", "--vtt", str(written)]) == 0
+    expected = vtt_cues(written.read_text())
+    assert len(shown) == len(expected) == store.meta(tid).n_clips
+    for (start, end, text), (s, e, t) in zip(shown, expected):
+        assert abs(start - s) < 1e-3 and abs(end - e) < 1e-3 and text == t
+    second = 2.5  # inside the 7.5 s test video
+    cue = next(c for c in expected if c[0] <= second < c[1])
+    page.evaluate(f"() => {{ const p = document.getElementById('player'); p.pause(); p.currentTime = {second}; }}")
+    page.wait_for_function("(t => t.activeCues && t.activeCues.length > 0 && t.activeCues[0].text === "
+                           f"{cue[2]!r})(document.getElementById('player').textTracks[0])", timeout=10000)
+    timeline = trailer_timeline(Run.open(run), tid)  # the scene's three most probable genres, as the network says
+    clip = next(c.clip for c in timeline.clips if c.start <= second < c.end)
+    assert cue[2] == " · ".join(f"{g} {p:.2f}" for g, p in timeline.top(clip))
+
+
 def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp_path):
     from mmx.labels import ReviewJournal
     from mmx_cli.main import main

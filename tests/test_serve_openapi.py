@@ -17,7 +17,7 @@ from mmx.users import Users
 from mmx_serve.app import create_app
 from server_process import Served
 
-OPERATIONS = 20
+OPERATIONS = 21
 
 
 @pytest.fixture(scope="module")

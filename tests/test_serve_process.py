@@ -250,7 +250,7 @@ def test_the_api_docs_page_loads_nothing_from_elsewhere(server):
         page.wait_for_selector(".opblock", timeout=30000)
         operations = page.locator(".opblock").count()
         browser.close()
-    assert operations == 20 and not problems, problems
+    assert operations == 21 and not problems, problems
     assert all(r.startswith(server.url) for r in requests), [r for r in requests if not r.startswith(server.url)]
 
 

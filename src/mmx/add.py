@@ -21,6 +21,7 @@ beside the run that the CLI and every server share.
 from __future__ import annotations
 
 import fcntl
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -29,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from mmx import artifacts
+from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz, write_npz
-from mmx.errors import RunError
+from mmx.errors import InputError, RunError
 from mmx.extract.batch import ExtractReport, extract_videos, store_config
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run
@@ -81,6 +83,28 @@ def add_videos(run: str | Path | Run, videos: list[str | Path], labels: str | Pa
     report = refresh_added(run, extracted.extracted)
     report.extract = extracted
     return report
+
+
+@contextmanager
+def extracted_apart(run: str | Path | Run, video: str | Path, reporter: Reporter = QUIET
+                    ) -> Iterator[tuple[FeatureStore, str]]:
+    """A video extracted with the run's experts and settings into a temporary store of its own, for the ``with``
+    block: (that store, the video's trailer id). The run is not changed (a query, a prediction for a new file)."""
+    run = model_run(run)
+    video = Path(video)
+    if not video.is_file():
+        raise InputError(f"video {video} does not exist")
+    cfg = replace(store_config(run.store, list(run.info.experts)), flow_workers=0)
+    with tempfile.TemporaryDirectory(prefix="mmx-video-") as tmp:
+        store = FeatureStore.create(Path(tmp) / "store")
+        report = extract_videos([video], store, cfg, progress=False)
+        if report.failed:
+            raise InputError(f"{video} cannot be extracted: " + "; ".join(p.reason for p in report.failed))
+        for p in report.warnings:
+            reporter.line(f"{video.name}: {p.reason}")
+        store.refresh()
+        (tid,) = store.entries()
+        yield store, tid
 
 
 def refresh_added(run: ModelRun, ids: list[str]) -> AddReport:

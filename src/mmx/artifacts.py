@@ -54,6 +54,7 @@ SCENES, SCENE_INDEX, SCENE_INDEX_RECORD = "scenes.npz", "scenes.faiss", "scenes.
 SCORES, REVIEWS, INGEST_LOCK = "scores.npz", "reviews.jsonl", ".ingest.lock"
 USERS, USERS_LOCK, INGESTS = "users.json", ".users.json.lock", "ingests.jsonl"
 PICTURES, PICTURES_INDEX, ATLAS, ATLAS_SHEETS = "pictures.bin", "pictures.npz", "atlas/atlas.json", "atlas/NNNN.jpg"
+TENSORBOARD_EVENTS, MLFLOW_RECORD = "events.out.tfevents.*", "mlflow.json"
 
 ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
     Artifact(RUN_INFO, "the run's kind, store, experts, genres and splits (written last: the run is complete)",
@@ -66,6 +67,11 @@ ARTIFACTS: dict[str, Artifact] = {a.file: a for a in (
     Artifact(BEST, "the run's weights", command="mmx train --out {run}"),
     Artifact(CHECKPOINTS, "the last finished epoch: weights, other parts, optimizer state (resume)",
              command="mmx train --out {run} --resume"),
+    # appended by TensorBoard's own writer as training goes (a log read by TensorBoard, never by mmx)
+    Artifact(TENSORBOARD_EVENTS, "TensorBoard event files of every epoch (train.log: tensorboard)",
+             command="mmx train --out {run} --log tensorboard"),
+    Artifact(MLFLOW_RECORD, "the MLflow run this run logs to (train.log: mlflow), continued on --resume",
+             command="mmx train --out {run} --log mlflow"),
     Artifact(TRAILERS, "metadata of imported embeddings", command="mmx import-embeddings --out {run}"),
     Artifact(SOURCE, "the files embeddings were imported from", command="mmx import-embeddings --out {run}"),
     Artifact(PICTURES, "pictures given with imported embeddings, one per trailer, packed",

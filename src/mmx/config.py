@@ -31,11 +31,16 @@ METRIC_KEYS = (
 TRAIN_WINDOWS = ("even", "random")  # mmx.data.dataset.TRAIN_VIEWS
 SEQUENCE_POOLS = ("concat", "sum")  # how sequence vectors are pooled before k (§7 / §3.2)
 POSITIVE_PAIRS = ("halves", "random-windows")  # mmx.train.finetune.PAIR_RULES
+TRACKING = ("none", "tensorboard", "mlflow")  # mmx.train.tracking.TRACKERS: where every epoch's figures go too
 
 
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
+
+
+def _check_log(log: str, name: str) -> None:
+    _require(log in TRACKING, f"{name} must be one of {', '.join(TRACKING)}, not {log!r}")
 
 
 @dataclass
@@ -120,8 +125,12 @@ class TrainConfig:
     early_stop: int = 0  # stop after this many epochs without a new best validation score; 0 = run every epoch
     path_losses: bool = True  # with the scene path, each path's logits also get their own BCE (deep supervision); not in the paper
     ema_epochs: float = 3.0  # validate and keep an exponential moving average of the weights over about this many epochs; 0 = off (paper)
+    # experiment tracking besides metrics.jsonl (mmx.train.tracking): "tensorboard" writes event files into the run
+    # folder, "mlflow" logs to $MLFLOW_TRACKING_URI, else to mlruns/ beside the run folder; needs the `track` extra
+    log: str = "none"
 
     def __post_init__(self) -> None:
+        _check_log(self.log, "train.log")
         _require(0 <= self.expert_dropout < 1, f"train.expert_dropout must be in [0, 1), not {self.expert_dropout}")
         _require(self.early_stop >= 0, f"train.early_stop must be ≥ 0 (0 = off), not {self.early_stop}")
         _require(self.ema_epochs >= 0, f"train.ema_epochs must be ≥ 0 (0 = off), not {self.ema_epochs}")
@@ -153,8 +162,10 @@ class FinetuneConfig:
     eval_batch_size: int = 32  # batch size for the silhouette and the final embeddings
     threads: int = 0  # torch CPU threads, set by the command that fine-tunes; 0 = torch's default
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes
+    log: str = "none"  # experiment tracking, as train.log: "none", "tensorboard" or "mlflow" (the `track` extra)
 
     def __post_init__(self) -> None:
+        _check_log(self.log, "log")
         _require(self.temperature > 0 and self.lr > 0 and self.epochs >= 1 and self.warmup_epochs >= 0,
                  f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
                  f"(got {self.temperature}, {self.lr}, {self.epochs}, {self.warmup_epochs})")
@@ -309,7 +320,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer")  # may change between a run's start and its resume
+RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer", "log")  # may change between a run's start and its resume
 
 
 def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:
@@ -318,9 +329,18 @@ def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:
     return cfg.train if isinstance(cfg, RunConfig) else cfg
 
 
+def with_schedule(cfg: RunConfig | FinetuneConfig, **fields: Any) -> RunConfig | FinetuneConfig:
+    """``cfg`` with some of the settings a resumed run may change (``RESUMABLE_FIELDS``); None leaves one as it is."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    unknown = sorted(set(given) - set(RESUMABLE_FIELDS))
+    _require(not unknown,
+             f"{', '.join(unknown)} cannot change when a run resumes; only {', '.join(RESUMABLE_FIELDS)} can")
+    return merge(cfg, {"train": given} if isinstance(cfg, RunConfig) else given)
+
+
 def with_epochs(cfg: RunConfig | FinetuneConfig, epochs: int) -> RunConfig | FinetuneConfig:
     """``cfg`` training ``epochs`` epochs (a resumed run may grow its epoch count)."""
-    return merge(cfg, {"train": {"epochs": epochs}} if isinstance(cfg, RunConfig) else {"epochs": epochs})
+    return with_schedule(cfg, epochs=epochs)
 
 
 def recipe(cfg: RunConfig | FinetuneConfig) -> dict[str, Any]:

@@ -63,6 +63,12 @@ def init_distributed() -> DistInfo:
     return DistInfo(rank, world, local, device)
 
 
+def launched_as_main() -> bool:
+    """Whether this process is the one that reports: rank 0 of the torchrun job that started it (``RANK``), or the
+    only process without torchrun."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def close_distributed(ok: bool) -> None:
     """Leave the process group. ``ok``: this process finished its work, so it first waits for the
     others — a rank that tears gloo down while another is still in a collective aborts it

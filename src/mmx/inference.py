@@ -17,6 +17,7 @@ import torch
 
 from mmx.data.dataset import Batch
 from mmx.data.loader import whole_trailer_batches
+from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
 from mmx.health.duplicates import run_leaks
@@ -60,14 +61,17 @@ def model_run(run: str | Path | Run) -> ModelRun:
     return run
 
 
-def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best") -> tuple[np.ndarray, np.ndarray]:
-    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailers of the run's store), in their order."""
+def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best", store: FeatureStore | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(N, G) probabilities and (N, G) given labels for ``ids`` (any trailers of the run's store, or of ``store``:
+    one extracted with the run's experts), in their order."""
     run = model_run(run)
-    missing = [i for i in ids if i not in run.store]
+    store = run.store if store is None else store
+    missing = [i for i in ids if i not in store]
     if missing:
-        raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {run.store.root}")
+        raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
     cfg = run.config
-    batches = whole_trailer_batches(run.store, run.info, ids, cfg.train.eval_batch_size, cfg.model)
+    batches = whole_trailer_batches(store, run.info, ids, cfg.train.eval_batch_size, cfg.model)
     got, probs, labels = predict(run.model(which), batches)
     order = [{t: i for i, t in enumerate(got)}[t] for t in ids]
     return probs[order], labels[order]
@@ -139,16 +143,19 @@ def verdict(model: dict, probe: dict) -> str:
     return f"the network and the tuned linear probe tie ({figures})"
 
 
-def label_suggestions(run: str | Path | Run, ids: list[str], threshold: float | None = None) -> list[dict]:
-    """Per trailer: probabilities by genre, predicted labels, labels to add and to drop (Tbl. 4)."""
+def label_suggestions(run: str | Path | Run, ids: list[str], threshold: float | None = None,
+                      store: FeatureStore | None = None) -> list[dict]:
+    """Per trailer of the run's store (or of ``store``): probabilities by genre, predicted labels, labels to add and
+    to drop (Tbl. 4)."""
     run = model_run(run)
     info = run.info
+    store = run.store if store is None else store
     threshold = run.config.train.threshold if threshold is None else threshold
-    probs, labels = predict_ids(run, ids)
+    probs, labels = predict_ids(run, ids, store=store)
     changes = label_changes(probs, labels, info.genres, threshold)
     out = []
     for tid, p, ch in zip(ids, probs, changes):
-        meta = run.store.meta(tid)
+        meta = store.meta(tid)
         out.append(
             {
                 "trailer_id": tid,

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from mmx.config import ModelConfig
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mmx.config import ModelConfig, RunConfig, merge, resolve
 from mmx.registry import Registry
 
 DEFAULT_PRESET = "default"  # what a run without --model trains: ModelConfig()
@@ -54,3 +58,14 @@ def _tiny() -> ModelConfig:
         _paper(), expert_dim=32, netvlad_clusters=4, gem_dim=16, clip_dim=16, seq_len=3, n_seqs=4,
         seq_hidden=32, seq_dim=16, bottleneck_hidden=32, embed_dim=32, head_hidden=16,
     )
+
+
+def run_config(preset: str | None = None, file: str | Path | None = None, overrides: Sequence[str] = (),
+               flags: dict[str, Any] | None = None, base: RunConfig | None = None) -> RunConfig:
+    """A RunConfig as every training command and ``mmx.fit`` build it: the defaults (or ``base``) with the model
+    ``preset`` (``MODELS``), then the YAML/JSON ``file``, then the ``section.key=value`` ``overrides``, then
+    ``flags`` (a nested mapping), checked once on the result (``mmx.config.resolve``)."""
+    cfg = base or RunConfig()
+    if preset:
+        cfg = merge(cfg, {"model": vars(MODELS.create(preset))})
+    return resolve(cfg, file, list(overrides), flags)

@@ -32,8 +32,7 @@ import bisect
 import io
 import json
 import math
-import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +83,15 @@ class SceneSet:
 
     def __len__(self) -> int:
         return len(self.clip)
+
+    def to_frame(self):
+        """A pandas DataFrame, one row per scene (clip), grouped by trailer in time order: ``trailer_id``, ``clip``
+        (its number in the trailer), ``start`` and ``end`` (seconds, NaN when unknown); the vectors stay here."""
+        from mmx.frames import data_frame
+
+        rows = {"trailer_id": [self.trailer_ids[t] for t in self.trailer], "clip": self.clip.tolist(),
+                "start": self.start.astype(float).tolist(), "end": self.end.astype(float).tolist()}
+        return data_frame([dict(zip(rows, r)) for r in zip(*rows.values())], list(rows), floats=["start", "end"])
 
     @property
     def first(self) -> np.ndarray:
@@ -303,22 +311,9 @@ def search_scene(scenes: SceneSet, index, trailer_id: str, seconds: float | None
 
 def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QUIET) -> np.ndarray:
     """The unit mean of a short video's scene vectors, extracted with the run's experts and settings."""
-    from mmx.data.store import FeatureStore
-    from mmx.extract.batch import extract_videos, store_config
+    from mmx.add import extracted_apart
 
-    video = Path(video)
-    if not video.is_file():
-        raise InputError(f"query video {video} does not exist")
-    cfg = replace(store_config(run.store, list(run.info.experts)), flow_workers=0)
-    with tempfile.TemporaryDirectory(prefix="mmx-scene-query-") as tmp:
-        store = FeatureStore.create(Path(tmp) / "store")
-        report = extract_videos([video], store, cfg, progress=False)
-        if report.failed:
-            raise InputError(f"{video} cannot be extracted: " + "; ".join(p.reason for p in report.failed))
-        for p in report.warnings:
-            reporter.line(f"{video.name}: {p.reason}")
-        store.refresh()
-        (tid,) = store.entries()
+    with extracted_apart(run, video, reporter) as (store, tid):
         vectors = clip_vectors(run.model(), store, run.info, [tid])[tid]
     return unit_rows(vectors.mean(0, keepdims=True))[0]
 
@@ -431,15 +426,16 @@ def open_scenes(run) -> tuple[SceneSet, faiss.Index | None]:
     return load_scenes(run.root), load_scene_index(run.root)
 
 
-def search_run_scenes(run, scene: tuple[str, float] | None = None, video: str | Path | None = None, k: int = 10,
-                      other_trailers: bool = False, reporter: Reporter = QUIET
+def search_run_scenes(run, scene: tuple[str, float | None] | None = None, video: str | Path | None = None,
+                      k: int = 10, other_trailers: bool = False, reporter: Reporter = QUIET
                       ) -> tuple[Hit | None, list[Hit]]:
-    """The scenes nearest to ``scene`` (trailer id, second) or to a short ``video``: the query scene (None for
-    a video) and its hits."""
+    """The scenes nearest to ``scene`` (trailer id, second; no second: its first clip) or to a short ``video``: the
+    query scene (None for a video) and its hits."""
     scenes, index = open_scenes(run)
     titles = {t: m.title for t, m in run.store.entries().items()}
     if scene is not None:
-        return search_scene(scenes, index, scene[0], scene[1], None, k, other_trailers, titles)
+        first = 0 if scene[1] is None else None
+        return search_scene(scenes, index, scene[0], scene[1], first, k, other_trailers, titles)
     if video is None:
         raise InputError("give a scene (TRAILER_ID@SECONDS) or a video file as the query")
     neighbours = Neighbours(SceneVectors(scenes, titles), index)

@@ -12,8 +12,8 @@ import math
 import sys
 from typing import Any
 
-from mmx.config import RunConfig, merge, resolve
-from mmx.presets import DEFAULT_PRESET, MODELS
+from mmx.config import RunConfig
+from mmx.presets import DEFAULT_PRESET, MODELS, run_config
 from mmx.progress import Reporter
 
 
@@ -30,10 +30,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def resolve_config(args: argparse.Namespace, flags: dict[str, Any] | None = None, base: RunConfig | None = None) -> RunConfig:
     """A command's RunConfig: the defaults (or ``base``) with the ``--model`` preset, then the ``--config``
     file, then the ``--set`` overrides, then ``flags`` (its own options), checked once on the result."""
-    cfg = base or RunConfig()
-    if getattr(args, "model", None):
-        cfg = merge(cfg, {"model": vars(MODELS.create(args.model))})
-    return resolve(cfg, getattr(args, "config", None), getattr(args, "set", []), flags)
+    return run_config(getattr(args, "model", None), getattr(args, "config", None), getattr(args, "set", []), flags,
+                      base)
 
 
 def add_progress_args(p: argparse.ArgumentParser) -> None:

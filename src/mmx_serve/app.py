@@ -10,6 +10,7 @@
     GET  /api/scenes?id=&t=|clip=&k=&other_trailers=   nearest scenes to one scene of a trailer
     GET  /api/keyframe?id=&clip=          a scene's keyframe (JPEG); without clip, the trailer's middle scene
     GET  /api/atlas?level=&sheet=&v=      one JPEG sheet of the map's pictures (mmx.atlas)
+    GET  /api/timeline.vtt?id=            the trailer's genre timeline as a WebVTT track (the player's captions)
     GET  /api/video?id=                   the trailer's video file under --media-root (range requests)
     GET  /api/reviews?id=                 a trailer's reviewed labels and decisions
     POST /api/reviews                     JSON {trailer_id, genre, decision}: accept / reject / add / remove

@@ -16,9 +16,10 @@ from mmx.labels import ReviewJournal, conflicts
 from mmx.layout import map_view
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
+from mmx.timeline import webvtt
 from mmx_serve.errors import NotAvailable
 from mmx_serve.findings import Findings
-from mmx_serve.scenes import Scenes
+from mmx_serve.scenes import NEEDS_TRAINED_RUN, Scenes
 from mmx_serve.state import Collection, ServeConfig, Space
 
 
@@ -133,6 +134,19 @@ class Explorer:
         out["scenes_note"] = self.scenes.note
         out["video"] = self.scenes.video_url(trailer_id) if self.scenes.model_run is not None else None
         return out
+
+    def vtt(self, trailer_id: str) -> str:
+        """The trailer's genre timeline as a WebVTT track: one cue per scene with its top genres (``mmx.webvtt``);
+        the explorer's player shows it while the trailer plays."""
+        c = self.collection
+        if not c.has_model:
+            raise NotAvailable(NEEDS_TRAINED_RUN.format(root=c.run.root))
+        resolve_id(c.main.snapshot.emb, trailer_id)  # an unknown id: 404 with the closest ids
+        store = c.predictors[c.main.name].run.store
+        if trailer_id not in store or not store.meta(trailer_id).has_clip_times:
+            raise NotAvailable(f"trailer {trailer_id!r} has no clip times in the store, so no timed track; extract "
+                               "its video (`mmx extract`) to give it one")
+        return webvtt(c.predictors[c.main.name].genre_timeline(trailer_id))
 
     def scene_search(self, trailer_id: str, seconds: float | None, clip: int | None, k: int,
                      other_trailers: bool) -> tuple[Hit, list[Hit]]:

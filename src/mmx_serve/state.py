@@ -28,7 +28,7 @@ from mmx.layout import LayoutConfig, map_layout
 from mmx.metrics import label_changes
 from mmx.retrieval import Hit, Neighbours, TrailerVectors, resolve_id
 from mmx.run import EMBEDDINGS, FINE, ModelRun, Run
-from mmx.timeline import clip_probabilities
+from mmx.timeline import Timeline, trailer_timeline
 
 
 @dataclass
@@ -107,19 +107,22 @@ class Predictor:
         with self._lock:
             return predict_ids(self.run, [trailer_id])[0][0]
 
-    def timeline(self, trailer_id: str) -> list[dict]:
-        """Per clip: start/end seconds (when known) and genre probabilities (Fig. 8)."""
+    def genre_timeline(self, trailer_id: str) -> Timeline:
+        """The scene-level genre timeline of a store trailer (Fig. 8; ``mmx.trailer_timeline``)."""
         with self._lock:
-            probs = clip_probabilities(self.run, trailer_id)  # (n_clips, G)
-        times = self.run.store.load_clip_times(trailer_id)
+            return trailer_timeline(self.run, trailer_id)
+
+    def timeline(self, trailer_id: str) -> list[dict]:
+        """Per clip: start/end seconds (when known) and genre probabilities in the run's genre order."""
+        t = self.genre_timeline(trailer_id)
         return [
             {
-                "clip": c,
-                "start": None if times is None else round(float(times[c, 0]), 3),
-                "end": None if times is None else round(float(times[c, 1]), 3),
-                "probabilities": [round(float(p), 4) for p in probs[c]],
+                "clip": c.clip,
+                "start": None if c.start is None else round(c.start, 3),
+                "end": None if c.end is None else round(c.end, 3),
+                "probabilities": [round(c.probabilities[g], 4) for g in t.vocabulary],
             }
-            for c in range(len(probs))
+            for c in t.clips
         ]
 
 

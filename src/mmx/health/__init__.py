@@ -53,9 +53,11 @@ class Collection:
     genre_list: list[str] = field(default_factory=list)  # the genres a model of this collection predicts
 
 
-def open_collection(path: str | Path) -> Collection:
-    """The collection of a feature store (``manifest.json``) or of a run folder."""
-    path = Path(path)
+def open_collection(path: str | Path | FeatureStore | Run) -> Collection:
+    """The collection of a feature store (``manifest.json``) or of a run (a folder, or either opened)."""
+    if isinstance(path, Run):
+        return run_collection(path)
+    path = Path(path.root if isinstance(path, FeatureStore) else path)
     if (path / "manifest.json").exists():
         store = FeatureStore(path)
         data = DataConfig()

@@ -7,11 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmx.data.store import FeatureStore
 from mmx.errors import MmxError
 from mmx.health import SEVERITIES, Collection, Finding, open_collection
 from mmx.health.duplicates import DuplicateConfig, duplicate_findings, duplicate_pairs, leak_findings, split_leaks
 from mmx.health.experts import ExpertCheckConfig, expert_findings
 from mmx.health.labels import LabelCheckConfig, OutOfFold, ProbeFit, label_findings
+from mmx.run import Run
 
 CHECKS = ("duplicates", "leaks", "experts", "labels")  # in the order they run and print
 
@@ -41,15 +43,27 @@ class HealthReport:
             out[f.check][f.severity] += 1
         return out
 
+    def to_frame(self):
+        """A pandas DataFrame, one row per finding, most serious first: ``check`` (duplicates, leaks, experts,
+        labels), ``severity`` (error, warning, info), ``kind`` (what is wrong, e.g. "near-duplicate", "label
+        issue"), ``trailers`` (list of the trailers concerned), ``expert`` and ``genre`` (the one concerned, or None),
+        ``score`` (how sure: higher is more certainly a problem), ``action`` (what to do), ``evidence`` (a dict of
+        the numbers behind it)."""
+        from mmx.frames import data_frame
+
+        columns = ["check", "severity", "kind", "trailers", "expert", "genre", "score", "action", "evidence"]
+        return data_frame([{c: getattr(f, c) for c in columns} for f in self.findings], columns)
+
     def to_dict(self) -> dict:
         return {"source": self.source, "n_trailers": self.n_trailers, "checks": self.checks, "counts": self.counts(),
                 "test_leaks": self.test_leaks, "seconds": self.seconds, "findings": [f.to_dict() for f in self.findings]}
 
 
-def check(path: str | Path | Collection, only: list[str] | None = None, cfg: HealthConfig = HealthConfig(),
-          label_probs: OutOfFold | None = None, previous: HealthReport | None = None) -> HealthReport:
-    """The findings of ``only`` (default: every check) on a store or run folder, most serious first; the label
-    check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
+def check(path: str | Path | FeatureStore | Run | Collection, only: list[str] | None = None,
+          cfg: HealthConfig = HealthConfig(), label_probs: OutOfFold | None = None,
+          previous: HealthReport | None = None) -> HealthReport:
+    """The findings of ``only`` (default: every check) on a store or a run (``mmx check``), most serious first; the
+    label check scores ``label_probs`` (a cross-fitted network's) when given, else the out-of-fold probe's.
 
     ``previous``: the report of an earlier check of the same trailers and features (the explorer's, before review
     decisions changed labels). The checks that read no labels — duplicates, leaks, experts — keep its findings,

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmx.config import RunConfig
+from mmx.config import METRIC_KEYS, RunConfig
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
@@ -30,11 +30,12 @@ from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
-from mmx.inference import autocast, evaluate
+from mmx.inference import autocast, evaluate, predict_ids
 from mmx.losses import WeightedBCELoss, positive_weights
+from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.progress import QUIET, Reporter
-from mmx.run import COARSE, RunDir, RunInfo, TrainingState
+from mmx.run import COARSE, Run, RunDir, RunInfo, TrainingState
 from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, seed_everything
 
 
@@ -241,6 +242,15 @@ class CoarseStage(Stage):
 
     def is_best(self, score: float, state: TrainingState) -> bool:
         return state.best_score is None or score > state.best_score
+
+    def test_figures(self, run: RunDir) -> dict[str, float]:
+        """Tbl. 2's summary metrics of the kept network (``best.safetensors``) on the test split."""
+        ids = self.info.splits["test"]
+        if not ids:
+            return {}
+        probs, labels = predict_ids(Run.open(run.root), ids)
+        metrics = classification_metrics(labels, probs, self.info.genres, self.cfg.train.threshold)
+        return {f"test_{k}": metrics[k] for k in METRIC_KEYS}
 
     def should_stop(self, state: TrainingState) -> bool:
         patience = self.cfg.train.early_stop

@@ -153,9 +153,9 @@ def train_one_epoch(
     return total / max(count, 1)
 
 
-def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int) -> float:
-    """Cosine silhouette of the validation trailers' bottleneck embeddings by primary genre (Fig. 6)."""
-    ids = info.splits["val"]
+def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int, split: str = "val") -> float:
+    """Cosine silhouette of the ``split`` trailers' bottleneck embeddings by primary genre (Fig. 6)."""
+    ids = info.splits[split]
     vectors = embed_ids(model, store, info, ids, batch_size)
     return silhouette(vectors, [store.meta(t).genres for t in ids])
 
@@ -195,6 +195,12 @@ class FinetuneStage(Stage):
 
     def is_best(self, score: float, state: TrainingState) -> bool:
         return True
+
+    def test_figures(self, run: RunDir) -> dict[str, float]:
+        """The silhouette of the test trailers in the fine-tuned space (the kept network is the last epoch's)."""
+        if len(self.info.splits["test"]) < 2:
+            return {}
+        return {"test_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size, "test")}
 
     def first_state(self, run: RunDir, dist: DistInfo, reporter: Reporter) -> TrainingState:
         """Epoch 0: the coarse starting point, validated and kept like any epoch."""

@@ -18,6 +18,8 @@ for both:
 * ``finish`` — a lean run: once the last epoch is done the optimizer state is dropped (unless
   ``keep_optimizer``) and the last epoch's network weights too when they are the best ones.
 
+Every finished epoch's record also goes to the experiment tracker ``train.log`` names (``mmx.train.tracking``:
+TensorBoard, MLflow or none), and the finished run's test figures (``Stage.test_figures``) after it.
 ``run_stage`` then writes the embeddings of every trailer of the store (``mmx.embeddings``).
 Under ``torchrun`` every process runs the same loop; only the main one writes the run folder and
 reports (``mmx.distributed``). Called without a ``DistInfo``, ``run_stage`` sets the process's
@@ -39,12 +41,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from mmx.artifacts import atomic_write
-from mmx.config import RunConfig, recipe, schedule, with_epochs
+from mmx.config import RunConfig, recipe, schedule, with_schedule
 from mmx.distributed import DistInfo, barrier, close_distributed, init_distributed
 from mmx.embeddings import embed_run
 from mmx.errors import RunError
 from mmx.progress import QUIET, Reporter
 from mmx.run import RunDir, RunInfo, TrainingState
+from mmx.train.tracking import Tracker, numbers, tracked, tracker
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -79,6 +82,10 @@ class Stage(abc.ABC):
         """The state a new run starts from (a stage may record an epoch 0 first)."""
         return TrainingState()
 
+    def test_figures(self, run: RunDir) -> dict[str, float]:
+        """The finished run's kept network on the test split (``test_…`` figures), for the experiment tracker."""
+        return {}
+
 
 @dataclass
 class StageSpec(abc.ABC):
@@ -88,6 +95,7 @@ class StageSpec(abc.ABC):
     cfg: Any = None  # the settings (RunConfig, FinetuneConfig); None to resume a run with its own
     resume: bool = False  # continue the run in ``out`` when it exists (checked against ``cfg``)
     epochs: int | None = None  # with ``cfg`` None: the grown epoch count of the resumed run
+    log: str | None = None  # with ``cfg`` None: the resumed run's experiment tracker (``train.log``), when given
     embed: bool = True  # write the embeddings of every trailer of the store when the last epoch is done
 
     kind: ClassVar[str]  # the kind of run it makes (mmx.run.KINDS)
@@ -124,8 +132,7 @@ class StageSpec(abc.ABC):
             return self.cfg
         if not (self.resume and run.exists()):
             raise RunError(f"{run.root} holds no run to resume; give the settings of a new {self.title} run")
-        saved = self.saved_config(run)
-        return saved if self.epochs is None else with_epochs(saved, self.epochs)
+        return with_schedule(self.saved_config(run), epochs=self.epochs, log=self.log)
 
     def other_recipe(self, run: RunDir, cfg: Any) -> str | None:
         """Why the run in ``run`` is another recipe than ``cfg`` (None when only epochs/threads differ)."""
@@ -169,6 +176,7 @@ def run_stage(spec: StageSpec, reporter: Reporter = QUIET, dist: DistInfo | None
 
 def _drive(spec: StageSpec, run: RunDir, cfg: Any, reporter: Reporter, dist: DistInfo) -> TrainingState:
     plan = schedule(cfg)
+    track = tracker(plan.log, dist.is_main)  # before the folder is touched: a missing library stops here
     info, state = start(run, spec.resume, lambda: spec.make_info(cfg), lambda r: spec.other_recipe(r, cfg),
                         spec.run_config(cfg), dist, spec.extra_files(cfg))
     stage = spec.make_stage(info, cfg, dist, reporter)
@@ -176,8 +184,11 @@ def _drive(spec: StageSpec, run: RunDir, cfg: Any, reporter: Reporter, dist: Dis
         state = stage.first_state(run, dist, reporter)
     else:
         restore(run, state, stage, reporter)
-    state = fit(run, stage, state, plan.epochs, plan.seed, dist, reporter)
-    done = finish(run, state, plan.epochs, plan.keep_optimizer, dist, stopped=stage.should_stop(state))
+    with tracked(track, run, cfg, stage.metric, state):
+        state = fit(run, stage, state, plan.epochs, plan.seed, dist, reporter, track)
+        done = finish(run, state, plan.epochs, plan.keep_optimizer, dist, stopped=stage.should_stop(state))
+        if done is not state:
+            track.final(done.epoch, lambda: stage.test_figures(run))
     if done is not state and spec.embed:
         embed_run(run.root)
     return done
@@ -270,8 +281,9 @@ def save_epoch(
 
 def fit(
     run: RunDir, stage: Stage, state: TrainingState, epochs: int, seed: int, dist: DistInfo, reporter: Reporter,
+    track: Tracker = tracker("none", True),
 ) -> TrainingState:
-    """Epochs ``state.epoch + 1 … epochs`` of ``stage``; returns the final state."""
+    """Epochs ``state.epoch + 1 … epochs`` of ``stage``, each record also handed to ``track``; the final state."""
     todo = range(state.epoch + 1, epochs + 1)
     for epoch in reporter.bar(todo, desc=stage.name, total=epochs, unit="epoch", initial=state.epoch, leave=True):
         if stage.should_stop(state):
@@ -284,6 +296,7 @@ def fit(
         record.update(stage.validate())
         record["seconds"] = round(time.time() - t0, 2)
         state = save_epoch(run, stage, state, epoch, record, dist)
+        track.log(epoch, {"lr": stage.optimizer.param_groups[0]["lr"], **numbers(record)})
         figures = ", ".join(f"{k} {v:.4f}" for k, v in record.items() if isinstance(v, float) and k != "seconds")
         best = " (best)" if stage.announces_best and state.best_epoch == epoch else ""
         reporter.line(f"{stage.name} epoch {epoch}/{epochs}: {figures}{best} [{record['seconds']:.1f} s]")

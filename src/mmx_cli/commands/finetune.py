@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmx.config import POSITIVE_PAIRS
+from mmx_cli.commands.train import add_log_arg
 from mmx_cli.common import add_progress_args, reporter
 
 
@@ -26,23 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--set", metavar="KEY=VALUE", action="append", default=[],
         help="override one fine-tuning setting, e.g. --set lr=3e-4 (repeatable)",
     )
+    add_log_arg(p)
     p.add_argument("--resume", action="store_true", help="continue the fine run in --out")
     add_progress_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx.config import FinetuneConfig, resolve
-    from mmx.run import RunDir
-    from mmx.train.finetune import FineSpec
-    from mmx.train.loop import run_stage
+    from mmx.distributed import launched_as_main
+    from mmx.train.api import finetune
 
-    cfg = None  # resuming: the run's own settings, with --epochs when given
-    if not (args.resume and RunDir(args.out).exists()):
-        given = (("epochs", args.epochs), ("seed", args.seed), ("positive_pair", args.pairs))
-        cfg = resolve(FinetuneConfig(), args.config, args.set, {k: v for k, v in given if v is not None})
-    done = run_stage(FineSpec(args.out, cfg, args.resume, epochs=args.epochs, parent=args.run), reporter(args))
-    if not done.main:  # under torchrun only the main process reports
+    settings = {"positive_pair": args.pairs} if args.pairs else {}
+    done = finetune(args.run, args.out, config=args.config, overrides=args.set, settings=settings, epochs=args.epochs,
+                    seed=args.seed, log=args.log, resume=args.resume, progress=reporter(args))
+    if not launched_as_main():  # under torchrun only the main process reports
         return 0
     first, last = done.state.history[0], done.state.history[-1]
     print(

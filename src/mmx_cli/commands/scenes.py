@@ -23,12 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.api import index_scenes
     from mmx.progress import Reporter
     from mmx.run import Run
-    from mmx.scenes import compute_scenes, open_scenes
+    from mmx.scenes import open_scenes
 
     opened = Run.open(args.run)
-    scenes = compute_scenes(opened, Reporter.auto(args.quiet), args.batch_size)
+    scenes = index_scenes(opened, Reporter.auto(args.quiet), args.batch_size)
     index = open_scenes(opened)[1]
     kind = "none" if index is None else type(index).__name__
     print(f"{len(scenes)} scenes of {len(scenes.trailer_ids)} trailers ({scenes.vectors.shape[1]}-d, {kind}) "
@@ -79,15 +80,16 @@ def write_keyframes(run, hits: list, folder: str | Path) -> list[str | None]:
 
 
 def search_scenes(args: argparse.Namespace) -> int:
+    from mmx.api import search_scenes as nearest_scenes
     from mmx.progress import Reporter
     from mmx.run import Run
-    from mmx.scenes import search_run_scenes
     from mmx_cli.common import print_json, table
 
     opened = Run.open(args.run)
-    scene = parse_scene_query(args.scene) if args.scene is not None else None
-    query, hits = search_run_scenes(opened, scene, args.scene_video, args.k, args.other_trailers,
-                                    Reporter("quiet" if args.json else "lines"))
+    tid, seconds = parse_scene_query(args.scene) if args.scene is not None else (None, None)
+    found = nearest_scenes(opened, tid, seconds, args.scene_video, args.k, args.other_trailers,
+                           Reporter("quiet" if args.json else "lines"))
+    query, hits = found.scene, found.hits
     paths = write_keyframes(opened, hits, args.keyframes) if args.keyframes else [None] * len(hits)
     rows = [{**h.as_dict(), "score": round(h.score, 5), "keyframe": p} for h, p in zip(hits, paths)]
     if args.json:

@@ -32,13 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return search_scenes(args)
     if args.query is None:
         raise InputError("give QUERY, --scene TRAILER_ID@SECONDS or --scene-video FILE")
-    from mmx.embeddings import ensure_embeddings
-    from mmx.retrieval import search_run
-    from mmx.run import Run
+    from mmx.api import search
 
-    run = Run.open(args.run)
-    ensure_embeddings(run, reporter(args))
-    hits = search_run(run, args.query, args.k)
+    hits = search(args.run, args.query, args.k, reporter(args)).hits
     if args.json:
         print_json([h.as_dict() for h in hits])
         return 0

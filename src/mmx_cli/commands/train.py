@@ -1,10 +1,11 @@
-"""``mmx train --store STORE --out RUN``: coarse genre training (BCE, §3.2) with resume."""
+"""``mmx train --store STORE --out RUN``: coarse genre training (BCE, §3.2) with resume (``mmx.fit``)."""
 
 from __future__ import annotations
 
 import argparse
 
-from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config
+from mmx.config import TRACKING
+from mmx_cli.common import add_config_args, add_progress_args, reporter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,32 +21,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed (config train.seed)")
     p.add_argument("--fusion", choices=["cg", "concat"], help="cg = collaborative gating, concat = Naive Concat")
     p.add_argument("--experts", help="comma-separated subset of the store's experts")
+    add_log_arg(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_progress_args(p)
     add_config_args(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mmx.run import RunDir
-    from mmx.train.coarse import CoarseSpec
-    from mmx.train.loop import run_stage
+def add_log_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log", choices=TRACKING, help="experiment tracking of every epoch besides metrics.jsonl "
+                   "(config train.log): tensorboard = event files in the run folder, mlflow = $MLFLOW_TRACKING_URI "
+                   "or mlruns/ beside it (the `track` extra)")
 
-    cfg = None  # resuming: the run's own settings, with --epochs when given
-    if not (args.resume and RunDir(args.out).exists()):
-        flags = {
-            "train": {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None},
-            "model": {"fusion": args.fusion} if args.fusion else {},
-            "data": {"experts": args.experts} if args.experts else {},
-        }
-        cfg = resolve_config(args, flags)
-    spec = CoarseSpec(args.out, cfg, args.resume, epochs=args.epochs, store=args.store)
-    done = run_stage(spec, reporter(args))
-    if not done.main:  # under torchrun only the main process reports
+
+def run(args: argparse.Namespace) -> int:
+    from mmx.distributed import launched_as_main
+    from mmx.train.api import fit
+
+    settings = {"model": {"fusion": args.fusion} if args.fusion else {},
+                "data": {"experts": args.experts} if args.experts else {}}
+    done = fit(args.store, args.out, model=args.model, config=args.config, overrides=args.set, settings=settings,
+               epochs=args.epochs, seed=args.seed, log=args.log, resume=args.resume, progress=reporter(args))
+    if not launched_as_main():  # under torchrun only the main process reports
         return 0
     state = done.state
     print(
         f"done: {state.epoch} epoch(s), best epoch {state.best_epoch} "
-        f"(validation {done.cfg.train.select_metric} {state.best_score:.4f}) → {args.out}"
+        f"(validation {done.config.train.select_metric} {state.best_score:.4f}) → {args.out}"
     )
     return 0

@@ -1,4 +1,5 @@
-"""Scenes and pictures: nearest scenes to one scene of a trailer, keyframes, the map's atlas, the trailer's video."""
+"""Scenes and pictures: nearest scenes to one scene of a trailer, keyframes, the map's atlas, the trailer's video
+file and its genre track."""
 
 from typing import Annotated
 
@@ -47,6 +48,12 @@ def router(api: Api) -> APIRouter:
         data, version = explorer.atlas_sheet(level, sheet)
         cache = "max-age=31536000, immutable" if v == version else "no-cache"
         return Response(data, media_type="image/jpeg", headers={"cache-control": cache, "etag": f'"{version}"'})
+
+    @r.get("/api/timeline.vtt", response_class=Response, responses={
+        200: {"content": {"text/vtt": {}}, "description": "the trailer's genre timeline as a WebVTT track: one cue "
+              "per scene naming its top genres and their probabilities"}, **error_responses(404, 409)})
+    def timeline_vtt(id: TrailerId) -> Response:
+        return Response(explorer.vtt(id), media_type="text/vtt; charset=utf-8")
 
     @r.get("/api/video", response_class=FileResponse, responses={
         200: {"content": {"video/*": {}}, "description": "the trailer's video file"},

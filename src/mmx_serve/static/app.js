@@ -332,7 +332,19 @@ function renderPlayer(d) {
   const box = $("p-player-box"), player = $("player");
   box.hidden = !d.video;
   if (!d.video) { player.removeAttribute("src"); player.load(); return; }
-  if (player.dataset.src !== d.video) { player.dataset.src = d.video; player.src = d.video; }
+  if (player.dataset.src !== d.video) { player.dataset.src = d.video; player.src = d.video; genreTrack(player, d); }
+}
+
+// the scene timeline as captions while the trailer plays: GET /api/timeline.vtt (one cue per scene, its top genres)
+function genreTrack(player, d) {
+  for (const old of player.querySelectorAll("track")) old.remove();
+  const timed = (d.timeline || []).length && d.timeline[0].start != null;
+  if (!timed) return;
+  const track = document.createElement("track");
+  Object.assign(track, { kind: "captions", label: "genres", srclang: "en", default: true,
+    src: `/api/timeline.vtt?id=${encodeURIComponent(d.trailer_id)}` });
+  player.append(track);
+  track.track.mode = "showing";
 }
 
 function renderScenes(d) {
