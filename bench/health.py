@@ -123,11 +123,12 @@ def expert_moments(folder: Path, ids: list[str], expert: str) -> tuple[np.ndarra
 
 
 def flip_labels(rows: list[dict], share: float, rng: np.random.Generator) -> set[tuple[str, str]]:
-    """Flip ``share`` of the genre labels on distinct trailers: half add a genre, half remove one."""
+    """Flip ``share`` of the genre labels (a count when ≥ 1) on distinct trailers: half add a genre, half remove one
+    (a trailer of a single genre gets one added instead)."""
     genres = sorted({g for r in rows for g in r["genres"].split("|") if g})
     n_labels = sum(len(r["genres"].split("|")) for r in rows if r["genres"])
     flipped = set()
-    for i, r in enumerate(rng.permutation(len(rows))[: int(share * n_labels)]):
+    for i, r in enumerate(rng.permutation(len(rows))[: int(share if share >= 1 else share * n_labels)]):
         row = rows[r]
         have = [g for g in row["genres"].split("|") if g]
         if i % 2 and len(have) > 1:
@@ -153,8 +154,11 @@ def precision_at_planted(ranked: list, planted: set) -> float | None:
     return round(sum(x in planted for x in top) / len(top), 3) if top else None
 
 
-def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) -> tuple[FeatureStore, dict]:
-    root = work / f"planted-n{n}-s{seed}"
+def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float, flips: float = 0.05
+                       ) -> tuple[FeatureStore, dict]:
+    """A generated collection of ``n`` trailers with planted copies, broken experts and ``flips`` flipped labels
+    (a share of the labels, or a count when ≥ 1); the store and what was planted."""
+    root = work / (f"planted-n{n}-s{seed}" + ("" if flips == 0.05 else f"-f{flips:g}"))
     shutil.rmtree(root, ignore_errors=True)
     cfg = SyntheticConfig(n_trailers=n, seed=seed, dropped_label_fraction=0.0, neutral_fraction=1 / 3, modes=2,
                           render="relu", trailer_tint=0.25)
@@ -163,7 +167,7 @@ def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) 
     rng = np.random.default_rng(seed)
     truth = {"duplicates": plant_duplicates(folder, rows, dups, rng)}
     truth["experts"] = plant_broken(folder, rows, broken, rng)
-    truth["labels"] = flip_labels(rows, 0.05, rng)
+    truth["labels"] = flip_labels(rows, flips, rng)
     with open(folder / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

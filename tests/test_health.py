@@ -270,7 +270,7 @@ def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
 def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     """After review decisions on the same trailers, the checks that read no labels keep their findings and the
     probe refits only the changed genres — giving what refitting every genre with the tuned setting gives."""
-    from mmx.health.labels import LabelCheckConfig, fold_probs, label_scores
+    from mmx.health.labels import LabelCheckConfig, fold_probs, wrong_labels
 
     coll = open_collection(planted[0])
     first = check(coll)
@@ -284,9 +284,10 @@ def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     assert fit.fitted == ["Horror"] and fit.setting == first.probe.setting
     full = fold_probs(fit.x, fit.y, fit.fold, fit.setting, LabelCheckConfig())  # every genre refitted
     np.testing.assert_array_equal(fit.probs, full)
-    quality, flagged = label_scores(fit.y, full)
-    np.testing.assert_array_equal(fit.quality, quality)
-    np.testing.assert_array_equal(fit.flagged, flagged)
+    wrong = wrong_labels(fit.y, full)  # the posteriors, from every genre's probabilities
+    expected = {(fit.ids[r], fit.genres[c]): round(float(wrong[r, c]), 4)
+                for r, c in zip(*np.nonzero(wrong >= LabelCheckConfig().min_wrong))}
+    assert {(f.trailers[0], f.genre): f.score for f in after.findings if f.kind == "label to review"} == expected
     assert [f for f in after.findings if f.check != "labels"] == [f for f in first.findings if f.check != "labels"]
     coll.genres["t07"] = []  # no genre left: other trailers scored, so every genre is refitted (the setting kept)
     emptied = check(coll, ["labels"], previous=after).probe

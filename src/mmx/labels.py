@@ -297,10 +297,11 @@ def reviewed_labels(run: Run) -> ReviewedLabels:
                           inherited=len(set(before) - set(own)))
 
 
-def decisions_since(run: Run) -> dict:
-    """How many label decisions were made since ``run`` trained: those in its own journal, and, when it was trained
-    with another run's reviews, those that journal gained after the part it read; and the command that retrains."""
-    own = len(ReviewJournal(run.root).decisions())
+def decisions_since(run: Run, journal: ReviewJournal | None = None) -> dict:
+    """How many label decisions were made since ``run`` trained: those in its own journal (``journal``: that one,
+    already open), and, when it was trained with another run's reviews, those that journal gained after the part
+    it read; and the command that retrains with them."""
+    own = len((journal or ReviewJournal(run.root)).decisions())
     record = run.info.reviews
     source = record["run"] if record else None
     later = ReviewJournal(source).made_after(record["offset"]) if source and Path(source).is_dir() else 0
