@@ -60,6 +60,7 @@ def test_a_retrain_uses_the_decisions_records_them_and_leaves_the_store_alone(fi
     assert solo in r1.info.split_ids("all") and FeatureStore(small_store.root).meta(solo).genres == entries[solo].genres
     summary = info(second, capsys)
     assert summary["trained_with_reviews"]["decisions"] == 3 and summary["since_training"]["decisions"] == 0
+    before_after(r1, r2)
 
     journal.decide(train_ids[2], extra if extra not in entries[train_ids[2]].genres else entries[train_ids[2]].genres[0],
                    "accept", entries[train_ids[2]].genres, r1.info.genres, user="cy")  # made after the retrain
@@ -83,3 +84,24 @@ def test_reviews_from_a_run_without_a_store_need_one(tmp_path, capsys):
     run = make_embeddings_run(tmp_path / "emb", n=30)
     assert main(["train", "--reviews", str(run), "--out", str(tmp_path / "r"), *FAST]) == 2
     assert "without a feature store; give --store" in capsys.readouterr().err
+
+
+def before_after(r1, r2) -> None:
+    """The report's health section sets the network before the review beside the one after, both scored on the
+    second run's test split against its (reviewed) labels."""
+    import numpy as np
+
+    from mmx.inference import predict_ids
+    from mmx.metrics import classification_metrics
+    from mmx_report.sections import ReportInputs, health
+
+    ids = r2.split_ids("test")
+    after, labels = predict_ids(r2, ids)
+    probs, _ = predict_ids(r1, ids)
+    before = np.stack([probs[:, r1.info.genres.index(g)] if g in r1.info.genres else np.zeros(len(ids))
+                       for g in r2.info.genres], axis=1)
+    rows = health(ReportInputs(run=r2)).tables["health_reviews"]
+    assert [r["AUPRC_w"] for r in rows] == [round(classification_metrics(labels, p, r2.info.genres)["auprc_weighted"], 4)
+                                            for p in (before, after)]
+    assert rows[1]["labels"] == "3 decision(s), 2 trailer(s) relabelled" and str(r1.root) in rows[0]["network"]
+    assert "health_reviews" not in health(ReportInputs(run=r1)).tables  # trained on the store's labels

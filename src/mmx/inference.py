@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mmx.data.dataset import Batch
+from mmx.data.store import FeatureStore
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo
@@ -97,6 +98,34 @@ def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | 
     return out
 
 
+def evaluate_reviews(run: str | Path | Run, split: str = "test") -> dict | None:
+    """For a run trained with reviewed labels (``mmx train --reviews SOURCE``): its ``split`` scored by the source
+    run's network (before) and by its own (after), both against the reviewed labels (the best known); None for
+    a run trained on its store's labels, or when the source run or its network is gone. A genre one network
+    does not predict counts as predicted with probability 0."""
+    run = model_run(run)
+    record = run.info.reviews
+    if not record or not Path(record["run"], "run.json").exists():
+        return None
+    source = Run.open(record["run"])
+    ids = run.split_ids(split)
+    if not isinstance(source, ModelRun) or not ids:
+        return None
+    after, labels = predict_ids(run, ids)
+    known = [t for t in ids if t in source.store]
+    probs, _ = predict_ids(source, known)
+    before = np.zeros_like(after)
+    rows = [ids.index(t) for t in known]
+    for j, g in enumerate(source.info.genres):
+        if g in run.info.genres:
+            before[rows, run.info.genres.index(g)] = probs[:, j]
+    genres = run.info.genres
+    return {"source": str(source.root), "decisions": record["decisions"], "changed": record["changed"],
+            "split": split, "n": len(ids),
+            "before": classification_metrics(labels, before, genres, run.config.train.threshold)["auprc_weighted"],
+            "after": classification_metrics(labels, after, genres, run.config.train.threshold)["auprc_weighted"]}
+
+
 def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test") -> dict:
     """The metrics of an anchor protocol (``mmx.metrics.PROTOCOLS``) on ``split``, with the random baseline's."""
     if protocol not in PROTOCOLS:
@@ -113,10 +142,12 @@ def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test")
     return out
 
 
-def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float) -> dict:
+def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float,
+                  store: FeatureStore | None = None) -> dict:
     """The tuned linear probe's metrics on ``ids``: C and scaling picked on the run's validation split,
-    fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose."""
-    store, info, seed = run.store, run.info, run.config.train.seed
+    fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose.
+    ``store``: the run's store read with other labels (``FeatureStore.relabelled``: reviewed ones)."""
+    store, info, seed = store or run.store, run.info, run.config.train.seed
     experts = list(info.experts)
     x = {s: pooled_features(store, info.splits[s], experts) for s in ("train", "val")}
     y = {s: np.array([[g in store.meta(t).genres for g in info.genres] for t in info.splits[s]], dtype=int)
