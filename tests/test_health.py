@@ -242,7 +242,9 @@ def test_network_cross_fit_scores_each_trailer_by_a_network_that_never_saw_it(pl
     assert list((tmp_path / "work").iterdir()) == []  # the fold stores and runs are gone
     findings = check(coll, ["labels"], label_probs=oof).findings
     issues = [(f.trailers[0], f.genre) for f in findings if f.kind == "label to review"]
-    assert len(set(issues) & set(planted[1])) >= 2 and issues[0] in planted[1]  # planted flipped labels rank first
+    # every planted flip found, and half the list is planted (3 among 200 (trailer, genre) of which a tiny network
+    # trained 8 epochs per fold calls a few healthy ones doubtful too)
+    assert set(planted[1]) <= set(issues) and len(issues) <= 2 * len(planted[1])
     assert all(f.evidence["model"] == "network (3-fold out-of-fold)" for f in findings if f.kind == "label to review")
 
 

@@ -153,7 +153,10 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
             save_config(cfg, self.config_path)
-        atomic_write(self.info_path, json.dumps(asdict(info), indent=1) + "\n")
+        record = asdict(info)
+        if record["reviews"] is None:  # written only for a run trained with reviews: others stay as before
+            record.pop("reviews")
+        atomic_write(self.info_path, json.dumps(record, indent=1) + "\n")
 
     def write_state(self, state: TrainingState) -> None:
         atomic_write(self.state_path, json.dumps(state.to_dict(), indent=1) + "\n")
