@@ -24,7 +24,7 @@ from mmx.errors import RunError, UnknownTrailerError
 from mmx.health.duplicates import run_leaks
 from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
-from mmx.probe import linear_probe, pooled_features, tune_probe
+from mmx.probe import ProbeSetting, linear_probe, pooled_features, tune_probe
 from mmx.run import ModelRun, Run
 
 
@@ -142,21 +142,29 @@ def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test")
     return out
 
 
-def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float,
-                  store: FeatureStore | None = None) -> dict:
+def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float) -> dict:
     """The tuned linear probe's metrics on ``ids``: C and scaling picked on the run's validation split,
-    fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose.
-    ``store``: the run's store read with other labels (``FeatureStore.relabelled``: reviewed ones)."""
+    fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose."""
+    scores, setting = probe_scores(run, ids, threshold)
+    out = classification_metrics(labels, scores, run.info.genres, threshold)
+    out.update(C=setting.C, scaling=setting.scaling, tuned_on="val")
+    return out
+
+
+def probe_scores(run: ModelRun, ids: list[str], threshold: float, store: FeatureStore | None = None,
+                 setting: ProbeSetting | None = None) -> tuple[np.ndarray, ProbeSetting]:
+    """(N, G) the tuned linear probe's probabilities of ``ids`` (``probe_metrics``) and its setting; ``store``: the
+    run's store read with other labels (``FeatureStore.relabelled``: reviewed ones) to fit and tune on;
+    ``setting``: this one, not tuned."""
     store, info, seed = store or run.store, run.info, run.config.train.seed
     experts = list(info.experts)
     x = {s: pooled_features(store, info.splits[s], experts) for s in ("train", "val")}
     y = {s: np.array([[g in store.meta(t).genres for g in info.genres] for t in info.splits[s]], dtype=int)
          for s in ("train", "val")}
-    setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], info.genres, seed=seed, threshold=threshold)
-    scores = linear_probe(x["train"], y["train"], pooled_features(store, ids, experts), seed=seed, setting=setting)
-    out = classification_metrics(labels, scores, info.genres, threshold)
-    out.update(C=setting.C, scaling=setting.scaling, tuned_on="val")
-    return out
+    if setting is None:
+        setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], info.genres, seed=seed,
+                                threshold=threshold)
+    return linear_probe(x["train"], y["train"], pooled_features(store, ids, experts), seed=seed, setting=setting), setting
 
 
 VERDICT_MARGIN = 0.01  # AUPRC_w differences smaller than this are called a tie

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
 from mmx.data.store import FeatureStore
+from mmx.probe import FIT_THREADS
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Codebook:
     def __init__(self, sample: np.ndarray, cfg: CodebookConfig):
         self.mean, self.sd = sample.mean(0), sample.std(0) + 1e-6
         z = (sample - self.mean) / self.sd
-        self.pca = PCA(max(1, min(cfg.dims, z.shape[1], len(z) - 1)), random_state=cfg.seed).fit(z)
+        dims = max(1, min(cfg.dims, z.shape[1], len(z) - 1))
+        self.pca = PCA(dims, random_state=cfg.seed).fit(z)
         points = self.pca.transform(z)
         k = max(2, min(cfg.clusters, len(points) // 4))
         self.kmeans = MiniBatchKMeans(k, random_state=cfg.seed, n_init=3, batch_size=4096).fit(points)
@@ -92,5 +95,6 @@ def codebook_features(store: FeatureStore, ids: list[str], cfg: CodebookConfig =
     every = -(-total // cfg.fit_clips)  # keep one clip in ``every`` for the fit
     held = [clip_rows(store, t, experts) for t in ids] if every == 1 else None  # small: read once
     clips = (lambda r: held[r]) if held is not None else (lambda r: clip_rows(store, ids[r], experts))
-    book = Codebook(np.concatenate([clips(r)[::every] for r in range(len(ids))]), cfg)
-    return np.log1p(np.stack([book.assign(clips(r)).sum(0) for r in range(len(ids))]))
+    with threadpool_limits(FIT_THREADS, user_api="blas"):  # thin matrices: a second thread only waits (mmx.probe)
+        book = Codebook(np.concatenate([clips(r)[::every] for r in range(len(ids))]), cfg)
+        return np.log1p(np.stack([book.assign(clips(r)).sum(0) for r in range(len(ids))]))
