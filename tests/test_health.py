@@ -310,3 +310,54 @@ def test_dead_stretches_are_read_from_the_stores_record(planted, monkeypatch):
     assert any(f["kind"] == "zero features" for f in from_arrays)
     check(planted[0], ["experts"], HealthConfig(experts=ExpertCheckConfig(min_run=5)))
     assert calls and set(calls) == {5}  # another stretch length than the record's: found from the arrays
+
+
+def test_codebook_counts_every_clip_once_and_pools_a_window_expert_per_clip(tmp_path):
+    """A trailer is log(1 + its clips' soft counts per kind of clip): the counts add up to its clips, windows are
+    averaged into the clip that holds them, and trailers of the same look share their kind of clip."""
+    from mmx.health.codebook import CodebookConfig, clip_rows, codebook_features
+
+    rng = np.random.default_rng(6)
+    looks = 4.0 * rng.normal(size=(3, 8))
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(8), "audio": ExpertInfo(4, level="window")})
+    for i in range(12):
+        n = int(rng.integers(10, 21))
+        owner = np.repeat(np.arange(n), rng.integers(1, 4, size=n)).astype(np.int32)
+        arrays = {"image": looks[i % 3] + 0.3 * rng.normal(size=(n, 8)),
+                  "audio": rng.normal(size=(len(owner), 4)), "audio__clip": owner}
+        store.write_entry(EntryMeta(f"t{i:02d}", ["Drama"], n, []), arrays)
+    ids = sorted(store.entries())
+    rows = clip_rows(store, "t00", ["audio", "image"])  # (n, 4 + 1 + 8 + 1)
+    audio, owner = store.load("t00", "audio"), store.load_window_clips("t00", "audio")
+    naive = np.stack([np.asarray(audio)[owner == c].mean(0) for c in range(len(rows))])
+    np.testing.assert_allclose(rows[:, :4], naive, rtol=1e-5, atol=1e-6)
+    assert (rows[:, 4] == 1).all() and (rows[:, 13] == 1).all()
+    f = codebook_features(store, ids, CodebookConfig(clusters=3, dims=4))  # as many kinds as looks
+    n_clips = np.array([store.meta(t).n_clips for t in ids])
+    np.testing.assert_allclose(np.expm1(f).sum(1), n_clips, rtol=1e-6)  # every clip counted once
+    kind = np.argmax(f, axis=1)
+    assert all((kind[i] == kind[j]) == (i % 3 == j % 3) for i in range(12) for j in range(12))
+
+
+def test_a_label_is_wrong_with_odds_linear_in_the_prior_whatever_a_genre_s_probability_scale():
+    """``wrong_labels``: per-genre calibration undoes a genre's probabilities squeezed towards its prior (a hard
+    genre's), so its posteriors stay the same; the odds scale with the prior share; within a genre the labelled
+    trailer with the lowest probability is the likeliest wrong."""
+    from mmx.health.labels import wrong_labels
+
+    rng = np.random.default_rng(7)
+    y = (rng.random((200, 3)) < [0.3, 0.2, 0.1]).astype(int)
+    logit = 3.0 * (2 * y - 1) + rng.normal(size=y.shape) * 1.5  # (N, G): an informative model
+    probs = 1 / (1 + np.exp(-logit))
+    squeezed = probs.copy()
+    squeezed[:, 2] = 1 / (1 + np.exp(-(0.3 * logit[:, 2] - 2.0)))  # the same order, shrunk towards "no"
+    base, hard = wrong_labels(y, probs), wrong_labels(y, squeezed)
+    assert np.abs(hard - base).max() < 0.01  # probabilities: within 1 % (the calibration's fit is regularised)
+    assert set(np.argsort(-hard, axis=None)[:5]) == set(np.argsort(-base, axis=None)[:5])
+    odds = base / (1 - base)
+    double = wrong_labels(y, probs, share=0.1)
+    np.testing.assert_allclose(double / (1 - double), 2 * odds, rtol=1e-9)
+    for c in range(3):
+        pos = np.flatnonzero(y[:, c])
+        assert pos[np.argmax(base[pos, c])] == pos[np.argmin(probs[pos, c])]

@@ -50,7 +50,7 @@ from mmx.probe import ProbeConfig, ProbeSetting, linear_probe, pooled_features, 
 class LabelCheckConfig:
     folds: int = 5  # cross-fitting folds of the out-of-fold probabilities
     min_positives: int = 5  # a genre with fewer labelled trailers is too rare to learn (and is not scored): about one
-    # per fold (at 300 planted trailers, 10 left 2–4 of 10 flipped labels in unscored genres)
+    # per fold (at 300 planted trailers, 10 left up to 4 of 10 flipped labels in genres not scored)
     seed: int = 0  # fold assignment, codebook and probe fits
     codebook: CodebookConfig = field(default_factory=CodebookConfig)  # a store's trailers as the kinds of clip they
     # show (``clusters=0``: their mean-pooled expert features instead)
