@@ -21,8 +21,9 @@ experts per (trailer, expert) against the planted ones, label issues per (traile
 the flipped ones. With ``--network-folds K`` the label check is also scored on a network's
 out-of-fold probabilities, as ``mmx check RUN --network-folds K`` does: a coarse run (``RunConfig()``,
 ``--network-epochs`` epochs) trained on the planted store, then K copies cross-fitted; precision and
-recall of the probe and of the network at several label-quality cuts (the command's are
-``max_quality`` for the probe and ``network_max_quality`` for the network), on the run's trailers.
+recall of the probe and of the network at several cuts of the probability that a label is wrong (the
+command's is ``min_wrong``), on the run's trailers. (How the label findings rank, against the former ranking and
+random, at 300, 600 and 2,000 trailers: ``bench/labels.py``.)
 Then, with ``--real`` (the 7,594 trailer embeddings of
 ``../shared/data/mmx-visualiser``, imported with ``mmx import-embeddings``): the time of the
 check, its top near-duplicate pairs and label issues, and whether two known pairs are found.
@@ -52,7 +53,7 @@ from mmx.extract import ExtractConfig
 from mmx.health.labels import LabelCheckConfig, label_findings, labelled_ids
 from mmx.health.report import check
 
-QUALITY_CUTS = (0.05, 0.1, 0.15, 0.2, 0.3)  # label-quality cuts the network-fold comparison scores
+WRONG_CUTS = (0.05, 0.1, 0.2, 0.3, 0.5)  # cuts of a label's probability of being wrong the network-fold comparison scores
 KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
 FAULTS = ("constant", "zero", "noise")
 
@@ -123,11 +124,12 @@ def expert_moments(folder: Path, ids: list[str], expert: str) -> tuple[np.ndarra
 
 
 def flip_labels(rows: list[dict], share: float, rng: np.random.Generator) -> set[tuple[str, str]]:
-    """Flip ``share`` of the genre labels on distinct trailers: half add a genre, half remove one."""
+    """Flip ``share`` of the genre labels (a count when ≥ 1) on distinct trailers: half add a genre, half remove one
+    (a trailer of a single genre gets one added instead)."""
     genres = sorted({g for r in rows for g in r["genres"].split("|") if g})
     n_labels = sum(len(r["genres"].split("|")) for r in rows if r["genres"])
     flipped = set()
-    for i, r in enumerate(rng.permutation(len(rows))[: int(share * n_labels)]):
+    for i, r in enumerate(rng.permutation(len(rows))[: int(share if share >= 1 else share * n_labels)]):
         row = rows[r]
         have = [g for g in row["genres"].split("|") if g]
         if i % 2 and len(have) > 1:
@@ -153,8 +155,11 @@ def precision_at_planted(ranked: list, planted: set) -> float | None:
     return round(sum(x in planted for x in top) / len(top), 3) if top else None
 
 
-def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) -> tuple[FeatureStore, dict]:
-    root = work / f"planted-n{n}-s{seed}"
+def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float, flips: float = 0.05
+                       ) -> tuple[FeatureStore, dict]:
+    """A generated collection of ``n`` trailers with planted copies, broken experts and ``flips`` flipped labels
+    (a share of the labels, or a count when ≥ 1); the store and what was planted."""
+    root = work / (f"planted-n{n}-s{seed}" + ("" if flips == 0.05 else f"-f{flips:g}"))
     shutil.rmtree(root, ignore_errors=True)
     cfg = SyntheticConfig(n_trailers=n, seed=seed, dropped_label_fraction=0.0, neutral_fraction=1 / 3, modes=2,
                           render="relu", trailer_tint=0.25)
@@ -163,7 +168,7 @@ def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float) 
     rng = np.random.default_rng(seed)
     truth = {"duplicates": plant_duplicates(folder, rows, dups, rng)}
     truth["experts"] = plant_broken(folder, rows, broken, rng)
-    truth["labels"] = flip_labels(rows, 0.05, rng)
+    truth["labels"] = flip_labels(rows, flips, rng)
     with open(folder / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -202,7 +207,7 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
 
 def network_labels(store: FeatureStore, truth: dict, work: Path, folds: int, epochs: int) -> dict:
     """The label check on a trained run of the planted store: the probe's and the cross-fitted network's findings
-    at each of ``QUALITY_CUTS`` (precision, recall, precision over the top len(planted))."""
+    at each of ``WRONG_CUTS`` (precision, recall, precision over the top len(planted))."""
     from dataclasses import replace
 
     from mmx.config import RunConfig, with_epochs
@@ -224,7 +229,7 @@ def network_labels(store: FeatureStore, truth: dict, work: Path, folds: int, epo
     planted = {(t, g) for t, g in truth["labels"] if t in set(coll.ids)}
 
     def scored(cut: float, probs) -> dict:
-        cfg = replace(LabelCheckConfig(), max_quality=cut, network_max_quality=cut)
+        cfg = replace(LabelCheckConfig(), min_wrong=cut)
         found, _ = label_findings(coll, cfg, probs)
         issues = sorted((f for f in found if f.kind == "label to review"), key=lambda f: -f.score)
         ranked = [(f.trailers[0], f.genre) for f in issues]  # most certain first, as `mmx check` lists them
@@ -232,9 +237,9 @@ def network_labels(store: FeatureStore, truth: dict, work: Path, folds: int, epo
 
     return {"trailers": len(coll.ids), "planted": len(planted), "folds": folds, "epochs": epochs,
             "train_seconds": trained, "crossfit_seconds": crossfit,
-            "command_cuts": {"probe": LabelCheckConfig().max_quality, "network": LabelCheckConfig().network_max_quality},
-            "probe": {str(c): scored(c, None) for c in QUALITY_CUTS},
-            "network": {str(c): scored(c, given) for c in QUALITY_CUTS}}
+            "command_cut": LabelCheckConfig().min_wrong,
+            "probe": {str(c): scored(c, None) for c in WRONG_CUTS},
+            "network": {str(c): scored(c, given) for c in WRONG_CUTS}}
 
 
 def video_duplicates(work: Path, n_videos: int, copies: int, seed: int) -> dict:

@@ -36,6 +36,7 @@ def test_demo_on_video_end_to_end(tmp_path, capsys):
     assert "only 2 test trailers" in text  # fewer than FEW_TEST_TRAILERS: said to be noisy
     assert "warning: 1 near-duplicate pair(s) cross into this split" in text  # `mmx evaluate` sees the leak
     assert "[7/9] mmx check on the run" in text and "planted → found: duplicates 1 of 1 (and 0 not planted)" in text
+    assert "review loop: " in text and "→ linear probe AUPRC_w" in text and f"--reviews {out / 'run'}" in text
     assert "retrieval (" in text and "queries among" in text and "label suggestions" in text
     assert "precision@" in text and "by shot genre" in text and "scenes of other trailers most like" in text
     assert (out / "fine" / "scenes.npz").exists()  # the explorer's scene search is ready

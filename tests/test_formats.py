@@ -36,6 +36,8 @@ def test_trailers12k_rows_are_clips_and_every_dirty_entry_is_named(tmp_path):
     text = "\n".join(f"{w}: {r}" for w, r in reasons(report).items())
     assert f"{dirty['missing']} has no array in k_r2plus1d_fps24_fpc24.zarr" in text
     assert "NaN or inf" in text and "is 7-d; the rest of the collection has 8-d" in text
+    assert f"(trailer {dirty['nan']}): expert 'i_resnet' has NaN or inf values in 1 row(s)" in text  # named by its mid
+    assert f"(trailer {dirty['wrong_dim']}): expert 'i_resnet' is 7-d" in text
     assert "different clip counts" in text and "blosc" in text.lower()
     assert f"i_resnet_fpc24.zarr/{dirty['unknown']}: has no row" in text
     assert "must be 0 or 1" in text and len(report.problems) == 7  # each dirty entry once

@@ -242,7 +242,9 @@ def test_network_cross_fit_scores_each_trailer_by_a_network_that_never_saw_it(pl
     assert list((tmp_path / "work").iterdir()) == []  # the fold stores and runs are gone
     findings = check(coll, ["labels"], label_probs=oof).findings
     issues = [(f.trailers[0], f.genre) for f in findings if f.kind == "label to review"]
-    assert len(set(issues) & set(planted[1])) >= 2 and issues[0] in planted[1]  # planted flipped labels rank first
+    # every planted flip found, and half the list is planted (3 among 200 (trailer, genre) of which a tiny network
+    # trained 8 epochs per fold calls a few healthy ones doubtful too)
+    assert set(planted[1]) <= set(issues) and len(issues) <= 2 * len(planted[1])
     assert all(f.evidence["model"] == "network (3-fold out-of-fold)" for f in findings if f.kind == "label to review")
 
 
@@ -270,7 +272,7 @@ def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
 def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     """After review decisions on the same trailers, the checks that read no labels keep their findings and the
     probe refits only the changed genres — giving what refitting every genre with the tuned setting gives."""
-    from mmx.health.labels import LabelCheckConfig, fold_probs, label_scores
+    from mmx.health.labels import LabelCheckConfig, fold_probs, wrong_labels
 
     coll = open_collection(planted[0])
     first = check(coll)
@@ -284,9 +286,10 @@ def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     assert fit.fitted == ["Horror"] and fit.setting == first.probe.setting
     full = fold_probs(fit.x, fit.y, fit.fold, fit.setting, LabelCheckConfig())  # every genre refitted
     np.testing.assert_array_equal(fit.probs, full)
-    quality, flagged = label_scores(fit.y, full)
-    np.testing.assert_array_equal(fit.quality, quality)
-    np.testing.assert_array_equal(fit.flagged, flagged)
+    wrong = wrong_labels(fit.y, full)  # the posteriors, from every genre's probabilities
+    expected = {(fit.ids[r], fit.genres[c]): round(float(wrong[r, c]), 4)
+                for r, c in zip(*np.nonzero(wrong >= LabelCheckConfig().min_wrong))}
+    assert {(f.trailers[0], f.genre): f.score for f in after.findings if f.kind == "label to review"} == expected
     assert [f for f in after.findings if f.check != "labels"] == [f for f in first.findings if f.check != "labels"]
     coll.genres["t07"] = []  # no genre left: other trailers scored, so every genre is refitted (the setting kept)
     emptied = check(coll, ["labels"], previous=after).probe
@@ -307,3 +310,54 @@ def test_dead_stretches_are_read_from_the_stores_record(planted, monkeypatch):
     assert any(f["kind"] == "zero features" for f in from_arrays)
     check(planted[0], ["experts"], HealthConfig(experts=ExpertCheckConfig(min_run=5)))
     assert calls and set(calls) == {5}  # another stretch length than the record's: found from the arrays
+
+
+def test_codebook_counts_every_clip_once_and_pools_a_window_expert_per_clip(tmp_path):
+    """A trailer is log(1 + its clips' soft counts per kind of clip): the counts add up to its clips, windows are
+    averaged into the clip that holds them, and trailers of the same look share their kind of clip."""
+    from mmx.health.codebook import CodebookConfig, clip_rows, codebook_features
+
+    rng = np.random.default_rng(6)
+    looks = 4.0 * rng.normal(size=(3, 8))
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(8), "audio": ExpertInfo(4, level="window")})
+    for i in range(12):
+        n = int(rng.integers(10, 21))
+        owner = np.repeat(np.arange(n), rng.integers(1, 4, size=n)).astype(np.int32)
+        arrays = {"image": looks[i % 3] + 0.3 * rng.normal(size=(n, 8)),
+                  "audio": rng.normal(size=(len(owner), 4)), "audio__clip": owner}
+        store.write_entry(EntryMeta(f"t{i:02d}", ["Drama"], n, []), arrays)
+    ids = sorted(store.entries())
+    rows = clip_rows(store, "t00", ["audio", "image"])  # (n, 4 + 1 + 8 + 1)
+    audio, owner = store.load("t00", "audio"), store.load_window_clips("t00", "audio")
+    naive = np.stack([np.asarray(audio)[owner == c].mean(0) for c in range(len(rows))])
+    np.testing.assert_allclose(rows[:, :4], naive, rtol=1e-5, atol=1e-6)
+    assert (rows[:, 4] == 1).all() and (rows[:, 13] == 1).all()
+    f = codebook_features(store, ids, CodebookConfig(clusters=3, dims=4))  # as many kinds as looks
+    n_clips = np.array([store.meta(t).n_clips for t in ids])
+    np.testing.assert_allclose(np.expm1(f).sum(1), n_clips, rtol=1e-6)  # every clip counted once
+    kind = np.argmax(f, axis=1)
+    assert all((kind[i] == kind[j]) == (i % 3 == j % 3) for i in range(12) for j in range(12))
+
+
+def test_a_label_is_wrong_with_odds_linear_in_the_prior_whatever_a_genre_s_probability_scale():
+    """``wrong_labels``: per-genre calibration undoes a genre's probabilities squeezed towards its prior (a hard
+    genre's), so its posteriors stay the same; the odds scale with the prior share; within a genre the labelled
+    trailer with the lowest probability is the likeliest wrong."""
+    from mmx.health.labels import wrong_labels
+
+    rng = np.random.default_rng(7)
+    y = (rng.random((200, 3)) < [0.3, 0.2, 0.1]).astype(int)
+    logit = 3.0 * (2 * y - 1) + rng.normal(size=y.shape) * 1.5  # (N, G): an informative model
+    probs = 1 / (1 + np.exp(-logit))
+    squeezed = probs.copy()
+    squeezed[:, 2] = 1 / (1 + np.exp(-(0.3 * logit[:, 2] - 2.0)))  # the same order, shrunk towards "no"
+    base, hard = wrong_labels(y, probs), wrong_labels(y, squeezed)
+    assert np.abs(hard - base).max() < 0.01  # probabilities: within 1 % (the calibration's fit is regularised)
+    assert set(np.argsort(-hard, axis=None)[:5]) == set(np.argsort(-base, axis=None)[:5])
+    odds = base / (1 - base)
+    double = wrong_labels(y, probs, share=0.1)
+    np.testing.assert_allclose(double / (1 - double), 2 * odds, rtol=1e-9)
+    for c in range(3):
+        pos = np.flatnonzero(y[:, c])
+        assert pos[np.argmax(base[pos, c])] == pos[np.argmin(probs[pos, c])]

@@ -44,7 +44,6 @@ AREAS: dict[str, set[str]] = {
     "mmx/export.py": {"data"},
     "mmx/frames.py": {"notebook"},  # pandas, inside to_frame() only
     "mmx/train/tracking.py": {"track"},  # TensorBoard, MLflow: only the backend train.log names
-    "mmx/health/labels.py": {"health"},  # cleanlab, inside the label check only (mmx evaluate's leak count needs none)
     "mmx_cli/commands/export.py": {"data"},
     "mmx_serve/": {"serve", "extract"},
     "mmx_report/": {"report", "extract"},

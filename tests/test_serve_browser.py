@@ -392,6 +392,8 @@ def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp
     page.locator("#p-add").click()
     page.wait_for_function(f"[...document.querySelectorAll('#p-genres span')].some(s => s.textContent.includes({genre!r}))")
     assert any(d.genre == genre and d.decision == "add" for d in ReviewJournal(run).decisions(tid))
+    page.wait_for_function("document.getElementById('notice').textContent.includes('since this run trained')")
+    assert f"--reviews {run} --out" in page.locator("#notice").text_content()  # the retrain the decision asks for
     out = tmp_path / "labels.csv"
     assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0
     row = next(line for line in out.read_text().splitlines() if line.startswith(tid + ","))

@@ -101,6 +101,7 @@ def test_findings_filter_by_check_kind_and_trailer(served):
 def test_a_review_marks_its_badge_at_once_and_the_check_runs_again_on_the_new_labels(served):
     client, run, runs = served
     badges(client)
+    assert client.get("/api/health").json()["since_training"]["decisions"] == 0
     r = client.post("/api/reviews", json={"trailer_id": "film002", "genre": "Horror", "decision": "add"})
     assert r.status_code == 200
     client.post("/api/reviews", json={"trailer_id": "film002", "genre": "Comedy", "decision": "remove"})
@@ -111,6 +112,8 @@ def test_a_review_marks_its_badge_at_once_and_the_check_runs_again_on_the_new_la
     body = badges(client)
     assert body["status"] == "ready" and body["checked"]["decisions"] == 2
     assert runs[-1]["film002"] == ["Horror"]  # the check saw the reviewed labels
+    since = client.get("/api/health").json()["since_training"]  # what the page's notice says
+    assert since["decisions"] == 2 and since["retrain"] == f"mmx train --store STORE --reviews {run} --out NEW_RUN"
     assert not any(b.get("genre") == "Comedy" and b["given"] for b in body["trailers"].get("film002", []))
     out = run.parent / "labels.csv"
     assert main(["labels", "export", "--run", str(run), "--out", str(out)]) == 0

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mmx.data.dataset import Batch
+from mmx.data.store import FeatureStore
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo
@@ -23,7 +24,7 @@ from mmx.errors import RunError, UnknownTrailerError
 from mmx.health.duplicates import run_leaks
 from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
-from mmx.probe import linear_probe, pooled_features, tune_probe
+from mmx.probe import ProbeSetting, linear_probe, pooled_features, tune_probe
 from mmx.run import ModelRun, Run
 
 
@@ -97,6 +98,34 @@ def evaluate_run(run: str | Path | Run, split: str = "test", threshold: float | 
     return out
 
 
+def evaluate_reviews(run: str | Path | Run, split: str = "test") -> dict | None:
+    """For a run trained with reviewed labels (``mmx train --reviews SOURCE``): its ``split`` scored by the source
+    run's network (before) and by its own (after), both against the reviewed labels (the best known); None for
+    a run trained on its store's labels, or when the source run or its network is gone. A genre one network
+    does not predict counts as predicted with probability 0."""
+    run = model_run(run)
+    record = run.info.reviews
+    if not record or not Path(record["run"], "run.json").exists():
+        return None
+    source = Run.open(record["run"])
+    ids = run.split_ids(split)
+    if not isinstance(source, ModelRun) or not ids:
+        return None
+    after, labels = predict_ids(run, ids)
+    known = [t for t in ids if t in source.store]
+    probs, _ = predict_ids(source, known)
+    before = np.zeros_like(after)
+    rows = [ids.index(t) for t in known]
+    for j, g in enumerate(source.info.genres):
+        if g in run.info.genres:
+            before[rows, run.info.genres.index(g)] = probs[:, j]
+    genres = run.info.genres
+    return {"source": str(source.root), "decisions": record["decisions"], "changed": record["changed"],
+            "split": split, "n": len(ids),
+            "before": classification_metrics(labels, before, genres, run.config.train.threshold)["auprc_weighted"],
+            "after": classification_metrics(labels, after, genres, run.config.train.threshold)["auprc_weighted"]}
+
+
 def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test") -> dict:
     """The metrics of an anchor protocol (``mmx.metrics.PROTOCOLS``) on ``split``, with the random baseline's."""
     if protocol not in PROTOCOLS:
@@ -116,16 +145,26 @@ def evaluate_protocol(run: str | Path | Run, protocol: str, split: str = "test")
 def probe_metrics(run: ModelRun, ids: list[str], labels: np.ndarray, threshold: float) -> dict:
     """The tuned linear probe's metrics on ``ids``: C and scaling picked on the run's validation split,
     fitted on its training split (``mmx.probe.tune_probe``); ``C`` and ``scaling`` say what it chose."""
-    store, info, seed = run.store, run.info, run.config.train.seed
+    scores, setting = probe_scores(run, ids, threshold)
+    out = classification_metrics(labels, scores, run.info.genres, threshold)
+    out.update(C=setting.C, scaling=setting.scaling, tuned_on="val")
+    return out
+
+
+def probe_scores(run: ModelRun, ids: list[str], threshold: float, store: FeatureStore | None = None,
+                 setting: ProbeSetting | None = None) -> tuple[np.ndarray, ProbeSetting]:
+    """(N, G) the tuned linear probe's probabilities of ``ids`` (``probe_metrics``) and its setting; ``store``: the
+    run's store read with other labels (``FeatureStore.relabelled``: reviewed ones) to fit and tune on;
+    ``setting``: this one, not tuned."""
+    store, info, seed = store or run.store, run.info, run.config.train.seed
     experts = list(info.experts)
     x = {s: pooled_features(store, info.splits[s], experts) for s in ("train", "val")}
     y = {s: np.array([[g in store.meta(t).genres for g in info.genres] for t in info.splits[s]], dtype=int)
          for s in ("train", "val")}
-    setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], info.genres, seed=seed, threshold=threshold)
-    scores = linear_probe(x["train"], y["train"], pooled_features(store, ids, experts), seed=seed, setting=setting)
-    out = classification_metrics(labels, scores, info.genres, threshold)
-    out.update(C=setting.C, scaling=setting.scaling, tuned_on="val")
-    return out
+    if setting is None:
+        setting, _ = tune_probe(x["train"], y["train"], x["val"], y["val"], info.genres, seed=seed,
+                                threshold=threshold)
+    return linear_probe(x["train"], y["train"], pooled_features(store, ids, experts), seed=seed, setting=setting), setting
 
 
 VERDICT_MARGIN = 0.01  # AUPRC_w differences smaller than this are called a tie

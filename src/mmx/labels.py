@@ -41,7 +41,7 @@ import io
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,14 +117,18 @@ class ReviewJournal:
         self._lock = threading.Lock()
 
     def _all(self) -> list[Decision]:
-        """Every complete line's decision; only lines appended since the last call are read and parsed
-        (a server answers each review from memory, not by reading the whole journal)."""
+        return self.read()[0]
+
+    def read(self) -> tuple[list[Decision], int]:
+        """Every complete line's decision, and the bytes of the journal they fill (its offset: a decision made
+        later starts there); only lines appended since the last call are read and parsed (a server answers each
+        review from memory, not by reading the whole journal)."""
         with self._lock:
             try:
                 st = self.path.stat()
             except FileNotFoundError:
                 self._read, self._found = (-1, 0), []
-                return []
+                return [], 0
             inode, done = self._read
             if inode != st.st_ino or st.st_size < done:  # another file, or one cut shorter: read it all again
                 done, self._found = 0, []
@@ -136,7 +140,16 @@ class ReviewJournal:
                 self._found = self._found + _parse(complete.splitlines(keepends=True))
                 done += len(complete)
             self._read = (st.st_ino, done)
-            return self._found
+            return self._found, done
+
+    def made_after(self, offset: int) -> int:
+        """How many decisions the journal holds past byte ``offset`` (all of them when it is shorter: another journal)."""
+        decisions, size = self.read()
+        if size <= offset:
+            return len(decisions) if size < offset else 0
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            return len(_parse(f.read(size - offset).splitlines(keepends=True)))
 
     def decisions(self, trailer_id: str | None = None) -> list[Decision]:
         """Every decision in the order made (of one trailer when given)."""
@@ -238,3 +251,61 @@ def export_run_labels(run: Run, out: str | Path, only_reviewed: bool = False, wi
 def reviewed_count(run_root: str | Path) -> int:
     """How many trailers of the run folder have at least one review decision (``mmx info``)."""
     return len(ReviewJournal(run_root).reviewed())
+
+
+@dataclass(frozen=True)
+class ReviewedLabels:
+    """The labels a run's review journal gives its trailers, as a new training reads them (``mmx train --reviews``),
+    and where they came from; a run trained with them keeps this record (``RunInfo.reviews``)."""
+
+    run: str  # the run folder whose journal (RUN/reviews.jsonl) was read
+    decisions: int  # its decisions applied: every complete line up to ``offset``
+    offset: int  # bytes of the journal read: a decision made after the training starts there
+    reviewers: list[str]  # who decided, in the order they first did ("" for a server without accounts)
+    labels: dict[str, list[str]]  # trailer → its genres after review (the latest decision wins), and those the
+    # run was itself trained with from earlier reviews
+    inherited: int = 0  # trailers whose labels come from the reviews the run was itself trained with
+    changed: int = 0  # trailers whose genres differ from the store's (``against``)
+    not_in_store: list[str] = field(default_factory=list)  # reviewed trailers the store lacks (left out)
+
+    def against(self, given: dict[str, list[str]]) -> "ReviewedLabels":
+        """These labels for a store whose trailers have the genres ``given`` (its files'): what changes, what is
+        not there."""
+        labels = {t: g for t, g in self.labels.items() if t in given}
+        changed = sum(sorted(g) != sorted(given[t]) for t, g in labels.items())
+        return replace(self, labels=labels, changed=changed, not_in_store=sorted(set(self.labels) - set(given)))
+
+    def summary(self) -> dict:
+        """The record without the labels themselves (``mmx info``)."""
+        return {k: v for k, v in asdict(self).items() if k != "labels"}
+
+    def line(self) -> str:
+        who = ", ".join(r or "(no account)" for r in self.reviewers) or "nobody"
+        line = (f"trained with {self.decisions} review decision(s) of {self.run} (journal up to byte {self.offset}; "
+                f"by {who}): {self.changed} trailer(s) relabelled")
+        return line + (f", {len(self.not_in_store)} reviewed trailer(s) not in the store" if self.not_in_store else "")
+
+
+def reviewed_labels(run: Run) -> ReviewedLabels:
+    """The reviewed labels of ``run``: the decisions of its journal, over the labels it was itself trained with
+    when those were reviewed ones."""
+    decisions, offset = ReviewJournal(run.root).read()
+    before = run.info.reviews["labels"] if run.info.reviews else {}
+    own = {d.trailer_id: list(d.labels) for d in decisions}
+    reviewers = list(dict.fromkeys(d.user or "" for d in decisions))
+    return ReviewedLabels(str(run.root.resolve()), len(decisions), offset, reviewers, {**before, **own},
+                          inherited=len(set(before) - set(own)))
+
+
+def decisions_since(run: Run, journal: ReviewJournal | None = None) -> dict:
+    """How many label decisions were made since ``run`` trained: those in its own journal (``journal``: that one,
+    already open), and, when it was trained with another run's reviews, those that journal gained after the part
+    it read; and the command that retrains with them."""
+    own = len((journal or ReviewJournal(run.root)).decisions())
+    record = run.info.reviews
+    source = record["run"] if record else None
+    later = ReviewJournal(source).made_after(record["offset"]) if source and Path(source).is_dir() else 0
+    reviews = run.root if own or not later else Path(source)
+    store = f"--store {run.info.store} " if run.info.store else "--store STORE "
+    return {"decisions": own + later, "own": own, "source": later if source else None,
+            "retrain": f"mmx train {store}--reviews {reviews} --out NEW_RUN" if own + later else None}

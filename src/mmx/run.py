@@ -52,6 +52,9 @@ class RunInfo:
     mask_broken: bool = False  # data.mask_broken_experts: the loaders read dead stretches as missing (mmx.data.broken)
     # trailer → its experts found noise-like over the store when the run was made (data.mask_noise_like)
     noise_like: dict[str, list[str]] = field(default_factory=dict)
+    # trained with reviewed labels (``mmx train --reviews RUN``): ``mmx.labels.ReviewedLabels`` as a dict — the
+    # journal read (run, decisions, offset, reviewers) and the labels; its store is read with them (``ModelRun.store``)
+    reviews: dict | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -150,7 +153,10 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
             save_config(cfg, self.config_path)
-        atomic_write(self.info_path, json.dumps(asdict(info), indent=1) + "\n")
+        record = asdict(info)
+        if record["reviews"] is None:  # written only for a run trained with reviews: others stay as before
+            record.pop("reviews")
+        atomic_write(self.info_path, json.dumps(record, indent=1) + "\n")
 
     def write_state(self, state: TrainingState) -> None:
         atomic_write(self.state_path, json.dumps(state.to_dict(), indent=1) + "\n")
@@ -273,7 +279,7 @@ class ModelRun(Run):
     def store(self) -> FeatureStore:
         if self.info.store is None:
             raise RunError(f"{self.root} names no feature store")
-        return FeatureStore(self.info.store)
+        return FeatureStore(self.info.store, self.info.reviews["labels"] if self.info.reviews else None)
 
     @property
     def state(self) -> TrainingState | None:

@@ -465,10 +465,30 @@ def health(inputs: ReportInputs) -> Section:
     leaks = report.test_leaks
     notes = [f"Test split: {leaks['pairs']} near-duplicate pair(s) cross into it from another split, touching "
              f"{leaks['trailers']} test trailer(s); its scores above are inflated."] if leaks and leaks["pairs"] else []
+    tables = {"health": rows, "health_top": top}
+    reviews = _review_rows(inputs.run, inputs.split)
+    if reviews:
+        tables["health_reviews"] = reviews
+        notes.append("This run was trained with reviewed labels: the last table compares the network trained "
+                     "before the review with this one, on the same trailers and the reviewed labels.")
     return Section("health", title, f"<code>mmx check {esc(inputs.run.root)}</code> on the run's "
                    f"{report.n_trailers} trailers: findings per check, then the {inputs.n_health} most serious of "
-                   "each with their evidence.",
-                   tables={"health": rows, "health_top": top}, notes=notes)
+                   "each with their evidence.", tables=tables, notes=notes)
+
+
+def _review_rows(run: Run, split: str) -> list[dict]:
+    """Before / after the review a run was trained with (``mmx train --reviews``): AUPRC_w of both networks on
+    ``split`` against the reviewed labels; [] for a run trained on its store's labels."""
+    from mmx.inference import evaluate_reviews
+
+    gain = evaluate_reviews(run, split) if isinstance(run, ModelRun) else None
+    if gain is None:
+        return []
+    where = f"{gain['split']} split, {gain['n']} trailers, reviewed labels"
+    return [{"network": f"before: {gain['source']}", "labels": "as it was trained", "AUPRC_w": round(gain["before"], 4),
+             "scored on": where},
+            {"network": "after: this run", "labels": f"{gain['decisions']} decision(s), {gain['changed']} trailer(s) "
+             "relabelled", "AUPRC_w": round(gain["after"], 4), "scored on": where}]
 
 
 SECTION_ORDER = ["findings", "tbl2", "tbl5", "fig1", "fig4", "fig5", "fig6", "fig8", "fig9", "tbl4", "health"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mmx.artifacts import EMBEDDINGS, SCENES
 from mmx.atlas import Atlas, hilbert_order, run_pictures, update_atlas
-from mmx.labels import ReviewJournal, conflicts
+from mmx.labels import ReviewJournal, conflicts, decisions_since
 from mmx.layout import map_view
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
@@ -71,6 +71,7 @@ class Explorer:
             "scenes": None if self.scenes.set is None else len(self.scenes.set),
             "keyframes": self.scenes.has_keyframes, "review": True,
             "reviewed": len(self.journal.reviewed()), "notes": self.notes(),
+            "since_training": decisions_since(c.run, self.journal),  # label decisions the network has not seen
         }
 
     # ------------------------------------------------------------------ map

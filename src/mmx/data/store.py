@@ -162,8 +162,9 @@ class FeatureStore:
     Opening reads the manifest and nothing else; entries are read on first use.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, labels: dict[str, list[str]] | None = None):
         self.root = Path(root)
+        self.labels = dict(labels or {})  # trailer → the genres its entries read as (``relabelled``); files untouched
         manifest = self.root / "manifest.json"
         if not manifest.exists():
             raise StoreError(
@@ -291,7 +292,7 @@ class FeatureStore:
             for name in sorted(present | pending):
                 meta = self._read_meta(name)
                 if meta is not None:
-                    out[meta.trailer_id] = meta
+                    out[meta.trailer_id] = self._as_read(meta)
             self._entries = out
         return self._entries
 
@@ -326,6 +327,11 @@ class FeatureStore:
             return self.entries()[trailer_id]
         except KeyError:
             raise UnknownTrailerError(f"trailer {trailer_id!r} is not in store {self.root}") from None
+
+    def relabelled(self, labels: dict[str, list[str]]) -> "FeatureStore":
+        """This store read with other genres for some trailers (``labels``: trailer → genres, e.g. reviewed ones):
+        every reader of the view (training, evaluation, checks) sees them; the store's files are not rewritten."""
+        return FeatureStore(self.root, {**self.labels, **labels})
 
     def genres(self) -> list[str]:
         """The collection's genre vocabulary (sorted), from its entries."""
@@ -436,7 +442,12 @@ class FeatureStore:
                 os.replace(tmp, target)
             fsync_dir(self.entries_dir)
         if self._entries is not None:
-            self._entries[meta.trailer_id] = meta
+            self._entries[meta.trailer_id] = self._as_read(meta)
+
+    def _as_read(self, meta: EntryMeta) -> EntryMeta:
+        """``meta`` as this store's readers see it: with its ``labels`` when the view relabels the trailer."""
+        given = self.labels.get(meta.trailer_id)
+        return meta if given is None else replace(meta, genres=list(given))
 
     def remove_entry(self, trailer_id: str) -> None:
         meta = self.meta(trailer_id)

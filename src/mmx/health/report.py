@@ -123,6 +123,6 @@ def finding_line(f: Finding) -> str:
     clips = f.evidence.get("clips") if f.check == "experts" else None
     where = f"{about} clips {clips[0]}–{clips[1]}".strip() if isinstance(clips, list) else about
     parts = [where] if where else []
-    parts += [f"{k} {f.evidence[k]}" for k in ("coherence", "n_clips", "probability") if k in f.evidence]
+    parts += [f"{k} {f.evidence[k]}" for k in ("coherence", "n_clips", "probability", "wrong") if k in f.evidence]
     detail = f" [{', '.join(parts)}]" if parts else ""
     return f"[{f.severity}] {f.check}: {f.kind}: {who}{detail}: {f.action}"

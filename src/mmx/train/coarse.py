@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,7 @@ from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, 
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
 from mmx.inference import autocast, evaluate, predict_ids
+from mmx.labels import ReviewedLabels
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, PathLogits, create_model
@@ -259,25 +260,42 @@ class CoarseStage(Stage):
 
 @dataclass
 class CoarseSpec(StageSpec):
-    """Coarse genre training on ``store`` (a FeatureStore or its folder; a resumed run's own by default)."""
+    """Coarse genre training on ``store`` (a FeatureStore or its folder; a resumed run's own by default), with
+    ``reviews`` — a run's reviewed labels (``mmx.labels.reviewed_labels``) — over the store's when given: the run
+    records them (``RunInfo.reviews``) and reads its store with them; the store is not rewritten."""
 
     store: FeatureStore | str | Path | None = None
+    reviews: ReviewedLabels | None = None
 
     kind = COARSE
     title = "coarse"
     what = "config"
 
     def feature_store(self, info: RunInfo | None = None) -> FeatureStore:
+        """The store as training reads it: with the run's recorded reviewed labels, or the spec's."""
         given = self.store if self.store is not None else (info.store if info is not None else None)
         if given is None:
             raise RunError("--store is required to start a new run")
-        return given if isinstance(given, FeatureStore) else FeatureStore(given)
+        store = given if isinstance(given, FeatureStore) else FeatureStore(given)
+        labels = info.reviews["labels"] if info is not None and info.reviews else \
+            self.reviews.labels if self.reviews is not None else None
+        return store.relabelled(labels) if labels else store
 
     def saved_config(self, run: RunDir) -> RunConfig:
         return run.read_config()
 
     def make_info(self, cfg: RunConfig) -> RunInfo:
-        return prepare_run_info(self.feature_store(), cfg)
+        info = prepare_run_info(self.feature_store(), cfg)
+        if self.reviews is not None:
+            raw = FeatureStore(self.feature_store().root).entries()  # the genres of the store's files
+            info.reviews = asdict(self.reviews.against({t: m.genres for t, m in raw.items()}))
+        return info
+
+    def other_source(self, info: RunInfo) -> str | None:
+        if self.reviews is None:
+            return None
+        had = (info.reviews or {}).get("run"), (info.reviews or {}).get("offset")
+        return None if had == (self.reviews.run, self.reviews.offset) else "other labels (--reviews)"
 
     def run_config(self, cfg: RunConfig) -> RunConfig:
         return cfg
@@ -292,6 +310,8 @@ class CoarseSpec(StageSpec):
         masked = masked_line(self.feature_store(info), info)
         if masked:
             reporter.line(masked)
+        if info.reviews:
+            reporter.line(ReviewedLabels(**info.reviews).line())
         return CoarseStage(self.feature_store(info), info, cfg, dist)
 
 
@@ -303,6 +323,7 @@ def train(
     reporter: Reporter = QUIET,
     dist: DistInfo = DistInfo(),
     write_embeddings: bool = True,
+    reviews: ReviewedLabels | None = None,
 ) -> TrainingState:
     """Train (or resume) a coarse run in ``out``; returns the final state (history, best epoch).
 
@@ -310,7 +331,7 @@ def train(
     ``write_embeddings``, the embeddings of every trailer of the store are written
     (``RUN/embeddings.npz``). With several processes (``dist``, from
     ``mmx.distributed.init_distributed``) every process runs this with the same arguments; the
-    main one writes the run folder and reports.
+    main one writes the run folder and reports. ``reviews``: reviewed labels over the store's (``CoarseSpec``).
     """
-    spec = CoarseSpec(out, cfg, resume, embed=write_embeddings, store=store)
+    spec = CoarseSpec(out, cfg, resume, embed=write_embeddings, store=store, reviews=reviews)
     return run_stage(spec, reporter, dist).state

@@ -290,5 +290,5 @@ def _fine_info(parent: Run, cfg: FinetuneConfig) -> RunInfo:
     return RunInfo(
         kind=FINE, store=info.store, experts=info.experts, genres=info.genres, splits=info.splits,
         excluded=info.excluded, parent=str(parent.root.resolve()), mask_broken=info.mask_broken,
-        noise_like=info.noise_like,
+        noise_like=info.noise_like, reviews=info.reviews,
     )

@@ -53,7 +53,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 def run_summary(run: "Run") -> dict:
     from mmx.artifacts import stale_files
-    from mmx.labels import reviewed_count
+    from mmx.labels import ReviewedLabels, decisions_since, reviewed_count
     from mmx.run import ModelRun
 
     info = run.info
@@ -67,6 +67,8 @@ def run_summary(run: "Run") -> dict:
         "splits": {s: len(v) for s, v in info.splits.items()},
         "excluded": {k: len(v) for k, v in info.excluded.items()},
         "reviewed": reviewed_count(run.root),  # trailers with a label decision in the explorer (RUN/reviews.jsonl)
+        "trained_with_reviews": ReviewedLabels(**info.reviews).summary() if info.reviews else None,
+        "since_training": decisions_since(run),  # label decisions the network has not seen, and how to retrain
         "stale": stale_files(run),  # derived files that are out of date, each with the command that refreshes it
     }
     if not isinstance(run, ModelRun):
@@ -117,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"stale: {why}")
     if summary.get("reviewed"):
         print(f"reviewed: {summary['reviewed']} trailer(s) have label decisions (`mmx labels export` writes them)")
+    if summary.get("trained_with_reviews"):
+        from mmx.labels import ReviewedLabels
+
+        print(ReviewedLabels(**summary["trained_with_reviews"], labels={}).line())
+    since = summary.get("since_training")
+    if since and since["decisions"]:
+        print(f"{since['decisions']} label decision(s) since this run trained — retrain with `{since['retrain']}`")
     if "clips" in summary:
         c = summary["clips"]
         print(f"clips: {c['total']} (per trailer min {c['min']}, median {c['median']:g}, max {c['max']}); "

@@ -1,4 +1,5 @@
-"""``mmx train --store STORE --out RUN``: coarse genre training (BCE, §3.2) with resume (``mmx.fit``)."""
+"""``mmx train --store STORE --out RUN [--reviews RUN0]``: coarse genre training (BCE, §3.2) with resume (``mmx.fit``),
+on the store's labels or on those a run's review decisions give."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fusion", choices=["cg", "concat"], help="cg = collaborative gating, concat = Naive Concat")
     p.add_argument("--experts", help="comma-separated subset of the store's experts")
     add_log_arg(p)
+    p.add_argument("--reviews", metavar="RUN",
+                   help="train on the store's labels with RUN's review decisions applied (RUN/reviews.jsonl, the "
+                        "explorer's); the store is not rewritten, the new run records which decisions it used; "
+                        "--store defaults to RUN's")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_progress_args(p)
     add_config_args(p)
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     settings = {"model": {"fusion": args.fusion} if args.fusion else {},
                 "data": {"experts": args.experts} if args.experts else {}}
     done = fit(args.store, args.out, model=args.model, config=args.config, overrides=args.set, settings=settings,
-               epochs=args.epochs, seed=args.seed, log=args.log, resume=args.resume, progress=reporter(args))
+               epochs=args.epochs, seed=args.seed, log=args.log, resume=args.resume, reviews=args.reviews,
+               progress=reporter(args))
     if not launched_as_main():  # under torchrun only the main process reports
         return 0
     state = done.state

@@ -49,16 +49,22 @@ async function logout() {
 }
 
 // ---------------------------------------------------------------- loading
+function showNotice(health) {
+  // what this run cannot show, and the label decisions its network has not learnt from
+  const since = health.since_training || {};
+  const lines = (health.notes || []).concat(since.decisions
+    ? [`${since.decisions} decision${since.decisions > 1 ? "s" : ""} since this run trained — retrain with ${since.retrain}`] : []);
+  $("notice").hidden = !lines.length;
+  $("notice").textContent = lines.join(" ");
+}
+
 async function init() {
   const session = await getJSON("/api/session");
   showUser(session);
   if (session.accounts && !session.user) { showLogin(""); return; }
   const health = await getJSON("/api/health");
   state.health = health;
-  if (health.notes && health.notes.length) {
-    $("notice").hidden = false;
-    $("notice").textContent = health.notes.join(" ");
-  }
+  showNotice(health);
   if (health.spaces.length > 1) buildSpaceSwitch(health.spaces);
   await loadMap(health.spaces[0]);
   loadFindings();
@@ -322,6 +328,7 @@ async function decide(genre, decision) {
     state.review = review;
     renderReview();
     loadFindings();  // the decision marks its badge reviewed now, and the check runs again on the new labels
+    showNotice(await getJSON("/api/health"));  // one more decision the network has not seen
   } catch (err) {
     $("p-review-note").textContent = String(err.message || err);
   }

@@ -12,6 +12,7 @@ Only one trailer's arrays are held at a time.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -35,6 +36,12 @@ class TrailerRecord:
     problem: str | None = None  # why the entry cannot be imported (set by the format's reader)
     extra: dict = field(default_factory=dict)  # kept in meta.source (Trailers12k: the split of every fold)
     keyframes: list[bytes] | None = None  # one image per clip, when the release has them
+
+    def named(self, why: str) -> str:
+        """``where``, with the trailer id when neither it nor the problem ``why`` names it ("mgtc.csv row 2
+        (trailer tt0347149)"): a curator looks a problem up by its trailer, not by a row number."""
+        alone = re.compile(rf"(?<![\w.-]){re.escape(self.trailer_id)}(?![\w-])")  # not the 1 of "row 12"
+        return self.where if alone.search(self.where) or alone.search(why) else f"{self.where} (trailer {self.trailer_id})"
 
 
 def arrays_digest(arrays: dict[str, np.ndarray], clip_times: np.ndarray | None) -> str:
@@ -75,7 +82,7 @@ def write_records(
         if why is None:
             why = _dim_problem(infos, fixed, store)
         if why:
-            report.problems.append(Problem(rec.where, why))
+            report.problems.append(Problem(rec.named(why), why))
             continue
         seen.add(rec.trailer_id)
         for name, expert in infos.items():
