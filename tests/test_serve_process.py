@@ -116,7 +116,7 @@ def test_findings_finish_and_nothing_forks_inside_the_server(server):
         assert body["status"] in ("computing", "stale") and time.time() < deadline, body
         time.sleep(0.5)
     assert body["checked"]["trailers"] == 60
-    assert descendants(server.pid) == set()  # cleanlab, scikit-learn, torch: all in the server's own process
+    assert descendants(server.pid) == set()  # scikit-learn, torch, the probe fits: all in the server's own process
 
 
 def test_bodies_are_refused_before_they_are_read(server, team):

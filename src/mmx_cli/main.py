@@ -28,7 +28,7 @@ EXTRAS = {
     "multipart": "serve", "httpx": "serve", "fastapi_offline": "serve",
     "playwright": "serve", "matplotlib": "report", "ray": "scale", "faiss": "scale", "yt_dlp": "dataset",
     "zarr": "data", "numcodecs": "data", "pyarrow": "data", "datasets": "data",
-    "cleanlab": "health", "pandas": "notebook", "tensorboard": "track", "mlflow": "track",
+    "pandas": "notebook", "tensorboard": "track", "mlflow": "track",
 }
 
 

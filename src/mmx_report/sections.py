@@ -448,10 +448,7 @@ def _evidence(f: Finding) -> str:
 @SECTIONS.register("health")
 def health(inputs: ReportInputs) -> Section:
     title = "Collection health — duplicates, split leaks, broken experts, label issues (mmx check)"
-    try:
-        report = check(run_collection(inputs.run))
-    except ModuleNotFoundError as e:  # cleanlab: the health extra
-        return Section("health", title, missing=f"{e.name} is not installed: pip install 'mmx[health]'")
+    report = check(run_collection(inputs.run))
     rows, top = [], []
     for c, by in report.counts().items():
         mine = [f for f in report.findings if f.check == c]

@@ -2,7 +2,8 @@
 processes, and nothing that outlives the server.
 
 * **Nothing forks inside the server, and nothing outlives it.** The library keeps every pool
-  in-process (cleanlab ``n_jobs=1``, no data-loader workers, ingest extraction ``in_process``). Should
+  in-process (the label check's probe fits, no data-loader workers, ingest extraction ``in_process``;
+  cleanlab, whose default forked a worker pool here, is no longer used). Should
   any library fork anyway, ``guard_forks`` makes the child close the server's listening sockets (a
   forked child kept the port after the server was killed) and die with the thread that forked it
   (``PR_SET_PDEATHSIG``); worker processes likewise die with their supervisor, also on ``kill -9``.
