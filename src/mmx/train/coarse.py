@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import RunConfig
+from mmx.data.broken import current
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
@@ -93,12 +94,12 @@ def masked_line(store: FeatureStore, info: RunInfo) -> str | None:
     counted apart, and checked as the loader first reads them.
     """
     metas = [store.meta(t) for t in info.split_ids("all")]
-    unrecorded = sum(m.broken is None for m in metas) if info.mask_broken else 0
-    dead = sum(e in info.experts for m in metas if m.broken for e in m.broken["dead"]) if info.mask_broken else 0
+    unrecorded = sum(not current(m.broken) for m in metas) if info.mask_broken else 0
+    dead = sum(e in info.experts for m in metas if current(m.broken) for e in m.broken["dead"]) if info.mask_broken else 0
     noise = sum(e in info.experts for m in metas for e in info.noise_like.get(m.trailer_id, ()))
     if not (dead or noise or unrecorded):
         return None
-    older = f"; {unrecorded} older entries without a record are checked as they are read" if unrecorded else ""
+    older = f"; {unrecorded} older entries without a current record are checked as they are read" if unrecorded else ""
     return (f"broken experts read as missing: {dead} (trailer, expert) with dead stretches (zero or repeated rows, "
             f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like){older}; "
             f"`mmx check {store.root} --only experts` lists them")
