@@ -52,6 +52,9 @@ class RunInfo:
     mask_broken: bool = False  # data.mask_broken_experts: the loaders read dead stretches as missing (mmx.data.broken)
     # trailer → its experts found noise-like over the store when the run was made (data.mask_noise_like)
     noise_like: dict[str, list[str]] = field(default_factory=dict)
+    # the number format training computed in (train.precision resolved on the machine that trained: "bf16" or "fp32";
+    # a resumed run: that of its last start; every epoch's record says its own); None: imported, or an older run
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -287,6 +290,13 @@ class ModelRun(Run):
             return None
         parent = Run.open(self.info.parent)
         return parent if isinstance(parent, ModelRun) else None
+
+    @cached_property
+    def precision(self) -> str:
+        """What reading this run computes in here (on the CPU): its ``train.precision`` resolved for this machine."""
+        from mmx.precision import resolve_precision
+
+        return resolve_precision(self.config.train.precision, "cpu")
 
     def model(self, which: str = "best") -> "MMX":
         """The trained network (``best`` or ``last`` epoch) in eval mode, loaded once; for reading only."""

@@ -52,7 +52,8 @@ class NetVLAD(nn.Module):
 
     ``forward(x, segment, n_segments)``: x (W, D) window features, segment (W,) clip of each
     window → (n_segments, K·D), intra-normalised per cluster then L2-normalised. A clip with no
-    window gets a zero vector (its availability mask is off).
+    window gets a zero vector (its availability mask is off). The soft assignment may come out of
+    a bf16 matrix product (autocast); the sums over windows are fp32, as the features are.
     """
 
     def __init__(self, dim: int, clusters: int):
@@ -66,7 +67,8 @@ class NetVLAD(nn.Module):
         return self.dim * self.clusters
 
     def forward(self, x: torch.Tensor, segment: torch.Tensor, n_segments: int) -> torch.Tensor:
-        a = torch.softmax(self.assign(x), dim=-1)  # (W, K) soft assignment
+        x = x.float()
+        a = torch.softmax(self.assign(x).float(), dim=-1)  # (W, K) soft assignment
         weighted = (a.unsqueeze(-1) * x.unsqueeze(1)).flatten(1)  # (W, K·D)
         vlad = x.new_zeros(n_segments, self.clusters * self.dim).index_add_(0, segment, weighted)
         mass = x.new_zeros(n_segments, self.clusters).index_add_(0, segment, a)  # (C, K)

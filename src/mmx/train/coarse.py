@@ -7,7 +7,8 @@ for ``run_stage`` (``train`` is that for a store and a config).
 
 Under ``torchrun`` each process trains on its share of every global batch of ``train.batch_size``
 trailers, every process evaluates the whole validation split, and only the main process writes
-the run folder. On a GPU the steps run in bf16 autocast from pinned memory.
+the run folder. The steps and the validation compute in ``train.precision`` (``mmx.precision``: bf16
+autocast on a GPU and on a CPU with bf16 units by default); on a GPU the batches come from pinned memory.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
-from mmx.inference import autocast, evaluate
+from mmx.inference import evaluate
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MMX, PathLogits, create_model
+from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, RunDir, RunInfo, TrainingState
 from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, seed_everything
@@ -149,9 +151,12 @@ class WeightAverage:
 def train_one_epoch(
     model: MMX, loader: DataLoader, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer,
     reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(), expert_dropout: float = 0.0,
-    after_step: Callable[[int], None] | None = None, path_losses: bool = False,
+    after_step: Callable[[int], None] | None = None, path_losses: bool = False, precision: str = "fp32",
 ) -> float:
     """One pass over ``loader``; returns the mean loss per trailer (over all processes).
+
+    The forward pass computes in ``precision`` (bf16: autocast); the logits, the loss and the
+    weights' gradients and update are fp32.
 
     ``after_step(i)`` runs after the optimizer step of batch i (the weight average's update).
     With ``path_losses`` ``model`` is a ``PathLogits`` and the loss is that of the summed logits plus
@@ -165,7 +170,7 @@ def train_one_epoch(
         batch = batch.to(dist.device)
         if expert_dropout:
             batch = drop_experts(batch, expert_dropout)
-        with autocast(dist):
+        with autocast(dist.device, precision):
             if path_losses:
                 logits = model(batch).float()  # (1 + P, B, G): the sum, then each path (PathLogits)
                 loss = sum(loss_fn(part, batch.labels) for part in logits)
@@ -200,6 +205,7 @@ class CoarseStage(Stage):
 
     def __init__(self, store: FeatureStore, info: RunInfo, cfg: RunConfig, dist: DistInfo):
         self.store, self.info, self.cfg, self.dist = store, info, cfg, dist
+        self.precision = info.precision or resolve_precision(cfg.train.precision, dist.device)
         tc = cfg.train
         self.metric = f"val_{tc.select_metric}"
         seed_everything(tc.seed)
@@ -233,11 +239,12 @@ class CoarseStage(Stage):
             after_step = lambda i: self.average.update(self.model, first + i)  # noqa: E731
         loss = train_one_epoch(self.net, self._train_loader(epoch), self.loss_fn, self.optimizer, reporter,
                                f"epoch {epoch}", self.dist, expert_dropout=tc.expert_dropout, after_step=after_step,
-                               path_losses=tc.path_losses and self.cfg.model.scene_path)
+                               path_losses=tc.path_losses and self.cfg.model.scene_path, precision=self.precision)
         return {"train_loss": loss}
 
     def validate(self) -> dict:
-        metrics = evaluate(self.parts["model"], self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist)
+        metrics = evaluate(self.parts["model"], self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist,
+                           self.precision)
         return {f"val_{k}": v for k, v in metrics.items() if k not in ("per_genre", "n", "threshold")}
 
     def is_best(self, score: float, state: TrainingState) -> bool:

@@ -44,10 +44,10 @@ from mmx.data.windows import window_indices
 from mmx.distributed import DistInfo, Step, batch_steps, gather_with_grad, wrap_model
 from mmx.embeddings import embed_ids
 from mmx.errors import RunError, TrainError
-from mmx.inference import autocast
 from mmx.losses import NTXentLoss
 from mmx.metrics import silhouette
 from mmx.model.mmx import MMX
+from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.registry import Registry
 from mmx.run import COARSE, FINE, ModelRun, Run, RunDir, RunInfo, TrainingState
@@ -125,12 +125,13 @@ def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]
 
 def train_one_epoch(
     net: nn.Module, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
-    reporter: Reporter = QUIET, desc: str = "finetune", dist: DistInfo = DistInfo(),
+    reporter: Reporter = QUIET, desc: str = "finetune", dist: DistInfo = DistInfo(), precision: str = "fp32",
 ) -> float:
     """One pass of NT-Xent over ``loader`` (two views per trailer); mean loss per trailer.
 
     ``net`` is a ``ContrastiveNet`` (DDP-wrapped in a world > 1). A global batch of a single
-    trailer (the last one of an epoch) has no negatives and is skipped.
+    trailer (the last one of an epoch) has no negatives and is skipped. The network computes in
+    ``precision`` (bf16: autocast); the projections, NT-Xent and the update are fp32.
     """
     net.train()
     total, count = 0.0, 0
@@ -139,7 +140,7 @@ def train_one_epoch(
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))
         if step.total < 2:
             continue
-        with autocast(dist):
+        with autocast(dist.device, precision):
             z = net(batch.to(dist.device)).float()[: step.local]  # (b, 2, proj_dim): this process's share
         z = gather_with_grad(z, dist)  # (B, 2, proj_dim): the whole global batch, in batch order
         # every process computes the same loss; the gather's backward sums the gradients of the shares
@@ -153,10 +154,10 @@ def train_one_epoch(
     return total / max(count, 1)
 
 
-def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int) -> float:
+def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int, precision: str = "fp32") -> float:
     """Cosine silhouette of the validation trailers' bottleneck embeddings by primary genre (Fig. 6)."""
     ids = info.splits["val"]
-    vectors = embed_ids(model, store, info, ids, batch_size)
+    vectors = embed_ids(model, store, info, ids, batch_size, precision)
     return silhouette(vectors, [store.meta(t).genres for t in ids])
 
 
@@ -169,6 +170,7 @@ class FinetuneStage(Stage):
 
     def __init__(self, parent: ModelRun, info: RunInfo, cfg: FinetuneConfig, dist: DistInfo):
         self.store, self.info, self.cfg, self.dist = parent.store, info, cfg, dist
+        self.precision = info.precision or resolve_precision(cfg.precision, dist.device)
         self.model_cfg = parent.config.model
         torch.manual_seed(cfg.seed)
         self.model = parent.load_model("best")  # a copy of its own: the parent's stays as it is
@@ -187,18 +189,20 @@ class FinetuneStage(Stage):
             self.store, self.info, self.info.splits["train"], cfg.batch_size, self.views,
             shuffle_seed=epoch_seed(cfg.seed, epoch), seed=cfg.seed, epoch=epoch, dist=self.dist,
         )
-        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist)
+        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist,
+                               self.precision)
         return {"train_loss": loss, "lr": lr_at(epoch, cfg)}
 
     def validate(self) -> dict:
-        return {"val_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size)}
+        return {"val_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size,
+                                                 self.precision)}
 
     def is_best(self, score: float, state: TrainingState) -> bool:
         return True
 
     def first_state(self, run: RunDir, dist: DistInfo, reporter: Reporter) -> TrainingState:
         """Epoch 0: the coarse starting point, validated and kept like any epoch."""
-        record = {"epoch": 0, **self.validate()}
+        record = {"epoch": 0, "precision": self.precision, **self.validate()}
         state = save_epoch(run, self, TrainingState(), 0, record, dist)
         reporter.line(f"epoch 0 (coarse start): val silhouette {record['val_silhouette']:.4f}")
         return state

@@ -43,6 +43,7 @@ from mmx.config import RunConfig, recipe, schedule, with_epochs
 from mmx.distributed import DistInfo, barrier, close_distributed, init_distributed
 from mmx.embeddings import embed_run
 from mmx.errors import RunError
+from mmx.precision import resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.run import RunDir, RunInfo, TrainingState
 
@@ -56,6 +57,7 @@ class Stage(abc.ABC):
     metric: str  # the validation figure: a key of every epoch's record, and what ``is_best`` compares
     parts: dict[str, nn.Module]  # saved with every checkpoint; "model" is the network (best.safetensors)
     optimizer: torch.optim.Optimizer
+    precision: str  # what its steps and validation compute in ("bf16" or "fp32"; ``RunInfo.precision``)
     announces_best: bool = True  # say "(best)" in the log when an epoch becomes the best one
 
     @abc.abstractmethod
@@ -169,8 +171,10 @@ def run_stage(spec: StageSpec, reporter: Reporter = QUIET, dist: DistInfo | None
 
 def _drive(spec: StageSpec, run: RunDir, cfg: Any, reporter: Reporter, dist: DistInfo) -> TrainingState:
     plan = schedule(cfg)
+    precision = resolve_precision(plan.precision, dist.device)
     info, state = start(run, spec.resume, lambda: spec.make_info(cfg), lambda r: spec.other_recipe(r, cfg),
-                        spec.run_config(cfg), dist, spec.extra_files(cfg))
+                        spec.run_config(cfg), dist, spec.extra_files(cfg), precision)
+    reporter.line(f"{spec.title} training in {precision} (precision {plan.precision} on {dist.device.type})")
     stage = spec.make_stage(info, cfg, dist, reporter)
     if state is None:
         state = stage.first_state(run, dist, reporter)
@@ -200,12 +204,13 @@ def seed_everything(seed: int) -> None:
 
 def start(
     run: RunDir, resume: bool, make_info: Callable[[], RunInfo], same_recipe: Callable[[RunDir], str | None],
-    cfg: RunConfig | None, dist: DistInfo, extra_files: dict[str, str] | None = None,
+    cfg: RunConfig | None, dist: DistInfo, extra_files: dict[str, str] | None = None, precision: str | None = None,
 ) -> tuple[RunInfo, TrainingState | None]:
     """The run's info and, when resuming, its training state; the folder written (main process).
 
     ``same_recipe(run)`` says why a resumed run's recipe differs from the requested one (None when
-    it is the same); ``extra_files`` (name → text) are written beside ``config.json``.
+    it is the same); ``extra_files`` (name → text) are written beside ``config.json``; ``precision``
+    (the resolved format training computes in) is recorded in the info.
     """
     if resume and run.exists():
         why = same_recipe(run)
@@ -219,6 +224,7 @@ def start(
         if run.exists():
             raise RunError(f"{run.root} already holds a run; pass --resume to continue it or pick a new --out")
         info, state = make_info(), None
+    info = replace(info, precision=precision)
     barrier(dist)  # every process has read the folder before the main one writes it
     if dist.is_main:
         run.write_info(info, cfg)  # on resume: records a grown epoch count
@@ -280,7 +286,7 @@ def fit(
             break
         t0 = time.time()
         torch.manual_seed(epoch_seed(seed, epoch))
-        record = {"epoch": epoch, **stage.train_epoch(epoch, reporter)}
+        record = {"epoch": epoch, "precision": stage.precision, **stage.train_epoch(epoch, reporter)}
         record.update(stage.validate())
         record["seconds"] = round(time.time() - t0, 2)
         state = save_epoch(run, stage, state, epoch, record, dist)
