@@ -126,6 +126,10 @@ class TrainConfig:
     # state, losses and metrics stay fp32. bench/train.py: 2.2× (default) and 2.8× (paper) the fp32 speed on 2 AMX
     # cores; bench/quality.py: the same test AUPRC_w and P@10 (docs/training.md "Precision")
     precision: str = "auto"
+    # torch.compile the network for the training steps (inductor: the elementwise work fused into a few kernels); the
+    # compile takes minutes and is redone for each new shape class of batch, so it pays off on long runs
+    # (bench/train.py counts it). Needs a C++ compiler on a CPU, triton on a GPU. Validation and reading run eager
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _require(self.precision in PRECISIONS,
@@ -162,6 +166,7 @@ class FinetuneConfig:
     threads: int = 0  # torch CPU threads, set by the command that fine-tunes; 0 = torch's default
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes
     precision: str = "auto"  # the number format of fine-tuning, as train.precision (mmx.precision)
+    compile: bool = False  # torch.compile the network for the NT-Xent steps, as train.compile
 
     def __post_init__(self) -> None:
         _require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
@@ -320,8 +325,8 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 # may change between a run's start and its resume (precision: "auto" resolves per machine, and a run begun on a GPU
-# may be resumed on a CPU; every epoch records the precision it trained in)
-RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer", "precision")
+# may be resumed on a CPU; every epoch records the precision it trained in; compile: how, not what, it computes)
+RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer", "precision", "compile")
 
 
 def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:

@@ -54,7 +54,13 @@ class NetVLAD(nn.Module):
     window → (n_segments, K·D), intra-normalised per cluster then L2-normalised. A clip with no
     window gets a zero vector (its availability mask is off). The soft assignment may come out of
     a bf16 matrix product (autocast); the sums over windows are fp32, as the features are.
+
+    Both normalisations are one scale per (clip, cluster): an intra-normalised block has length 1
+    (0 when its residual is zero), so the length of the whole is √(number of non-zero blocks), known
+    from the (C, K) block norms without a second pass over the (C, K·D) vectors.
     """
+
+    eps = 1e-12  # F.normalize's: a norm below it divides by it instead
 
     def __init__(self, dim: int, clusters: int):
         super().__init__()
@@ -72,13 +78,15 @@ class NetVLAD(nn.Module):
         weighted = (a.unsqueeze(-1) * x.unsqueeze(1)).flatten(1)  # (W, K·D)
         vlad = x.new_zeros(n_segments, self.clusters * self.dim).index_add_(0, segment, weighted)
         mass = x.new_zeros(n_segments, self.clusters).index_add_(0, segment, a)  # (C, K)
-        vlad = vlad.view(n_segments, self.clusters, self.dim) - mass.unsqueeze(-1) * self.centroids
-        vlad = F.normalize(vlad, dim=-1)  # intra-normalisation, (C, K, D)
-        return F.normalize(vlad.flatten(1), dim=-1)  # (C, K·D)
+        vlad = vlad.view(n_segments, self.clusters, self.dim) - mass.unsqueeze(-1) * self.centroids  # (C, K, D)
+        n = torch.linalg.vector_norm(vlad, dim=-1, keepdim=True)  # (C, K, 1)
+        intra = n.clamp_min(self.eps)  # what intra-normalisation divides each block by
+        whole = torch.linalg.vector_norm(n / intra, dim=1, keepdim=True).clamp_min(self.eps)  # (C, 1, 1): the blocks' joint length
+        return (vlad / (intra * whole)).flatten(1)  # intra-normalised, then L2-normalised: (C, K·D)
 
 
 class ContextGating(nn.Module):
-    """x ∘ σ(BN(W x + b)) (Miech et al. 2017), written as a GLU over [x ; BN(W x + b)]."""
+    """x ∘ σ(BN(W x + b)) (Miech et al. 2017): a GLU over [x ; BN(W x + b)], without the concatenation."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -86,7 +94,7 @@ class ContextGating(nn.Module):
         self.bn = nn.BatchNorm1d(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.glu(torch.cat([x, self.bn(self.fc(x))], dim=-1), dim=-1)  # (N, dim)
+        return x * torch.sigmoid(self.bn(self.fc(x)))  # (N, dim)
 
 
 class GatedEmbeddingModule(nn.Module):

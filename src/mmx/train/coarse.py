@@ -38,7 +38,7 @@ from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, seed_everything
+from mmx.train.loop import Stage, StageSpec, adam, compiled, epoch_seed, run_stage, seed_everything
 
 
 def select_experts(store: FeatureStore, names: list[str] | None) -> dict[str, ExpertInfo]:
@@ -213,7 +213,8 @@ class CoarseStage(Stage):
         pos_weight = positive_weights(genre_labels(store, info, info.splits["train"]), tc.max_pos_weight)
         self.loss_fn = WeightedBCELoss(pos_weight).to(dist.device)
         paths = cfg.train.path_losses and cfg.model.scene_path  # every path's logits (train_one_epoch)
-        self.net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
+        net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
+        self.net = compiled(net, tc.compile, dist.device)
         self.optimizer = adam(self.net.parameters(), tc.lr, tc.weight_decay, tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len
         self.train_views = TRAIN_VIEWS[cfg.data.train_windows](n_seqs, seq_len)

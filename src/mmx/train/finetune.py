@@ -51,7 +51,7 @@ from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.registry import Registry
 from mmx.run import COARSE, FINE, ModelRun, Run, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, save_epoch
+from mmx.train.loop import Stage, StageSpec, adam, compiled, epoch_seed, run_stage, save_epoch
 
 FINETUNE_FILE = "finetune.json"
 
@@ -175,7 +175,7 @@ class FinetuneStage(Stage):
         torch.manual_seed(cfg.seed)
         self.model = parent.load_model("best")  # a copy of its own: the parent's stays as it is
         proj = ProjectionHead(self.model_cfg.embed_dim, cfg.proj_hidden, cfg.proj_dim)
-        self.net = wrap_model(ContrastiveNet(self.model, proj), dist)  # on the device; DDP in a world > 1
+        self.net = compiled(wrap_model(ContrastiveNet(self.model, proj), dist), cfg.compile, dist.device)  # DDP in a world > 1
         self.parts = {"model": self.model, "proj": proj}
         self.optimizer = adam(trainable_parameters(self.model, proj), cfg.lr, cfg.weight_decay)
         self.views = PAIR_RULES.create(cfg.positive_pair, self.model_cfg.n_seqs, self.model_cfg.seq_len)

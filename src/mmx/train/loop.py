@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import abc
 import errno
+import importlib.util
+import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +45,7 @@ from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, recipe, schedule, with_epochs
 from mmx.distributed import DistInfo, barrier, close_distributed, init_distributed
 from mmx.embeddings import embed_run
-from mmx.errors import RunError
+from mmx.errors import RunError, TrainError
 from mmx.precision import resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.run import RunDir, RunInfo, TrainingState
@@ -185,6 +188,20 @@ def _drive(spec: StageSpec, run: RunDir, cfg: Any, reporter: Reporter, dist: Dis
     if done is not state and spec.embed:
         embed_run(run.root)
     return done
+
+
+def compiled(net: nn.Module, on: bool, device: torch.device) -> nn.Module:
+    """``net`` under ``torch.compile`` when ``on`` (``train.compile``): inductor, with dynamic shapes (batches differ
+    in their clip and window counts); the parameters stay ``net``'s, so checkpoints are the eager network's."""
+    if not on:
+        return net
+    if device.type == "cuda":
+        if importlib.util.find_spec("triton") is None:
+            raise TrainError("train.compile on a GPU needs triton (pip install triton), or set train.compile=false")
+    elif not shutil.which(os.environ.get("CXX", "g++")):
+        raise TrainError(f"train.compile on a CPU needs a C++ compiler ({os.environ.get('CXX', 'g++')} is not on the "
+                         "PATH; install g++ or name one in CXX), or set train.compile=false")
+    return torch.compile(net, dynamic=True)
 
 
 def adam(params, lr: float, weight_decay: float = 0.0, amsgrad: bool = False) -> torch.optim.Adam:
