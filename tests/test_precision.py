@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -67,3 +73,12 @@ def test_compile_without_a_compiler_says_so(small_store, tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", "no-such-c++")
     with pytest.raises(TrainError, match="train.compile on a CPU needs a C\\+\\+ compiler"):
         train(small_store, tmp_path / "run", tiny_cfg(1, "train.compile=true"), reporter=QUIET)
+
+
+def test_the_gpu_readiness_script_says_clearly_that_it_needs_a_gpu():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHON": sys.executable}
+    done = subprocess.run(["bash", str(root / "bench" / "gpu.sh")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "no CUDA device is visible" in done.stderr and "Traceback" not in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"bench": "gpu", "ok": False, "error": done.stderr.split(": ", 1)[1].strip()}
