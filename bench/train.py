@@ -11,7 +11,10 @@ the JSON under ``networks`` as ``PRESET/PRECISION`` (``+compile`` with ``--compi
   batch of 32 trailers of ~100 clips, 4 experts (appearance 2048, scene 512, motion 1024, audio 128
   per window), batch already in memory; the median of ``--steps`` steps, taken in turn with every other
   case and with a matmul of each precision (round robin: on a shared machine a change of load
-  reaches all of them alike, so their ratios hold where the absolute figures drift);
+  reaches all of them alike, so their ratios hold where the absolute figures drift); beside it
+  ``trailers_per_cpu_s``, over the CPU seconds the process spent (user + system, all its threads):
+  on a busy machine the wall time counts the waits for a core, the CPU time only the work (and
+  OpenMP's spinning);
 * ``peak_fraction`` — FLOP/s of that step (matmul FLOPs counted by ``FlopCounterMode``) over the
   FLOP/s of a large ``torch.mm`` measured here *in that precision* (``mm_peak_gflops``, the median
   over the rounds);
@@ -58,7 +61,7 @@ from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MODELS, PathLogits, create_model
 from mmx.precision import autocast, native_bf16_cpu
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
-from mmx.train.loop import adam, compiled
+from mmx.train.loop import adam, compiled, keep_freed_memory
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 MATMUL_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "addmv", "mv", "_linear_pointwise")  # CPU operators
@@ -151,6 +154,12 @@ class Case:
             self.first = [timed(lambda b=b: self.step(b)) for b in self.batches]
         self.step()  # warm: oneDNN primitives for these shapes
         self.times: list[float] = []
+        self.cpu_times: list[float] = []  # this process's CPU seconds of each timed step (user + system)
+
+    def timed_step(self) -> None:
+        cpu = time.process_time()
+        self.times.append(timed(self.step))
+        self.cpu_times.append(time.process_time() - cpu)
 
     @property
     def name(self) -> str:
@@ -168,6 +177,8 @@ class Case:
                "parameters": sum(p.numel() for p in self.model.parameters()), "clips_in_batch": int(batch.avail.shape[0]),
                "step_s": round(step_s, 4), "step_s_range": [round(min(self.times), 4), round(max(self.times), 4)],
                "trailers_per_s": round(len(batch.ids) / step_s, 2),
+               "step_cpu_s": round(statistics.median(self.cpu_times), 4),
+               "trailers_per_cpu_s": round(len(batch.ids) / statistics.median(self.cpu_times), 2),
                "step_gflop": round(self.flops / 1e9, 2), "achieved_gflops": round(self.flops / step_s / 1e9, 2),
                "peak_fraction": round(self.flops / step_s / peak, 3), "profile": profile_step(self.step, self.dist.device)}
         if self.compiled:
@@ -203,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as a training command's process does (mmx.train.loop.run_stage)
 
     dist = DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     precisions = [x for x in args.precision.split(",") if x]
@@ -218,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
         for x in precisions:
             peaks[x].append(matmul_peak(dist.device, DTYPES[x], reps=2))
         for case in cases:
-            case.times.append(timed(case.step))
+            case.timed_step()
     peak = {x: statistics.median(v) for x, v in peaks.items()}
     networks = {case.name: case.result(peak[case.precision], args.repeats) for case in cases}
     for name, row in networks.items():

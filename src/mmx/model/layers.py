@@ -82,7 +82,7 @@ class NetVLAD(nn.Module):
         n = torch.linalg.vector_norm(vlad, dim=-1, keepdim=True)  # (C, K, 1)
         intra = n.clamp_min(self.eps)  # what intra-normalisation divides each block by
         whole = torch.linalg.vector_norm(n / intra, dim=1, keepdim=True).clamp_min(self.eps)  # (C, 1, 1): the blocks' joint length
-        return (vlad / (intra * whole)).flatten(1)  # intra-normalised, then L2-normalised: (C, K·D)
+        return (vlad * (1.0 / (intra * whole))).flatten(1)  # intra-, then L2-normalised (C, K·D); the scale's a (C, K, 1)
 
 
 class ContextGating(nn.Module):
