@@ -13,7 +13,7 @@ from mmx.data.dataset import Batch, evenly_spaced
 from mmx.data.store import ExpertInfo
 from mmx.errors import ConfigError
 from mmx.model import FUSIONS, MODELS, CollaborativeGating, create_model
-from mmx.model.layers import NetVLAD
+from mmx.model.layers import Linear, NetVLAD, bucket_rows
 
 torch.set_num_threads(1)
 
@@ -275,3 +275,22 @@ def test_scene_path_is_per_trailer_and_ignores_missing_experts():
         base, moved = model(batch), model(other)
     torch.testing.assert_close(moved[0], base[0])
     assert not torch.allclose(moved[1], base[1])
+
+
+def test_linear_pads_rows_to_a_few_shapes_under_cpu_bf16_and_keeps_the_product():
+    sizes = [bucket_rows(m) for m in range(17, 4097)]
+    assert all(m <= b <= m * 9 / 8 for m, b in zip(range(17, 4097), sizes))
+    assert len(set(sizes)) <= 8 * 8 + 1  # eight sizes per doubling: oneDNN builds each once
+    torch.manual_seed(0)
+    layer = Linear(8, 5)
+    x = torch.randn(3, 241, 8, requires_grad=True)  # 723 rows → 768
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = layer(x)
+        want = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    assert got.shape == want.shape == (3, 241, 5) and got.dtype == want.dtype == torch.bfloat16
+    # rows are independent: the same bf16 products, up to how another row count blocks the sums (2 bf16 units)
+    torch.testing.assert_close(got.float(), want.float(), rtol=2 ** -7, atol=1e-3)
+    g = torch.randn(3, 241, 5)
+    grads = [torch.autograd.grad((y.float() * g).sum(), (x, layer.weight)) for y in (got, want)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-3)  # bf16 sums over other row counts

@@ -36,6 +36,14 @@ def resolve_precision(setting: str, device: torch.device | str) -> str:
     return "bf16" if native_bf16_cpu() else "fp32"
 
 
+def in_cpu_autocast() -> bool:
+    """Whether the code runs inside CPU autocast (``torch.is_autocast_enabled("cpu")``, older torch's spelling too)."""
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
 def autocast(device: torch.device | str, precision: str) -> AbstractContextManager:
     """Mixed precision on ``device``'s kind for a resolved ``precision`` (bf16); plain fp32 otherwise."""
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")

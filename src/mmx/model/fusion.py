@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmx.config import ModelConfig
-from mmx.model.layers import MLP, GatedEmbeddingModule
+from mmx.model.layers import MLP, GatedEmbeddingModule, Linear, linear
 from mmx.registry import Registry
 
 FUSIONS: Registry[nn.Module] = Registry("fusion")
@@ -37,8 +37,8 @@ class CollaborativeGating(nn.Module):
         if g_layers < 1 or h_layers < 1:
             raise ValueError("g and h need at least one layer each")
         self.n_experts = n_experts
-        self.g_left = nn.Linear(dim, dim)  # acts on ψ_e (the first half of [ψ_e; ψ_f])
-        self.g_right = nn.Linear(dim, dim, bias=False)  # acts on ψ_f
+        self.g_left = Linear(dim, dim)  # acts on ψ_e (the first half of [ψ_e; ψ_f])
+        self.g_right = Linear(dim, dim, bias=False)  # acts on ψ_f
         self.g_rest = MLP([dim] * g_layers)  # the remaining layers of g (empty when g_layers == 1)
         self.h = MLP([dim] * (h_layers + 1))
 
@@ -48,14 +48,16 @@ class CollaborativeGating(nn.Module):
         pair = left.unsqueeze(2) + right.unsqueeze(1)  # (C, E, F = E, D): g's first layer on [ψ_e; ψ_f], every f
         others = ~torch.eye(self.n_experts, dtype=torch.bool, device=psi.device)  # (E, F): f ≠ e
         weight = (avail.unsqueeze(1) & others).to(pair.dtype)  # (C, E, F): the partners that enter the sum
+        weight = weight.unsqueeze(-1)  # (C, E, F, 1); the sums below are elementwise: a product over F (4 experts)
+        # would be built anew by oneDNN for every batch's clip count in bf16 (mmx.model.layers.linear)
         if not len(self.g_rest):  # g is its first layer alone
-            return self.h(torch.einsum("cefd,cef->ced", pair, weight))  # (C, E, D)
+            return self.h((pair * weight).sum(2))  # (C, E, D)
         *inner, last = self.g_rest  # g's remaining layers end in a linear one
         pair = torch.relu(pair)
         for layer in inner:
             pair = layer(pair)  # (C, E, F, D)
-        summed = torch.einsum("cefd,cef->ced", pair, weight)  # (C, E, D): Σ over available f ≠ e, before `last`
-        return self.h(F.linear(summed, last.weight) + weight.sum(2, keepdim=True) * last.bias)  # (C, E, D)
+        summed = (pair * weight).sum(2)  # (C, E, D): Σ over available f ≠ e, before `last`
+        return self.h(linear(summed, last.weight) + weight.sum(2) * last.bias)  # (C, E, D)
 
     def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         if self.n_experts == 1:
@@ -71,7 +73,7 @@ class GatedFusion(nn.Module):
         super().__init__()
         self.gating = CollaborativeGating(n_experts, cfg.expert_dim, cfg.g_layers, cfg.h_layers)
         self.gems = nn.ModuleList(GatedEmbeddingModule(cfg.expert_dim, cfg.gem_dim) for _ in range(n_experts))
-        self.out = nn.Linear(n_experts * cfg.gem_dim, cfg.clip_dim)
+        self.out = Linear(n_experts * cfg.gem_dim, cfg.clip_dim)
 
     def forward(self, psi: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         gated = self.gating(psi, avail)  # (C, E, D)

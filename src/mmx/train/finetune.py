@@ -46,6 +46,7 @@ from mmx.embeddings import embed_ids
 from mmx.errors import RunError, TrainError
 from mmx.losses import NTXentLoss
 from mmx.metrics import silhouette
+from mmx.model.layers import Linear
 from mmx.model.mmx import MMX
 from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
@@ -92,8 +93,8 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, embed_dim: int, hidden: int, out_dim: int):
         super().__init__()
-        self.m = nn.Sequential(nn.Linear(embed_dim, hidden), nn.ReLU())
-        self.n = nn.Linear(hidden, out_dim)
+        self.m = nn.Sequential(Linear(embed_dim, hidden), nn.ReLU())
+        self.n = Linear(hidden, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.n(self.m(x))  # (…, embed_dim) → (…, hidden) → (…, 128)
