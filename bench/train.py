@@ -61,7 +61,7 @@ from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MODELS, PathLogits, create_model
 from mmx.precision import autocast, native_bf16_cpu
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
-from mmx.train.loop import adam, compiled, keep_freed_memory
+from mmx.train.loop import adam, compiled as compiled_net, keep_freed_memory
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 MATMUL_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "addmv", "mv", "_linear_pointwise")  # CPU operators
@@ -150,7 +150,7 @@ class Case:
         self.flops = counter.get_total_flops()
         self.first: list[float] = []
         if compiled:  # every clip count of the epoch once: each compiles what it needs
-            self.net = compiled(self.net, True, dist.device)  # as train.compile does
+            self.net = compiled_net(self.net, True, dist.device)  # as train.compile does
             self.first = [timed(lambda b=b: self.step(b)) for b in self.batches]
         self.step()  # warm: oneDNN primitives for these shapes
         self.times: list[float] = []

@@ -24,9 +24,10 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     products of a 730×256×256 layer's forward and backward on one core, and a batch's number of clips
     (windows, pairs) differs from batch to batch: without buckets every step of a real epoch pays that
     in every layer and bf16 training is no faster than fp32. Rows are independent, so the rows kept
-    are the product's. fp32 (MKL) and GPUs (cuBLAS) build nothing per shape: no padding there.
+    are the product's. fp32 (MKL) and GPUs (cuBLAS) build nothing per shape, and torch.compile makes its
+    own kernels for a range of shapes: no padding there.
     """
-    if x.device.type != "cpu" or not in_cpu_autocast():
+    if x.device.type != "cpu" or not in_cpu_autocast() or torch.compiler.is_compiling():
         return F.linear(x, weight, bias)
     m = x[..., 0].numel()
     padded = bucket_rows(m)
