@@ -9,13 +9,16 @@ the JSON under ``networks`` as ``PRESET/PRECISION`` (``+compile`` with ``--compi
 * ``trailers_per_s`` — one training step as ``mmx train`` takes it (forward through every path with
   the path losses, backward, fused Adam with AMSGrad; ``mmx.train.coarse.train_one_epoch``) on a
   batch of 32 trailers of ~100 clips, 4 experts (appearance 2048, scene 512, motion 1024, audio 128
-  per window), batch already in memory; the median of ``--steps`` steps, taken in turn with every other
+  per window), batch already in memory — a batch drawn anew from the store for every round, so that
+  its clip count is new as in an epoch (oneDNN builds a bf16 product for every new shape:
+  ``mmx.model.layers.linear``); the median of ``--steps`` steps, taken in turn with every other
   case and with a matmul of each precision (round robin: on a shared machine a change of load
   reaches all of them alike, so their ratios hold where the absolute figures drift); beside it
   ``trailers_per_cpu_s``, over the CPU seconds the process spent (user + system, all its threads):
   on a busy machine the wall time counts the waits for a core, the CPU time only the work (and
   OpenMP's spinning);
-* ``peak_fraction`` — FLOP/s of that step (matmul FLOPs counted by ``FlopCounterMode``) over the
+* ``peak_fraction`` — FLOP/s of that step (matmul FLOPs counted by ``FlopCounterMode`` on the first
+  round's batch, scaled to each round's clip count) over the
   FLOP/s of a large ``torch.mm`` measured here *in that precision* (``mm_peak_gflops``, the median
   over the rounds);
 * ``profile`` — one step under ``torch.profiler``: the self time of the matrix products
@@ -47,6 +50,7 @@ import statistics
 import time
 from collections import defaultdict
 
+import numpy as np
 import torch
 from synthetic import write_store  # noqa: E402  (bench/ is the script folder)
 from torch.autograd import DeviceType
@@ -131,7 +135,8 @@ def profile_step(run_step, device: torch.device) -> dict:
 class Case:
     """One network preset in one precision (compiled or not): its model, optimizer and batches, stepped on demand."""
 
-    def __init__(self, preset: str, precision: str, compiled: bool, store, args: argparse.Namespace, dist: DistInfo):
+    def __init__(self, preset: str, precision: str, compiled: bool, store, args: argparse.Namespace, dist: DistInfo,
+                 rounds: list[list[str]]):
         self.preset, self.precision, self.compiled, self.dist = preset, precision, compiled, dist
         self.cfg = merge(RunConfig(), {"model": vars(MODELS.create(preset)), "train": {"batch_size": args.batch}})
         self.info = info = prepare_run_info(store, self.cfg)
@@ -144,22 +149,26 @@ class Case:
         views = evenly_spaced(self.cfg.model.n_seqs, self.cfg.model.seq_len)
         self.loader = make_loader(store, info, info.splits["train"], args.batch, views, shuffle_seed=0, dist=dist)
         self.batches = [b.to(dist.device) for b in self.loader]
+        self.rounds = [next(iter(make_loader(store, info, ids, len(ids), views, dist=dist))).to(dist.device) for ids in rounds]
         self.model.train()
-        with FlopCounterMode(display=False) as counter:
-            self.step()
-        self.flops = counter.get_total_flops()
+        with FlopCounterMode(display=False) as counter:  # the network's FLOPs (fp32: no bf16 row padding counted)
+            step(self.net, self.rounds[0], self.loss_fn, self.optimizer, dist, "fp32")
+        self.flops_per_clip = counter.get_total_flops() / clips(self.rounds[0])
         self.first: list[float] = []
         if compiled:  # every clip count of the epoch once: each compiles what it needs
             self.net = compiled_net(self.net, True, dist.device)  # as train.compile does
             self.first = [timed(lambda b=b: self.step(b)) for b in self.batches]
-        self.step()  # warm: oneDNN primitives for these shapes
+        self.step()  # warm: what a first step does once (allocations, oneDNN's kernels for the first shapes)
         self.times: list[float] = []
         self.cpu_times: list[float] = []  # this process's CPU seconds of each timed step (user + system)
+        self.flops: list[float] = []
 
-    def timed_step(self) -> None:
+    def timed_step(self, r: int) -> None:
+        batch = self.rounds[r]
         cpu = time.process_time()
-        self.times.append(timed(self.step))
+        self.times.append(timed(lambda: self.step(batch)))
         self.cpu_times.append(time.process_time() - cpu)
+        self.flops.append(self.flops_per_clip * clips(batch))
 
     @property
     def name(self) -> str:
@@ -171,7 +180,8 @@ class Case:
 
     def result(self, peak: float, repeats: int) -> dict:
         step_s = statistics.median(self.times)
-        batch = self.batches[0]
+        flops = statistics.median(f / t for f, t in zip(self.flops, self.times))  # FLOP/s of the median step
+        batch = self.rounds[0]
         out = {"model": self.preset, "precision": self.precision, "compile": self.compiled,
                "sizes": {k: getattr(self.cfg.model, k) for k in ("expert_dim", "seq_hidden", "bottleneck_hidden", "embed_dim")},
                "parameters": sum(p.numel() for p in self.model.parameters()), "clips_in_batch": int(batch.avail.shape[0]),
@@ -179,8 +189,8 @@ class Case:
                "trailers_per_s": round(len(batch.ids) / step_s, 2),
                "step_cpu_s": round(statistics.median(self.cpu_times), 4),
                "trailers_per_cpu_s": round(len(batch.ids) / statistics.median(self.cpu_times), 2),
-               "step_gflop": round(self.flops / 1e9, 2), "achieved_gflops": round(self.flops / step_s / 1e9, 2),
-               "peak_fraction": round(self.flops / step_s / peak, 3), "profile": profile_step(self.step, self.dist.device)}
+               "step_gflop": round(statistics.fmean(self.flops) / 1e9, 2), "achieved_gflops": round(flops / 1e9, 2),
+               "peak_fraction": round(flops / peak, 3), "profile": profile_step(self.step, self.dist.device)}
         if self.compiled:
             out["compile_s"] = round(sum(self.first) - len(self.first) * step_s, 1)
         if repeats:  # an epoch from the memory-mapped store against the same epoch from RAM
@@ -191,6 +201,10 @@ class Case:
             out.update({"epoch_trailers": len(self.info.splits["train"]), "epoch_store_s": round(min(store_s), 3),
                         "epoch_ram_s": round(min(ram_s), 3), "io_ratio": round(min(store_s) / min(ram_s), 3)})
         return out
+
+
+def clips(batch) -> int:
+    return int(batch.avail.shape[0])
 
 
 def with_compile_time(eager: dict, compiled: dict) -> None:
@@ -223,14 +237,17 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"--precision {', '.join(unknown)}: use fp32 and/or bf16")
     store = write_store(args.store, args.trailers, args.clips)
     load_before = os.getloadavg()[0]
-    cases = [Case(name, precision, compiled, store, args, dist) for name in args.model.split(",") if name
+    train_ids = prepare_run_info(store, RunConfig()).splits["train"]
+    rng = np.random.default_rng(0)
+    rounds = [sorted(rng.choice(train_ids, size=args.batch, replace=False).tolist()) for _ in range(args.steps)]
+    cases = [Case(name, precision, compiled, store, args, dist, rounds) for name in args.model.split(",") if name
              for precision in precisions for compiled in ([False, True] if args.compile else [False])]
     peaks: dict[str, list[float]] = {x: [] for x in precisions}
-    for _ in range(args.steps):  # round robin: a drift in the machine's speed reaches every case alike
+    for r in range(args.steps):  # round robin: a drift in the machine's speed reaches every case alike
         for x in precisions:
             peaks[x].append(matmul_peak(dist.device, DTYPES[x], reps=2))
         for case in cases:
-            case.timed_step()
+            case.timed_step(r)
     peak = {x: statistics.median(v) for x, v in peaks.items()}
     networks = {case.name: case.result(peak[case.precision], args.repeats) for case in cases}
     for name, row in networks.items():
