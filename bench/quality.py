@@ -23,8 +23,21 @@ run is made (``data.mask_noise_like`` too); a masked fit also says how many (tra
 pairs it masked and how many of the generator's broken ones they hold. Test AUPRC_w and F1w
 (threshold 0.3) as mean ± sd over seeds, with the seconds of each fit (one torch thread per fit).
 
-    python bench/quality.py [--quick] [--cells clean-600,...] [--seeds 3] [--jobs 1]
-                            [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...]
+``--precision fp32,bf16`` trains every row in each number format (``train.precision``; rows
+``NAME@fp32``, ``NAME@bf16``; by default each config's own, ``auto``) and adds the checks
+``bf16_minus_fp32_auprc_w`` (and ``…_p_at_10``): the mean over seeds of the paired differences, with
+their sd. ``--finetune N`` fine-tunes every fit for N NT-Xent epochs after it (``FinetuneConfig``
+with N epochs, a fifth of them warm-up, in the row's precision) and scores the fine run's genre
+retrieval: precision@10 of the test trailers as queries among every labelled trailer
+(``mmx.retrieval.evaluate_retrieval``), ``p_at_10`` mean ± sd (the coarse run's beside it in each
+fit's record). The parity figures of
+docs/training.md "Precision":
+
+    python bench/quality.py --cells unreliable-600 --seeds 5 --variants default --precision fp32,bf16 \
+                            --finetune 10 --jobs 2
+
+    python bench/quality.py [--quick] [--cells clean-600,...] [--seeds 3] [--jobs 1] [--precision fp32,bf16]
+                            [--variants default,concat,paper] [--variant NAME:KEY=VALUE;...] [--finetune N]
 
 ``--quick``: the 600-trailer cells, 2 seeds, default and concat for ``QUICK_EPOCHS`` epochs and
 the paper recipe for ``QUICK_PAPER_EPOCHS`` (its cost, not its quality): 9.8 min from a fresh
@@ -193,8 +206,9 @@ def baselines(store: FeatureStore, seed: int) -> dict[str, dict]:
     return {"probe": probe, "random": {**rand, "seconds": 0.0}}
 
 
-def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
-    """Train one run (one torch thread), score its best epoch on the test split, remove its folder."""
+def fit(store_root: str, run_root: str, cfg_dict: dict, finetune_epochs: int = 0) -> dict:
+    """Train one run (one torch thread), score its best epoch on the test split, fine-tune it for
+    ``finetune_epochs`` and score the fine run's retrieval; remove the run folders."""
     import torch
 
     from mmx.config import config_from_dict
@@ -206,7 +220,7 @@ def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
     cfg = config_from_dict(cfg_dict)
     shutil.rmtree(run_root, ignore_errors=True)
     t0 = time.time()
-    state = train(FeatureStore(store_root), run_root, cfg, write_embeddings=False)
+    state = train(FeatureStore(store_root), run_root, cfg, write_embeddings=bool(finetune_epochs))
     seconds = time.time() - t0
     run = Run.open(run_root)
     probs, labels = predict_ids(run, run.info.splits["test"])
@@ -218,9 +232,31 @@ def fit(store_root: str, run_root: str, cfg_dict: dict) -> dict:
     if run.info.mask_broken or run.info.noise_like:
         labels = Path(store_root).parent / "features" / "labels.csv"
         out["mask"] = mask_found(run.store if run.info.mask_broken else None, run.info.noise_like, labels)
+    out["precision"] = run.info.precision
+    if finetune_epochs:
+        out.update(finetune_retrieval(run_root, finetune_epochs, cfg.train.precision, cfg.train.seed))
     run.forget()
     shutil.rmtree(run_root, ignore_errors=True)
     return out
+
+
+def finetune_retrieval(run_root: str, epochs: int, precision: str, seed: int) -> dict:
+    """NT-Xent fine-tuning of the coarse run for ``epochs`` (a fifth warm-up) in ``precision``; the genre
+    precision@10 of the fine run and of the coarse one, with the test trailers as queries, and its seconds."""
+    from mmx.config import FinetuneConfig
+    from mmx.retrieval import evaluate_retrieval
+    from mmx.train.finetune import finetune
+
+    fine_root = f"{run_root}-fine"
+    shutil.rmtree(fine_root, ignore_errors=True)
+    cfg = FinetuneConfig(epochs=epochs, warmup_epochs=max(1, epochs // 5), precision=precision, seed=seed, threads=1)
+    t0 = time.time()
+    finetune(run_root, fine_root, cfg)
+    seconds = time.time() - t0
+    found = evaluate_retrieval(fine_root, "test", 10)
+    shutil.rmtree(fine_root, ignore_errors=True)
+    return {"p_at_10": found["precision_at_10"], "coarse_p_at_10": found["coarse"]["precision_at_10"],
+            "finetune_seconds": seconds}
 
 
 def mask_found(store: FeatureStore | None, noise_like: dict[str, list[str]], labels: Path) -> dict:
@@ -249,11 +285,15 @@ def variant_configs(args: argparse.Namespace) -> dict[str, RunConfig]:
         if args.epochs and name != "paper":
             epochs = args.epochs
         configs[name] = merge(cfg, {"train": {"epochs": epochs, "threads": 1}})
+    if args.precision:  # every row in each number format: NAME@fp32, NAME@bf16
+        configs = {f"{name}@{p}": merge(cfg, {"train": {"precision": p}}) for name, cfg in configs.items()
+                   for p in args.precision}
     return configs
 
 
-def _key(cell: Cell, seed: int, test_extra: int, cfg: RunConfig) -> str:
-    text = json.dumps([dataclasses.asdict(cell), seed, test_extra, config_to_dict(cfg)], sort_keys=True)
+def _key(cell: Cell, seed: int, test_extra: int, cfg: RunConfig, finetune: int = 0) -> str:
+    parts = [dataclasses.asdict(cell), seed, test_extra, config_to_dict(cfg)] + ([finetune] if finetune else [])
+    text = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -272,6 +312,11 @@ def summarise(results: dict[str, dict[str, list[dict]]], cells: list[Cell]) -> d
                 "seconds": statistics.fmean(r["seconds"] for r in runs), "n_test": runs[0]["n_test"],
                 "seeds": len(runs), "per_seed": [round(x, 4) for x in a],
             }
+            if all("p_at_10" in r for r in runs):
+                p10 = [r["p_at_10"] for r in runs]
+                rows[name].update(p_at_10=statistics.fmean(p10), p_at_10_sd=statistics.stdev(p10) if len(p10) > 1 else 0.0,
+                                  per_seed_p_at_10=[round(x, 4) for x in p10],
+                                  finetune_seconds=statistics.fmean(r["finetune_seconds"] for r in runs))
         checks = {}
         if "default" in rows and "probe" in rows:
             checks["default_minus_probe"] = rows["default"]["auprc_w"] - rows["probe"]["auprc_w"]
@@ -283,7 +328,25 @@ def summarise(results: dict[str, dict[str, list[dict]]], cells: list[Cell]) -> d
                 found = [r["mask"] for r in results[cell.name][name]]
                 checks[f"{name}_precision"] = sum(m["found"] for m in found) / max(1, sum(m["masked"] for m in found))
                 checks[f"{name}_recall"] = sum(m["found"] for m in found) / max(1, sum(m["planted"] for m in found))
+        checks.update(precision_checks(results[cell.name]))
         out[cell.name] = {"trailers": cell.trailers, "rows": rows, "checks": checks}
+    return out
+
+
+def precision_checks(results: dict[str, list[dict]]) -> dict:
+    """For every row trained in both formats: bf16 − fp32 of AUPRC_w (and P@10), mean and sd of the
+    differences paired by seed (the same collection and seed in both)."""
+    out = {}
+    for name in results:
+        if not name.endswith("@bf16") or name.replace("@bf16", "@fp32") not in results:
+            continue
+        pairs = list(zip(results[name], results[name.replace("@bf16", "@fp32")]))
+        for key in ("auprc_w", "p_at_10"):
+            if pairs and all(key in b and key in f for b, f in pairs):
+                d = [b[key] - f[key] for b, f in pairs]
+                stem = name.removesuffix("@bf16")
+                out[f"{stem}_bf16_minus_fp32_{key}"] = statistics.fmean(d)
+                out[f"{stem}_bf16_minus_fp32_{key}_sd"] = statistics.stdev(d) if len(d) > 1 else 0.0
     return out
 
 
@@ -291,8 +354,9 @@ def print_table(summary: dict) -> None:
     print(f"{'cell':<16} {'row':<12} {'AUPRC_w':>15} {'F1w':>15} {'n test':>6} {'s/fit':>7}")
     for name, cell in summary.items():
         for row, r in cell["rows"].items():
+            p10 = f"   P@10 {r['p_at_10']:.3f} ± {r['p_at_10_sd']:.3f}" if "p_at_10" in r else ""
             print(f"{name:<16} {row:<12} {r['auprc_w']:.3f} ± {r['auprc_w_sd']:.3f}   "
-                  f"{r['f1w']:.3f} ± {r['f1w_sd']:.3f} {r['n_test']:>6} {r['seconds']:>7.1f}")
+                  f"{r['f1w']:.3f} ± {r['f1w_sd']:.3f} {r['n_test']:>6} {r['seconds']:>7.1f}{p10}")
         for check, value in cell["checks"].items():
             print(f"{name:<16} {check:<12} {value:+.3f}")
 
@@ -306,12 +370,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE;...",
                    help="an extra row: the default config with these overrides (repeatable)")
     p.add_argument("--epochs", type=int, help="epochs of every row but paper (default: each config's own)")
+    p.add_argument("--precision", help="train every row in each of these train.precision values (fp32,bf16)")
+    p.add_argument("--finetune", type=int, default=0, metavar="N", help="fine-tune every fit N NT-Xent epochs, "
+                   "score its P@10")
     p.add_argument("--test-extra", type=int, default=400, help="generated trailers added to each test split")
     p.add_argument("--jobs", type=int, default=1, help="fits run in parallel (one torch thread each)")
     p.add_argument("--work", default="/tmp/mmx-bench-quality", help="collections and finished fits")
     p.add_argument("--fresh", action="store_true", help="refit even when a finished fit is kept")
     args = p.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
+    args.precision = [x for x in (args.precision or "").split(",") if x]
+    if any(x not in ("auto", "fp32", "bf16") for x in args.precision):
+        p.error(f"--precision {args.precision}: use auto, fp32 and/or bf16")
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         p.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
@@ -335,12 +405,13 @@ def main(argv: list[str] | None = None) -> int:
                 results[cell.name][name].append(value)
             for name, cfg in configs.items():
                 cfg = merge(cfg, {"train": {"seed": seed}})
-                kept = work / "fits" / f"{_key(cell, seed, args.test_extra, cfg)}.json"
+                kept = work / "fits" / f"{_key(cell, seed, args.test_extra, cfg, args.finetune)}.json"
                 if kept.exists() and not args.fresh:
                     results[cell.name][name].append(json.loads(kept.read_text()))
                     continue
                 run_root = work / "runs" / f"{cell.name}-s{seed}-{name}"
-                pending.append((cell.name, name, seed, kept, str(store.root), str(run_root), config_to_dict(cfg)))
+                pending.append((cell.name, name, seed, kept, str(store.root), str(run_root), config_to_dict(cfg),
+                                args.finetune))
     report.line(f"{len(pending)} fits to run ({args.jobs} at a time); load {os.getloadavg()[0]:.2f}")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         futures = [(job, pool.submit(fit, *job[4:])) for job in pending]
@@ -348,14 +419,16 @@ def main(argv: list[str] | None = None) -> int:
             out = future.result()
             kept.write_text(json.dumps(out))
             results[cell_name][name].append(out)
+            p10 = f", P@10 {out['p_at_10']:.3f} after {out['finetune_seconds']:.0f} s" if "p_at_10" in out else ""
             report.line(f"{cell_name} seed {seed} {name}: test AUPRC_w {out['auprc_w']:.3f}, F1w {out['f1w']:.3f}, "
-                        f"best epoch {out['best_epoch']}/{out['epochs']}, {out['seconds']:.0f} s")
+                        f"best epoch {out['best_epoch']}/{out['epochs']}, {out['seconds']:.0f} s{p10}")
     summary = summarise(results, cells)
     print_table(summary)
     meta = {
         "seconds": round(time.time() - t_start, 1), "load_end": round(os.getloadavg()[0], 2),
         "seeds": len(seeds), "test_extra": args.test_extra, "quick": args.quick, "jobs": args.jobs,
         "epochs": {n: c.train.epochs for n, c in configs.items()}, "fits_run": len(pending),
+        "finetune_epochs": args.finetune, "precisions": {n: c.train.precision for n, c in configs.items()},
     }
     print(json.dumps({"bench": "quality", **meta, "cells": summary}, default=float))
     return 0

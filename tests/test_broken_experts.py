@@ -11,7 +11,7 @@ import torch
 from extract_fakes import register_fakes
 from helpers import tiny_cfg, trailer, write_folder
 from mmx.config import merge
-from mmx.data.broken import BrokenMask, dead_record
+from mmx.data.broken import DEAD_TOL, BrokenMask, dead_record
 from mmx.data.dataset import evenly_spaced
 from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
@@ -50,7 +50,7 @@ def test_import_records_dead_experts_with_their_clips(store):
     # audio is window-level, two windows a clip: rows 8–15 are clips 4–7
     assert store.dead("silent") == {"audio": [{"kind": "zero", "rows": [8, 15], "clips": [4, 7]}]}
     record = json.loads((store.entries_dir / store.meta("zero").key / "meta.json").read_text())["broken"]
-    assert record == {"min_run": 3, "dead": store.dead("zero")}  # in the entry's meta.json, written with it
+    assert record == {"min_run": 3, "tolerance": DEAD_TOL, "dead": store.dead("zero")}  # in the entry's meta.json, with its rule
 
 
 def test_mmx_import_says_what_it_recorded(tmp_path, capsys):

@@ -61,6 +61,7 @@ def test_import_info_train_evaluate_predict(small_features, tmp_path, capsys):
 
     info = run_json(capsys, ["info", run, "--json"])
     assert info["kind"] == "coarse" and info["epoch"] == 2
+    assert info["config"]["precision"] == "auto" and info["precision"] in ("fp32", "bf16")  # the setting, what it ran in
 
     assert main(["train", "--out", run, "--resume", "--epochs", "3", "--quiet"]) == 0
     assert RunDir(run).read_state().epoch == 3

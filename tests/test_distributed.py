@@ -18,6 +18,7 @@ from mmx.distributed import (
     GlobalBatchSampler,
     close_distributed,
     gather_with_grad,
+    global_batch_norm,
     init_distributed,
     share_weight,
 )
@@ -27,6 +28,9 @@ from mmx.train.coarse import train
 from mmx.train.finetune import finetune
 
 EPOCHS = 2
+# the runs compared compute in fp32: the claim is that 2 processes make the same sums in another order, equal up to
+# fp32 rounding (bf16 rounds each product's inputs to 2⁻⁹; its global batch norm is checked apart, below)
+FP32 = "train.precision=fp32"
 
 
 def _free_port() -> int:
@@ -48,8 +52,8 @@ def _worker(rank: int, world: int, port: int, store: str, parent: str, out: str)
     ok = False
     try:
         quiet = {"reporter": QUIET, "dist": info}
-        train(FeatureStore(store), f"{out}/coarse", tiny_cfg(EPOCHS), **quiet)
-        finetune(parent, f"{out}/fine", fine_cfg(2), **quiet)
+        train(FeatureStore(store), f"{out}/coarse", tiny_cfg(EPOCHS, FP32), **quiet)
+        finetune(parent, f"{out}/fine", fine_cfg(2, precision="fp32"), **quiet)
         x = torch.arange(3 * (rank + 1), dtype=torch.float64).reshape(rank + 1, 3).requires_grad_()  # 1 and 2 rows
         g = gather_with_grad(x, info)  # (3, 3)
         (g * torch.arange(1, 4, dtype=torch.float64)[:, None]).sum().backward()
@@ -64,9 +68,9 @@ def two(small_store, tmp_path_factory):
     """Single-process coarse and fine runs, and the same runs made by 2 gloo processes."""
     tmp = tmp_path_factory.mktemp("ddp")
     quiet = {"reporter": QUIET, "dist": DistInfo()}
-    train(small_store, tmp / "one" / "coarse", tiny_cfg(EPOCHS), **quiet)
-    parent = make_coarse_run(small_store, tmp / "parent")
-    finetune(parent.root, tmp / "one" / "fine", fine_cfg(2), **quiet)
+    train(small_store, tmp / "one" / "coarse", tiny_cfg(EPOCHS, FP32), **quiet)
+    parent = make_coarse_run(small_store, tmp / "parent")  # (auto precision: only its weights are read)
+    finetune(parent.root, tmp / "one" / "fine", fine_cfg(2, precision="fp32"), **quiet)
     for attempt in range(2):  # a port picked free can be taken before gloo binds it: one retry, new port
         two = tmp / f"two-{attempt}"
         try:
@@ -128,3 +132,21 @@ def test_shares_cover_each_global_batch_once_in_the_single_process_order():
         assert sum(weights) == pytest.approx(3.0)  # DDP averages: Σ w_r · mean_r / 3 = global mean
     tail = GlobalBatchSampler(9, 4, 7, DistInfo(rank=1, world_size=2))
     assert tail.steps[-1].local == 0 and len(tail.batches[-1]) == 1  # a stand-in, weighted 0
+
+
+def test_global_batch_norm_keeps_fp32_statistics_of_bf16_activations():
+    """Under bf16 autocast the activations are bf16; their global statistics must still be fp32's: E[x²] − E[x]² in
+    bf16 cancels to nonsense (negative variances: NaN) where the mean is large against the spread."""
+    torch.manual_seed(0)
+    x = (100.0 + torch.randn(300, 4)).to(torch.bfloat16)  # 300 rows: a count bf16 cannot hold either
+    local = torch.nn.BatchNorm1d(4).train()
+    glob = global_batch_norm(torch.nn.Sequential(torch.nn.BatchNorm1d(4))).train()
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+    try:
+        got = glob(x)
+    finally:
+        dist.destroy_process_group()
+    want = local(x.float())
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    torch.testing.assert_close(got, want, rtol=0, atol=0.05)  # bf16 inputs: 100 ± 0.4 (its unit at 100), over sd 1
+    torch.testing.assert_close(glob[0].running_var, local.running_var, rtol=1e-4, atol=1e-5)

@@ -306,8 +306,8 @@ def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_m
     np.testing.assert_array_equal(one.clip_times, two.clip_times)
     assert one.keyframes == two.keyframes and one.flags == two.flags and one.info == two.info
     assert sorted(one.arrays) == sorted(two.arrays)
-    for name in one.arrays:
-        np.testing.assert_array_equal(one.arrays[name], two.arrays[name])
+    for name in one.arrays:  # the same vectors, to what another batching of the clips may change (kernels)
+        same_vectors(one.arrays[name], two.arrays[name])
 
 
 def test_a_cut_reported_late_gives_what_cuts_in_order_give(corpus, monkeypatch):
@@ -337,4 +337,12 @@ def test_a_cut_reported_late_gives_what_cuts_in_order_give(corpus, monkeypatch):
     assert in_order.keyframes == late.keyframes and len(in_order.clip_times) > 2
     assert sorted(in_order.arrays) == sorted(late.arrays)
     for name in in_order.arrays:
-        np.testing.assert_array_equal(in_order.arrays[name], late.arrays[name])
+        same_vectors(in_order.arrays[name], late.arrays[name])
+
+
+def same_vectors(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal up to the last bits of a float32 kernel that sums in another order (clip indices exactly)."""
+    if a.dtype.kind != "f":
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(a).max(initial=1.0)))

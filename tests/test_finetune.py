@@ -61,10 +61,12 @@ def test_finetune_lowers_the_loss_logs_silhouette_and_drops_the_head(coarse, sma
     assert [h["epoch"] for h in hist] == list(range(7))
     losses = [h["train_loss"] for h in hist[1:]]
     assert losses[-1] < losses[0] - 0.1
-    # epoch 0 is the coarse starting point: sklearn's silhouette of the parent's val embeddings
-    info = coarse.read_info()
+    # epoch 0 is the coarse starting point: sklearn's silhouette of the parent's val embeddings, in the precision
+    # fine-tuning computed in (recorded with the run and each epoch)
+    info, precision = coarse.read_info(), RunDir(tmp_path / "fine").read_info().precision
+    assert precision in ("fp32", "bf16") and {h["precision"] for h in hist} == {precision}
     ids = info.splits["val"]
-    vectors = embed_ids(Run.open(coarse.root).model(), small_store, info, ids, 32)
+    vectors = embed_ids(Run.open(coarse.root).model(), small_store, info, ids, 32, precision)
     assert hist[0]["val_silhouette"] == pytest.approx(silhouette(vectors, [small_store.meta(t).genres for t in ids]))
     fine = RunDir(tmp_path / "fine")
     assert fine.read_info().kind == "fine" and fine.read_info().parent == str(coarse.root.resolve())

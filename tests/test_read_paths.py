@@ -9,7 +9,14 @@ stores that declare every expert while their trailers carry one (so an expert is
 whole collection, and from every batch). Networks: the default (at tiny sizes), the paper's
 structure (``tiny``), naive concatenation, and an imported-embeddings run made from the default
 run's embeddings; every run reads broken experts as missing (``data.mask_broken_experts``,
-``data.mask_noise_like``).
+``data.mask_noise_like``). Precisions: every run above in fp32; and, on the collection that carries
+every per-trailer variation, each network trained and read in bf16 mixed precision
+(``train.precision=bf16``: CPU autocast, which asks of the model's dtypes what GPU autocast asks),
+the default one fine-tuned too: the default network through every read path that runs the network
+(``NETWORK_PATHS``; the others read the vectors those wrote) but two whose network calls are
+another path's (a query file is embedded as ``embed`` embeds; the explorer asks for timelines and
+clip vectors), the others through the paths that ask each of the network's outputs once —
+embedding, genre logits, clip vectors (``BF16_PATHS``): about 8 s more on two cores at load 4.
 
 A read path is a function registered in ``READ_PATHS``; it runs through the CLI's ``main`` (or
 the explorer's API) on one run and checks what it returns. Paths that do not apply to an
@@ -30,7 +37,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import variations as var
-from mmx.config import load_config, merge
+from mmx.config import FinetuneConfig, load_config, merge
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz
@@ -39,6 +46,7 @@ from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
 from mmx.train.coarse import train
+from mmx.train.finetune import finetune
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 
@@ -51,6 +59,7 @@ NETWORKS = {  # name → model settings; "embeddings" is the imported-embeddings
     "concat": {**vars(MODELS.create("tiny")), "fusion": "concat"},
     "embeddings": None,
 }
+PRECISIONS = ["fp32", "bf16"]  # train.precision of the runs (bf16 on BF16_COLLECTION only)
 
 
 @dataclass
@@ -92,29 +101,39 @@ def stores(tmp_path_factory) -> dict[str, tuple[Path, FeatureStore]]:
     return out
 
 
+BF16_COLLECTION = "mixed"  # the collection the bf16 runs are trained on: every per-trailer variation
+
+
 @pytest.fixture(scope="module")
-def runs(stores, tmp_path_factory) -> dict[tuple[str, str], Path]:
-    """(collection, network) → a run trained for 2 epochs (the embeddings run: the default's vectors)."""
+def runs(stores, tmp_path_factory) -> dict[tuple[str, str, str], Path]:
+    """(collection, network, precision) → a run trained for 2 epochs (the embeddings run: the default's vectors);
+    in bf16 the networks of ``BF16_COLLECTION``, the default one fine-tuned for an epoch too."""
     out = {}
     base = load_config(overrides=["train.batch_size=4", "train.lr=3e-3", "train.threads=1",
                                   "data.mask_broken_experts=true", "data.mask_noise_like=true"])
     for name, (folder, store) in stores.items():
         root = tmp_path_factory.mktemp(f"runs-{name}")
         for network, model in NETWORKS.items():
-            if model is None:
-                continue
-            cfg = merge(base, {"model": model, "train": {"epochs": 2}})
-            train(store, root / network, cfg, reporter=QUIET)
-            out[name, network] = root / network
-        assert main(["embed", "--run", str(root / "default")]) == 0
+            for precision in PRECISIONS if name == BF16_COLLECTION else ["fp32"]:
+                if model is None:
+                    continue
+                cfg = merge(base, {"model": model, "train": {"epochs": 2, "precision": precision}})
+                train(store, root / f"{network}-{precision}", cfg, reporter=QUIET)
+                out[name, network, precision] = root / f"{network}-{precision}"
+        if name == BF16_COLLECTION:  # NT-Xent in bf16 over every variation: each epoch recorded in its precision
+            fine = finetune(root / "default-bf16", root / "fine-bf16", FinetuneConfig(epochs=1, batch_size=4, precision="bf16",
+                                                                                    proj_hidden=16, threads=1))
+            assert {h["precision"] for h in fine.history} == {"bf16"}
+            assert np.isfinite(read_npz(root / "fine-bf16" / "embeddings.npz")[1]).all()
+        assert main(["embed", "--run", str(root / "default-fp32")]) == 0
         labels = root / "labels.csv"
         with open(folder / "labels.csv", newline="") as f, open(labels, "w", newline="") as g:
             rows = list(csv.DictReader(f))
             writer = csv.DictWriter(g, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        import_embeddings(root / "default" / "embeddings.npz", labels, root / "embeddings")
-        out[name, "embeddings"] = root / "embeddings"
+        import_embeddings(root / "default-fp32" / "embeddings.npz", labels, root / "embeddings")
+        out[name, "embeddings", "fp32"] = root / "embeddings"
     return out
 
 
@@ -124,7 +143,8 @@ def test_broken_variations_are_recorded_and_runs_mask_them(stores, runs):
         dead = store.dead(t.trailer_id)
         planted = set(t.broken) | (set(var.EXPERT_INFOS) - set(t.missing) if t.dead_opening else set())
         assert set(dead) == planted, t.trailer_id
-    assert Run.open(runs["mixed", "default"]).info.mask_broken
+    assert Run.open(runs["mixed", "default", "fp32"]).info.mask_broken
+    assert {p: Run.open(runs["mixed", "default", p]).info.precision for p in PRECISIONS} == {p: p for p in PRECISIONS}
 
 
 # ---------------------------------------------------------------------------- the read paths
@@ -304,13 +324,19 @@ def _explorer(c: Case, capsys) -> None:
         assert scenes.status_code == 200 and len(scenes.json()["results"]) == 3, (tid, scenes.text)
 
 
-CASES = [(coll, net, path) for coll in var.COLLECTIONS for net in NETWORKS for path in READ_PATHS]
+# the read paths that run the network (the rest read what these wrote: the run's embeddings)
+NETWORK_PATHS = [p for p in READ_PATHS if p in REFUSED or p in ("embed", "explorer")]
+BF16_PATHS = {net: [p for p in NETWORK_PATHS if p not in ("search-npz", "explorer")] if net == "default"
+              else ["embed", "predict", "scenes"] for net, model in NETWORKS.items() if model}
+CASES = [(coll, net, "fp32", path) for coll in var.COLLECTIONS for net in NETWORKS for path in READ_PATHS]
+CASES += [(BF16_COLLECTION, net, "bf16", path) for net, paths in BF16_PATHS.items() for path in paths]
 
 
-@pytest.mark.parametrize("collection, network, path", CASES, ids=["-".join(x) for x in CASES])
-def test_read_path(collection, network, path, stores, runs, tmp_path, capsys):
+@pytest.mark.parametrize("collection, network, precision, path", CASES,
+                         ids=["-".join(x for x in c if x != "fp32") for c in CASES])
+def test_read_path(collection, network, precision, path, stores, runs, tmp_path, capsys):
     folder, store = stores[collection]
-    case = Case(var.COLLECTIONS[collection], folder, store, runs[collection, network], network, tmp_path)
+    case = Case(var.COLLECTIONS[collection], folder, store, runs[collection, network, precision], network, tmp_path)
     if not case.has_model and path in REFUSED:
         code, err = main(REFUSED[path](case)), capsys.readouterr().err
         assert code == 2 and "embeddings" in err and "Traceback" not in err, err

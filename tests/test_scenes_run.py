@@ -48,7 +48,7 @@ def test_scene_vectors_are_the_networks_clip_vectors(video_run):
     run = Run.open(video_run[0])
     scenes = load_scenes(run.root)
     tid = scenes.trailer_ids[2]
-    direct = clip_vectors(run.model(), run.store, run.info, [tid])[tid]
+    direct = clip_vectors(run.model(), run.store, run.info, [tid], precision=run.precision)[tid]
     rows = scenes.rows_of(tid)
     np.testing.assert_allclose(scenes.vectors[rows.start : rows.stop],
                                direct / np.linalg.norm(direct, axis=1, keepdims=True), atol=1e-5)

@@ -13,6 +13,7 @@ from helpers import make_coarse_run
 from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
 from mmx.errors import UnknownTrailerError
+from mmx.precision import autocast
 from mmx.run import Run
 from mmx.timeline import centred_views, trailer_timeline
 from mmx_cli.main import main
@@ -38,13 +39,14 @@ def test_timeline_equals_one_window_at_a_time(coarse, small_store):
     assert len(t.clips) == n and t.vocabulary == coarse.read_info().genres and t.genres == small_store.meta(tid).genres
     times = small_store.load_clip_times(tid)
     assert [(c.start, c.end) for c in t.clips] == [tuple(r) for r in times.tolist()]
-    model, cfg = Run.open(coarse.root).model(), coarse.read_config().model
+    run = Run.open(coarse.root)
+    model, cfg = run.model(), run.config.model
     assert model.scenes is not None  # the scene path too: the window's clips are its scenes
     for c in (0, n // 2, n - 1):  # the network on a trailer made of that one window, alone
         window = np.tile(centred_window(n, c, cfg.seq_len), (cfg.n_seqs, 1))
         batch = next(iter(make_loader(small_store, coarse.read_info(), [tid], 1, [lambda n_, rng: window])))
-        with torch.no_grad():
-            expected = torch.sigmoid(model(batch))[0].numpy()
+        with torch.no_grad(), autocast("cpu", run.precision):  # what the run reads in
+            expected = torch.sigmoid(model(batch).float())[0].numpy()
         np.testing.assert_allclose(t.matrix()[c], expected, rtol=1e-5, atol=1e-6)
     assert ((t.matrix() >= 0) & (t.matrix() <= 1)).all()
     with pytest.raises(UnknownTrailerError, match="did you mean"):

@@ -160,7 +160,7 @@ def _add_embeddings(run: ModelRun, ids: list[str], store_ids: list[str], report:
     if why:
         report.stale.append(why)
         return None
-    vectors = embed_ids(run.model(), run.store, run.info, todo, run.config.train.eval_batch_size)  # (N, D)
+    vectors = embed_ids(run.model(), run.store, run.info, todo, run.config.train.eval_batch_size, run.precision)  # (N, D)
     merged = dict(zip(old_ids, old_vectors)) | dict(zip(todo, vectors))
     order = sorted(merged)
     write_npz(run.dir.embeddings_path, order, np.stack([merged[t] for t in order]))

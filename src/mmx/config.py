@@ -32,6 +32,7 @@ TRAIN_WINDOWS = ("even", "random")  # mmx.data.dataset.TRAIN_VIEWS
 SEQUENCE_POOLS = ("concat", "sum")  # how sequence vectors are pooled before k (§7 / §3.2)
 POSITIVE_PAIRS = ("halves", "random-windows")  # mmx.train.finetune.PAIR_RULES
 TRACKING = ("none", "tensorboard", "mlflow")  # mmx.train.tracking.TRACKERS: where every epoch's figures go too
+PRECISIONS = ("auto", "fp32", "bf16")  # mmx.precision: the number format the network computes in
 
 
 def _require(ok: bool, message: str) -> None:
@@ -128,9 +129,20 @@ class TrainConfig:
     # experiment tracking besides metrics.jsonl (mmx.train.tracking): "tensorboard" writes event files into the run
     # folder, "mlflow" logs to $MLFLOW_TRACKING_URI, else to mlruns/ beside the run folder; needs the `track` extra
     log: str = "none"
+    # "auto": bf16 mixed precision on a GPU and on a CPU with bf16 units (AVX-512 BF16, AMX), else fp32; also what
+    # prediction, embedding, scene vectors and `mmx add` of the run compute in (mmx.precision). Weights, optimizer
+    # state, losses and metrics stay fp32. bench/train.py: 2.2× (default) and 2.8× (paper) the fp32 speed on 2 AMX
+    # cores; bench/quality.py: the same test AUPRC_w and P@10 (docs/training.md "Precision")
+    precision: str = "auto"
+    # torch.compile the network for the training steps (inductor: the elementwise work fused into a few kernels); the
+    # compile takes minutes and is redone for each new shape class of batch, so it pays off on long runs
+    # (bench/train.py counts it). Needs a C++ compiler on a CPU, triton on a GPU. Validation and reading run eager
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check_log(self.log, "train.log")
+        _require(self.precision in PRECISIONS,
+                 f"train.precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         _require(0 <= self.expert_dropout < 1, f"train.expert_dropout must be in [0, 1), not {self.expert_dropout}")
         _require(self.early_stop >= 0, f"train.early_stop must be ≥ 0 (0 = off), not {self.early_stop}")
         _require(self.ema_epochs >= 0, f"train.ema_epochs must be ≥ 0 (0 = off), not {self.ema_epochs}")
@@ -163,9 +175,12 @@ class FinetuneConfig:
     threads: int = 0  # torch CPU threads, set by the command that fine-tunes; 0 = torch's default
     keep_optimizer: bool = False  # keep the optimizer state when the run finishes
     log: str = "none"  # experiment tracking, as train.log: "none", "tensorboard" or "mlflow" (the `track` extra)
+    precision: str = "auto"  # the number format of fine-tuning, as train.precision (mmx.precision)
+    compile: bool = False  # torch.compile the network for the NT-Xent steps, as train.compile
 
     def __post_init__(self) -> None:
         _check_log(self.log, "log")
+        _require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         _require(self.temperature > 0 and self.lr > 0 and self.epochs >= 1 and self.warmup_epochs >= 0,
                  f"fine-tuning needs temperature > 0, lr > 0, epochs ≥ 1 and warmup_epochs ≥ 0 "
                  f"(got {self.temperature}, {self.lr}, {self.epochs}, {self.warmup_epochs})")
@@ -320,7 +335,9 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer", "log")  # may change between a run's start and its resume
+# may change between a run's start and its resume (precision: "auto" resolves per machine, and a run begun on a GPU
+# may be resumed on a CPU; every epoch records the precision it trained in; compile: how, not what, it computes)
+RESUMABLE_FIELDS = ("epochs", "threads", "keep_optimizer", "log", "precision", "compile")
 
 
 def schedule(cfg: RunConfig | FinetuneConfig) -> TrainConfig | FinetuneConfig:

@@ -89,16 +89,19 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
 
     Training statistics are the global batch's: sums and sums of squares are all-reduced (with
     their gradients), so the output, the running statistics and the gradients are those of one
-    process holding the whole batch. Input (N, C).
+    process holding the whole batch. Input (N, C). The statistics are fp32 whatever the input's format
+    (bf16 under autocast: E[x²] − E[x]² in bf16 cancels to nonsense, and counts above 256 round), as
+    ``nn.BatchNorm1d``'s own kernels accumulate them.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized()):
             return super().forward(x)
-        n = torch.tensor([float(x.shape[0])], dtype=x.dtype)
+        x = x.float()
+        n = torch.tensor([float(x.shape[0])])
         dist.all_reduce(n)
         mean = all_reduce_sum(x.sum(0)) / n  # (C,)
-        var = all_reduce_sum((x * x).sum(0)) / n - mean * mean  # (C,) biased, as batch norm uses
+        var = (all_reduce_sum((x * x).sum(0)) / n - mean * mean).clamp_min(0)  # (C,) biased, as batch norm uses
         with torch.no_grad():
             m = self.momentum
             self.running_mean.mul_(1 - m).add_(m * mean.detach())

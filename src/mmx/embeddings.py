@@ -33,28 +33,32 @@ from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_npz, write_npz, write_trailers_csv
 from mmx.errors import InputError, RunError
 from mmx.model.mmx import MMX
+from mmx.precision import autocast
 from mmx.progress import QUIET, Reporter
 from mmx.run import EMBEDDINGS, EMBEDDINGS_FILE, TRAILERS_FILE, ModelRun, Run, RunDir, RunInfo
 
 
 # ---------------------------------------------------------------------------- computing
 @torch.no_grad()
-def embed_loader(model: MMX, loader: Iterable[Batch]) -> tuple[list[str], np.ndarray]:
+def embed_loader(model: MMX, loader: Iterable[Batch], precision: str = "fp32") -> tuple[list[str], np.ndarray]:
     """Ids and (N, embed_dim) bottleneck embeddings of every trailer of ``loader``: the mean over a
-    trailer's views (one for a trailer, one per chapter for a film)."""
+    trailer's views (one for a trailer, one per chapter for a film); the network computes in
+    ``precision`` (``mmx.precision``), the vectors are fp32."""
     model.eval()
     ids, out = [], []
     device = next(model.parameters()).device
     for batch in loader:
         ids.extend(batch.ids)
-        out.append(model.embed(batch.to(device)).mean(1).float().cpu().numpy())  # (B, D)
+        with autocast(device, precision):
+            out.append(model.embed(batch.to(device)).float().mean(1).cpu().numpy())  # (B, D)
     dim = model.cfg.embed_dim
     return ids, np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
 
-def embed_ids(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int) -> np.ndarray:
+def embed_ids(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int,
+              precision: str = "fp32") -> np.ndarray:
     """(N, embed_dim) embeddings of ``ids`` in their order, each trailer read whole as for genre prediction."""
-    got, vectors = embed_loader(model, whole_trailer_batches(store, info, ids, batch_size, model.cfg))
+    got, vectors = embed_loader(model, whole_trailer_batches(store, info, ids, batch_size, model.cfg), precision)
     position = {t: i for i, t in enumerate(got)}
     return vectors[[position[t] for t in ids]]
 
@@ -70,7 +74,7 @@ def embed_run(run: str | Path | Run, out: str | Path | None = None) -> Path:
         ids, vectors = read_npz(run.dir.embeddings_path)
         return write_npz(out, ids, vectors) if out != run.dir.embeddings_path else out
     ids = sorted(run.store.entries())
-    vectors = embed_ids(run.model(), run.store, run.info, ids, run.config.train.eval_batch_size)
+    vectors = embed_ids(run.model(), run.store, run.info, ids, run.config.train.eval_batch_size, run.precision)
     path = write_npz(out, ids, vectors)
     if out == run.dir.embeddings_path:
         run.forget()
@@ -121,7 +125,7 @@ def embed_query_npz(run: str | Path | Run, path: str | Path) -> np.ndarray:
         meta = EntryMeta(trailer_id=path.stem, genres=[], n_clips=n_clips, experts=[])
         features = {k: v for k, v in arrays.items() if k not in RESERVED}
         store.write_entry(meta, features, clip_times=arrays.get("clip_times"))
-        return embed_ids(run.model(), store, info, [path.stem], run.config.train.eval_batch_size)[0]
+        return embed_ids(run.model(), store, info, [path.stem], run.config.train.eval_batch_size, run.precision)[0]
 
 
 def _query_vector(run: Run, path: Path, vec: np.ndarray) -> np.ndarray:

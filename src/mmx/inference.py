@@ -24,33 +24,32 @@ from mmx.errors import RunError, UnknownTrailerError
 from mmx.health.duplicates import run_leaks
 from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
+from mmx.precision import autocast
 from mmx.probe import ProbeSetting, linear_probe, pooled_features, tune_probe
 from mmx.run import ModelRun, Run
 
 
-def autocast(dist: DistInfo) -> torch.autocast:
-    """bf16 mixed precision on GPUs; full precision on CPUs (bf16 matmuls there are no faster)."""
-    return torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=dist.device.type == "cuda")
-
-
 @torch.no_grad()
-def predict(model: MMX, loader: Iterable[Batch], dist: DistInfo = DistInfo()) -> tuple[list[str], np.ndarray, np.ndarray]:
+def predict(model: MMX, loader: Iterable[Batch], dist: DistInfo = DistInfo(), precision: str = "fp32",
+            ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Trailer ids, genre probabilities (N, G) and given labels (N, G) for every trailer of ``loader``;
-    a trailer with several views (a film's chapters) gets the mean of their probabilities."""
+    a trailer with several views (a film's chapters) gets the mean of their probabilities. The network
+    computes in ``precision`` (``mmx.precision``), the probabilities are fp32."""
     model.eval()
     ids, probs, labels = [], [], []
     for batch in loader:
         ids.extend(batch.ids)
-        with autocast(dist):
+        with autocast(dist.device, precision):
             logits = model.logits(batch.to(dist.device)).float()  # (B, V, G)
         probs.append(torch.sigmoid(logits).mean(1).cpu().numpy())  # (B, G)
         labels.append(batch.labels.numpy())
     return ids, np.concatenate(probs), np.concatenate(labels)
 
 
-def evaluate(model: MMX, loader: DataLoader, genres: list[str], threshold: float, dist: DistInfo = DistInfo()) -> dict:
+def evaluate(model: MMX, loader: Iterable[Batch], genres: list[str], threshold: float, dist: DistInfo = DistInfo(),
+             precision: str = "fp32") -> dict:
     """Tbl. 2 metrics of ``model`` on the trailers of ``loader``."""
-    _, probs, labels = predict(model, loader, dist)
+    _, probs, labels = predict(model, loader, dist, precision)
     return classification_metrics(labels, probs, genres, threshold)
 
 
@@ -73,7 +72,7 @@ def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best", stor
         raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
     cfg = run.config
     batches = whole_trailer_batches(store, run.info, ids, cfg.train.eval_batch_size, cfg.model)
-    got, probs, labels = predict(run.model(which), batches)
+    got, probs, labels = predict(run.model(which), batches, precision=run.precision)
     order = [{t: i for i, t in enumerate(got)}[t] for t in ids]
     return probs[order], labels[order]
 

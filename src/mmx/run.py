@@ -55,6 +55,9 @@ class RunInfo:
     # trained with reviewed labels (``mmx train --reviews RUN``): ``mmx.labels.ReviewedLabels`` as a dict — the
     # journal read (run, decisions, offset, reviewers) and the labels; its store is read with them (``ModelRun.store``)
     reviews: dict | None = None
+    # the number format training computed in (train.precision resolved on the machine that trained: "bf16" or "fp32";
+    # a resumed run: that of its last start; every epoch's record says its own); None: imported, or an older run
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -293,6 +296,13 @@ class ModelRun(Run):
             return None
         parent = Run.open(self.info.parent)
         return parent if isinstance(parent, ModelRun) else None
+
+    @cached_property
+    def precision(self) -> str:
+        """What reading this run computes in here (on the CPU): its ``train.precision`` resolved for this machine."""
+        from mmx.precision import resolve_precision
+
+        return resolve_precision(self.config.train.precision, "cpu")
 
     def model(self, which: str = "best") -> "MMX":
         """The trained network (``best`` or ``last`` epoch) in eval mode, loaded once; for reading only."""

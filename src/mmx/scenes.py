@@ -158,19 +158,21 @@ def _part(vectors: np.ndarray, times: np.ndarray | None) -> dict:
 
 
 # ---------------------------------------------------------------------------- computing them
-def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int = 8
-                 ) -> dict[str, np.ndarray]:
-    """trailer id → (n_clips, D) scene vectors of ``store``'s trailers from ``model`` (each clip computed once)."""
+def clip_vectors(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int = 8,
+                 precision: str = "fp32") -> dict[str, np.ndarray]:
+    """trailer id → (n_clips, D) scene vectors of ``store``'s trailers from ``model`` (each clip computed once, in
+    ``precision``: ``mmx.precision``; the vectors are fp32)."""
     import torch
 
     from mmx.data.dataset import evenly_spaced
     from mmx.data.loader import make_loader
+    from mmx.precision import autocast
 
     views = evenly_spaced(model.cfg.n_seqs, model.cfg.seq_len)
     device = next(model.parameters()).device
     out: dict[str, np.ndarray] = {}
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for batch in make_loader(store, info, ids, batch_size, views, every_clip=True):
             flat = model.clip_vectors(batch.to(device)).float().cpu().numpy()  # (C, D) every clip of the batch
             counts = [store.meta(t).n_clips for t in batch.ids]
@@ -192,7 +194,7 @@ def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 
     parts: dict[str, dict] = {}
     chunks = [ids[i : i + 64] for i in range(0, len(ids), 64)]
     for chunk in reporter.bar(chunks, desc="scenes", unit="chunk"):
-        for tid, vecs in clip_vectors(run.model(), run.store, run.info, chunk, batch_size).items():
+        for tid, vecs in clip_vectors(run.model(), run.store, run.info, chunk, batch_size, run.precision).items():
             parts[tid] = _part(vecs, run.store.load_clip_times(tid))
     scenes = SceneSet.from_parts(parts)
     save_scenes(run.root, scenes, cfg)
@@ -202,7 +204,7 @@ def compute_scenes(run: ModelRun, reporter: Reporter = QUIET, batch_size: int = 
 
 def add_scenes(run: ModelRun, ids: list[str], cfg: SceneIndexConfig = SceneIndexConfig()) -> SceneSet:
     """The run's scene set with the scenes of store trailers ``ids`` added (or replaced), written with its index."""
-    vectors = clip_vectors(run.model(), run.store, run.info, ids)
+    vectors = clip_vectors(run.model(), run.store, run.info, ids, precision=run.precision)
     scenes = load_scenes(run.root)
     for tid in ids:
         scenes = scenes.add(tid, vectors[tid], run.store.load_clip_times(tid))
@@ -314,7 +316,7 @@ def video_query_vector(run: ModelRun, video: str | Path, reporter: Reporter = QU
     from mmx.add import extracted_apart
 
     with extracted_apart(run, video, reporter) as (store, tid):
-        vectors = clip_vectors(run.model(), store, run.info, [tid])[tid]
+        vectors = clip_vectors(run.model(), store, run.info, [tid], precision=run.precision)[tid]
     return unit_rows(vectors.mean(0, keepdims=True))[0]
 
 

@@ -24,6 +24,7 @@ from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
 from mmx.errors import InputError
 from mmx.inference import model_run
+from mmx.precision import autocast
 from mmx.retrieval import unknown_id
 from mmx.run import Run
 
@@ -85,7 +86,9 @@ def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
     parts = []
     for start in range(0, len(views), TIMELINE_CHUNK):  # each batch reads only the clips its windows use
         batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views[start : start + TIMELINE_CHUNK])))
-        parts.append(torch.sigmoid(model.logits(batch))[0].numpy())  # (chunk, G)
+        with autocast("cpu", run.precision):
+            logits = model.logits(batch).float()  # (1, chunk, G)
+        parts.append(torch.sigmoid(logits)[0].numpy())  # (chunk, G)
     return np.concatenate(parts)  # (n_clips, G)
 
 

@@ -42,7 +42,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from mmx.artifacts import atomic_write, fsync_dir
-from mmx.data.broken import MIN_RUN, dead_record
+from mmx.data.broken import current, dead_record
 from mmx.errors import StoreError, UnknownTrailerError
 
 FORMAT = "mmx-store"
@@ -472,10 +472,11 @@ class FeatureStore:
         """expert → dead stretches ``{"kind", "rows": [a, b], "clips": [c, d]}`` of one trailer ({} = none).
 
         Read from the record written with the entry; an entry written before records were kept
-        (or under another stretch length) is checked from its arrays, once per opened store.
+        (or under another rule: stretch length, tolerance; ``mmx.data.broken.current``) is checked from its
+        arrays, once per opened store.
         """
         meta = self.meta(trailer_id)
-        if meta.broken is not None and meta.broken.get("min_run") == MIN_RUN:
+        if current(meta.broken):
             return meta.broken["dead"]
         if trailer_id not in self._dead:
             arrays = {e: self.load(trailer_id, e) for e in meta.experts}

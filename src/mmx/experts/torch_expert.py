@@ -28,6 +28,7 @@ from torch import nn
 
 from mmx.experts.base import PRECISIONS, Expert
 from mmx.experts.weights import WeightSpec, load_state_dict, require, verify_checksum
+from mmx.precision import native_bf16_cpu
 
 CHANNELS = {"rgb": 3, "flow": 2}  # last axis of the frames the pipeline hands to each modality
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -36,12 +37,6 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 def auto_device() -> str:
     """A GPU when one is visible, else the CPU."""
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def native_bf16_cpu() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX), where bf16 runs ~2× fp32."""
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def auto_precision(device: str) -> str:

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from mmx.data.broken import snap_dead
 from mmx.data.store import FeatureStore
 from mmx.health import Collection, Finding, run_collection
 from mmx.run import Run
@@ -83,7 +84,7 @@ class ClipSignatures:
             if x is None or not len(x):
                 continue
             mean, sd = self.moments[e]
-            z = (np.asarray(x, np.float32) - mean) / sd  # (n, d)
+            z = (snap_dead(np.asarray(x, np.float32)) - mean) / sd  # (n, d); repeated clips exactly alike on any CPU
             if self.store.experts[e].level == "window":
                 z = pool_windows(z, np.asarray(self.store.load_window_clips(trailer_id, e)), n_clips)
             out[e] = z

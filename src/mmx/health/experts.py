@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmx.data.broken import MIN_RUN, coherence, dead_stretches
+from mmx.data.broken import MIN_RUN, coherence, current, dead_stretches
 from mmx.data.store import FeatureStore
 from mmx.health import Collection, Finding
 from mmx.health.duplicates import STATS_SAMPLE, standardiser
@@ -59,7 +59,7 @@ def dead_rows(store: FeatureStore, tid: str, expert: str, x: np.ndarray, min_run
     """(kind, first row, last row) of the dead stretches of a trailer's ``expert`` (features ``x``): the store's
     record of them (``EntryMeta.broken``, written with the entry) when it was made with ``min_run``, else found anew."""
     record = store.meta(tid).broken
-    if record is not None and record.get("min_run") == min_run:
+    if current(record, min_run):
         return [(s["kind"], *s["rows"]) for s in record["dead"].get(expert, [])]
     return dead_stretches(x, min_run)
 

@@ -94,7 +94,8 @@ class PooledPath(nn.Module):
         self.fc = MLP([n_in, embed_dim], final_relu=True)
 
     def pool(self, batch: Batch) -> torch.Tensor:
-        """(B, V, Σ dims + E): mean raw features and presence of every expert, per view."""
+        """(B, V, Σ dims + E): mean raw features and presence of every expert, per view (``forward`` takes them
+        in fp32 under any autocast: means of raw features, by products whose shapes change with every batch)."""
         B, V = batch.windows.shape[:2]
         covers = view_covers(batch)  # (BV, C)
         parts = []
@@ -110,7 +111,8 @@ class PooledPath(nn.Module):
         return torch.cat(parts, dim=1).view(B, V, -1)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        pooled = self.pool(batch)  # (B, V, F)
+        with torch.autocast(batch.avail.device.type, enabled=False):
+            pooled = self.pool(batch)  # (B, V, F), fp32
         return self.fc(standardise(self.norm, pooled.flatten(0, 1))).view(*pooled.shape[:2], -1)  # (B, V, embed)
 
 

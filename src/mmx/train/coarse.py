@@ -7,7 +7,8 @@ for ``run_stage`` (``train`` is that for a store and a config).
 
 Under ``torchrun`` each process trains on its share of every global batch of ``train.batch_size``
 trailers, every process evaluates the whole validation split, and only the main process writes
-the run folder. On a GPU the steps run in bf16 autocast from pinned memory.
+the run folder. The steps and the validation compute in ``train.precision`` (``mmx.precision``: bf16
+autocast on a GPU and on a CPU with bf16 units by default); on a GPU the batches come from pinned memory.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmx.config import METRIC_KEYS, RunConfig
+from mmx.data.broken import current
 from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
 from mmx.data.loader import make_loader
 from mmx.data.splits import assign_splits
@@ -30,14 +32,15 @@ from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
-from mmx.inference import autocast, evaluate, predict_ids
+from mmx.inference import evaluate, predict_ids
 from mmx.labels import ReviewedLabels
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, PathLogits, create_model
+from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.run import COARSE, Run, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, seed_everything
+from mmx.train.loop import Stage, StageSpec, adam, compiled, epoch_seed, run_stage, seed_everything
 
 
 def select_experts(store: FeatureStore, names: list[str] | None) -> dict[str, ExpertInfo]:
@@ -95,12 +98,12 @@ def masked_line(store: FeatureStore, info: RunInfo) -> str | None:
     counted apart, and checked as the loader first reads them.
     """
     metas = [store.meta(t) for t in info.split_ids("all")]
-    unrecorded = sum(m.broken is None for m in metas) if info.mask_broken else 0
-    dead = sum(e in info.experts for m in metas if m.broken for e in m.broken["dead"]) if info.mask_broken else 0
+    unrecorded = sum(not current(m.broken) for m in metas) if info.mask_broken else 0
+    dead = sum(e in info.experts for m in metas if current(m.broken) for e in m.broken["dead"]) if info.mask_broken else 0
     noise = sum(e in info.experts for m in metas for e in info.noise_like.get(m.trailer_id, ()))
     if not (dead or noise or unrecorded):
         return None
-    older = f"; {unrecorded} older entries without a record are checked as they are read" if unrecorded else ""
+    older = f"; {unrecorded} older entries without a current record are checked as they are read" if unrecorded else ""
     return (f"broken experts read as missing: {dead} (trailer, expert) with dead stretches (zero or repeated rows, "
             f"data.mask_broken_experts), {noise} noise-like (data.mask_noise_like){older}; "
             f"`mmx check {store.root} --only experts` lists them")
@@ -150,9 +153,12 @@ class WeightAverage:
 def train_one_epoch(
     model: MMX, loader: DataLoader, loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer,
     reporter: Reporter = QUIET, desc: str = "train", dist: DistInfo = DistInfo(), expert_dropout: float = 0.0,
-    after_step: Callable[[int], None] | None = None, path_losses: bool = False,
+    after_step: Callable[[int], None] | None = None, path_losses: bool = False, precision: str = "fp32",
 ) -> float:
     """One pass over ``loader``; returns the mean loss per trailer (over all processes).
+
+    The forward pass computes in ``precision`` (bf16: autocast); the logits, the loss and the
+    weights' gradients and update are fp32.
 
     ``after_step(i)`` runs after the optimizer step of batch i (the weight average's update).
     With ``path_losses`` ``model`` is a ``PathLogits`` and the loss is that of the summed logits plus
@@ -166,7 +172,7 @@ def train_one_epoch(
         batch = batch.to(dist.device)
         if expert_dropout:
             batch = drop_experts(batch, expert_dropout)
-        with autocast(dist):
+        with autocast(dist.device, precision):
             if path_losses:
                 logits = model(batch).float()  # (1 + P, B, G): the sum, then each path (PathLogits)
                 loss = sum(loss_fn(part, batch.labels) for part in logits)
@@ -201,6 +207,7 @@ class CoarseStage(Stage):
 
     def __init__(self, store: FeatureStore, info: RunInfo, cfg: RunConfig, dist: DistInfo):
         self.store, self.info, self.cfg, self.dist = store, info, cfg, dist
+        self.precision = info.precision or resolve_precision(cfg.train.precision, dist.device)
         tc = cfg.train
         self.metric = f"val_{tc.select_metric}"
         seed_everything(tc.seed)
@@ -208,7 +215,8 @@ class CoarseStage(Stage):
         pos_weight = positive_weights(genre_labels(store, info, info.splits["train"]), tc.max_pos_weight)
         self.loss_fn = WeightedBCELoss(pos_weight).to(dist.device)
         paths = cfg.train.path_losses and cfg.model.scene_path  # every path's logits (train_one_epoch)
-        self.net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
+        net = wrap_model(PathLogits(self.model) if paths else self.model, dist)  # the model itself in a world of one
+        self.net = compiled(net, tc.compile, dist.device)
         self.optimizer = adam(self.net.parameters(), tc.lr, tc.weight_decay, tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len
         self.train_views = TRAIN_VIEWS[cfg.data.train_windows](n_seqs, seq_len)
@@ -234,11 +242,12 @@ class CoarseStage(Stage):
             after_step = lambda i: self.average.update(self.model, first + i)  # noqa: E731
         loss = train_one_epoch(self.net, self._train_loader(epoch), self.loss_fn, self.optimizer, reporter,
                                f"epoch {epoch}", self.dist, expert_dropout=tc.expert_dropout, after_step=after_step,
-                               path_losses=tc.path_losses and self.cfg.model.scene_path)
+                               path_losses=tc.path_losses and self.cfg.model.scene_path, precision=self.precision)
         return {"train_loss": loss}
 
     def validate(self) -> dict:
-        metrics = evaluate(self.parts["model"], self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist)
+        metrics = evaluate(self.parts["model"], self.val_loader, self.info.genres, self.cfg.train.threshold, self.dist,
+                           self.precision)
         return {f"val_{k}": v for k, v in metrics.items() if k not in ("per_genre", "n", "threshold")}
 
     def is_best(self, score: float, state: TrainingState) -> bool:

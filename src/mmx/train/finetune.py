@@ -44,14 +44,15 @@ from mmx.data.windows import window_indices
 from mmx.distributed import DistInfo, Step, batch_steps, gather_with_grad, wrap_model
 from mmx.embeddings import embed_ids
 from mmx.errors import RunError, TrainError
-from mmx.inference import autocast
 from mmx.losses import NTXentLoss
 from mmx.metrics import silhouette
+from mmx.model.layers import Linear
 from mmx.model.mmx import MMX
+from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
 from mmx.registry import Registry
 from mmx.run import COARSE, FINE, ModelRun, Run, RunDir, RunInfo, TrainingState
-from mmx.train.loop import Stage, StageSpec, adam, epoch_seed, run_stage, save_epoch
+from mmx.train.loop import Stage, StageSpec, adam, compiled, epoch_seed, run_stage, save_epoch
 
 FINETUNE_FILE = "finetune.json"
 
@@ -92,8 +93,8 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, embed_dim: int, hidden: int, out_dim: int):
         super().__init__()
-        self.m = nn.Sequential(nn.Linear(embed_dim, hidden), nn.ReLU())
-        self.n = nn.Linear(hidden, out_dim)
+        self.m = nn.Sequential(Linear(embed_dim, hidden), nn.ReLU())
+        self.n = Linear(hidden, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.n(self.m(x))  # (…, embed_dim) → (…, hidden) → (…, 128)
@@ -125,12 +126,13 @@ def trainable_parameters(model: MMX, proj: ProjectionHead) -> list[nn.Parameter]
 
 def train_one_epoch(
     net: nn.Module, loader: DataLoader, loss_fn: NTXentLoss, optimizer: torch.optim.Optimizer,
-    reporter: Reporter = QUIET, desc: str = "finetune", dist: DistInfo = DistInfo(),
+    reporter: Reporter = QUIET, desc: str = "finetune", dist: DistInfo = DistInfo(), precision: str = "fp32",
 ) -> float:
     """One pass of NT-Xent over ``loader`` (two views per trailer); mean loss per trailer.
 
     ``net`` is a ``ContrastiveNet`` (DDP-wrapped in a world > 1). A global batch of a single
-    trailer (the last one of an epoch) has no negatives and is skipped.
+    trailer (the last one of an epoch) has no negatives and is skipped. The network computes in
+    ``precision`` (bf16: autocast); the projections, NT-Xent and the update are fp32.
     """
     net.train()
     total, count = 0.0, 0
@@ -139,7 +141,7 @@ def train_one_epoch(
         step = steps[i] if steps else Step(len(batch.ids), len(batch.ids))
         if step.total < 2:
             continue
-        with autocast(dist):
+        with autocast(dist.device, precision):
             z = net(batch.to(dist.device)).float()[: step.local]  # (b, 2, proj_dim): this process's share
         z = gather_with_grad(z, dist)  # (B, 2, proj_dim): the whole global batch, in batch order
         # every process computes the same loss; the gather's backward sums the gradients of the shares
@@ -153,10 +155,11 @@ def train_one_epoch(
     return total / max(count, 1)
 
 
-def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int, split: str = "val") -> float:
+def val_silhouette(model: MMX, store: FeatureStore, info: RunInfo, batch_size: int, precision: str = "fp32",
+                   split: str = "val") -> float:
     """Cosine silhouette of the ``split`` trailers' bottleneck embeddings by primary genre (Fig. 6)."""
     ids = info.splits[split]
-    vectors = embed_ids(model, store, info, ids, batch_size)
+    vectors = embed_ids(model, store, info, ids, batch_size, precision)
     return silhouette(vectors, [store.meta(t).genres for t in ids])
 
 
@@ -169,11 +172,12 @@ class FinetuneStage(Stage):
 
     def __init__(self, parent: ModelRun, info: RunInfo, cfg: FinetuneConfig, dist: DistInfo):
         self.store, self.info, self.cfg, self.dist = parent.store, info, cfg, dist
+        self.precision = info.precision or resolve_precision(cfg.precision, dist.device)
         self.model_cfg = parent.config.model
         torch.manual_seed(cfg.seed)
         self.model = parent.load_model("best")  # a copy of its own: the parent's stays as it is
         proj = ProjectionHead(self.model_cfg.embed_dim, cfg.proj_hidden, cfg.proj_dim)
-        self.net = wrap_model(ContrastiveNet(self.model, proj), dist)  # on the device; DDP in a world > 1
+        self.net = compiled(wrap_model(ContrastiveNet(self.model, proj), dist), cfg.compile, dist.device)  # DDP in a world > 1
         self.parts = {"model": self.model, "proj": proj}
         self.optimizer = adam(trainable_parameters(self.model, proj), cfg.lr, cfg.weight_decay)
         self.views = PAIR_RULES.create(cfg.positive_pair, self.model_cfg.n_seqs, self.model_cfg.seq_len)
@@ -187,11 +191,13 @@ class FinetuneStage(Stage):
             self.store, self.info, self.info.splits["train"], cfg.batch_size, self.views,
             shuffle_seed=epoch_seed(cfg.seed, epoch), seed=cfg.seed, epoch=epoch, dist=self.dist,
         )
-        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist)
+        loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist,
+                               self.precision)
         return {"train_loss": loss, "lr": lr_at(epoch, cfg)}
 
     def validate(self) -> dict:
-        return {"val_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size)}
+        return {"val_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size,
+                                                 self.precision)}
 
     def is_best(self, score: float, state: TrainingState) -> bool:
         return True
@@ -200,11 +206,12 @@ class FinetuneStage(Stage):
         """The silhouette of the test trailers in the fine-tuned space (the kept network is the last epoch's)."""
         if len(self.info.splits["test"]) < 2:
             return {}
-        return {"test_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size, "test")}
+        return {"test_silhouette": val_silhouette(self.model, self.store, self.info, self.cfg.eval_batch_size,
+                                                  self.precision, "test")}
 
     def first_state(self, run: RunDir, dist: DistInfo, reporter: Reporter) -> TrainingState:
         """Epoch 0: the coarse starting point, validated and kept like any epoch."""
-        record = {"epoch": 0, **self.validate()}
+        record = {"epoch": 0, "precision": self.precision, **self.validate()}
         state = save_epoch(run, self, TrainingState(), 0, record, dist)
         reporter.line(f"epoch 0 (coarse start): val silhouette {record['val_silhouette']:.4f}")
         return state

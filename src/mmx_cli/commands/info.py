@@ -83,7 +83,8 @@ def run_summary(run: "Run") -> dict:
         out["genres"] = {g: counts.get(g, 0) for g in info.genres}
     cfg = run.config
     out["config"] = {"fusion": cfg.model.fusion, "epochs": cfg.train.epochs, "lr": cfg.train.lr,
-                     "batch_size": cfg.train.batch_size, "seed": cfg.train.seed}
+                     "batch_size": cfg.train.batch_size, "seed": cfg.train.seed, "precision": cfg.train.precision}
+    out["precision"] = info.precision  # what training computed in (train.precision resolved where it trained)
     state = run.state
     if state:
         out.update(epoch=state.epoch, best_epoch=state.best_epoch, best_score=state.best_score,
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clips: {c['total']} (per trailer min {c['min']}, median {c['median']:g}, max {c['max']}); "
               f"{summary['bytes'] / 2**20:.1f} MiB of features")
     if "epoch" in summary:
-        print(f"trained {summary['epoch']} epoch(s); best epoch {summary['best_epoch']} "
+        trained_in = f" in {summary['precision']}" if summary.get("precision") else ""
+        print(f"trained {summary['epoch']} epoch(s){trained_in}; best epoch {summary['best_epoch']} "
               f"(validation {summary['best_score']:.4f}); the run folder weighs {summary['bytes'] / 2**20:.1f} MiB")
     return 0
