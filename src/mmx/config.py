@@ -131,7 +131,7 @@ class TrainConfig:
     log: str = "none"
     # "auto": bf16 mixed precision on a GPU and on a CPU with bf16 units (AVX-512 BF16, AMX), else fp32; also what
     # prediction, embedding, scene vectors and `mmx add` of the run compute in (mmx.precision). Weights, optimizer
-    # state, losses and metrics stay fp32. bench/train.py: 2.2× (default) and 2.8× (paper) the fp32 speed on 2 AMX
+    # state, losses and metrics stay fp32. bench/train.py: 1.4× (default) and 2.0× (paper) the fp32 speed on 2 AMX
     # cores; bench/quality.py: the same test AUPRC_w and P@10 (docs/training.md "Precision")
     precision: str = "auto"
     # torch.compile the network for the training steps (inductor: the elementwise work fused into a few kernels); the
