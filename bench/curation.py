@@ -8,7 +8,7 @@ true labels, never copied nor flipped, are the test set every network is scored 
 1. ``dirty`` — train on the dirty store (``mmx train``);
 2. ``mmx check`` on that run: its label findings (most likely wrong first) and its duplicate pairs;
 3. a simulated curator reviews the top K label findings (``--ks``), each a decision in the run's review journal
-   (``mmx.labels.ReviewJournal``, the explorer's): *accept* when the label is truly wrong (the flip is undone),
+   (``mmx.review.ReviewJournal``, the explorer's): *accept* when the label is truly wrong (the flip is undone),
    *reject* when it is right; and removes one trailer of every flagged duplicate pair (the one with fewer clips);
 4. ``K=…`` — train again on the store without those duplicates, with the run's decisions up to K
    (``mmx train --reviews``: the store's files are not rewritten);
@@ -40,19 +40,19 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-
 from health import flip_labels, plant_duplicates, read_rows  # noqa: E402  (bench/ is the script folder)
+
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.health import run_collection
 from mmx.health.report import check
-from mmx.labels import ReviewJournal, ReviewedLabels, reviewed_labels
 from mmx.metrics import classification_metrics
 from mmx.presets import MODELS
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
+from mmx.review import ReviewedLabels, ReviewJournal, reviewed_labels
 from mmx.run import Run
+from mmx.synthetic.features import SyntheticConfig, generate
 
 CURATOR = "bench-curator"
 

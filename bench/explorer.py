@@ -56,7 +56,7 @@ from mmx.embeddings import import_embeddings
 from mmx.layout import map_layout, write_layout
 from mmx.run import Run
 from mmx_serve.app import create_app
-from mmx_serve.state import ServeConfig
+from mmx_serve.collection import ServeConfig
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

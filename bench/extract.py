@@ -295,7 +295,7 @@ def quality(n_videos: int, profiles: list[str], seed: int, work: Path) -> dict:
     """Per profile: extraction cost and the demo recipe's genre AUPRC_w and retrieval precision@10."""
     import csv
 
-    from mmx.demo.videos import VideoCorpusConfig, generate_videos
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 
     videos = work / "videos"
     if not (videos / "labels.csv").exists():

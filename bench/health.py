@@ -1,6 +1,6 @@
 """Does ``mmx check`` find what was planted, and what does it find in the real trailers?
 
-SYNTHETIC DATA (``mmx.demo.synthetic``, scene-level knobs as in ``bench/quality.py``, no label
+SYNTHETIC DATA (``mmx.synthetic.features``, scene-level knobs as in ``bench/quality.py``, no label
 dropping and no corruption of its own, so the only faults are the planted ones). Planted in the
 generated per-clip collection before it is imported:
 
@@ -47,11 +47,11 @@ import numpy as np
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import import_embeddings
 from mmx.extract import ExtractConfig
-from mmx.health.labels import LabelCheckConfig, label_findings, labelled_ids
+from mmx.health.label_issues import LabelCheckConfig, label_findings, labelled_ids
 from mmx.health.report import check
+from mmx.synthetic.features import SyntheticConfig, generate
 
 WRONG_CUTS = (0.05, 0.1, 0.2, 0.3, 0.5)  # cuts of a label's probability of being wrong the network-fold comparison scores
 KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
@@ -249,8 +249,8 @@ def video_duplicates(work: Path, n_videos: int, copies: int, seed: int) -> dict:
     smaller at a lower quality (75 % size, crf 36), and re-encoded larger (125 %, crf 28) with the first
     and last second cut — and, as the negative, a *sibling*: another trailer of the same genres and the
     same looks, other shots (which must not be called a duplicate)."""
-    from mmx.demo.videos import VideoCorpusConfig, generate_videos, make_trailer, reencode
     from mmx.extract import extract_videos
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, make_trailer, reencode
     from mmx_cli.commands.demo import DEMO_CORPUS, DEMO_PROFILE, DEMO_SIZES
 
     root = work / f"videos-n{n_videos}-s{seed}"

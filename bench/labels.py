@@ -7,7 +7,7 @@ added, half one removed — ``--flips`` of them: a share of the labels, or a cou
 and the share of the flips among the first 100 (recall@100), over every (trailer, genre) it ranks (``ranked``)
 and over what ``mmx check`` reports (``reported``: its cut). Rankings:
 
-* ``command`` — what ``mmx check`` does (``mmx.health.labels``): the probe on the codebook of clips
+* ``command`` — what ``mmx check`` does (``mmx.health.label_issues``): the probe on the codebook of clips
   (``mmx.health.codebook``), calibrated per genre, the posterior that the label is wrong (``wrong_labels``);
 * ``pooled+posterior`` — the same posterior on the probe of the mean-pooled features (the codebook's share);
 * ``codebook+cleanlab`` — cleanlab's label quality (self-confidence) of the codebook probe (the posterior's share);
@@ -33,12 +33,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 from health import planted_collection  # noqa: E402  (bench/ is the script folder)
+
 from mmx.health import open_collection
 from mmx.health.codebook import CodebookConfig
-from mmx.health.labels import LabelCheckConfig, collection_findings, fit_probe, labelled_ids, collection_features, \
-    wrong_labels
+from mmx.health.label_issues import (
+    LabelCheckConfig,
+    collection_features,
+    collection_findings,
+    fit_probe,
+    labelled_ids,
+    wrong_labels,
+)
 from mmx.probe import ProbeConfig
 
 TOP, RECALL_AT = 30, 100

@@ -1,7 +1,7 @@
 """A feature-length film through mmx: extraction memory and time against a trailer's, then embedding,
 timeline and the explorer's detail on it.
 
-The film and the trailer are SYNTHETIC, made by the demo's video generator (``mmx.demo.videos``:
+The film and the trailer are SYNTHETIC, made by the demo's video generator (``mmx.synthetic.videos``:
 genre-styled shots with drifting stripes and tones) at low resolution, written frame by frame so
 that making a 100-minute file never holds it in memory; shots last ``--shot-seconds`` (a real
 film's shots average 3–6 s, so a 100-minute film has ~1,500 of them). Both are extracted by
@@ -37,7 +37,7 @@ import numpy as np
 def write_film(path: Path, minutes: float, shot_seconds: tuple[float, float], size: tuple[int, int],
                fps: int = 24, seed: int = 0) -> None:
     """A generated film of ``minutes`` at ``size`` (w, h), shots of ``shot_seconds``, mono 16 kHz sound."""
-    from mmx.demo.videos import GENRE_STYLES, render_shot, render_tone, write_video
+    from mmx.synthetic.videos import GENRE_STYLES, render_shot, render_tone, write_video
 
     rng = np.random.default_rng(seed)
     styles = list(GENRE_STYLES.values())
@@ -77,9 +77,9 @@ def make_run(work: Path) -> Path:
     from mmx.config import load_config, merge
     from mmx.data.importer import import_folder
     from mmx.data.store import FeatureStore
-    from mmx.demo.synthetic import SyntheticConfig, generate
     from mmx.experts import EXPERTS
     from mmx.progress import QUIET
+    from mmx.synthetic.features import SyntheticConfig, generate
     from mmx.train.coarse import train
 
     run = work / "run"

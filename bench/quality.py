@@ -1,7 +1,7 @@
 """Does the deep model earn its keep? The default network, Naive Concat and the paper's recipe
 against a tuned linear probe and random scores, over a grid of generated per-clip collections.
 
-SYNTHETIC DATA (``mmx.demo.synthetic``: MovieNet's real genre co-occurrence, made-up features).
+SYNTHETIC DATA (``mmx.synthetic.features``: MovieNet's real genre co-occurrence, made-up features).
 Every cell is a ``Cell``: a collection size and the generator's knobs (``SyntheticConfig``
 fields), so a harder cell is one line in ``CELLS``. All cells have scene-level genre signal
 (``SCENE_LEVEL``: a third of the scenes show none of the trailer's genres, genres look two ways,
@@ -74,10 +74,10 @@ from mmx.config import RunConfig, config_to_dict, load_config, merge, parse_over
 from mmx.data.importer import import_folder
 from mmx.data.splits import hash_split
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.metrics import classification_metrics, random_baseline
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
 from mmx.progress import Reporter
+from mmx.synthetic.features import SyntheticConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "configs" / "paper.yaml"

@@ -28,10 +28,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
-import socket
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +42,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import numpy as np
 
-from mmx.labels import ReviewJournal
+from mmx.review import ReviewJournal
 from mmx.users import Users
 from mmx_cli.commands.serve import is_loopback
 from mmx_serve.server import ServerConfig

@@ -65,7 +65,8 @@ from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.model.mmx import MODELS, PathLogits, create_model
 from mmx.precision import autocast, native_bf16_cpu
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
-from mmx.train.loop import adam, compiled as compiled_net, keep_freed_memory
+from mmx.train.loop import adam, keep_freed_memory
+from mmx.train.loop import compiled as compiled_net
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 MATMUL_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "addmv", "mv", "_linear_pointwise")  # CPU operators

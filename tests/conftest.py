@@ -17,8 +17,8 @@ import torch  # noqa: E402
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.experts.base import Expert
+from mmx.synthetic.features import SyntheticConfig, generate
 
 torch.set_num_threads(1)
 

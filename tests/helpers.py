@@ -23,12 +23,12 @@ from safetensors.torch import load_file
 from mmx.config import FinetuneConfig, load_config, merge, parse_override
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
-from mmx.demo.videos import VideoCorpusConfig, make_trailer
 from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import RunDir
+from mmx.synthetic.features import SyntheticConfig, generate
+from mmx.synthetic.videos import VideoCorpusConfig, make_trailer
 from mmx.train.coarse import train
 from mmx_cli.main import main
 

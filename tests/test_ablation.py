@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from helpers import tiny_cfg
 import mmx.ablation as ablation
+from helpers import tiny_cfg
 from mmx.ablation import AblationConfig, list_variants, plan, read_scores, run_ablation
 from mmx.metrics import classification_metrics, random_baseline
 from mmx.progress import QUIET

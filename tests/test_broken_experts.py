@@ -16,9 +16,9 @@ from mmx.data.dataset import evenly_spaced
 from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import VideoCorpusConfig, generate_videos, write_video
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.run import COARSE, Run, RunInfo
+from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, write_video
 from mmx.train.coarse import masked_line, prepare_run_info
 from mmx_cli.main import main
 

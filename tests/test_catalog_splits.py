@@ -15,7 +15,7 @@ from mmx.catalog import (
     read_split_file,
     write_labels,
 )
-from mmx.catalog.splits import companion_split_file
+from mmx.catalog.stratify import companion_split_file
 from mmx.data.importer import read_labels
 from mmx.data.splits import SPLITS, hash_split
 from mmx.errors import InputError

@@ -12,13 +12,13 @@ from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.data.windows import chapter_count, chapter_span
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import embed_ids
 from mmx.inference import predict_ids
 from mmx.precision import autocast
 from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
+from mmx.synthetic.features import SyntheticConfig, generate
 from mmx.train.coarse import train
 
 

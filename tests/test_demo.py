@@ -115,7 +115,7 @@ def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
 
     import av
 
-    from mmx.demo.videos import VideoCorpusConfig, generate_videos, plant_dirt
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, plant_dirt
 
     cfg = VideoCorpusConfig(n_videos=6, seed=1, shots=(4, 4), shot_frames=(16, 16), width=64, height=48,
                             neutral_fraction=0.5, look_overlap=0.5, silent_fraction=0.3, no_audio_fraction=0.3)

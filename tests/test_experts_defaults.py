@@ -7,7 +7,6 @@ cyclist) — the check that their weights were read and mapped correctly.
 
 from __future__ import annotations
 
-
 import av
 import numpy as np
 import pytest

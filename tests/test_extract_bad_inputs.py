@@ -13,7 +13,7 @@ import pytest
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import (
+from mmx.synthetic.videos import (
     GENRE_STYLES,
     VideoCorpusConfig,
     make_trailer,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 import signal
 import subprocess
 import sys
 import time
 import wave as wavfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,9 @@ import torch
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.extract.decode import Resizer, decode_video
+from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
 register_fakes()
@@ -212,10 +212,10 @@ def test_extracted_store_trains_unchanged(tmp_path):
 
 
 def test_planning_writes_nothing(corpus, tmp_path):
+    from helpers import snapshot
     from mmx.data.importer import read_labels
     from mmx.extract.batch import find_videos, plan_jobs
     from mmx.extract.pipeline import load_experts
-    from helpers import snapshot
 
     cfg = ExtractConfig(experts=["fake_colour"], keyframes=False)
     videos = [corpus / "synth002.mp4", corpus / "synth003.mp4"]
@@ -314,8 +314,8 @@ def test_a_cut_reported_late_gives_what_cuts_in_order_give(corpus, monkeypatch):
     """The detector reports its first cut only when the video ends, after the scene holding it was
     closed and sampled: the clips that differ are sampled in a second pass, the result is unchanged."""
     from mmx.extract import Extractor, pipeline
+    from mmx.extract.cuts import CutDetector
     from mmx.extract.pipeline import load_experts
-    from mmx.extract.scenes import CutDetector
 
     class LateFirstCut(CutDetector):
         def add(self, index, bgr):

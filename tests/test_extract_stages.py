@@ -10,7 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from mmx.demo.videos import (
+from mmx.extract.audio import load_audio, write_wav
+from mmx.extract.cuts import detect_cuts, scene_ranges
+from mmx.extract.decode import Resizer, decode_video, probe
+from mmx.extract.flow import clip_flow, flow_executor
+from mmx.extract.pipeline import Clip, Scan, assign_windows, make_clips, sample_indices
+from mmx.synthetic.videos import (
     CONTAINER_CODECS,
     GENRE_STYLES,
     VideoCorpusConfig,
@@ -19,11 +24,6 @@ from mmx.demo.videos import (
     render_shot,
     write_video,
 )
-from mmx.extract.audio import load_audio, write_wav
-from mmx.extract.decode import Resizer, decode_video, probe
-from mmx.extract.flow import clip_flow, flow_executor
-from mmx.extract.pipeline import Clip, Scan, assign_windows, make_clips, sample_indices
-from mmx.extract.scenes import detect_cuts, scene_ranges
 
 SMALL = VideoCorpusConfig(n_videos=3, seed=5, shots=(5, 7), shot_frames=(16, 26), width=128, height=96)
 

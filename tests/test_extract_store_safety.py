@@ -13,9 +13,9 @@ from PIL import Image
 from extract_fakes import register_fakes
 from mmx.data import store as store_module
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.errors import StoreError
 from mmx.extract import ExtractConfig, extract_videos
+from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
 register_fakes()

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from interrupts import killed_at_state_write
 from helpers import fine_cfg, make_coarse_run
+from interrupts import killed_at_state_write
 from mmx.config import POSITIVE_PAIRS, FinetuneConfig, resolve
 from mmx.data.vectors import read_npz
 from mmx.embeddings import embed_ids

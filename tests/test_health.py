@@ -163,7 +163,7 @@ def test_trailer_vectors_fall_back_to_cosine(tmp_path):
 def test_label_check_on_fewer_trailers_than_feature_dims():
     """Wide features (the demo's 1,280-d appearance) on a small collection: the probe's projection is
     capped by the number of trailers (PCA gives at most one component per trailer)."""
-    from mmx.health.labels import LabelCheckConfig, out_of_fold
+    from mmx.health.label_issues import LabelCheckConfig, out_of_fold
 
     rng = np.random.default_rng(0)
     y = (rng.random((40, 3)) < 0.4).astype(int)
@@ -226,7 +226,7 @@ NET_EPOCHS = 8  # each cross-fitted copy's (--network-epochs)
 
 
 def test_network_cross_fit_scores_each_trailer_by_a_network_that_never_saw_it(planted, planted_run, tmp_path):
-    from mmx.health.labels import labelled_ids
+    from mmx.health.label_issues import labelled_ids
     from mmx.run import Run
     from mmx.train.crossfit import CrossfitConfig, network_out_of_fold
 
@@ -272,7 +272,7 @@ def test_a_run_checks_the_trailers_training_left_out(planted, planted_run):
 def test_a_recheck_refits_only_the_genres_whose_labels_changed(planted):
     """After review decisions on the same trailers, the checks that read no labels keep their findings and the
     probe refits only the changed genres — giving what refitting every genre with the tuned setting gives."""
-    from mmx.health.labels import LabelCheckConfig, fold_probs, wrong_labels
+    from mmx.health.label_issues import LabelCheckConfig, fold_probs, wrong_labels
 
     coll = open_collection(planted[0])
     first = check(coll)
@@ -344,7 +344,7 @@ def test_a_label_is_wrong_with_odds_linear_in_the_prior_whatever_a_genre_s_proba
     """``wrong_labels``: per-genre calibration undoes a genre's probabilities squeezed towards its prior (a hard
     genre's), so its posteriors stay the same; the odds scale with the prior share; within a genre the labelled
     trailer with the lowest probability is the likeliest wrong."""
-    from mmx.health.labels import wrong_labels
+    from mmx.health.label_issues import wrong_labels
 
     rng = np.random.default_rng(7)
     y = (rng.random((200, 3)) < [0.3, 0.2, 0.1]).astype(int)

@@ -15,11 +15,11 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 from mmx.experts import EXPERTS
 from mmx.experts.packages import EXTRA, PACKAGES, find_package, install_hint, nodeps_packages
@@ -36,7 +36,7 @@ AREAS: dict[str, set[str]] = {
     "mmx/experts/": {"extract"},
     "mmx/data/importer.py": {"extract"},  # Pillow, only for a collection that comes with keyframes
     "mmx/atlas.py": {"extract"},  # Pillow: the explorer's pictures are made from keyframes, which extraction keeps
-    "mmx/demo/videos.py": {"extract"},
+    "mmx/synthetic/videos.py": {"extract"},
     "mmx/index.py": {"scale"},
     "mmx/scenes.py": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search
     "mmx/catalog/fetch.py": {"dataset"},

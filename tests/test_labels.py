@@ -9,7 +9,7 @@ import pytest
 
 from mmx.data.importer import read_labels
 from mmx.errors import InputError
-from mmx.labels import ReviewConflict, ReviewJournal, TrailerLabels, apply_decision, export_labels
+from mmx.review import ReviewConflict, ReviewJournal, TrailerLabels, apply_decision, export_labels
 
 VOCAB = ["Action", "Comedy", "Drama", "Horror"]
 

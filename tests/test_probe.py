@@ -75,10 +75,10 @@ def test_pooled_features_mean_and_presence(small_store):
 
 
 def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
+    from helpers import tiny_cfg
     from mmx.inference import evaluate_run
     from mmx.progress import QUIET
     from mmx.train.coarse import train
-    from helpers import tiny_cfg
 
     train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
     result = evaluate_run(tmp_path / "run", "test")

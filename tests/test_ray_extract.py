@@ -12,9 +12,9 @@ ray = pytest.importorskip("ray")
 
 from extract_fakes import register_fakes  # noqa: E402
 from mmx.data.store import FeatureStore  # noqa: E402
-from mmx.demo.videos import VideoCorpusConfig, generate_videos  # noqa: E402
 from mmx.extract import ExtractConfig, extract_videos  # noqa: E402
 from mmx.extract.ray_runner import runner  # noqa: E402
+from mmx.synthetic.videos import VideoCorpusConfig, generate_videos  # noqa: E402
 from mmx_cli.main import main  # noqa: E402
 
 register_fakes()

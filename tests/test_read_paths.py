@@ -26,7 +26,6 @@ imported-embeddings run must refuse it with a clear error (exit status 2), not a
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path

@@ -11,7 +11,7 @@ from mmx.data.vectors import read_placeholders
 from mmx.embeddings import ensure_embeddings, import_embeddings
 from mmx.genres import parse_genres
 from mmx.health import run_collection
-from mmx.health.labels import LabelCheckConfig, collection_findings
+from mmx.health.label_issues import LabelCheckConfig, collection_findings
 from mmx.metrics import precision_at_k
 from mmx.retrieval import nearest, search_run
 from mmx.run import Run

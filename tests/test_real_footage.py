@@ -25,12 +25,12 @@ from PIL import Image
 from mmx.config import load_config, merge
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.experts import EXPERTS
 from mmx.extract.decode import probe
 from mmx.presets import MODELS
 from mmx.progress import QUIET
 from mmx.run import Run
+from mmx.synthetic.features import SyntheticConfig, generate
 from mmx.train.coarse import train
 from mmx_cli.main import main
 from mmx_serve.app import create_app

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import TINY, snapshot
 from mmx.data.store import FeatureStore
-from mmx.labels import ReviewJournal
+from mmx.review import ReviewJournal
 from mmx.run import Run
 from mmx_cli.main import main
 

@@ -13,11 +13,11 @@ import pytest
 import extract_fakes  # noqa: F401  (registers the fake experts)
 from helpers import make_coarse_run
 from mmx.data.store import FeatureStore
-from mmx.demo.videos import VideoCorpusConfig, generate_videos
 from mmx.extract import ExtractConfig
 from mmx.extract.batch import extract_videos
 from mmx.run import Run
 from mmx.scenes import clip_vectors, load_scenes
+from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
 EXPERTS = ["fake_colour", "fake_loudness"]
@@ -181,7 +181,7 @@ def test_added_and_ingested_trailers_are_checked_with_the_run(run_copy, video_ru
 
     from fastapi.testclient import TestClient
 
-    from mmx.demo.videos import VideoCorpusConfig, make_trailer
+    from mmx.synthetic.videos import VideoCorpusConfig, make_trailer
     from mmx_serve.app import create_app
 
     videos = video_run[1]

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from helpers import make_embeddings_run
 from mmx.ingests import IngestLog
-from mmx.labels import ReviewJournal
+from mmx.review import ReviewJournal
 from mmx.users import Users
 from mmx_cli.main import main
 from mmx_serve.app import create_app

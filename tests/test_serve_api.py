@@ -15,15 +15,16 @@ from helpers import GENRES, make_coarse_run, make_embeddings_run, make_video
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz, write_npz
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.embeddings import ensure_embeddings
 from mmx.inference import label_suggestions
 from mmx.ingests import IngestLog
 from mmx.retrieval import nearest
 from mmx.run import RunDir
+from mmx.synthetic.features import SyntheticConfig, generate
 from mmx_cli.main import main
 from mmx_serve.app import create_app
-from mmx_serve.state import Collection, ServeConfig
+from mmx_serve.collection import Collection, ServeConfig
+
 
 @pytest.fixture(scope="session")
 def emb_run(tmp_path_factory) -> Path:

@@ -382,7 +382,7 @@ def test_the_genre_timeline_shows_as_captions_while_the_trailer_plays(scene_page
 
 
 def test_a_label_decision_in_the_page_is_journalled_and_exported(scene_page, tmp_path):
-    from mmx.labels import ReviewJournal
+    from mmx.review import ReviewJournal
     from mmx_cli.main import main
 
     page, run = scene_page
@@ -413,7 +413,7 @@ def team_server(tmp_path_factory):
 
 
 def test_a_reviewer_logs_in_and_the_decision_says_who(browser, team_server):
-    from mmx.labels import ReviewJournal
+    from mmx.review import ReviewJournal
 
     url, run, token = team_server
     context = browser.new_context(viewport={"width": 1200, "height": 800})  # the page under its own CSP
@@ -458,7 +458,7 @@ def dirty_server(tmp_path_factory):
 
 
 def test_health_badges_filter_the_map_and_open_the_label_review(browser, dirty_server, tmp_path):
-    from mmx.labels import ReviewJournal
+    from mmx.review import ReviewJournal
     from mmx_cli.main import main
 
     url, run = dirty_server

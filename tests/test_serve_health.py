@@ -19,10 +19,10 @@ from mmx.health import run_collection
 from mmx.health.report import CHECKS, check
 from mmx.run import Run
 from mmx_cli.main import main
-from mmx_serve import findings as findings_module
 from mmx_report import build_report
+from mmx_serve import findings as findings_module
 from mmx_serve.app import create_app
-from mmx_serve.state import ServeConfig, Snapshot
+from mmx_serve.collection import ServeConfig, Snapshot
 
 
 @pytest.fixture(scope="module")

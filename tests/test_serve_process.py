@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from helpers import make_embeddings_run
-from mmx.labels import ReviewJournal
+from mmx.review import ReviewJournal
 from mmx.users import Users
 from mmx_serve.sessions import Session, SessionStore
 from server_process import Served, alive, descendants, port_is_free, rss_mb

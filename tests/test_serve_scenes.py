@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 import extract_fakes  # noqa: F401  (registers the cheap fake experts the model run is made of)
 from helpers import make_embeddings_run, make_scene_run
 from mmx.data.store import FeatureStore
-from mmx.labels import JOURNAL_FILE
+from mmx.review import JOURNAL_FILE
 from mmx.run import Run
 from mmx.scenes import load_scenes
 from mmx_cli.main import main
@@ -236,9 +236,9 @@ def test_an_ingested_trailer_is_found_by_scene_search_after_a_restart(fresh_run)
 
 
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
+    from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
     from mmx.data.importer import Problem
     from mmx.extract.batch import ExtractReport
-    from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
 
     run, media = fresh_run
     client = TestClient(create_app(run, media))

@@ -18,11 +18,11 @@ from helpers import TINY, last_weights, tiny_cfg, trailer, write_folder
 from interrupts import killed_at_state_write
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
-from mmx.demo.synthetic import SyntheticConfig, generate
 from mmx.errors import RunError, TrainError
 from mmx.inference import evaluate_run
 from mmx.progress import QUIET
 from mmx.run import Run, RunDir
+from mmx.synthetic.features import SyntheticConfig, generate
 from mmx.train.coarse import train
 
 

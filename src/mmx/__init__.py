@@ -33,9 +33,9 @@ _API = {
     "trailer_timeline": "mmx.timeline", "webvtt": "mmx.timeline",
     "check": "mmx.health.report",
     "export_iiif": "mmx.iiif",
-    "ExtractConfig": "mmx.extract.config", "extract_videos": "mmx.extract.batch",
+    "ExtractConfig": "mmx.extract.settings", "extract_videos": "mmx.extract.batch",
     "RunConfig": "mmx.config", "FinetuneConfig": "mmx.config",
-    "fit": "mmx.train.api", "finetune": "mmx.train.api",  # the training half (mmx.train is the package's name)
+    "fit": "mmx.train.fit", "finetune": "mmx.train.fit",  # the training half (mmx.train is the package's name)
 }
 
 __all__ = ["__version__", *_API]

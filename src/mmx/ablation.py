@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from mmx import artifacts
-from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge, recipe
 from mmx.data.store import FeatureStore
+from mmx.durable import atomic_write
 from mmx.errors import TrainError
 from mmx.inference import predict_ids
 from mmx.metrics import auprc_difference_interval, classification_metrics, random_baseline

@@ -4,7 +4,7 @@
 The ``mmx`` commands call the same functions: ``mmx predict`` → ``predict`` / ``predict_video``, ``mmx search`` →
 ``search`` / ``search_scenes``, ``mmx scenes`` → ``index_scenes``.
 
-Training and fine-tuning are the other half (``mmx.train.api``: ``mmx.fit``, ``mmx.finetune``): reading never
+Training and fine-tuning are the other half (``mmx.train.fit``: ``mmx.fit``, ``mmx.finetune``): reading never
 imports training.
 """
 

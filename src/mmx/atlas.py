@@ -31,7 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
-from mmx.artifacts import ATLAS, PICTURES, PICTURES_INDEX, atomic_write
+from mmx.artifacts import ATLAS, PICTURES, PICTURES_INDEX
+from mmx.durable import atomic_write
 from mmx.errors import ConfigError, InputError
 from mmx.run import EmbeddingsRun, ModelRun, Run
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
+from mmx.durable import atomic_write
 from mmx.errors import ConfigError
-from mmx.artifacts import atomic_write
 
 # Tbl. 2's summary metrics (mmx.metrics computes them); any one of them can pick the best epoch.
 METRIC_KEYS = (

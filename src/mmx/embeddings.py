@@ -25,17 +25,17 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from mmx.artifacts import atomic_write
 from mmx.data.dataset import Batch
 from mmx.data.importer import Problem, check_trailer, read_labels
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_npz, write_npz, write_trailers_csv
+from mmx.durable import atomic_write
 from mmx.errors import InputError, RunError
 from mmx.model.mmx import MMX
 from mmx.precision import autocast
 from mmx.progress import QUIET, Reporter
-from mmx.run import EMBEDDINGS, EMBEDDINGS_FILE, TRAILERS_FILE, ModelRun, Run, RunDir, RunInfo
+from mmx.run import EMBEDDINGS_FILE, IMPORTED, TRAILERS_FILE, ModelRun, Run, RunDir, RunInfo
 
 
 # ---------------------------------------------------------------------------- computing
@@ -211,7 +211,7 @@ def import_embeddings(npz: str | Path, labels: str | Path, out: str | Path) -> E
     report.placeholders = {t: meta[t].placeholders for t in report.kept if meta[t].placeholders}
     genres = sorted({g for t in report.kept for g in meta[t].genres})
     info = RunInfo(
-        kind=EMBEDDINGS, store=None, experts={}, genres=genres, splits={"all": report.kept}, excluded=excluded
+        kind=IMPORTED, store=None, experts={}, genres=genres, splits={"all": report.kept}, excluded=excluded
     )
     run.root.mkdir(parents=True, exist_ok=True)
     write_npz(run.root / EMBEDDINGS_FILE, report.kept, vectors[keep])

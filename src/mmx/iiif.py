@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from mmx.artifacts import atomic_write
 from mmx.data.store import EntryMeta, entry_key
+from mmx.durable import atomic_write
 from mmx.errors import InputError
 from mmx.progress import QUIET, Reporter
 from mmx.run import Run

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mmx import artifacts
-from mmx.artifacts import atomic_write
 from mmx.data.vectors import read_ids, unit_rows
+from mmx.durable import atomic_write
 from mmx.errors import ConfigError, RunError
 from mmx.metrics import top_k
 from mmx.registry import Registry

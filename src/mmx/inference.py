@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from mmx.data.dataset import Batch
-from mmx.data.store import FeatureStore
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo

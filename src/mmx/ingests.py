@@ -2,7 +2,7 @@
 
     {"trailer_id": "new film", "user": "ana", "source": "new film.mp4", "time": "2026-12-03T17:00:00.1+00:00"}
 
-``user`` is null on a server without accounts. Appends are as the review journal's (``mmx.labels``):
+``user`` is null on a server without accounts. Appends are as the review journal's (``mmx.review``):
 an exclusive ``flock``, a line torn by a crash cut off first, one ``write``, ``fsync`` before answering.
 """
 
@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mmx.artifacts import INGESTS, journal_append
+from mmx.artifacts import INGESTS
+from mmx.durable import journal_append
 
 INGESTS_FILE = INGESTS  # a run-folder file (mmx.artifacts)
 

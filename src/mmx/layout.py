@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from mmx.data.vectors import EmbeddingSet, unit_rows
+from mmx.durable import atomic_write
 from mmx.metrics import top_k
 from mmx.run import Run
-from mmx.artifacts import atomic_write
 
 LAYOUT_FILE = "layout.npz"
 

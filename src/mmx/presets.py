@@ -7,7 +7,6 @@ command line lists them in its help from this registry.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any

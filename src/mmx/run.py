@@ -1,7 +1,7 @@
 """Runs: the folder a training (or an import of embeddings) writes, and the opened run everything reads.
 
 Every file a run folder holds — what it is, what it is derived from, the command that builds it —
-is declared in ``mmx.artifacts.ARTIFACTS``; every file is written with ``artifacts.atomic_write``.
+is declared in ``mmx.artifacts.ARTIFACTS``; every file is written with ``durable.atomic_write``.
 The sources of a run are ``run.json`` (written last), ``config.json``, ``state.json``,
 ``metrics.jsonl``, ``best.safetensors`` and ``checkpoints/``; ``embeddings.npz`` is derived
 from the weights and the store (``mmx embed``).
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmx import artifacts
-from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, config_from_dict, save_config
 from mmx.data.store import ExpertInfo, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_ids, read_npz, read_trailers_csv
+from mmx.durable import atomic_write
 from mmx.errors import RunError
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
     from mmx.model.mmx import MMX
 
-COARSE, FINE, EMBEDDINGS = "coarse", "fine", "embeddings"
-KINDS = (COARSE, FINE, EMBEDDINGS)
+COARSE, FINE, IMPORTED = "coarse", "fine", "embeddings"  # run kinds; IMPORTED: embeddings imported, no network
+KINDS = (COARSE, FINE, IMPORTED)
 EMBEDDINGS_FILE, TRAILERS_FILE = artifacts.EMBEDDINGS, artifacts.TRAILERS
 
 
@@ -52,7 +52,7 @@ class RunInfo:
     mask_broken: bool = False  # data.mask_broken_experts: the loaders read dead stretches as missing (mmx.data.broken)
     # trailer → its experts found noise-like over the store when the run was made (data.mask_noise_like)
     noise_like: dict[str, list[str]] = field(default_factory=dict)
-    # trained with reviewed labels (``mmx train --reviews RUN``): ``mmx.labels.ReviewedLabels`` as a dict — the
+    # trained with reviewed labels (``mmx train --reviews RUN``): ``mmx.review.ReviewedLabels`` as a dict — the
     # journal read (run, decisions, offset, reviewers) and the labels; its store is read with them (``ModelRun.store``)
     reviews: dict | None = None
     # the number format training computed in (train.precision resolved on the machine that trained: "bf16" or "fp32";
@@ -228,7 +228,7 @@ class Run(abc.ABC):
             return path
         folder = path if isinstance(path, RunDir) else RunDir(path)
         info = folder.read_info()
-        return EmbeddingsRun(folder, info) if info.kind == EMBEDDINGS else ModelRun(folder, info)
+        return EmbeddingsRun(folder, info) if info.kind == IMPORTED else ModelRun(folder, info)
 
     @property
     def root(self) -> Path:
@@ -240,7 +240,7 @@ class Run(abc.ABC):
 
     @property
     def has_model(self) -> bool:
-        return self.kind != EMBEDDINGS
+        return self.kind != IMPORTED
 
     def split_ids(self, split: str) -> list[str]:
         return self.info.split_ids(split)

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mmx import artifacts
-from mmx.artifacts import atomic_write
 from mmx.data.vectors import read_ids, unit_rows
+from mmx.durable import atomic_write
 from mmx.errors import InputError, RunError
 from mmx.index import IndexConfig, has_faiss, sized_config
 from mmx.metrics import precision_at_k

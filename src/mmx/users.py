@@ -16,7 +16,7 @@ keeps the public ``key`` that finds the user and ``sha256(salt ‖ secret)``, co
 (the server checks a token on each one). Tokens expire (``expires``; ``mmx users token NAME``
 makes a new one and so revokes the old one and every session made with it).
 
-The file is written whole (``mmx.artifacts.atomic_write``: a temporary file, then a rename) with mode
+The file is written whole (``mmx.durable.atomic_write``: a temporary file, then a rename) with mode
 0600, and changed under an exclusive lock, so two ``mmx users`` commands do not lose each other's
 change; a server re-reads it when it changes.
 """
@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from mmx.artifacts import USERS, atomic_write
+from mmx.artifacts import USERS
+from mmx.durable import atomic_write
 from mmx.errors import InputError
 
 USERS_FILE = USERS  # a run-folder file (mmx.artifacts); `mmx users --users FILE` puts it elsewhere

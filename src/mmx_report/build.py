@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 from mmx.ablation import load_ablation
+from mmx.durable import atomic_write
 from mmx.embeddings import ensure_embeddings
 from mmx.run import Run
-from mmx.artifacts import atomic_write
 from mmx_report.page import render
 from mmx_report.sections import SECTION_ORDER, SECTIONS, ReportInputs, Section
 

@@ -48,12 +48,12 @@ from fastapi.staticfiles import StaticFiles
 
 from mmx_serve import document
 from mmx_serve.auth import AuthConfig, make_auth
+from mmx_serve.collection import ServeConfig
 from mmx_serve.errors import install_handlers
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
 from mmx_serve.middleware import RequestLimits, SecurityHeaders
 from mmx_serve.routes import OTHER_BODY, Api, body_rules, routers
-from mmx_serve.state import ServeConfig
 
 STATIC = Path(str(resources.files("mmx_serve") / "static"))
 DOCS = "/api/docs"

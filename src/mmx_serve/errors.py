@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from mmx.errors import InputError, MmxError, UnknownTrailerError
-from mmx.labels import ReviewConflict
+from mmx.review import ReviewConflict
 from mmx.users import UnknownUser, UsersError
 
 

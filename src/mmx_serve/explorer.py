@@ -1,5 +1,5 @@
 """Everything the explorer's API answers from: the collection (trailers, spaces, maps, genres), the map's
-pictures (``mmx.atlas``), its scenes (``mmx_serve.scenes``), its label review journal (``mmx.labels``) and its
+pictures (``mmx.atlas``), its scenes (``mmx_serve.scenes``), its label review journal (``mmx.review``) and its
 health findings (``mmx_serve.findings``: ``mmx check`` in the background), each a thin layer over the library.
 """
 
@@ -12,15 +12,15 @@ from pathlib import Path
 
 from mmx.artifacts import EMBEDDINGS, SCENES
 from mmx.atlas import Atlas, hilbert_order, run_pictures, update_atlas
-from mmx.labels import ReviewJournal, conflicts, decisions_since
 from mmx.layout import map_view
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit, resolve_id
+from mmx.review import ReviewJournal, conflicts, decisions_since
 from mmx.timeline import webvtt
+from mmx_serve.collection import Collection, ServeConfig, Space
 from mmx_serve.errors import NotAvailable
 from mmx_serve.findings import Findings
 from mmx_serve.scenes import NEEDS_TRAINED_RUN, Scenes
-from mmx_serve.state import Collection, ServeConfig, Space
 
 
 class Explorer:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from mmx.health import Finding, run_collection
 from mmx.health.report import HealthConfig, HealthReport, check
-from mmx.labels import Decision, ReviewJournal
-from mmx_serve.state import Collection, ServeConfig, Snapshot
+from mmx.review import Decision, ReviewJournal
+from mmx_serve.collection import Collection, ServeConfig, Snapshot
 
 KINDS = ("duplicate", "label", "broken")  # what a badge says is wrong: the explorer filters by it
 BROKEN_FEATURES = ("zero features", "constant features", "noise-like features")  # experts' kinds of dead features

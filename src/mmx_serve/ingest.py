@@ -24,8 +24,8 @@ from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
 from mmx.extract.batch import VIDEO_SUFFIXES, Job, relabel
 from mmx.extract.decode import probe
 from mmx.genres import normalize_genre
+from mmx_serve.collection import Collection
 from mmx_serve.errors import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
-from mmx_serve.state import Collection
 
 # ids of ingested trailers become file names: letters, digits and a few marks, no leading dot
 TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")

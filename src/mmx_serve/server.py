@@ -39,7 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.supervisors import Multiprocess
 
 from mmx_serve.auth import AuthConfig
-from mmx_serve.state import ServeConfig
+from mmx_serve.collection import ServeConfig
 
 
 @dataclass

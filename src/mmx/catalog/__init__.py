@@ -20,7 +20,7 @@ from mmx.catalog.build import (
 from mmx.catalog.formats import FORMATS, ListRow, detect_format, read_list
 from mmx.catalog.genre_map import DEFAULT_MAP_FILE, GenreMap
 from mmx.catalog.labels import write_labels
-from mmx.catalog.splits import (
+from mmx.catalog.stratify import (
     SplitConfig,
     assign_splits,
     companion_split_file,

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from mmx.catalog.build import Entry
 from mmx.catalog.labels import write_labels
+from mmx.durable import atomic_write
 from mmx.errors import ConfigError, MissingExtra
-from mmx.artifacts import atomic_write
 
 try:
     import yt_dlp

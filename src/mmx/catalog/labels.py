@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from mmx.catalog.build import Entry
-from mmx.artifacts import atomic_write
+from mmx.durable import atomic_write
 
 COLUMNS = ["trailer_id", "genres", "title", "year", "split"]
 

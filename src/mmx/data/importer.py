@@ -34,9 +34,9 @@ from mmx.data.store import (
     FeatureStore,
     validate_trailer_id,
 )
+from mmx.durable import sha256_file
 from mmx.errors import InputError
 from mmx.genres import split_genres
-from mmx.utils import sha256_file
 
 
 @dataclass

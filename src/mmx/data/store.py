@@ -41,8 +41,8 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from mmx.artifacts import atomic_write, fsync_dir
 from mmx.data.broken import current, dead_record
+from mmx.durable import atomic_write, fsync_dir
 from mmx.errors import StoreError, UnknownTrailerError
 
 FORMAT = "mmx-store"

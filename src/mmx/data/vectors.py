@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.durable import atomic_write
 from mmx.errors import InputError
-from mmx.artifacts import atomic_write
 
 
 @dataclass

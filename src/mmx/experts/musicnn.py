@@ -31,8 +31,8 @@ from torch import nn
 
 from mmx.errors import WeightsCorrupt
 from mmx.experts import EXPERTS
-from mmx.experts.packages import install_hint
 from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
+from mmx.experts.packages import install_hint
 from mmx.experts.tf_checkpoint import read_checkpoint
 from mmx.experts.torch_expert import TorchExpert
 from mmx.experts.weights import load_into, on_meta, package_file

@@ -3,7 +3,7 @@
 ``extract_videos(paths, store, ExtractConfig())`` is the batch entry point (``mmx extract``);
 ``Extractor.extract`` does one file; ``decode``, ``scenes``, ``audio``, ``flow`` and ``keyframes``
 are its stages, ``schedule`` runs the experts, ``profiles`` names sampling profiles. The names
-below load on first use, so ``mmx.extract.config`` and ``mmx.extract.profiles`` can be imported
+below load on first use, so ``mmx.extract.settings`` and ``mmx.extract.profiles`` can be imported
 without PyTorch, PyAV or OpenCV.
 """
 

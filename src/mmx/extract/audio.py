@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from mmx.durable import atomic_write
 from mmx.extract.decode import DecodeStats, decode_packets, open_video
-from mmx.artifacts import atomic_write
 
 
 def load_audio(path: Path, sample_rate: int = 16000, stats: DecodeStats | None = None) -> np.ndarray | None:

@@ -43,7 +43,7 @@ from mmx.experts import EXPERTS, Expert
 from mmx.experts.base import SAMPLING_KEYS
 from mmx.experts.torch_expert import auto_device, auto_precision, torch_threads
 from mmx.extract.audio import load_audio, write_wav
-from mmx.extract.config import ExtractConfig
+from mmx.extract.cuts import CutDetector, scene_ranges
 from mmx.extract.decode import (
     DecodeStats,
     Resizer,
@@ -54,8 +54,8 @@ from mmx.extract.decode import (
 )
 from mmx.extract.flow import InlineExecutor, clip_flow, flow_executor
 from mmx.extract.keyframes import KeyframeMaker, by_frame, keyframe_indices
-from mmx.extract.scenes import CutDetector, scene_ranges
 from mmx.extract.schedule import ClipBatcher, ExpertPool, expert_threads
+from mmx.extract.settings import ExtractConfig
 from mmx.progress import QUIET, Reporter
 
 # modality → the level its vectors are stored at (audio: one vector per window, NetVLAD in the model)

@@ -24,8 +24,8 @@ from ray.util import ActorPool
 
 from mmx.experts import Expert
 from mmx.extract.batch import Job, _extract_one
-from mmx.extract.config import ExtractConfig
 from mmx.extract.pipeline import Extraction, Extractor, load_experts
+from mmx.extract.settings import ExtractConfig
 from mmx.progress import QUIET, Reporter
 
 LOCAL = "local"  # ``--ray`` without an address: start a Ray instance on this machine

@@ -11,7 +11,7 @@ are of each kind): a genre shows in a few scenes, and a trailer of four genres s
 than a trailer of one does, so the count says more than the share (on three planted 600-trailer collections of
 ``bench/labels.py``, 14 against 17 of the first 30 findings were planted flips, on average).
 Nothing here reads a label, so fitting it on every trailer leaks none into the out-of-fold probabilities that
-read it (``mmx.health.labels``).
+read it (``mmx.health.label_issues``).
 
 On the planted collections of ``bench/health.py`` (scene-level genre signal) the probe reading these 48 numbers
 instead of the 128 principal components of the pooled features predicts the true genres of 600 trailers out of

@@ -24,7 +24,6 @@ from mmx.data.store import FeatureStore
 from mmx.health import Collection, Finding
 from mmx.health.duplicates import STATS_SAMPLE, standardiser
 
-
 MIN_SAMPLE = 8  # trailers needed to estimate an expert's own spread of coherence (fewer: the absolute bound alone)
 
 

@@ -12,7 +12,7 @@ from mmx.errors import MmxError
 from mmx.health import SEVERITIES, Collection, Finding, open_collection
 from mmx.health.duplicates import DuplicateConfig, duplicate_findings, duplicate_pairs, leak_findings, split_leaks
 from mmx.health.experts import ExpertCheckConfig, expert_findings
-from mmx.health.labels import LabelCheckConfig, OutOfFold, ProbeFit, label_findings
+from mmx.health.label_issues import LabelCheckConfig, OutOfFold, ProbeFit, label_findings
 from mmx.run import Run
 
 CHECKS = ("duplicates", "leaks", "experts", "labels")  # in the order they run and print
@@ -67,7 +67,7 @@ def check(path: str | Path | FeatureStore | Run | Collection, only: list[str] | 
 
     ``previous``: the report of an earlier check of the same trailers and features (the explorer's, before review
     decisions changed labels). The checks that read no labels — duplicates, leaks, experts — keep its findings,
-    and the label check refits only the genres whose labels changed (``mmx.health.labels.fit_probe``).
+    and the label check refits only the genres whose labels changed (``mmx.health.label_issues.fit_probe``).
     """
     only = list(only or CHECKS)
     unknown = [c for c in only if c not in CHECKS]

@@ -33,12 +33,12 @@ from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, 
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
 from mmx.inference import evaluate, predict_ids
-from mmx.labels import ReviewedLabels
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, PathLogits, create_model
 from mmx.precision import autocast, resolve_precision
 from mmx.progress import QUIET, Reporter
+from mmx.review import ReviewedLabels
 from mmx.run import COARSE, Run, RunDir, RunInfo, TrainingState
 from mmx.train.loop import Stage, StageSpec, adam, compiled, epoch_seed, run_stage, seed_everything
 
@@ -270,7 +270,7 @@ class CoarseStage(Stage):
 @dataclass
 class CoarseSpec(StageSpec):
     """Coarse genre training on ``store`` (a FeatureStore or its folder; a resumed run's own by default), with
-    ``reviews`` — a run's reviewed labels (``mmx.labels.reviewed_labels``) — over the store's when given: the run
+    ``reviews`` — a run's reviewed labels (``mmx.review.reviewed_labels``) — over the store's when given: the run
     records them (``RunInfo.reviews``) and reads its store with them; the store is not rewritten."""
 
     store: FeatureStore | str | Path | None = None

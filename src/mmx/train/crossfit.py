@@ -1,6 +1,6 @@
 """Out-of-fold genre probabilities of a run's own network, for the label check (``mmx check RUN --network-folds K``).
 
-The trailers are cut into K folds as the label check's probe cuts them (``mmx.health.labels.fold_assignment``,
+The trailers are cut into K folds as the label check's probe cuts them (``mmx.health.label_issues.fold_assignment``,
 same seed). For fold k a copy of the run's network — its ``RunConfig``: experts, sizes, recipe, at most
 ``epochs`` epochs — is trained from scratch on a store of hard links (``FeatureStore.link_entry``, no array
 copied) where fold k is the test split and every other trailer keeps its split in the run (val stays val, so
@@ -23,7 +23,7 @@ import numpy as np
 from mmx.config import with_epochs
 from mmx.data.store import FeatureStore
 from mmx.errors import TrainError
-from mmx.health.labels import OutOfFold, fold_assignment
+from mmx.health.label_issues import OutOfFold, fold_assignment
 from mmx.inference import predict_ids
 from mmx.progress import QUIET, Reporter
 from mmx.run import ModelRun, Run

@@ -17,9 +17,9 @@ import statistics
 import time
 from pathlib import Path
 
-from mmx.artifacts import atomic_write
 from mmx.config import RunConfig
 from mmx.data.store import FeatureStore
+from mmx.durable import atomic_write
 from mmx.errors import TrainError
 from mmx.inference import evaluate_protocol
 from mmx.metrics import PROTOCOL_KEYS

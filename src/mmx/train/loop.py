@@ -44,9 +44,9 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from mmx.artifacts import atomic_write
 from mmx.config import RunConfig, recipe, schedule, with_schedule
 from mmx.distributed import DistInfo, barrier, close_distributed, init_distributed
+from mmx.durable import atomic_write
 from mmx.embeddings import embed_run
 from mmx.errors import RunError, TrainError
 from mmx.precision import resolve_precision

@@ -32,8 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from mmx.artifacts import MLFLOW_RECORD, atomic_write
+from mmx.artifacts import MLFLOW_RECORD
 from mmx.config import config_to_dict
+from mmx.durable import atomic_write
 from mmx.registry import Registry
 from mmx.run import RunDir, TrainingState
 

@@ -11,7 +11,7 @@ from mmx_cli.common import add_progress_args, print_json, reporter
 
 if TYPE_CHECKING:
     from mmx.health import Collection
-    from mmx.health.labels import OutOfFold
+    from mmx.health.label_issues import OutOfFold
 
 CHECK_NAMES = "duplicates,leaks,experts,labels"
 
@@ -60,7 +60,7 @@ def network_probs(args: argparse.Namespace, coll: Collection, only: list[str]) -
     if not args.network_folds:
         return None
     from mmx.errors import MmxError
-    from mmx.health.labels import labelled_ids
+    from mmx.health.label_issues import labelled_ids
     from mmx.run import ModelRun, Run
     from mmx.train.crossfit import CrossfitConfig, network_out_of_fold
 

@@ -11,7 +11,7 @@ from mmx_cli.common import print_json, table
 
 if TYPE_CHECKING:
     from mmx.catalog import Catalog, Entry
-    from mmx.catalog.splits import SplitSummary
+    from mmx.catalog.stratify import SplitSummary
 
 SHOWN = 10  # issues of each kind listed in the text report (--json lists all)
 

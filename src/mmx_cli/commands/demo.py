@@ -56,7 +56,7 @@ DEMO_SIZES = {"appearance": {"size": 128}, "scene": {"size": 64}, "motion": {"si
 DEMO_CORPUS = {"shots": (10, 11), "shot_frames": (16, 18), "width": 128, "height": 96,
                "neutral_fraction": 0.3, "look_overlap": 0.5, "silent_fraction": 0.1, "no_audio_fraction": 0.1}
 # ... and as dirty as a real collection: a re-encoded copy of a training trailer in the test split, and a
-# few training trailers with a wrong genre (``mmx.demo.videos.plant_dirt``; ``mmx check`` should find them)
+# few training trailers with a wrong genre (``mmx.synthetic.videos.plant_dirt``; ``mmx check`` should find them)
 DEMO_DIRT = {"duplicates": 1, "wrong_labels": 4}
 # The ablation variants keep the main run's gating, 40 sequences of 9 clips and every layer, but
 # narrower (bottleneck and embedding 512 → 256 for the defaults, 2048 → 256 for the paper's sizes).
@@ -91,8 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def video_store(out: Path, n_videos: int, report: Reporter) -> FeatureStore:
     """Generate the video corpus (60/20/20 split), add the real sample videos, extract them all."""
     from mmx.data.store import FeatureStore
-    from mmx.demo.videos import VideoCorpusConfig, generate_videos, plant_dirt
     from mmx.extract import ExtractConfig, extract_videos
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, plant_dirt
 
     folder = out / "videos"
     if not (folder / "planted.json").exists():
@@ -134,7 +134,7 @@ def _add_splits(labels: Path) -> None:
 def feature_store(out: Path, n_trailers: int) -> FeatureStore:
     from mmx.data.importer import import_folder
     from mmx.data.store import FeatureStore
-    from mmx.demo.synthetic import SyntheticConfig, generate
+    from mmx.synthetic.features import SyntheticConfig, generate
 
     features = out / "features"
     if not (features / "labels.csv").exists():
@@ -297,8 +297,8 @@ def loop_lines(run, report: HealthReport, planted: Path, setting: ProbeSetting) 
     import numpy as np
 
     from mmx.inference import probe_scores
-    from mmx.labels import ReviewJournal, reviewed_labels
     from mmx.metrics import auprc_difference_interval, classification_metrics
+    from mmx.review import ReviewJournal, reviewed_labels
 
     if not planted.exists():
         return []

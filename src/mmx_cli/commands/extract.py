@@ -7,8 +7,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from mmx.extract.config import VIDEO_SUFFIXES  # light: the heavy extraction modules load in run()
 from mmx.extract.profiles import PROFILES
+from mmx.extract.settings import VIDEO_SUFFIXES  # light: the heavy extraction modules load in run()
 
 if TYPE_CHECKING:
     from mmx.data.store import FeatureStore

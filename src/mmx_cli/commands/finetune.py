@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.distributed import launched_as_main
-    from mmx.train.api import finetune
+    from mmx.train.fit import finetune
 
     settings = {"positive_pair": args.pairs} if args.pairs else {}
     done = finetune(args.run, args.out, config=args.config, overrides=args.set, settings=settings, epochs=args.epochs,

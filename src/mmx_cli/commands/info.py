@@ -53,7 +53,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 def run_summary(run: "Run") -> dict:
     from mmx.artifacts import stale_files
-    from mmx.labels import ReviewedLabels, decisions_since, reviewed_count
+    from mmx.review import ReviewedLabels, decisions_since, reviewed_count
     from mmx.run import ModelRun
 
     info = run.info
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if summary.get("reviewed"):
         print(f"reviewed: {summary['reviewed']} trailer(s) have label decisions (`mmx labels export` writes them)")
     if summary.get("trained_with_reviews"):
-        from mmx.labels import ReviewedLabels
+        from mmx.review import ReviewedLabels
 
         print(ReviewedLabels(**summary["trained_with_reviews"], labels={}).line())
     since = summary.get("since_training")

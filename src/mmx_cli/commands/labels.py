@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace) -> int:
-    from mmx.labels import ReviewJournal, disputed, export_run_labels
+    from mmx.review import ReviewJournal, disputed, export_run_labels
     from mmx.run import Run
 
     run = Run.open(args.run)

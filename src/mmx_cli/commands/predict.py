@@ -64,7 +64,7 @@ def run_timeline(args: argparse.Namespace) -> int:
         raise RunError("--plot and --vtt draw one trailer's timeline; give a single trailer id")
     if args.video or not args.ids:
         raise RunError("--timeline is drawn for trailers of the run's store; give their ids")
-    from mmx.artifacts import atomic_write
+    from mmx.durable import atomic_write
     from mmx.run import Run
     from mmx.timeline import trailer_timeline, webvtt
 

@@ -64,7 +64,7 @@ def parse_scene_query(text: str) -> tuple[str, float]:
 
 def write_keyframes(run, hits: list, folder: str | Path) -> list[str | None]:
     """Each hit's keyframe written as ``folder/<rank>-<trailer>-<clip>.jpg``; None where the store has none."""
-    from mmx.artifacts import atomic_write
+    from mmx.durable import atomic_write
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

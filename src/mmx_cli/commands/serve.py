@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     from mmx.progress import Reporter
     from mmx.run import ModelRun, Run
     from mmx_serve.auth import AuthConfig
+    from mmx_serve.collection import ServeConfig
     from mmx_serve.server import AppSpec, ServerConfig, serve  # the `serve` extra (else one line naming it)
-    from mmx_serve.state import ServeConfig
 
     opened = Run.open(args.run)
     for r in [opened] + ([opened.parent] if isinstance(opened, ModelRun) and opened.parent is not None else []):

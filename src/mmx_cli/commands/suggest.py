@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mmx.durable import atomic_write
     from mmx.inference import label_suggestions, model_run, ranked_label_changes
-    from mmx.artifacts import atomic_write
 
     run = model_run(args.run)
     ids = run.split_ids(args.split)

@@ -41,7 +41,7 @@ def add_log_arg(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.distributed import launched_as_main
-    from mmx.train.api import fit
+    from mmx.train.fit import fit
 
     settings = {"model": {"fusion": args.fusion} if args.fusion else {},
                 "data": {"experts": args.experts} if args.experts else {}}

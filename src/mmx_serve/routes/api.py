@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 
 from mmx_serve.auth import Auth
+from mmx_serve.collection import Collection, ServeConfig, Space
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
-from mmx_serve.state import Collection, ServeConfig, Space
 
 INGEST_PATH = "/api/ingest"
 TrailerId = Annotated[str, Query(min_length=1, max_length=300, description="trailer id")]

@@ -1,8 +1,8 @@
 """Ingest: a new video (an upload, or a path under --media-root) joins the collection."""
 
 import shutil
-from dataclasses import asdict
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 

@@ -5,7 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, create_model
 
-from mmx.labels import DECISIONS
+from mmx.review import DECISIONS
 from mmx_serve.auth import Who
 from mmx_serve.errors import error_responses
 from mmx_serve.routes.api import Api, TrailerId

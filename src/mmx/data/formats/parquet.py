@@ -21,6 +21,7 @@ from mmx.data.importer import ImportReport
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
 from mmx.errors import InputError
 from mmx.export import EXPORT_FORMAT, MANIFEST
+
 EMBEDDING = "embedding"  # the expert of a trailers-only export
 
 

@@ -15,8 +15,8 @@ from mmx.api import Progress, reporter_of
 from mmx.config import FinetuneConfig, RunConfig, deep_update, resolve
 from mmx.data.store import FeatureStore
 from mmx.errors import RunError
-from mmx.labels import reviewed_labels
 from mmx.presets import run_config
+from mmx.review import reviewed_labels
 from mmx.run import ModelRun, Run, RunDir
 from mmx.train.coarse import CoarseSpec
 from mmx.train.finetune import FineSpec
@@ -39,7 +39,7 @@ def fit(store: str | Path | FeatureStore | None, out: str | Path, *, model: str 
     ``settings`` ({"model": {"fusion": "concat"}}), then ``epochs``, ``seed`` and ``log`` (experiment tracking:
     "tensorboard" or "mlflow"). ``resume``: continue the run in ``out`` with its own settings (``epochs`` may grow,
     ``log`` may change; ``store`` may be None). ``reviews``: a run whose review decisions (``RUN/reviews.jsonl``)
-    apply to the store's labels (``mmx.labels.reviewed_labels``; the store is not rewritten, the new run records
+    apply to the store's labels (``mmx.review.reviewed_labels``; the store is not rewritten, the new run records
     them); ``store`` defaults to that run's. ``progress``: a line per epoch on stderr.
     """
     labels = None

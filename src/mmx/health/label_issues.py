@@ -104,16 +104,6 @@ def labelled_ids(coll: Collection) -> list[str]:
     return [t for t in coll.ids if coll.genres.get(t)]
 
 
-def fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
-    """(n,) the fold of each of n trailers: balanced, shuffled by ``seed`` (the probe's and the network's)."""
-    return np.random.default_rng(seed).permutation(np.arange(n) % folds)
-
-
-def labelled_ids(coll: Collection) -> list[str]:
-    """The trailers the label check scores: those with genres."""
-    return [t for t in coll.ids if coll.genres.get(t)]
-
-
 def collection_features(coll: Collection, ids: list[str], cfg: LabelCheckConfig = LabelCheckConfig()) -> np.ndarray:
     """(N, D) what the probe reads: a store's trailers as the kinds of clip they show (``mmx.health.codebook``; their
     mean-pooled expert features with ``codebook.clusters=0``), or the trailer vectors of imported embeddings."""

@@ -27,7 +27,7 @@ from mmx.inference import predict_ids
 from mmx.layout import LayoutConfig, map_layout
 from mmx.metrics import label_changes
 from mmx.retrieval import Hit, Neighbours, TrailerVectors, resolve_id
-from mmx.run import EMBEDDINGS, FINE, ModelRun, Run
+from mmx.run import FINE, IMPORTED, ModelRun, Run
 from mmx.timeline import Timeline, trailer_timeline
 
 
@@ -148,7 +148,7 @@ class Collection:
     # ------------------------------------------------------------------ facts
     @property
     def has_model(self) -> bool:
-        return self.info.kind != EMBEDDINGS
+        return self.info.kind != IMPORTED
 
     @property
     def main(self) -> Space:

@@ -46,7 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmx.artifacts import atomic_write, journal_append
+from mmx.durable import atomic_write, journal_append
 from mmx.errors import InputError
 
 if TYPE_CHECKING:

@@ -86,7 +86,7 @@ class SyntheticConfig:
 
 
 def genre_combinations() -> tuple[list[list[str]], np.ndarray]:
-    data = json.loads(resources.files("mmx.demo").joinpath("genre_combinations.json").read_text())
+    data = json.loads(resources.files("mmx.synthetic").joinpath("genre_combinations.json").read_text())
     combos = [k.split("|") for k in data["combinations"]]
     counts = np.array(list(data["combinations"].values()), dtype=float)
     return combos, counts / counts.sum()
