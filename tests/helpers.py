@@ -32,6 +32,9 @@ from mmx.synthetic.videos import VideoCorpusConfig, make_trailer
 from mmx.train.coarse import train
 from mmx_cli.main import main
 
+TESTS = Path(__file__).resolve().parent  # tests/: the helper modules (extract_fakes, ...) subprocesses import
+ROOT = TESTS.parent  # the checkout: pyproject.toml, configs/, docs/, scripts/
+
 TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
 GENRES = ["Action", "Comedy", "Horror", "Romance"]
 
@@ -206,3 +209,22 @@ def decode_at(name: str, size: int, indices) -> np.ndarray:
             if len(out) == len(wanted):
                 break
     return np.stack([out[i] for i in indices])
+
+
+def random_collection(n: int, d: int, seed: int) -> tuple[np.ndarray, list[list[str]]]:
+    """``n`` trailer vectors of dimension ``d`` around the sum of their 1–2 genres' centres, and those genres."""
+    names = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
+    rng = np.random.default_rng(seed)
+    genres = [list(rng.choice(names, size=rng.integers(1, 3), replace=False)) for _ in range(n)]
+    centres = {g: rng.normal(size=d) for g in names}
+    x = np.stack([sum(centres[g] for g in gs) + rng.normal(scale=1.5, size=d) for gs in genres])
+    return x.astype(np.float32), genres
+
+
+def naive_rankings(x: np.ndarray, q: int) -> list[int]:
+    """Other trailers by decreasing cosine similarity to trailer q, one at a time (the reference searches)."""
+    def cos(a, b):
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    sims = [(cos(x[q], x[j]), j) for j in range(len(x)) if j != q]
+    return [j for _, j in sorted(sims, key=lambda s: -s[0])]

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import ROOT
 from mmx.experts import EXPERTS
 from mmx.experts.packages import EXTRA, PACKAGES, find_package, install_hint, nodeps_packages
 from mmx_cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 FIRST_PARTY = {"mmx", "mmx_cli", "mmx_serve", "mmx_report"}
 # Files (or folders, ending in /) of the parts that live in an extra → the extras they may import

@@ -20,13 +20,13 @@ from nbclient import NotebookClient
 from pydantic import ValidationError
 
 import mmx
+from helpers import ROOT
 from mmx.errors import InputError, MissingExtra
 from mmx.inference import predict_ids
 from mmx.scenes import load_scenes
 from mmx.timeline import ClipGenres, Timeline, webvtt
 from mmx_cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "docs" / "notebooks" / "quickstart.ipynb"
 
 

@@ -1,4 +1,5 @@
-"""Search on a run with a network: embeddings files, npz queries, and the CLI."""
+"""A run's embeddings: imported ones (bad rows reported, the rest kept), a network's embeddings files, npz
+queries embedded as the store's trailers are, and `mmx search` on them."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from helpers import make_coarse_run
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import read_npz
-from mmx.embeddings import embed_query_npz, ensure_embeddings
+from mmx.embeddings import embed_query_npz, ensure_embeddings, import_embeddings
 from mmx.errors import InputError, UnknownTrailerError
-from mmx.retrieval import nearest, search_run
+from mmx.metrics import precision_at_k
+from mmx.retrieval import evaluate_retrieval, nearest, search_run
 from mmx_cli.main import main
 
 NEW = "demo0007"  # the trailer that arrives after training
@@ -107,3 +109,23 @@ def test_cli_search_embed_and_unknown_id(run_without_new, small_features, tmp_pa
     assert "wrote 79 trailer embeddings of 32 dims" in capsys.readouterr().out
     ids, vectors = read_npz(tmp_path / "e.npz")
     np.testing.assert_array_equal(vectors, ensure_embeddings(run).vectors)
+
+
+def test_import_embeddings_reports_bad_rows_and_keeps_the_rest(emb_files):
+    tmp, ids, x, genres = emb_files
+    report = import_embeddings(tmp / "emb.npz", tmp / "meta.csv", tmp / "run")
+    reasons = [p.reason for p in report.problems]
+    assert report.kept == ids
+    assert len(reasons) == 4
+    assert any("duplicate" in r and "'t00'" in r for r in reasons)
+    assert any("'nometa'" in r and "missing from meta.csv" in r for r in reasons)
+    assert any("'nan-row'" in r and "NaN" in r for r in reasons)
+    assert any("'zero-row'" in r and "zeros" in r for r in reasons)
+    emb = ensure_embeddings(tmp / "run")
+    assert emb.ids == ids and emb.genres == genres and emb.titles[0] == "Title t00" and emb.years[0] == 2000
+    np.testing.assert_array_equal(emb.vectors, x)
+    result = evaluate_retrieval(tmp / "run")
+    assert result["precision_at_10"] == pytest.approx(precision_at_k(x, genres, 10))
+    assert result["kind"] == "embeddings" and "coarse" not in result
+    with pytest.raises(Exception, match="already holds a run"):
+        import_embeddings(tmp / "emb.npz", tmp / "meta.csv", tmp / "run")

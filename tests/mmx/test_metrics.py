@@ -1,22 +1,23 @@
-"""Metrics equal scikit-learn's; the random baseline and label changes behave."""
+"""Metrics equal scikit-learn's or a plain loop: classification, the random baseline, label changes, the paired
+bootstrap, and retrieval (precision@k, mAP, silhouette)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import (
-    average_precision_score,
-    f1_score,
-    precision_score,
-    recall_score,
-)
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, silhouette_score
 
+from helpers import naive_rankings, random_collection
 from mmx.config import METRIC_KEYS
 from mmx.metrics import (
     auprc_difference_interval,
     classification_metrics,
     label_changes,
+    mean_average_precision,
+    precision_at_k,
     random_baseline,
+    retrieval_metrics,
+    silhouette,
 )
 
 GENRES = [f"g{i}" for i in range(6)]
@@ -89,3 +90,52 @@ def test_label_changes():
     given = np.array([[1, 1, 0, 0, 0, 0]])
     (ch,) = label_changes(probs, given, GENRES, threshold=0.3)
     assert ch == {"predicted": ["g0", "g2"], "added": ["g2"], "missing": ["g1"]}
+
+
+def shares(a: list[str], b: list[str]) -> bool:
+    return bool(set(a) & set(b))
+
+
+@pytest.mark.parametrize("n,d,k,seed", [(30, 8, 5, 0), (57, 16, 10, 1), (12, 3, 11, 2)])
+def test_precision_at_k_matches_a_loop(n, d, k, seed):
+    x, genres = random_collection(n, d, seed)
+    genres[3] = []  # an unlabelled trailer: never a query, never relevant
+    expected = np.mean([
+        np.mean([shares(genres[q], genres[j]) for j in naive_rankings(x, q)[:k]])
+        for q in range(n) if genres[q]
+    ])
+    assert precision_at_k(x, genres, k) == pytest.approx(expected, abs=1e-12)
+    queries = np.array([0, 3, 5, 7])  # a subset of queries, the whole collection as gallery
+    expected_sub = np.mean([
+        np.mean([shares(genres[q], genres[j]) for j in naive_rankings(x, q)[:k]]) for q in (0, 5, 7)
+    ])
+    assert precision_at_k(x, genres, k, queries) == pytest.approx(expected_sub, abs=1e-12)
+
+
+def test_mean_average_precision_matches_scikit_learn():
+    x, genres = random_collection(40, 6, 3)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    aps = []
+    for q in range(len(x)):
+        others = [j for j in range(len(x)) if j != q]
+        rel = [shares(genres[q], genres[j]) for j in others]
+        aps.append(average_precision_score(rel, unit[others] @ unit[q]))
+    assert mean_average_precision(x, genres) == pytest.approx(np.mean(aps), abs=1e-6)
+
+
+def test_silhouette_is_scikit_learns_on_primary_genre():
+    x, genres = random_collection(50, 8, 4)
+    expected = silhouette_score(x, [g[0] for g in genres], metric="cosine")
+    assert silhouette(x, genres) == pytest.approx(expected, abs=1e-9)
+    assert np.isnan(silhouette(x[:5], [["Drama"]] * 5))  # one cluster: undefined
+    m = retrieval_metrics(x, genres, k=10)
+    assert set(m) >= {"precision_at_10", "map", "silhouette", "n_queries"} and m["n_queries"] == 50
+
+
+def test_perfect_clusters_score_one():
+    genres = [["Action"]] * 12 + [["Drama"]] * 12
+    x = np.concatenate([np.tile([1.0, 0.0], (12, 1)), np.tile([0.0, 1.0], (12, 1))]).astype(np.float32)
+    x += np.random.default_rng(0).normal(scale=0.01, size=x.shape).astype(np.float32)
+    assert precision_at_k(x, genres, 10) == 1.0
+    assert mean_average_precision(x, genres) == pytest.approx(1.0)
+    assert silhouette(x, genres) > 0.95

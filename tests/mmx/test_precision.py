@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import fine_cfg, tiny_cfg
+from helpers import ROOT, fine_cfg, tiny_cfg
 from mmx.config import load_config
 from mmx.data.vectors import read_npz
 from mmx.errors import ConfigError, TrainError
@@ -76,9 +75,8 @@ def test_compile_without_a_compiler_says_so(small_store, tmp_path, monkeypatch):
 
 
 def test_the_gpu_readiness_script_says_clearly_that_it_needs_a_gpu():
-    root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHON": sys.executable}
-    done = subprocess.run(["bash", str(root / "bench" / "gpu.sh")], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["bash", str(ROOT / "bench" / "gpu.sh")], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "no CUDA device is visible" in done.stderr and "Traceback" not in done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"bench": "gpu", "ok": False, "error": done.stderr.split(": ", 1)[1].strip()}

@@ -1,16 +1,22 @@
 """One search stack: trailer embeddings and scene vectors are two vector sets searched by one ``Neighbours``,
-answering one ``Hit`` type, with the same leave-out rules (the query row, or every row of its trailer)."""
+answering one ``Hit`` type, with the same leave-out rules (the query row, or every row of its trailer); search
+invariants on a run of imported embeddings, against a plain cosine ranking."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
+from helpers import naive_rankings
 from mmx import retrieval
 from mmx.data.vectors import EmbeddingSet
-from mmx.errors import InputError
-from mmx.retrieval import Hit, Neighbours, TrailerVectors, nearest
+from mmx.embeddings import ensure_embeddings, import_embeddings
+from mmx.errors import InputError, UnknownTrailerError
+from mmx.retrieval import Hit, Neighbours, TrailerVectors, nearest, search_run
 from mmx.scenes import SceneSet, SceneVectors, _part, search_scene
+from mmx_cli.main import main
 
 
 def trailer_set(n: int = 24, seed: int = 0) -> TrailerVectors:
@@ -102,3 +108,37 @@ def test_an_index_in_another_row_order_answers_like_exact_search(kind):
 def test_a_query_of_the_wrong_dimension_names_the_vector_set():
     with pytest.raises(InputError, match="the query vector is 3-d; the run's scene vectors are 8-d"):
         Neighbours(scene_set()).search(np.ones(3), 2)
+
+
+def test_search_invariants_on_an_embeddings_run(emb_files, capsys):
+    tmp, ids, x, genres = emb_files
+    import_embeddings(tmp / "emb.npz", tmp / "meta.csv", tmp / "run")
+    emb = ensure_embeddings(tmp / "run")
+    for i in (0, 7, 29):
+        top = nearest(emb, x[i], k=3)
+        assert top[0].trailer_id == ids[i] and top[0].score == pytest.approx(1.0, abs=1e-6)
+        by_id = nearest(emb, ids[i], k=5)
+        assert ids[i] not in [h.trailer_id for h in by_id]
+        assert [h.trailer_id for h in by_id] == [ids[j] for j in naive_rankings(x, i)[:5]]
+        assert all(a.score >= b.score for a, b in zip(by_id, by_id[1:]))
+    with pytest.raises(UnknownTrailerError, match="did you mean t01"):
+        search_run(tmp / "run", "t01x")
+    # a vector query through an npz with an `embedding` array; the wrong dimension is named
+    np.savez(tmp / "q.npz", embedding=x[4])
+    assert search_run(tmp / "run", str(tmp / "q.npz"), 1)[0].trailer_id == "t04"
+    np.savez(tmp / "q3.npz", embedding=x[4][:3])
+    with pytest.raises(InputError, match="8-d"):
+        search_run(tmp / "run", str(tmp / "q3.npz"))
+    np.savez(tmp / "clips.npz", appearance=np.zeros((5, 4), np.float32))
+    with pytest.raises(InputError, match="no model"):
+        search_run(tmp / "run", str(tmp / "clips.npz"))
+
+    assert main(["search", "--run", str(tmp / "run"), "t05", "-k", "4", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 4 and {"trailer_id", "score", "genres", "title"} <= set(hits[0])
+    assert main(["evaluate", "--run", str(tmp / "run"), "--retrieval", "--json"]) == 0
+    assert "precision_at_10" in json.loads(capsys.readouterr().out)
+    assert main(["info", str(tmp / "run")]) == 0
+    assert "embeddings" in capsys.readouterr().out
+    assert main(["search", "--run", str(tmp / "run"), "nope"]) == 2
+    assert "is not in the run" in capsys.readouterr().err

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import trailer, write_folder
+from helpers import ROOT, trailer, write_folder
 from mmx.config import load_config
 from mmx.errors import ConfigError
 from mmx.run import RunDir
 from mmx_cli.main import main
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = ROOT / "configs"
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 

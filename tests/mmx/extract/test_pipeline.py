@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from extract_fakes import register_fakes
+from helpers import TESTS
 from mmx.data.store import FeatureStore
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.extract.decode import Resizer, decode_video
@@ -24,7 +25,7 @@ from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
 register_fakes()
-TESTS = Path(__file__).resolve().parent
+
 FAKES = ["fake_colour", "fake_flow", "fake_loudness"]
 CORPUS = VideoCorpusConfig(n_videos=4, seed=11, shots=(4, 5), shot_frames=(16, 22), width=128, height=96)
 

@@ -11,6 +11,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from extract_fakes import register_fakes  # noqa: E402
+from helpers import TESTS  # noqa: E402
 from mmx.data.store import FeatureStore  # noqa: E402
 from mmx.extract import ExtractConfig, extract_videos  # noqa: E402
 from mmx.extract.ray_runner import runner  # noqa: E402
@@ -18,7 +19,7 @@ from mmx.synthetic.videos import VideoCorpusConfig, generate_videos  # noqa: E40
 from mmx_cli.main import main  # noqa: E402
 
 register_fakes()
-TESTS = Path(__file__).resolve().parent
+
 CFG = ExtractConfig(experts=["fake_colour", "fake_flow", "fake_loudness"], flow_workers=0)
 CORPUS = VideoCorpusConfig(n_videos=4, seed=5, shots=(3, 4), shot_frames=(16, 20), width=96, height=72)
 
