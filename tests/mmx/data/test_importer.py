@@ -1,4 +1,5 @@
-"""Import format, the store's atomic entries and memory-mapped reads, and every bad input."""
+"""The import format (labels.csv + one npz per trailer) into a store: round trip with memory-mapped reads,
+re-imports, every bad input reported and the rest imported, keyframes from a folder, a damaged entry replaced."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import pytest
 
 from helpers import trailer, write_folder
 from mmx.data.importer import import_folder
-from mmx.data.splits import assign_splits, hash_split
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
-from mmx.errors import InputError, StoreError
+from mmx.data.store import FeatureStore
+from mmx.errors import InputError
 
 
 def test_import_roundtrip_and_memory_mapped_reads(tmp_path):
@@ -108,43 +108,6 @@ def test_unreadable_folder_and_missing_labels(tmp_path):
             import_folder(locked, store)
 
 
-def test_not_a_store(tmp_path):
-    with pytest.raises(StoreError, match="not an mmx store"):
-        FeatureStore(tmp_path)
-
-
-def test_entry_write_is_atomic_when_interrupted(tmp_path, monkeypatch):
-    store = FeatureStore.create(tmp_path / "store")
-    store.register_experts({"image": ExpertInfo(4)})
-    meta = EntryMeta("x", ["Drama"], 3, [])
-    store.write_entry(meta, {"image": np.ones((3, 4))})
-    calls = {"n": 0}
-    real_save = np.save
-
-    def dying_save(*a, **k):  # the process dies in the middle of rewriting entry "x"
-        calls["n"] += 1
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(np, "save", dying_save)
-    with pytest.raises(KeyboardInterrupt):
-        store.write_entry(EntryMeta("x", ["Horror"], 3, []), {"image": np.zeros((3, 4))})
-    monkeypatch.setattr(np, "save", real_save)
-    fresh = FeatureStore(tmp_path / "store")
-    assert fresh.meta("x").genres == ["Drama"]
-    np.testing.assert_array_equal(fresh.load("x", "image"), np.ones((3, 4)))
-    assert not list((tmp_path / "store" / "entries").glob(".tmp-*"))
-
-
-def test_swap_interrupted_between_renames_is_recovered(tmp_path):
-    store = FeatureStore.create(tmp_path / "store")
-    store.register_experts({"image": ExpertInfo(4)})
-    store.write_entry(EntryMeta("x", ["Drama"], 3, []), {"image": np.ones((3, 4))})
-    key = store.meta("x").key
-    entries = tmp_path / "store" / "entries"
-    os.replace(entries / key, entries / f".old-{key}.deadbeef")  # killed after moving the old entry away
-    assert FeatureStore(tmp_path / "store").meta("x").genres == ["Drama"]
-
-
 def test_expert_dims_are_fixed_by_the_store(tmp_path):
     store = FeatureStore.create(tmp_path / "store")
     import_folder(write_folder(tmp_path / "a", {"a": trailer()}), store)
@@ -159,14 +122,30 @@ def test_odd_trailer_ids_are_safe(tmp_path):
     assert set(FeatureStore(tmp_path / "store").entries()) == {"#RealityHigh", "A b (2001)"}
 
 
-def test_hash_split_is_deterministic_stable_and_near_80_10_10(small_store):
-    ids = [f"t{i}" for i in range(5000)]
-    splits = [hash_split(t, 0, [0.8, 0.1, 0.1]) for t in ids]
-    assert splits == [hash_split(t, 0, [0.8, 0.1, 0.1]) for t in ids]
-    assert abs(splits.count("train") / 5000 - 0.8) < 0.02
-    assert abs(splits.count("val") / 5000 - 0.1) < 0.015
-    assert splits != [hash_split(t, 1, [0.8, 0.1, 0.1]) for t in ids]
-    result = assign_splits(small_store.entries(), 0, [0.8, 0.1, 0.1], min_clips=10)
-    short = [t for t, m in small_store.entries().items() if m.n_clips < 10]
-    assert sorted(result.too_short) == sorted(short)
-    assert sum(result.counts().values()) + len(short) == len(small_store)
+def test_reimport_replaces_a_damaged_entry(tmp_path):
+    folder = write_folder(tmp_path / "in", {"a": trailer(), "b": trailer(seed=2)})
+    store = FeatureStore.create(tmp_path / "s")
+    import_folder(folder, store)
+    path = store.entries_dir / store.meta("a").key / "image.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    again = import_folder(folder, FeatureStore(store.root))
+    assert again.updated == ["a"] and again.unchanged == ["b"]
+    assert FeatureStore(store.root).verify() == []
+
+
+def test_import_takes_keyframes_from_a_folder(tmp_path):
+    folder = write_folder(tmp_path / "in", {"a": trailer(n=12), "b": trailer(n=12, seed=2)})
+    (folder / "a.keyframes").mkdir()
+    for c in range(12):
+        (folder / "a.keyframes" / f"{c:04d}.jpg").write_bytes(jpeg(c))
+    (folder / "b.keyframes").mkdir()
+    (folder / "b.keyframes" / "0000.jpg").write_bytes(jpeg(1))  # one image for 12 clips
+    store = FeatureStore.create(tmp_path / "s")
+    report = import_folder(folder, store)
+    assert sorted(report.imported) == ["a", "b"]
+    assert [p.reason for p in report.problems] == [("keyframes not imported: b.keyframes holds 1 image(s) for "
+                                                    "12 clips; give one per clip")]
+    assert store.keyframes("a") == [jpeg(c) for c in range(12)] and store.keyframes("b") is None
+    (folder / "a.keyframes" / "0003.jpg").write_bytes(jpeg(99))
+    assert import_folder(folder, FeatureStore(store.root)).updated == ["a"]  # changed keyframes: re-imported
+    assert FeatureStore(store.root).keyframe("a", 3) == jpeg(99)

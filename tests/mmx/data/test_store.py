@@ -1,19 +1,22 @@
-"""Checksums recorded with every entry, `mmx store verify`, keyframes in the store, a full disk."""
+"""The feature store: checksums recorded with every entry, `mmx store verify`, keyframes, a full disk, atomic
+entries and swaps a killed writer leaves half done; opening and reading change nothing on disk."""
 
 from __future__ import annotations
 
 import errno
 import io
 import json
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import trailer, write_folder
+from helpers import snapshot
 from mmx.data import store as store_module
-from mmx.data.importer import import_folder
-from mmx.data.store import KEYFRAME_BYTES, EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import KEYFRAME_BYTES, STALE_TMP_SECONDS, EntryMeta, ExpertInfo, FeatureStore
 from mmx.errors import StoreError
 from mmx_cli.main import main
 
@@ -104,35 +107,6 @@ def test_unreadable_meta_is_named(tmp_path, capsys):
     assert "meta.json unreadable" in capsys.readouterr().out
 
 
-def test_reimport_replaces_a_damaged_entry(tmp_path):
-    folder = write_folder(tmp_path / "in", {"a": trailer(), "b": trailer(seed=2)})
-    store = FeatureStore.create(tmp_path / "s")
-    import_folder(folder, store)
-    path = store.entries_dir / store.meta("a").key / "image.npy"
-    path.write_bytes(path.read_bytes()[:-8])
-    again = import_folder(folder, FeatureStore(store.root))
-    assert again.updated == ["a"] and again.unchanged == ["b"]
-    assert FeatureStore(store.root).verify() == []
-
-
-def test_import_takes_keyframes_from_a_folder(tmp_path):
-    folder = write_folder(tmp_path / "in", {"a": trailer(n=12), "b": trailer(n=12, seed=2)})
-    (folder / "a.keyframes").mkdir()
-    for c in range(12):
-        (folder / "a.keyframes" / f"{c:04d}.jpg").write_bytes(jpeg(c))
-    (folder / "b.keyframes").mkdir()
-    (folder / "b.keyframes" / "0000.jpg").write_bytes(jpeg(1))  # one image for 12 clips
-    store = FeatureStore.create(tmp_path / "s")
-    report = import_folder(folder, store)
-    assert sorted(report.imported) == ["a", "b"]
-    assert [p.reason for p in report.problems] == [("keyframes not imported: b.keyframes holds 1 image(s) for "
-                                                    "12 clips; give one per clip")]
-    assert store.keyframes("a") == [jpeg(c) for c in range(12)] and store.keyframes("b") is None
-    (folder / "a.keyframes" / "0003.jpg").write_bytes(jpeg(99))
-    assert import_folder(folder, FeatureStore(store.root)).updated == ["a"]  # changed keyframes: re-imported
-    assert FeatureStore(store.root).keyframe("a", 3) == jpeg(99)
-
-
 def test_a_full_disk_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     store = small_store(tmp_path / "s", n=1)
 
@@ -148,3 +122,93 @@ def test_a_full_disk_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     fresh = FeatureStore(store.root)
     assert fresh.meta("t0").genres == ["Drama"] and fresh.verify() == []
     assert not [p for p in store.entries_dir.iterdir() if p.name.startswith(".")]
+
+
+def store_with_leftovers(root: Path) -> FeatureStore:
+    """Entries "x" (swap cut short: only its .old- folder is left) and "y", and a stale temp folder."""
+    store = FeatureStore.create(root)
+    store.register_experts({"image": ExpertInfo(4)})
+    store.write_entry(EntryMeta("x", ["Drama"], 3, []), {"image": np.ones((3, 4))})
+    store.write_entry(EntryMeta("y", ["Comedy"], 2, []), {"image": np.zeros((2, 4))})
+    entries = root / "entries"
+    key = store.meta("x").key
+    os.replace(entries / key, entries / f".old-{key}.deadbeef")  # killed between the two renames of a swap
+    stale = entries / f".tmp-{key}.cafe0001"
+    stale.mkdir()
+    (stale / "image.npy").write_bytes(b"half written")
+    old = time.time() - STALE_TMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    return store
+
+
+def test_opening_and_reading_leave_the_folder_untouched(tmp_path):
+    root = tmp_path / "store"
+    store_with_leftovers(root)
+    before = snapshot(root)
+    store = FeatureStore(root)
+    assert sorted(store.entries()) == ["x", "y"]  # "x" is read from where the killed swap left it
+    np.testing.assert_array_equal(store.load("x", "image"), np.ones((3, 4)))
+    assert store.meta("y").genres == ["Comedy"] and store.load_clip_times("y") is None
+    assert store.keyframes("y") is None and store.verify() == []
+    store.refresh()
+    len(FeatureStore(root))
+    assert snapshot(root) == before
+
+
+def test_the_first_writer_finishes_the_swap_and_drops_stale_temp_folders(tmp_path):
+    root = tmp_path / "store"
+    store_with_leftovers(root)
+    store = FeatureStore(root)
+    store.register_experts({"audio": ExpertInfo(2, "window")})  # any write takes the lock
+    names = sorted(p.name for p in (root / "entries").iterdir())
+    assert not any(n.startswith((".old-", ".tmp-")) for n in names) and len(names) == 2
+    assert FeatureStore(root).meta("x").genres == ["Drama"]
+
+
+def test_write_entry_returns_the_written_meta_and_leaves_the_callers_alone(tmp_path):
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(4), "audio": ExpertInfo(2, "window")})
+    meta = EntryMeta("x", ["Drama"], 3, [])
+    arrays = {"image": np.ones((3, 4)), "audio": np.ones((5, 2)), "audio__clip": np.array([0, 0, 1, 2, 2])}
+    written = store.write_entry(meta, arrays, clip_times=np.zeros((3, 2)))
+    assert meta == EntryMeta("x", ["Drama"], 3, [])
+    assert written.experts == ["audio", "image"] and written.has_clip_times and written.key
+    assert set(written.checksums) == {"image.npy", "audio.npy", "audio__clip.npy", "clip_times.npy"}
+    assert FeatureStore(tmp_path / "store").meta("x") == written
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(StoreError, match="not an mmx store"):
+        FeatureStore(tmp_path)
+
+
+def test_entry_write_is_atomic_when_interrupted(tmp_path, monkeypatch):
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(4)})
+    meta = EntryMeta("x", ["Drama"], 3, [])
+    store.write_entry(meta, {"image": np.ones((3, 4))})
+    calls = {"n": 0}
+    real_save = np.save
+
+    def dying_save(*a, **k):  # the process dies in the middle of rewriting entry "x"
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_entry(EntryMeta("x", ["Horror"], 3, []), {"image": np.zeros((3, 4))})
+    monkeypatch.setattr(np, "save", real_save)
+    fresh = FeatureStore(tmp_path / "store")
+    assert fresh.meta("x").genres == ["Drama"]
+    np.testing.assert_array_equal(fresh.load("x", "image"), np.ones((3, 4)))
+    assert not list((tmp_path / "store" / "entries").glob(".tmp-*"))
+
+
+def test_swap_interrupted_between_renames_is_recovered(tmp_path):
+    store = FeatureStore.create(tmp_path / "store")
+    store.register_experts({"image": ExpertInfo(4)})
+    store.write_entry(EntryMeta("x", ["Drama"], 3, []), {"image": np.ones((3, 4))})
+    key = store.meta("x").key
+    entries = tmp_path / "store" / "entries"
+    os.replace(entries / key, entries / f".old-{key}.deadbeef")  # killed after moving the old entry away
+    assert FeatureStore(tmp_path / "store").meta("x").genres == ["Drama"]
