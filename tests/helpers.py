@@ -228,3 +228,9 @@ def naive_rankings(x: np.ndarray, q: int) -> list[int]:
 
     sims = [(cos(x[q], x[j]), j) for j in range(len(x)) if j != q]
     return [j for _, j in sorted(sims, key=lambda s: -s[0])]
+
+
+def write(path: Path, text: str) -> Path:
+    """``path`` with ``text`` written in UTF-8."""
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -7,14 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mmx.catalog import (
-    Entry,
-    SplitConfig,
-    assign_splits,
-    iterative_stratification,
-    read_split_file,
-    write_labels,
-)
+from mmx.catalog import Entry, SplitConfig, assign_splits, iterative_stratification, read_split_file, write_labels
 from mmx.catalog.stratify import companion_split_file
 from mmx.data.importer import read_labels
 from mmx.data.splits import SPLITS, hash_split
