@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from mmx.catalog import Entry
 from mmx.config import FinetuneConfig, load_config, merge, parse_override
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
@@ -234,3 +235,21 @@ def write(path: Path, text: str) -> Path:
     """``path`` with ``text`` written in UTF-8."""
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def random_labels(n: int = 600, seed: int = 0) -> np.ndarray:
+    """(n, 8) multi-label matrix: common genres, co-occurring ones, two rare ones (12 and 10 examples)."""
+    rng = np.random.default_rng(seed)
+    p = np.array([0.5, 0.3, 0.2, 0.15, 0.1, 0.05])
+    y = rng.random((n, 6)) < p  # (n, 6)
+    rare = np.zeros((n, 2), dtype=bool)
+    rare[rng.choice(n, 12, replace=False), 0] = True
+    rare[rng.choice(n, 10, replace=False), 1] = True
+    return np.concatenate([y, rare], axis=1)  # (n, 8)
+
+
+def catalog_entries(n: int = 300, seed: int = 0) -> list[Entry]:
+    """Catalogue entries whose genres are the rows of ``random_labels`` (Drama for a row with none)."""
+    y = random_labels(n, seed)
+    names = ["Drama", "Comedy", "Action", "Horror", "Sci-Fi", "War", "Western", "Sport"]
+    return [Entry(i + 2, f"t{i:04d}", [names[j] for j in np.flatnonzero(row)] or ["Drama"]) for i, row in enumerate(y)]

@@ -1,4 +1,5 @@
-"""Splits: iterative stratification (Sechidis et al. 2011), given split files, labels.csv output."""
+"""Splits: iterative stratification (Sechidis et al. 2011) against a random split, given splits and split files,
+the real MovieNet list's own split."""
 
 from __future__ import annotations
 
@@ -7,22 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from mmx.catalog import Entry, SplitConfig, assign_splits, iterative_stratification, read_split_file, write_labels
+from helpers import catalog_entries, random_labels
+from mmx.catalog import SplitConfig, assign_splits, iterative_stratification, read_split_file
 from mmx.catalog.stratify import companion_split_file
 from mmx.data.importer import read_labels
 from mmx.data.splits import SPLITS, hash_split
 from mmx.errors import InputError
-
-
-def random_labels(n=600, seed=0):
-    """(n, 8) multi-label matrix: common genres, co-occurring ones, two rare ones (12 and 10 examples)."""
-    rng = np.random.default_rng(seed)
-    p = np.array([0.5, 0.3, 0.2, 0.15, 0.1, 0.05])
-    y = rng.random((n, 6)) < p  # (n, 6)
-    rare = np.zeros((n, 2), dtype=bool)
-    rare[rng.choice(n, 12, replace=False), 0] = True
-    rare[rng.choice(n, 10, replace=False), 1] = True
-    return np.concatenate([y, rare], axis=1)  # (n, 8)
 
 
 def test_every_genre_lands_in_every_split_in_proportion():
@@ -61,14 +52,8 @@ def test_examples_without_labels_fill_subsets_by_size():
         iterative_stratification(y, [0.8, -0.1, 0.3], 0)
 
 
-def entries(n=300, seed=0):
-    y = random_labels(n, seed)
-    names = ["Drama", "Comedy", "Action", "Horror", "Sci-Fi", "War", "Western", "Sport"]
-    return [Entry(i + 2, f"t{i:04d}", [names[j] for j in np.flatnonzero(row)] or ["Drama"]) for i, row in enumerate(y)]
-
-
 def test_assign_splits_given_wins_and_order_does_not_matter():
-    es = entries()
+    es = catalog_entries()
     es[0].split = "test"
     given = {"t0001": "val", "t0002": "train", "nope": "test"}
     out, summary = assign_splits(es, SplitConfig(seed=0), given)
@@ -95,17 +80,6 @@ def test_split_file_reading(tmp_path):
     path.write_text(json.dumps({"dev": ["a"]}))
     with pytest.raises(InputError, match="splits.json: 'dev' must be one of"):
         read_split_file(path)
-
-
-def test_labels_csv_reads_back_through_the_importer(tmp_path):
-    out, _ = assign_splits(entries(40), SplitConfig(seed=0))
-    out[0].title, out[0].year = 'Title, with "quotes"', 1999
-    path = write_labels(tmp_path / "labels.csv", out)
-    problems = []
-    rows = read_labels(path, problems)
-    assert problems == []
-    assert [(r.trailer_id, r.genres, r.split) for r in rows] == [(e.trailer_id, e.genres, e.split) for e in out]
-    assert (rows[0].title, rows[0].year) == ('Title, with "quotes"', 1999)
 
 
 def test_movienet_split_from_its_split_file(shared_data, tmp_path):
