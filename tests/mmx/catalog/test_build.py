@@ -52,5 +52,3 @@ def test_movienet_check_reports_its_dirt_exactly(shared_data, capsys):
     assert sum(rep["years"].values()) + rep["no_year"] == 26390
     assert {k: rep["splits"][k] for k in ("train", "val", "test", "unassigned")} == {
         "train": 18471, "val": 2642, "test": 5277, "unassigned": 0}
-
-

@@ -13,5 +13,3 @@ def test_chapter_count(n, per, count):
     spans = [chapter_span(n, count, k) for k in range(count)]
     assert spans[0][0] == 0 and spans[-1][1] == n and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
     assert max(hi - lo for lo, hi in spans) - min(hi - lo for lo, hi in spans) <= 1  # equal spans
-
-

@@ -165,5 +165,3 @@ def test_scene_path_is_per_trailer_and_ignores_missing_experts():
         base, moved = model(batch), model(other)
     torch.testing.assert_close(moved[0], base[0])
     assert not torch.allclose(moved[1], base[1])
-
-
