@@ -1,19 +1,22 @@
-"""Fixtures several library test files share."""
+"""Fixtures several library test files share: a finished run, files of imported embeddings."""
 
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import random_collection
+from helpers import random_collection, tiny_cfg
 from mmx.data.vectors import write_npz
+from mmx.progress import QUIET
+from mmx.train.coarse import train
 
 
-# ---------------------------------------------------------------------------- imported embeddings
 @pytest.fixture
 def emb_files(tmp_path):
+    """emb.npz (30 trailers, then a duplicate, one without metadata, a NaN row, a zero row) and meta.csv."""
     x, genres = random_collection(30, 8, 5)
     ids = [f"t{i:02d}" for i in range(30)]
     bad_ids = ids + ["t00", "nometa", "nan-row", "zero-row"]
@@ -27,3 +30,11 @@ def emb_files(tmp_path):
         w.writerow(["nan-row", "Drama", "", ""])
         w.writerow(["zero-row", "Drama", "", ""])
     return tmp_path, ids, x, genres
+
+
+@pytest.fixture(scope="session")
+def trained(small_store, tmp_path_factory) -> Path:
+    """A finished 3-epoch coarse run on the small store (its scenes are made by the test of run files)."""
+    out = tmp_path_factory.mktemp("runs") / "run"
+    train(small_store, out, tiny_cfg(3), reporter=QUIET)
+    return out

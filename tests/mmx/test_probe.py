@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import tiny_cfg
 from mmx.errors import ConfigError
+from mmx.inference import evaluate_run
 from mmx.metrics import classification_metrics
 from mmx.probe import UNTUNED, ProbeConfig, ProbeSetting, linear_probe, pooled_features, tune_probe
+from mmx.progress import QUIET
+from mmx.run import Run
+from mmx.train.coarse import train
 
 GENRES = ["a", "b", "c", "d"]
 
@@ -86,3 +91,12 @@ def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
     assert probe["C"] in ProbeConfig().C + [UNTUNED.C] and probe["scaling"] in ("none", "standard")
     assert probe["tuned_on"] == "val" and 0 <= probe["auprc_weighted"] <= 1
     assert "tuned linear probe" in result["verdict"] and f"{probe['auprc_weighted']:.3f}" in result["verdict"]
+
+
+def test_probe_row_is_fitted_on_train_and_beats_random(small_store, tmp_path):
+    train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
+    result = evaluate_run(Run.open(tmp_path / "run"), "test")
+    assert set(result) >= {"auprc_micro", "auprc_macro", "auprc_weighted", "precision_weighted",
+                           "recall_weighted", "f1_weighted", "per_genre", "random", "probe"}
+    assert result["probe"]["auprc_weighted"] > result["random"]["auprc_weighted"]
+    assert np.isfinite(result["auprc_weighted"])
