@@ -1,4 +1,5 @@
-"""Fixtures several library test files share: a finished run, files of imported embeddings."""
+"""Fixtures several library test files share: files of imported embeddings, a finished run, a store with planted
+faults (what `mmx check` must find) and a run trained on it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import random_collection, tiny_cfg
+from helpers import make_coarse_run, random_collection, tiny_cfg
+from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
 from mmx.data.vectors import write_npz
 from mmx.progress import QUIET
 from mmx.train.coarse import train
@@ -38,3 +40,62 @@ def trained(small_store, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
     train(small_store, out, tiny_cfg(3), reporter=QUIET)
     return out
+
+
+GENRES = ["Action", "Comedy", "Horror"]  # of the planted store
+DIMS = {"image": 16, "motion": 12}
+
+
+def clips(rng, protos, gidx, style, n):
+    """(n, d) per expert: genre look + the trailer's style + what each clip shows of its own."""
+    return {e: protos[e][gidx].mean(0) + style[e] + rng.normal(size=(n, d)) for e, d in DIMS.items()}
+
+
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory):
+    """60 trailers; a trimmed noisy copy across splits, another trailer of the same film, broken experts, flipped labels."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("health") / "store"
+    store = FeatureStore.create(root)
+    store.register_experts({e: ExpertInfo(d) for e, d in DIMS.items()})
+    protos = {e: 2.0 * rng.normal(size=(len(GENRES), d)) for e, d in DIMS.items()}
+    truth, flipped = {}, []
+    for i in range(60):
+        gidx = sorted(rng.choice(3, size=1 + (i % 3 == 0), replace=False))
+        style = {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}
+        arrays = clips(rng, protos, gidx, style, int(rng.integers(20, 31)))
+        genres = [GENRES[g] for g in gidx]
+        truth[f"t{i:02d}"] = (arrays, style, gidx)
+        if i in (5, 17, 29):  # a genre added that the trailer does not show
+            extra = next(g for g in GENRES if g not in genres)
+            genres.append(extra)
+            flipped.append((f"t{i:02d}", extra))
+        split = "test" if i % 10 == 0 else "val" if i % 10 == 5 else "train"
+        store.write_entry(EntryMeta(f"t{i:02d}", genres, len(arrays["image"]), [], split=split), arrays)
+    orig, style, gidx = truth["t01"]
+    copy = {e: x[4:24] + 0.1 * rng.normal(size=x[4:24].shape) for e, x in orig.items()}  # trimmed, re-encoded
+    store.write_entry(EntryMeta("copy", ["Action"], 20, [], split="test"), copy)
+    other = clips(rng, protos, gidx, style, 25)  # another trailer of the same film: same look, other shots
+    store.write_entry(EntryMeta("sequel", ["Action"], 25, [], split="test"), other)
+    def fresh(gidx=(1,)):
+        return clips(rng, protos, list(gidx), {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}, 24)
+
+    broken = fresh()
+    broken["motion"] = np.zeros_like(broken["motion"])
+    store.write_entry(EntryMeta("zeros", ["Comedy"], 24, [], split="train"), broken)
+    stuck = fresh()
+    stuck["image"][5:13] = stuck["image"][5]
+    store.write_entry(EntryMeta("stuck", ["Comedy"], 24, [], split="train"), stuck)
+    rows = np.concatenate([t[0]["motion"] for t in truth.values()])
+    noisy = dict(fresh([2]), motion=rows.mean(0) + rows.std(0) * rng.normal(size=(24, DIMS["motion"])))
+    store.write_entry(EntryMeta("noisy", ["Horror"], 24, [], split="train"), noisy)
+    store.write_entry(EntryMeta("short", ["none"], 6, [], split="train"), {e: x[:6] for e, x in fresh().items()})
+    store.write_entry(EntryMeta("silent", [], 24, [], split="train"), {"image": fresh()["image"]})
+    return root, flipped
+
+
+@pytest.fixture(scope="session")
+def planted_run(planted, tmp_path_factory):
+    """A tiny network trained on the planted store (more epochs than its cross-fitted copies train)."""
+    root = tmp_path_factory.mktemp("netfit") / "run"
+    return make_coarse_run(FeatureStore(planted[0]), root, epochs=12).root
