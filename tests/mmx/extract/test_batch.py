@@ -13,13 +13,7 @@ import pytest
 
 from extract_fakes import register_fakes
 from mmx.data.store import FeatureStore
-from mmx.synthetic.videos import (
-    GENRE_STYLES,
-    VideoCorpusConfig,
-    make_trailer,
-    render_shot,
-    write_video,
-)
+from mmx.synthetic.videos import GENRE_STYLES, VideoCorpusConfig, make_trailer, render_shot, write_video
 from mmx_cli.main import main
 
 register_fakes()

@@ -1,4 +1,5 @@
-"""``mmx extract`` end to end on generated trailers with cheap fake experts: alignment, resume, kill."""
+"""The extraction pipeline: clips, frames sampled at each expert's rate, audio windows given to clips; and
+`mmx extract` end to end on generated trailers with cheap fake experts: alignment, resume, kill, settings."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from helpers import TESTS
 from mmx.data.store import FeatureStore
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.extract.decode import Resizer, decode_video
+from mmx.extract.pipeline import Clip, Scan, assign_windows, make_clips, sample_indices
 from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
@@ -347,3 +349,33 @@ def same_vectors(a: np.ndarray, b: np.ndarray) -> None:
         np.testing.assert_array_equal(a, b)
     else:
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(a).max(initial=1.0)))
+
+
+def test_clips_drop_first_and_last_frame():
+    times = np.arange(40) / 10.0
+    s = Scan(times=times, cuts=[10, 12], end=4.0, bad_packets=0)
+    clips = make_clips(s, drop=1)
+    assert [(c.start, c.end) for c in clips] == [(1, 9), (10, 12), (13, 39)]  # a 2-frame scene keeps both
+    assert [(c.t0, c.t1) for c in clips] == [(0.0, 1.0), (1.0, 1.2), (1.2, 4.0)]
+
+
+def test_sampling_at_the_expert_rate():
+    times = np.arange(250) / 25.0  # 10 s at 25 fps
+    clip = Clip(start=1, end=249, t0=0.0, t1=10.0)
+    idx = sample_indices(times, clip, fps=1.0, min_frames=1, max_frames=16)
+    assert len(idx) == 10  # 9.92 s of frames at 1 fps
+    assert np.allclose(np.diff(times[idx]), 1.0)
+    assert abs(times[idx].mean() - times[1:249].mean()) < 0.05  # centred on the clip
+    dense = sample_indices(times, clip, fps=25.0, min_frames=8, max_frames=16)
+    assert len(dense) == 16 and np.all(np.diff(dense) == 1)  # consecutive frames from the middle
+    short = Clip(start=100, end=103, t0=3.96, t1=4.16)
+    rep = sample_indices(times, short, fps=25.0, min_frames=8, max_frames=16)
+    assert len(rep) == 8 and set(rep) <= {100, 101, 102}  # too short: frames repeat, never leave the clip
+
+
+def test_audio_windows_go_to_the_clip_holding_their_centre():
+    clips = [Clip(0, 10, 0.0, 1.0), Clip(10, 20, 1.0, 2.5), Clip(20, 30, 2.5, 3.0)]
+    spans = np.array([[0.0, 0.96], [0.96, 1.92], [1.92, 2.88], [2.88, 3.84]])
+    # centres 0.48, 1.44, 2.40, 3.36 s; the last lies past the end and goes to the last clip
+    assert assign_windows(spans, clips).tolist() == [0, 1, 1, 2]
+    assert assign_windows(spans, clips).dtype == np.int32
