@@ -1,7 +1,10 @@
-"""Every bad input of issue 4 in one batch: a clear summary line each, the rest extracted, the store untouched."""
+"""A batch of videos (`mmx extract`): every bad input in one batch — a clear summary line each, the rest
+extracted, the store untouched; a full disk stops the batch with one line and the rerun completes; damaged entries
+are named and extracted again."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from contextlib import redirect_stderr, redirect_stdout
@@ -11,8 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from extract_fakes import register_fakes
+from extract_fakes import CHEAP, register_fakes
+from mmx.data import store as store_module
 from mmx.data.store import FeatureStore
+from mmx.errors import StoreError
+from mmx.extract import extract_videos
 from mmx.synthetic.videos import GENRE_STYLES, VideoCorpusConfig, make_trailer, render_shot, write_video
 from mmx_cli.main import main
 
@@ -154,3 +160,60 @@ def test_store_entries_untouched_by_failures(result, batch):
     store = FeatureStore(store_path)
     assert "victim" in store and "empty" not in store and "notes" not in store
     assert not [p for p in store.entries_dir.iterdir() if p.name.startswith(".")]  # no half-written entry
+
+
+def fill_disk_after(monkeypatch, entries: int) -> None:
+    """Every store write after the first ``entries`` whole entries fails with ENOSPC."""
+    real = store_module.FeatureStore._commit
+    done = {"n": 0}
+
+    def commit(self, tmp, meta):
+        if done["n"] >= entries:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        done["n"] += 1
+        return real(self, tmp, meta)
+
+    monkeypatch.setattr(store_module.FeatureStore, "_commit", commit)
+
+
+def test_a_full_disk_stops_the_batch_with_one_line_and_the_rerun_completes(videos, tmp_path, monkeypatch, capsys):
+    store = tmp_path / "store"
+    fill_disk_after(monkeypatch, 2)
+    rc = main(["extract", str(videos), "--store", str(store), "--experts", "fake_colour,fake_loudness", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert str(store) in err[0] and "no space left" in err[0] and "run the same command again" in err[0]
+    kept = FeatureStore(store)
+    assert len(kept) == 2 and kept.verify() == []
+    assert not [p for p in (store / "entries").iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    report = extract_videos([videos], FeatureStore(store), CHEAP, progress=False)
+    assert report.ok and len(report.unchanged) == 2 and len(report.extracted) == 2
+    assert len(FeatureStore(store)) == 4
+
+
+def test_full_disk_raised_from_the_library(videos, tmp_path, monkeypatch):
+    fill_disk_after(monkeypatch, 0)
+    with pytest.raises(StoreError, match="no space left"):
+        extract_videos([videos], FeatureStore.create(tmp_path / "s"), CHEAP, progress=False)
+
+
+def test_damaged_entries_are_named_and_extracted_again(videos, full, tmp_path, capsys):
+    store = FeatureStore.create(tmp_path / "store")
+    assert extract_videos([videos], store, CHEAP, progress=False).ok
+    a, b = sorted(store.entries())[:2]
+    path = store.entries_dir / store.meta(a).key / "fake_colour.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    path = store.entries_dir / store.meta(b).key / "clip_times.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    assert main(["store", "verify", str(store.root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{a} (" in out and f"{b} (" in out and "mmx extract" in out
+    report = extract_videos([videos], FeatureStore(store.root), CHEAP, progress=False)
+    assert sorted(report.extracted) == [a, b] and len(report.unchanged) == 2
+    assert sum("damaged" in p.reason for p in report.warnings) == 2
+    again = FeatureStore(store.root)
+    assert again.verify() == []
+    np.testing.assert_allclose(again.load(a, "fake_colour"), full.load(a, "fake_colour"), atol=1e-6)
