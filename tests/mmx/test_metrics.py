@@ -139,3 +139,31 @@ def test_perfect_clusters_score_one():
     assert precision_at_k(x, genres, 10) == 1.0
     assert mean_average_precision(x, genres) == pytest.approx(1.0)
     assert silhouette(x, genres) > 0.95
+
+
+def direct_pr_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """Trapezoid area under precision(recall), walking the thresholds by hand (distinct scores,
+    high to low, plus the point recall 0 / precision 1)."""
+    points = [(0.0, 1.0)]
+    for t in sorted(set(s.tolist()), reverse=True):
+        pred = s >= t
+        tp = float((pred & (y == 1)).sum())
+        points.append((tp / y.sum(), tp / pred.sum()))
+    return sum((r1 - r0) * (p0 + p1) / 2 for (r0, p0), (r1, p1) in zip(points, points[1:]))
+
+
+def test_trailers12k_metrics_match_a_direct_trapezoid_computation():
+    from mmx.metrics import trailers12k_metrics
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((60, 5)) < 0.3).astype(int)
+    y[:, 4] = 0  # a genre with no positive: 0 in mAP, as DIViTA's NaN → 0
+    y[y.sum(1) == 0, 0] = 1
+    s = np.round(rng.random((60, 5)), 2)  # ties, as real scores have
+    got = trailers12k_metrics(y, s, list("abcde"))
+    per = [direct_pr_auc(y[:, g], s[:, g]) if y[:, g].any() else 0.0 for g in range(5)]
+    assert got["uap"] == pytest.approx(100 * direct_pr_auc(y.ravel(), s.ravel()))
+    assert got["map"] == pytest.approx(100 * np.mean(per))
+    assert got["wap"] == pytest.approx(100 * np.average(per, weights=y.sum(0)))
+    assert got["sap"] == pytest.approx(100 * np.mean([direct_pr_auc(a, b) for a, b in zip(y, s)]))
+    assert got["per_genre"]["e"] == {"ap": 0.0, "support": 0}
