@@ -1,15 +1,17 @@
 """Fixtures several library test files share: files of imported embeddings, a finished run, a store with planted
-faults (what `mmx check` must find) and a run trained on it."""
+faults (what `mmx check` must find) and a run trained on it, the quickstart notebook's work folder."""
 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import make_coarse_run, random_collection, tiny_cfg
+import mmx
+from helpers import ROOT, make_coarse_run, random_collection, tiny_cfg
 from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
 from mmx.data.vectors import write_npz
 from mmx.progress import QUIET
@@ -99,3 +101,22 @@ def planted_run(planted, tmp_path_factory):
     """A tiny network trained on the planted store (more epochs than its cross-fitted copies train)."""
     root = tmp_path_factory.mktemp("netfit") / "run"
     return make_coarse_run(FeatureStore(planted[0]), root, epochs=12).root
+
+
+NOTEBOOK = ROOT / "docs" / "notebooks" / "quickstart.ipynb"
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory) -> Path:
+    """docs/notebooks/quickstart.ipynb executed in a kernel of this Python, in a fresh folder; its work folder."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = tmp_path_factory.mktemp("quickstart")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    src = str(Path(mmx.__file__).resolve().parents[1])  # the kernel imports the mmx under test
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(
+        env=env)
+    nbformat.write(nb, folder / "executed.ipynb")
+    return folder / "mmx-quickstart"

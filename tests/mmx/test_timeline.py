@@ -1,4 +1,5 @@
-"""Scene-level timeline (Fig. 8) and label suggestions at scale (Tbl. 4)."""
+"""Scene-level timeline (Fig. 8) equal to one window at a time, its WebVTT captions, and label suggestions at
+scale (Tbl. 4)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import torch
 from helpers import make_coarse_run
 from mmx.data.loader import make_loader
 from mmx.data.windows import centred_window
-from mmx.errors import UnknownTrailerError
+from mmx.errors import InputError, UnknownTrailerError
 from mmx.precision import autocast
 from mmx.run import Run
-from mmx.timeline import centred_views, trailer_timeline
+from mmx.timeline import ClipGenres, Timeline, centred_views, trailer_timeline, webvtt
 from mmx_cli.main import main
 
 
@@ -81,3 +82,17 @@ def test_suggest_ranks_changes_by_confidence(coarse, tmp_path, capsys):
             assert p >= 0.3 and r["genre"] not in given and float(r["confidence"]) == pytest.approx(p)
         else:
             assert p < 0.3 and r["genre"] in given and float(r["confidence"]) == pytest.approx(1 - p, abs=1e-4)
+
+
+def test_webvtt_cues_are_well_formed_and_say_why_without_seconds():
+    clips = [ClipGenres(0, 0.0, 1.25, {"Action": 0.9, "Drama <b>": 0.2, "X-->Y": 0.5}),
+             ClipGenres(1, 1.25, 1.25, {"Action": 0.1, "Drama <b>": 0.7, "X-->Y": 0.3})]
+    text = webvtt(Timeline("t1", "A & B\n-->", [], ["Action", "Drama <b>", "X-->Y"], clips), top=2)
+    lines = text.splitlines()
+    assert lines[0] == "WEBVTT - mmx genre timeline: A &amp; B →" and lines[1] == ""
+    assert lines[2:5] == ["clip 1", "00:00:00.000 --> 00:00:01.250", "Action 0.90 · X→Y 0.50"]
+    assert lines[6:9] == ["clip 2", "00:00:01.250 --> 00:00:01.251", "Drama &lt;b> 0.70 · X→Y 0.30"]
+    assert sum("-->" in line for line in lines) == 2  # only the cue timings
+    timeless = Timeline("t2", "", [], ["Action"], [ClipGenres(0, None, None, {"Action": 0.5})])
+    with pytest.raises(InputError, match="no clip times"):
+        webvtt(timeless)
