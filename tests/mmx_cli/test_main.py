@@ -1,19 +1,13 @@
-"""End to end through ``main(argv)``: import → info → train → evaluate → predict, config overrides, demo."""
+"""End to end through ``main(argv)``: import → info → train → evaluate → predict, and the exit codes of bad input."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-
-from helpers import ROOT, trailer, write_folder
-from mmx.config import load_config
-from mmx.errors import ConfigError
+from helpers import trailer, write_folder
 from mmx.run import RunDir
 from mmx_cli.main import main
 
-CONFIGS = ROOT / "configs"
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 
@@ -80,43 +74,3 @@ def test_bad_input_exit_codes(small_features, tmp_path, capsys):
     assert main(["train", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "r"), "--quiet"] + TINY) == 2
     assert "validation split is empty" in capsys.readouterr().err
     assert main(["predict", "--run", str(tmp_path / "r"), "x"]) == 2
-
-
-def test_config_file_and_overrides(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text("train:\n  lr: 1.0e-4\n  epochs: 7\nmodel:\n  fusion: concat\n")
-    cfg = load_config(path, ["train.epochs=9", "data.experts=appearance,motion", "train.lr=2e-5"])
-    assert (cfg.train.lr, cfg.train.epochs, cfg.model.fusion, cfg.data.experts) == (2e-5, 9, "concat", ["appearance", "motion"])
-    with pytest.raises(ConfigError, match="unknown config field 'train.learning_rate'"):
-        load_config(overrides=["train.learning_rate=1"])
-    with pytest.raises(ConfigError, match="expected an integer"):
-        load_config(overrides=["train.epochs=1.5"])
-    with pytest.raises(ConfigError, match="not of the form"):
-        load_config(overrides=["train.epochs"])
-    paper = load_config(CONFIGS / "paper.yaml")
-    assert (paper.train.lr, paper.train.epochs, paper.train.batch_size) == (3e-5, 200, 32)
-
-
-def test_paper_config_is_the_paper_preset():
-    """configs/paper.yaml and ``--model paper`` are the paper's network whatever mmx's defaults are."""
-    from mmx.model import MODELS
-
-    paper = load_config(CONFIGS / "paper.yaml")
-    assert paper.model == MODELS.create("paper")
-    assert (paper.model.embed_dim, paper.model.n_seqs, paper.model.sequence_pool) == (2048, 40, "concat")
-    off = (paper.train.expert_dropout, paper.train.ema_epochs, paper.train.early_stop, paper.train.weight_decay)
-    assert off == (0.0, 0.0, 0, 0.0) and paper.data.train_windows == "even"
-    assert not paper.data.mask_broken_experts and not paper.data.mask_noise_like
-
-
-def test_demo_end_to_end(tmp_path, capsys):
-    out = tmp_path / "demo"
-    argv = ["demo", "--out", str(out), "--source", "features", "--trailers", "60", "--epochs", "1",
-            "--finetune-epochs", "1", "--ablate-epochs", "0", "--quiet"] + TINY
-    assert main(argv) == 0
-    text = capsys.readouterr().out
-    assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text and "precision@10" in text
-    assert RunDir(out / "run").read_state().epoch == 1 and RunDir(out / "fine").read_info().kind == "fine"
-    assert (out / "report" / "report.html").exists()
-    assert main(argv) == 0  # a rerun resumes: nothing is trained again
-    assert "unchanged 60" in capsys.readouterr().out

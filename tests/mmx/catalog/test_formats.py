@@ -3,7 +3,6 @@ errors that name the file; the authors' visualiser metadata read as TMDb."""
 
 from __future__ import annotations
 
-import csv
 
 import pytest
 

@@ -1,9 +1,10 @@
-"""``mmx demo`` on video: the whole pipeline on a few generated trailers, and the sizing choices
+"""``mmx demo``: the whole pipeline on a few generated trailers (videos, or features), and the sizing choices
 that make the default's figures rest on enough test trailers."""
 
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 
 from mmx.config import ModelConfig, RunConfig
@@ -141,3 +142,16 @@ def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
         assert w["given"] in given and w["missing"] not in given and rows[w["trailer_id"]]["split"] == "train"
     assert sorted(planted["audio"]["silent"] + planted["audio"]["none"]) == sorted(
         t for t, a in tracks.items() if a != "tone")
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--source", "features", "--trailers", "60", "--epochs", "1",
+            "--finetune-epochs", "1", "--ablate-epochs", "0", "--quiet"] + TINY
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "SYNTHETIC" in text and "Linear probe" in text and "label suggestions" in text and "precision@10" in text
+    assert RunDir(out / "run").read_state().epoch == 1 and RunDir(out / "fine").read_info().kind == "fine"
+    assert (out / "report" / "report.html").exists()
+    assert main(argv) == 0  # a rerun resumes: nothing is trained again
+    assert "unchanged 60" in capsys.readouterr().out
