@@ -8,7 +8,6 @@ import pytest
 from helpers import ROOT
 from mmx.config import FinetuneConfig, ModelConfig, TrainConfig, load_config, resolve
 from mmx.errors import ConfigError
-from mmx.train.coarse import train
 from mmx_cli.main import main
 
 CONFIGS = ROOT / "configs"
