@@ -10,8 +10,9 @@ import pytest
 from helpers import trailer, write_folder
 from mmx.data.importer import import_folder
 from mmx.data.splits import assign_splits, hash_split
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.errors import InputError, StoreError
+from mmx.inputs import ExpertInfo
 
 
 def test_import_roundtrip_and_memory_mapped_reads(tmp_path):

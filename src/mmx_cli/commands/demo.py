@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     from mmx.train.coarse import train
     from mmx.train.finetune import finetune
     from mmx_cli.commands.evaluate import print_tables
-    from mmx_report import build_report
+    from mmx_report.build import build_report
 
     t0 = time.time()
     what = ("generated video trailers (plus two real sample videos, unlabelled)" if args.source == "video"
@@ -239,7 +239,9 @@ def run(args: argparse.Namespace) -> int:
 
 def scene_lines(run, query: str, report: "Reporter") -> None:
     """Scene vectors of the fine run, scene retrieval by shot genre, and the scenes most like one of ``query``'s."""
-    from mmx.scenes import compute_scenes, evaluate_scenes, find_truth, search_run_scenes
+    from mmx.scenes.compute import compute_scenes
+    from mmx.scenes.evaluation import evaluate_scenes, find_truth
+    from mmx.scenes.searching import search_run_scenes
 
     scenes = compute_scenes(run, report)
     result = evaluate_scenes(run, find_truth(run))

@@ -52,7 +52,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 
 def run_summary(run: "Run") -> dict:
-    from mmx.artifacts import stale_files
+    from mmx.derived import stale_files
     from mmx.review import ReviewedLabels, decisions_since, reviewed_count
     from mmx.run import ModelRun
 

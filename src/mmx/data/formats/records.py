@@ -20,7 +20,8 @@ from typing import Iterable
 import numpy as np
 
 from mmx.data.importer import ImportReport, Problem, check_trailer, keyframes_digest, same_entry
-from mmx.data.store import RESERVED, EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
+from mmx.data.store import RESERVED, EntryMeta, FeatureStore, validate_trailer_id
+from mmx.inputs import ExpertInfo
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
-from mmx.data.formats import ImportFormat, ImportOptions, register_format
+from mmx.data.formats.format import ImportFormat, ImportOptions, register_format
 from mmx.data.formats.records import TrailerRecord, write_records
 from mmx.data.importer import ImportReport, Problem, read_labels
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
