@@ -237,7 +237,7 @@ def test_an_ingested_trailer_is_found_by_scene_search_after_a_restart(fresh_run)
 
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
     from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
-    from mmx.data.importer import Problem
+    from mmx.errors import Problem
     from mmx.extract.batch import ExtractReport
 
     run, media = fresh_run

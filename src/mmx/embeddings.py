@@ -25,12 +25,13 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from mmx.data.importer import Problem, check_trailer, read_labels
+from mmx.data.importer import check_trailer
+from mmx.data.labels_csv import read_labels
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_npz, write_npz, write_trailers_csv
 from mmx.durable import atomic_write
-from mmx.errors import InputError, RunError
+from mmx.errors import InputError, Problem, RunError
 from mmx.inputs import Batch
 from mmx.model.mmx import MMX
 from mmx.precision import autocast

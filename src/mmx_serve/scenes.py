@@ -21,8 +21,8 @@ from mmx.run import ModelRun, Run
 from mmx.scenes.compute import compute_scenes
 from mmx.scenes.scene_set import SceneSet, load_scenes, scenes_problem
 from mmx.scenes.searching import load_scene_index, search_scene
-from mmx_serve.errors import Forbidden, MissingFile, NoPicture, NotAvailable
 from mmx_serve.ingest import resolve_media_path
+from mmx_serve.refusals import Forbidden, MissingFile, NoPicture, NotAvailable
 
 NEEDS_TRAINED_RUN = ("{root} holds imported trailer embeddings: no network and no feature store, so it has no "
                      "scenes, keyframes, scene search, timeline or video ingest; serve a coarse or fine run "

@@ -5,7 +5,7 @@ Apple Trailers and YouTube with IMDb labels).
 ``read_list`` parses a list in one of the registered ``FORMATS``; ``build_catalog`` maps its genres
 through a ``GenreMap`` and sorts out malformed, genre-less and duplicate rows; ``statistics`` gives
 the numbers of the paper's Fig. 4; ``assign_splits`` uses a given split or a seeded multi-label
-stratified one; ``write_labels`` writes the import format's ``labels.csv``; ``mmx.catalog.fetch``
+stratified one; ``Entry.label_row`` is its row of the import format's ``labels.csv`` (``mmx.data.labels_csv``); ``mmx.catalog.fetch``
 (imported on its own: it needs the ``dataset`` extra, yt-dlp) downloads the trailers.
 """
 
@@ -19,7 +19,6 @@ from mmx.catalog.build import (
 )
 from mmx.catalog.formats import FORMATS, ListRow, detect_format, read_list
 from mmx.catalog.genre_map import DEFAULT_MAP_FILE, GenreMap
-from mmx.catalog.labels import write_labels
 from mmx.catalog.stratify import (
     SplitConfig,
     assign_splits,
@@ -48,5 +47,4 @@ __all__ = [
     "read_list",
     "read_split_file",
     "statistics",
-    "write_labels",
 ]

@@ -31,6 +31,11 @@ class Entry:
     split: str | None = None  # train/val/test once given or assigned
     url: str | None = None  # where fetch downloads it from
 
+    def label_row(self) -> dict:
+        """Its row of the import format's labels.csv (``mmx.data.labels_csv.write_labels``)."""
+        return {"trailer_id": self.trailer_id, "genres": self.genres, "title": self.title, "year": self.year,
+                "split": self.split}
+
 
 @dataclass
 class Issue:

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmx.data.formats import ImportOptions, import_source
-    from mmx.data.importer import placeholder_note
+    from mmx.data.labels_csv import placeholder_note
     from mmx.data.store import FeatureStore
 
     options = ImportOptions(fold=args.fold, labels=args.labels, clip_seconds=args.clip_seconds, splits=args.splits,
