@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmx.catalog.formats import ListRow, read_list
 from mmx.catalog.genre_map import GenreMap
+from mmx.catalog.list_formats import ListRow, read_list
 from mmx.genres import PAPER_GENRES
 
 

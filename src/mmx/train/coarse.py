@@ -27,7 +27,7 @@ from mmx.config import METRIC_KEYS, RunConfig
 from mmx.data.broken import current
 from mmx.data.dataset import TRAIN_VIEWS, evenly_spaced
 from mmx.data.loader import make_loader
-from mmx.data.splits import assign_splits
+from mmx.data.splits import split_entries
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
@@ -63,7 +63,7 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
     entries = store.entries()
     if not entries:
         raise TrainError(f"store {store.root} holds no trailers; import or extract some first")
-    split = assign_splits(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
+    split = split_entries(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
     if not split.ids["train"]:
         raise TrainError(
             f"the training split is empty ({len(entries)} trailers, {len(split.too_short)} with fewer "
