@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmx.data.labels_csv import REQUIRED
 from mmx.data.splits import SPLITS
 from mmx.data.store import validate_trailer_id
 from mmx.errors import InputError
@@ -176,7 +177,7 @@ def labels_csv() -> ListFormat:
         return ListRow(0, _text(rec, "trailer_id"), _pipe_genres(_text(rec, "genres")), _text(rec, "title"),
                        _year(_text(rec, "year")), split, _url(rec))
 
-    return ListFormat("csv", lambda h: {"trailer_id", "genres"} <= h, ("trailer_id", "genres"), parse)
+    return ListFormat("csv", lambda h: set(REQUIRED) <= h, REQUIRED, parse)
 
 
 def _header(path: Path) -> tuple[list[str], str]:
