@@ -12,8 +12,9 @@ import pytest
 
 import mmx
 from helpers import ROOT, make_coarse_run, random_collection, tiny_cfg
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.data.vectors import write_npz
+from mmx.inputs import ExpertInfo
 from mmx.progress import QUIET
 from mmx.train.coarse import train
 

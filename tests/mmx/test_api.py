@@ -18,7 +18,7 @@ import mmx
 from helpers import ROOT
 from mmx.errors import InputError
 from mmx.inference import predict_ids
-from mmx.scenes import load_scenes
+from mmx.scenes.scene_set import load_scenes
 from mmx_cli.main import main
 
 

@@ -9,8 +9,9 @@ from mmx.run import Run
 def test_every_file_of_a_run_folder_is_declared(trained):
     from fnmatch import fnmatch
 
-    from mmx.artifacts import ARTIFACTS, stale_files
-    from mmx.scenes import compute_scenes
+    from mmx.artifacts import ARTIFACTS
+    from mmx.derived import stale_files
+    from mmx.scenes.compute import compute_scenes
 
     run = Run.open(trained)
     compute_scenes(run)

@@ -11,7 +11,7 @@ import pytest
 from helpers import catalog_entries, random_labels
 from mmx.catalog import SplitConfig, assign_splits, iterative_stratification, read_split_file
 from mmx.catalog.stratify import companion_split_file
-from mmx.data.importer import read_labels
+from mmx.data.labels_csv import read_labels
 from mmx.data.splits import SPLITS, hash_split
 from mmx.errors import InputError
 

@@ -16,8 +16,9 @@ from PIL import Image
 
 from helpers import snapshot
 from mmx.data import store as store_module
-from mmx.data.store import KEYFRAME_BYTES, STALE_TMP_SECONDS, EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import KEYFRAME_BYTES, STALE_TMP_SECONDS, EntryMeta, FeatureStore
 from mmx.errors import StoreError
+from mmx.inputs import ExpertInfo
 from mmx_cli.main import main
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
+from mmx.inputs import ExpertInfo
 
 
 def test_codebook_counts_every_clip_once_and_pools_a_window_expert_per_clip(tmp_path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.health.experts import coherence, dead_stretches
 from mmx.health.report import check
+from mmx.inputs import ExpertInfo
 
 
 def test_broken_experts_are_found_with_their_clips(planted):

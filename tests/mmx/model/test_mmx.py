@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from mmx.config import ModelConfig
-from mmx.data.dataset import Batch, evenly_spaced
-from mmx.data.store import ExpertInfo
+from mmx.data.dataset import evenly_spaced
 from mmx.errors import ConfigError
+from mmx.inputs import Batch, ExpertInfo
 from mmx.model import FUSIONS, MODELS, create_model
 
 torch.set_num_threads(1)
@@ -115,7 +115,7 @@ def test_pooled_path_sees_what_the_probe_sees(small_store):
                    genres=["Action", "Drama"], splits={"train": ids, "val": [], "test": []})
     cfg = dataclasses.replace(MODELS.create("tiny"), pooled_path=True, n_seqs=40, seq_len=3)
     model = create_model(experts, 2, cfg)
-    batch = next(iter(make_loader(small_store, info, ids, 10, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
+    batch = next(iter(make_loader(small_store, info.reading, ids, 10, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
     pooled = model.pooled.pool(batch)[:, 0].numpy()  # (B, F)
     np.testing.assert_allclose(pooled, pooled_features(small_store, batch.ids, list(experts)), rtol=1e-5, atol=1e-5)
 

@@ -14,11 +14,11 @@ import torch
 from helpers import last_weights, tiny_cfg, trailer, write_folder
 from interrupts import killed_at_state_write
 from mmx.config import ModelConfig, TrainConfig
-from mmx.data.dataset import Batch
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.errors import ConfigError, TrainError
 from mmx.inference import evaluate_run
+from mmx.inputs import Batch
 from mmx.progress import QUIET
 from mmx.run import Run, RunDir
 from mmx.synthetic.features import SyntheticConfig, generate

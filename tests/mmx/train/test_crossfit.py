@@ -12,7 +12,6 @@ from mmx.health import open_collection
 from mmx.health.report import check
 from mmx_cli.main import main
 
-
 NET_EPOCHS = 8  # each cross-fitted copy's (--network-epochs)
 
 

@@ -3,11 +3,10 @@ errors that name the file; the authors' visualiser metadata read as TMDb."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from helpers import write
-from mmx.catalog import FORMATS, GenreMap, build_catalog, detect_format, load_catalog, read_list, statistics
+from mmx.catalog import LIST_FORMATS, GenreMap, build_catalog, detect_format, load_catalog, read_list, statistics
 from mmx.errors import ConfigError, InputError
 
 
@@ -58,7 +57,7 @@ def test_list_file_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         read_list(tmp_path / "missing.csv", "csv")
     with pytest.raises(ConfigError, match="unknown list format"):
-        FORMATS.create("letterboxd")
+        LIST_FORMATS.create("letterboxd")
     rows, _ = read_list(write(tmp_path / "l.csv", "trailer_id,genres\na,Drama,extra\n ,Drama\n"))
     assert [r.problem for r in rows] == ["more fields than the header; quote fields that hold the delimiter",
                                          "empty trailer_id"]
