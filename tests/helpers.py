@@ -158,6 +158,13 @@ def make_video(path: Path, seed: int = 0, shots: int = 10) -> Path:
     return path
 
 
+def tiny_jpeg(value: int, width: int = 16) -> bytes:
+    """A JPEG of ``width`` × 8 pixels whose colour says ``value`` (keyframes that differ, in few bytes)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, 8), (value, 255 - value, 40)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
 def jpeg(colour: tuple[int, int, int]) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (160, 90), colour).save(buf, "JPEG", quality=80)

@@ -287,6 +287,7 @@ CORE_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_core_commands_run_without_any_extra(small_features, declared, tmp_path):
     """Every core command, end to end, with every module of every extra unimportable."""
     mapping = module_distributions()

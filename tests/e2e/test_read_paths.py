@@ -49,6 +49,8 @@ from mmx.train.finetune import finetune
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 
+pytestmark = pytest.mark.slow  # every read path of every collection and network: minutes
+
 TINY_SIZES = {k: v for k, v in vars(MODELS.create("tiny")).items()
               if k in ("expert_dim", "netvlad_clusters", "gem_dim", "clip_dim", "seq_len", "n_seqs", "seq_hidden",
                        "seq_dim", "bottleneck_hidden", "embed_dim", "head_hidden")}

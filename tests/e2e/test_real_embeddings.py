@@ -16,6 +16,8 @@ from mmx.metrics import precision_at_k
 from mmx.retrieval import nearest, search_run
 from mmx.run import Run
 
+pytestmark = pytest.mark.slow  # the 7,594 real embeddings
+
 
 @pytest.fixture(scope="module")
 def real_run(shared_data, tmp_path_factory):

@@ -35,6 +35,8 @@ from mmx.train.coarse import train
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 
+pytestmark = pytest.mark.slow  # real videos extracted with the real experts, ingested, trained on
+
 REAL_EXPERTS = ["appearance", "motion", "scene", "audio"]  # the offline defaults `mmx extract` uses
 TINY = {k: v for k, v in vars(MODELS.create("tiny")).items() if k not in ("fusion", "sequence_pool", "dropout",
                                                                           "pooled_path", "scene_path")}

@@ -21,6 +21,8 @@ from mmx.scenes.scene_set import load_scenes
 from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
+pytestmark = pytest.mark.slow  # videos extracted, a run trained, scenes searched end to end
+
 EXPERTS = ["fake_colour", "fake_loudness"]
 
 

@@ -21,6 +21,8 @@ from playwright import sync_api
 from helpers import make_embeddings_run
 from mmx_serve.app import create_app
 
+pytestmark = pytest.mark.slow  # a real server and a headless browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]

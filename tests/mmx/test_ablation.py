@@ -49,6 +49,7 @@ def test_plan_maps_paper_experts_to_store_names_and_shares_equal_runs(small_stor
     assert renamed["image+motion"]["skipped"] and not renamed["motion"]["skipped"]
 
 
+@pytest.mark.slow
 def test_every_variant_is_trained_with_its_experts_and_metrics_match_its_scores(ablated, small_store):
     table = json.loads((ablated / "ablation.json").read_text())["variants"]
     results = json.loads((ablated / "results.json").read_text())
@@ -72,6 +73,7 @@ def test_every_variant_is_trained_with_its_experts_and_metrics_match_its_scores(
     assert results["random"] == json.loads(json.dumps(random_baseline(labels, gating.read_info().genres, 0.3, seed=0)))
 
 
+@pytest.mark.slow
 def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablated, small_store, monkeypatch):
     before = (ablated / "results.json").read_text()
 
@@ -93,6 +95,7 @@ def test_finished_variants_are_not_trained_again_and_more_epochs_continue(ablate
     assert results["image"] == json.loads(before)["image"]
 
 
+@pytest.mark.slow
 def test_missing_expert_is_skipped_not_fatal(small_store, tmp_path):
     cfg = AblationConfig(expert_names={**AblationConfig().expert_names, "scene": "places"}, tables=["tbl2"])
     table = plan(small_store, tiny_cfg(1, BATCH), cfg)

@@ -27,6 +27,7 @@ def outputs(folder: Path) -> list[list[dict]]:
     return [c.outputs for c in nb.cells if c.cell_type == "code"]
 
 
+@pytest.mark.slow
 def test_the_quickstart_notebook_runs_extract_train_predict_plot_search_check_export(quickstart):
     cells = outputs(quickstart)
     assert not [o for cell in cells for o in cell if o.output_type == "error"]
@@ -39,6 +40,7 @@ def test_the_quickstart_notebook_runs_extract_train_predict_plot_search_check_ex
     assert run.state.finished and run.state.epoch == 30
 
 
+@pytest.mark.slow
 def test_answers_are_the_command_lines(quickstart, capsys):
     run = quickstart / "run"
     test = mmx.open_run(run).split_ids("test")
@@ -55,6 +57,7 @@ def test_answers_are_the_command_lines(quickstart, capsys):
     assert printed["query"]["clip"] == scenes.scene.clip
 
 
+@pytest.mark.slow
 def test_frames_hold_what_the_library_holds(quickstart):
     run = mmx.open_run(quickstart / "run")
     ids = run.split_ids("test")
@@ -80,6 +83,7 @@ def test_frames_hold_what_the_library_holds(quickstart):
     assert len(health.to_frame()) == len(health.findings)
 
 
+@pytest.mark.slow
 def test_a_new_video_file_is_predicted_as_the_same_file_in_the_store(quickstart, capsys):
     run = quickstart / "run"
     tid = "synth003"

@@ -82,6 +82,7 @@ def two(small_store, tmp_path_factory):
     return tmp / "one", two
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_like_one_process(two):
     one_dir, two_dir = (d / "coarse" for d in two)
     one, two = RunDir(one_dir).read_state(), RunDir(two_dir).read_state()
@@ -99,6 +100,7 @@ def test_two_gloo_processes_train_like_one_process(two):
         torch.testing.assert_close(wb[k], wa[k], rtol=1e-3, atol=1e-4, msg=k)
 
 
+@pytest.mark.slow
 def test_two_process_finetune_gathers_negatives_like_one_process(two):
     one, other = (RunDir(d / "fine").read_state() for d in two)
     assert (two[1] / "fine" / "embeddings.npz").exists()
@@ -111,6 +113,7 @@ def test_two_process_finetune_gathers_negatives_like_one_process(two):
         assert b["val_silhouette"] == pytest.approx(a["val_silhouette"], abs=0.01)  # see the bias note above
 
 
+@pytest.mark.slow
 def test_gather_keeps_rank_order_and_routes_gradients(two):
     r0, r1 = (torch.load(two[1] / f"gather-{r}.pt", weights_only=True) for r in (0, 1))
     expected = torch.tensor([[0, 1, 2], [0, 1, 2], [3, 4, 5]], dtype=torch.float64)

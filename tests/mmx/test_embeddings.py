@@ -46,6 +46,7 @@ def run_without_new(small_features, tmp_path_factory):
     return make_coarse_run(store, tmp / "run"), store, tmp
 
 
+@pytest.mark.slow
 def test_npz_query_equals_the_same_trailer_imported(run_without_new, small_features, tmp_path):
     run, store, tmp = run_without_new
     emb = ensure_embeddings(run)
@@ -70,6 +71,7 @@ def test_npz_query_equals_the_same_trailer_imported(run_without_new, small_featu
     store.remove_entry(NEW)
 
 
+@pytest.mark.slow
 def test_bad_npz_queries_are_named(run_without_new, small_features, tmp_path):
     run, _, _ = run_without_new
     with np.load(small_features / f"{NEW}.npz") as z:
@@ -94,6 +96,7 @@ def test_bad_npz_queries_are_named(run_without_new, small_features, tmp_path):
         search_run(run, str(tmp_path / "absent.npz"))
 
 
+@pytest.mark.slow
 def test_cli_search_embed_and_unknown_id(run_without_new, small_features, tmp_path, capsys):
     run, store, _ = run_without_new
     first = sorted(store.entries())[0]

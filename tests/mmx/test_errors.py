@@ -25,7 +25,8 @@ from mmx.errors import (
 
 
 def test_every_error_is_an_mmx_error_in_the_tree_the_module_draws():
-    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if c.__module__ == errors.__name__ and issubclass(c, BaseException)]
     assert all(issubclass(c, MmxError) for c in classes)
     assert issubclass(ConfigError, ValueError)  # what a bad value is to Python too
     assert issubclass(UnknownTrailerError, RunError) and issubclass(UnknownTrailerError, KeyError)

@@ -16,6 +16,8 @@ from mmx.embeddings import import_embeddings
 from mmx.run import Run
 from mmx_cli.main import main
 
+pytestmark = pytest.mark.slow  # exports of trained runs and the real embeddings read back by datasets
+
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 import mmx
 from mmx_cli.main import main
 
+pytestmark = pytest.mark.slow  # the quickstart notebook run in a kernel
+
 
 def validate(doc: dict) -> None:
     """``doc`` against iiif-prezi3's models: the Manifest, and each Canvas, AnnotationPage and Annotation on its own

@@ -52,6 +52,7 @@ def _recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
+@pytest.mark.slow
 def test_exact_index_equals_brute_force_and_cosines(real_run):
     emb = ensure_embeddings(real_run)
     q = emb.vectors[::97]  # (79, 1024) real trailers as queries
@@ -65,6 +66,7 @@ def test_exact_index_equals_brute_force_and_cosines(real_run):
     np.testing.assert_allclose(scores[3], xn @ emb.unit[97 * 3], atol=1e-5)  # scores are the cosines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, target", [("ivf", 0.9), ("hnsw", 0.95)])
 def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, target):
     emb = ensure_embeddings(real_run)
@@ -73,6 +75,7 @@ def test_approximate_indexes_keep_recall_on_real_embeddings(real_run, kind, targ
     assert _recall(rows, _brute_force(emb.vectors, q, 10)) >= target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, target", [("ivf", 0.9), ("hnsw", 0.95)])
 def test_float16_storage_keeps_recall_and_cosines(real_run, kind, target):
     emb = ensure_embeddings(real_run)
@@ -87,6 +90,7 @@ def test_float16_storage_keeps_recall_and_cosines(real_run, kind, target):
         build_index(emb.vectors, IndexConfig(kind=kind, storage="int4"))
 
 
+@pytest.mark.slow
 def test_index_chosen_by_size_and_dimension(shared_data, tmp_path):
     assert index_config_for(EXACT_MAX_FLOATS // 512, 512).kind == "exact"
     big, wide = index_config_for(1_000_000, 512), index_config_for(1_000_000, 2048)
@@ -98,6 +102,7 @@ def test_index_chosen_by_size_and_dimension(shared_data, tmp_path):
     assert load_run_index(tmp_path / "run").kind == "exact"
 
 
+@pytest.mark.slow
 def test_run_index_is_used_while_it_matches_the_embeddings(real_run):
     assert search_index(real_run, np.zeros((1, 1024), np.float32), 5) is None  # no index yet
     emb = ensure_embeddings(real_run)
@@ -117,6 +122,7 @@ def test_run_index_is_used_while_it_matches_the_embeddings(real_run):
     assert search_index(real_run, emb.vectors[:1], 5) is None
 
 
+@pytest.mark.slow
 def test_search_run_answers_from_the_exact_index_like_exact_search(shared_data, tmp_path):
     src = shared_data / "mmx-visualiser"
     run = tmp_path / "run"

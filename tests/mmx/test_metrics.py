@@ -57,6 +57,7 @@ def test_perfect_scores_give_one_and_random_is_near_prevalence():
     assert rand == random_baseline(y, GENRES, seed=3)  # seeded
 
 
+@pytest.mark.slow
 def test_auprc_difference_interval_is_the_paired_bootstrap():
     """Against a naive reference: the same resamples, each scored by ``classification_metrics``."""
     rng = np.random.default_rng(3)

@@ -39,6 +39,7 @@ def runs(small_store, tmp_path_factory) -> dict[str, RunDir]:
     return {p: RunDir(root / p) for p in ("fp32", "bf16")}
 
 
+@pytest.mark.slow
 def test_a_run_records_its_precision_and_reads_in_it(runs):
     for p, run in runs.items():
         assert run.read_info().precision == p
@@ -46,6 +47,7 @@ def test_a_run_records_its_precision_and_reads_in_it(runs):
         assert Run.open(run.root).precision == p  # prediction, embedding and scenes compute in it too
 
 
+@pytest.mark.slow
 def test_bf16_training_keeps_fp32_weights_optimizer_state_losses_and_vectors(runs):
     bf16, fp32 = (runs[p] for p in ("bf16", "fp32"))
     model = Run.open(bf16.root).model()
@@ -60,6 +62,7 @@ def test_bf16_training_keeps_fp32_weights_optimizer_state_losses_and_vectors(run
     assert first[0] == pytest.approx(first[1], rel=0.02)
 
 
+@pytest.mark.slow
 def test_the_precision_may_change_on_resume_and_fine_tuning_has_its_own(runs, tmp_path):
     state = finetune(runs["bf16"].root, tmp_path / "fine", fine_cfg(1, precision="fp32"), reporter=QUIET)
     assert RunDir(tmp_path / "fine").read_info().precision == "fp32" and state.history[-1]["precision"] == "fp32"
@@ -74,6 +77,7 @@ def test_compile_without_a_compiler_says_so(small_store, tmp_path, monkeypatch):
         train(small_store, tmp_path / "run", tiny_cfg(1, "train.compile=true"), reporter=QUIET)
 
 
+@pytest.mark.slow
 def test_the_gpu_readiness_script_says_clearly_that_it_needs_a_gpu():
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHON": sys.executable}
     done = subprocess.run(["bash", str(ROOT / "bench" / "gpu.sh")], env=env, capture_output=True, text=True, timeout=120)

@@ -79,6 +79,7 @@ def test_pooled_features_mean_and_presence(small_store):
     assert col == x.shape[1]
 
 
+@pytest.mark.slow
 def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
     from helpers import tiny_cfg
     from mmx.inference import evaluate_run
@@ -93,6 +94,7 @@ def test_evaluate_reports_the_tuned_probe_and_a_verdict(small_store, tmp_path):
     assert "tuned linear probe" in result["verdict"] and f"{probe['auprc_weighted']:.3f}" in result["verdict"]
 
 
+@pytest.mark.slow
 def test_probe_row_is_fitted_on_train_and_beats_random(small_store, tmp_path):
     train(small_store, tmp_path / "run", tiny_cfg(1), reporter=QUIET)
     result = evaluate_run(Run.open(tmp_path / "run"), "test")

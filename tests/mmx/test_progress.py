@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import tiny_cfg
 from mmx.config import FinetuneConfig
 from mmx.progress import Reporter
 from mmx.train.coarse import train
 from mmx.train.finetune import finetune
+
+pytestmark = pytest.mark.slow  # a coarse and a fine-tuning run
 
 
 def test_plain_lines_when_not_a_terminal(small_store, tmp_path, capsys):

@@ -44,6 +44,7 @@ def test_stale_embeddings_are_an_error_not_a_silent_recomputation(trained, tmp_p
     assert tree(copy) == before
 
 
+@pytest.mark.slow
 def test_finished_runs_are_lean_and_still_continue(trained, small_store, tmp_path):
     state = RunDir(trained).read_state()
     assert state.finished and not list(trained.rglob("*.optim.pt"))  # no optimizer state once finished

@@ -33,6 +33,7 @@ def test_centred_views():
     np.testing.assert_array_equal(views[19](20, None), np.tile([17, 18, 19], (4, 1)))
 
 
+@pytest.mark.slow
 def test_timeline_equals_one_window_at_a_time(coarse, small_store):
     tid = coarse.read_info().splits["test"][0]
     t = trailer_timeline(coarse, tid)
@@ -54,6 +55,7 @@ def test_timeline_equals_one_window_at_a_time(coarse, small_store):
         trailer_timeline(coarse, tid + "x")
 
 
+@pytest.mark.slow
 def test_cli_timeline_json_and_plot(coarse, tmp_path, capsys):
     tid = coarse.read_info().splits["val"][0]
     plot = tmp_path / "timeline.png"
@@ -66,6 +68,7 @@ def test_cli_timeline_json_and_plot(coarse, tmp_path, capsys):
     assert main(["predict", "--run", str(coarse.root), tid, "--plot", str(plot)]) == 2
 
 
+@pytest.mark.slow
 def test_suggest_ranks_changes_by_confidence(coarse, tmp_path, capsys):
     out = tmp_path / "suggest.csv"
     assert main(["suggest", "--run", str(coarse.root), "--split", "val", "--out", str(out)]) == 0

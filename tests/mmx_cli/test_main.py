@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from helpers import trailer, write_folder
@@ -17,6 +19,7 @@ def run_json(capsys, argv: list[str]):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_import_info_train_evaluate_predict(small_features, tmp_path, capsys):
     store = str(tmp_path / "store")
     assert main(["import", str(small_features), "--store", store]) == 0

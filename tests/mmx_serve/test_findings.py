@@ -98,6 +98,7 @@ def test_findings_filter_by_check_kind_and_trailer(served):
         assert r.status_code == 422 and words in str(r.json()["detail"])
 
 
+@pytest.mark.slow
 def test_a_review_marks_its_badge_at_once_and_the_check_runs_again_on_the_new_labels(served):
     client, run, runs = served
     badges(client)
@@ -120,6 +121,7 @@ def test_a_review_marks_its_badge_at_once_and_the_check_runs_again_on_the_new_la
     assert "film002,Horror," in out.read_text()  # what the curator fixed is what the export carries
 
 
+@pytest.mark.slow
 def test_new_trailers_make_the_findings_stale(served):
     client, _, runs = served
     badges(client)
@@ -151,6 +153,7 @@ def test_placeholder_genres_are_reported_at_import_and_recorded(tmp_path, capsys
     assert "note: meta.csv: 2 row(s) carry placeholder genre(s) 'none' (2)" in out
 
 
+@pytest.mark.slow
 def test_the_report_has_a_health_section(dirty_run, tmp_path):
     page = build_report(dirty_run, None, tmp_path / "report").read_text()
     section = page.split('<section id="health">')[1].split("</section>")[0]
@@ -187,6 +190,7 @@ def quick(dirty_run, tmp_path, monkeypatch):
 BURST = [("film002", "Horror", "add"), ("film002", "Comedy", "remove"), ("film001", "Romance", "reject")]
 
 
+@pytest.mark.slow
 def test_a_burst_of_decisions_gives_one_recheck_of_the_labels_only(quick):
     client, runs, _ = quick
     first = badges(client)
@@ -202,6 +206,7 @@ def test_a_burst_of_decisions_gives_one_recheck_of_the_labels_only(quick):
     assert body["trailers"]["film010b"] == first["trailers"]["film010b"]
 
 
+@pytest.mark.slow
 def test_decisions_during_a_check_give_one_more_check_when_it_ends(quick):
     client, runs, hold = quick
     badges(client)
@@ -218,6 +223,7 @@ def test_decisions_during_a_check_give_one_more_check_when_it_ends(quick):
     assert len(runs) == 3 and runs[1][0]["film002"] == ["Comedy", "Horror"] and runs[2][0]["film002"] == ["Horror"]
 
 
+@pytest.mark.slow
 def test_an_ingest_checks_everything_again(quick):
     client, runs, _ = quick
     badges(client)

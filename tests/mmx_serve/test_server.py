@@ -29,6 +29,8 @@ from mmx.users import Users
 from mmx_serve.sessions import Session, SessionStore
 from server_process import Served, alive, descendants, port_is_free, rss_mb
 
+pytestmark = pytest.mark.slow  # real server processes and sockets
+
 MIB = 2**20
 
 

@@ -3,6 +3,8 @@ statistics against a direct count, and `mmx dataset check` on the real MovieNet 
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 import csv
 import json
@@ -33,6 +35,7 @@ def test_statistics_match_a_direct_count(movienet_list):
     assert stats["years"] == {1916: 1, 1966: 1} and stats["no_year"] == 1
 
 
+@pytest.mark.slow
 def test_movienet_check_reports_its_dirt_exactly(shared_data, capsys):
     path = shared_data / "movienet" / "trailers_genres_clean.csv"
     assert main(["dataset", "check", str(path), "--json"]) == 0

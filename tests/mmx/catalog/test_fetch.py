@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # yt-dlp downloading from a loopback HTTP server
+
 pytest.importorskip("yt_dlp")
 
 from mmx.catalog import Entry

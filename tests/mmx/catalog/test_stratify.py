@@ -82,6 +82,7 @@ def test_split_file_reading(tmp_path):
         read_split_file(path)
 
 
+@pytest.mark.slow
 def test_movienet_split_from_its_split_file(shared_data, tmp_path):
     from mmx_cli.main import main
 

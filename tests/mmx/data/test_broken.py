@@ -173,6 +173,7 @@ def test_noise_like_experts_are_found_over_the_store_and_masked(noisy_store):
     assert BrokenMask(store, info.noise_like).rows("t08", "image", 32) is None
 
 
+@pytest.mark.slow
 def test_mmx_train_keeps_the_mask_in_the_run_and_says_what_it_masks(noisy_store, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--store", str(noisy_store.root), "--out", str(run), "--epochs", "1", "--model", "tiny",

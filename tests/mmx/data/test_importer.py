@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers import trailer, write_folder
+from helpers import tiny_jpeg, trailer, write_folder
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
 from mmx.errors import InputError
@@ -137,15 +137,15 @@ def test_import_takes_keyframes_from_a_folder(tmp_path):
     folder = write_folder(tmp_path / "in", {"a": trailer(n=12), "b": trailer(n=12, seed=2)})
     (folder / "a.keyframes").mkdir()
     for c in range(12):
-        (folder / "a.keyframes" / f"{c:04d}.jpg").write_bytes(jpeg(c))
+        (folder / "a.keyframes" / f"{c:04d}.jpg").write_bytes(tiny_jpeg(c))
     (folder / "b.keyframes").mkdir()
-    (folder / "b.keyframes" / "0000.jpg").write_bytes(jpeg(1))  # one image for 12 clips
+    (folder / "b.keyframes" / "0000.jpg").write_bytes(tiny_jpeg(1))  # one image for 12 clips
     store = FeatureStore.create(tmp_path / "s")
     report = import_folder(folder, store)
     assert sorted(report.imported) == ["a", "b"]
     assert [p.reason for p in report.problems] == [("keyframes not imported: b.keyframes holds 1 image(s) for "
                                                     "12 clips; give one per clip")]
-    assert store.keyframes("a") == [jpeg(c) for c in range(12)] and store.keyframes("b") is None
-    (folder / "a.keyframes" / "0003.jpg").write_bytes(jpeg(99))
+    assert store.keyframes("a") == [tiny_jpeg(c) for c in range(12)] and store.keyframes("b") is None
+    (folder / "a.keyframes" / "0003.jpg").write_bytes(tiny_jpeg(99))
     assert import_folder(folder, FeatureStore(store.root)).updated == ["a"]  # changed keyframes: re-imported
-    assert FeatureStore(store.root).keyframe("a", 3) == jpeg(99)
+    assert FeatureStore(store.root).keyframe("a", 3) == tiny_jpeg(99)

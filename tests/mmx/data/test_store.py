@@ -14,18 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import snapshot
+from helpers import snapshot, tiny_jpeg
 from mmx.data import store as store_module
 from mmx.data.store import KEYFRAME_BYTES, STALE_TMP_SECONDS, EntryMeta, FeatureStore
 from mmx.errors import StoreError
 from mmx.inputs import ExpertInfo
 from mmx_cli.main import main
-
-
-def jpeg(value: int, width: int = 16) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, 8), (value, 255 - value, 40)).save(buf, format="JPEG")
-    return buf.getvalue()
 
 
 def small_store(root, n: int = 3) -> FeatureStore:
@@ -34,14 +28,14 @@ def small_store(root, n: int = 3) -> FeatureStore:
     for i in range(n):
         arrays = {"image": np.full((3, 4), i), "audio": np.ones((4, 2)), "audio__clip": np.array([0, 1, 1, 2])}
         store.write_entry(EntryMeta(f"t{i}", ["Drama"], 3, [], source={"npz": f"/data/in/t{i}.npz"}), arrays,
-                          clip_times=np.arange(6.0).reshape(3, 2), keyframes=[jpeg(10 * i + c) for c in range(3)])
+                          clip_times=np.arange(6.0).reshape(3, 2), keyframes=[tiny_jpeg(10 * i + c) for c in range(3)])
     return store
 
 
 def test_keyframes_round_trip_and_are_added_atomically(tmp_path):
     store = small_store(tmp_path / "s")
-    frames = [jpeg(c) for c in range(3)]
-    assert store.keyframes("t1") == [jpeg(10 + c) for c in range(3)] and store.keyframe("t1", 2) == jpeg(12)
+    frames = [tiny_jpeg(c) for c in range(3)]
+    assert store.keyframes("t1") == [tiny_jpeg(10 + c) for c in range(3)] and store.keyframe("t1", 2) == tiny_jpeg(12)
     assert Image.open(io.BytesIO(store.keyframe("t0", 0))).size == (16, 8)
     with pytest.raises(IndexError):
         store.keyframe("t0", 3)
@@ -118,7 +112,7 @@ def test_a_full_disk_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match=r"no space left on its disk .* run the same command again"):
         store.write_entry(EntryMeta("t0", ["Horror"], 3, []), {"image": np.zeros((3, 4))})
     with pytest.raises(StoreError, match="no space left"):
-        store.add_keyframes("t0", [jpeg(1)] * 3)
+        store.add_keyframes("t0", [tiny_jpeg(1)] * 3)
     monkeypatch.undo()
     fresh = FeatureStore(store.root)
     assert fresh.meta("t0").genres == ["Drama"] and fresh.verify() == []

@@ -65,6 +65,7 @@ def test_resnet18_places365_reads_the_csail_checkpoint_and_safetensors(weights_d
     np.testing.assert_allclose(again, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_r2plus1d_checks_the_torchvision_checksum(weights_dir):
     model = randomised(R2Plus1D.architecture())
     path = weights_dir / "r2plus1d_18-91a641e6.pth"
@@ -94,6 +95,7 @@ def test_i3d_flow_reads_a_pytorch_i3d_checkpoint(weights_dir):
         np.testing.assert_allclose(expert.features(x).numpy(), model.embed(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vggish_reads_torchvggish(weights_dir):
     model = randomised(VGGish())
     torch.save(model.state_dict(), weights_dir / "vggish-10086976.pth")
@@ -106,6 +108,7 @@ def test_vggish_reads_torchvggish(weights_dir):
     np.testing.assert_allclose(times, [[0, 0.96], [0.96, 1.92], [1.92, 2.88]], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_senet154_reads_a_checkpoint_of_its_layout(weights_dir):
     names = on_meta(SENet154.architecture).state_dict()  # 115 M parameters: values drawn without building it twice
     g = torch.Generator().manual_seed(0)

@@ -17,6 +17,8 @@ from helpers import decode_at
 from mmx.experts import EXPERTS
 from mmx.experts.gist import gabor_bank
 
+pytestmark = pytest.mark.slow  # the real networks on decoded sample video
+
 SAMPLING = {"appearance": {}, "scene": {}, "motion": {"size": 112}}  # I3D at 112 px keeps the test quick
 
 

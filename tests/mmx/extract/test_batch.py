@@ -107,12 +107,14 @@ def _line(text: str, name: str) -> str:
     return " / ".join(lines)
 
 
+@pytest.mark.slow
 def test_exit_status_says_something_failed(result):
     rc, out, _ = result
     assert rc == 1
     assert "failed 7" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,reason", [
     ("empty.mp4", "is empty (0 bytes)"),
     ("notes.mp4", "is not a video FFmpeg can read"),
@@ -127,6 +129,7 @@ def test_failures_are_named_with_their_reason(result, name, reason):
     assert reason in _line(err, name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,note", [
     ("silent.mp4", "no audio track: expert 'fake_loudness' missing, the rest extracted"),
     ("fewshots.mp4", "3 clip(s), fewer than 10: kept and flagged"),
@@ -145,6 +148,7 @@ def test_unusual_videos_are_extracted_and_noted(result, batch, name, note):
     assert store.load(meta.trailer_id, "fake_colour").shape == (meta.n_clips, 6)
 
 
+@pytest.mark.slow
 def test_what_each_unusual_video_holds(result, batch):
     store = FeatureStore(batch[1])
     assert store.meta("silent").experts == ["fake_colour"]
@@ -154,6 +158,7 @@ def test_what_each_unusual_video_holds(result, batch):
     assert np.allclose(times[:, 0], [0, 1.05, 2.1, 3.15], atol=0.04)
 
 
+@pytest.mark.slow
 def test_store_entries_untouched_by_failures(result, batch):
     _, store_path, victim_dir, before, _ = batch
     assert _digest_tree(victim_dir) == before

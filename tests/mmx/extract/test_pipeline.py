@@ -132,6 +132,7 @@ def test_rerun_trusts_the_stored_hash_of_an_untouched_file(corpus, extracted, mo
     assert report.unchanged == ["synth003"]
 
 
+@pytest.mark.slow
 def test_parallel_workers_give_the_same_vectors(corpus, extracted, tmp_path):
     store = FeatureStore.create(tmp_path / "par")
     cfg = ExtractConfig(experts=FAKES, workers=2)
@@ -173,6 +174,7 @@ def _complete_entries(store: Path) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_killed_run_resumes(corpus, tmp_path):
     """kill -9 in the middle of a run: only whole entries are visible; the next run does the rest."""
     store = tmp_path / "store"
@@ -200,6 +202,7 @@ def test_killed_run_resumes(corpus, tmp_path):
     assert sorted(_complete_entries(store)) == sorted(t["trailer_id"] for t in _truths(corpus))
 
 
+@pytest.mark.slow
 def test_extracted_store_trains_unchanged(tmp_path):
     """`mmx train` reads what `mmx extract` wrote, with nothing in between (trailers of ≥ 10 clips)."""
     videos = tmp_path / "videos"
@@ -262,6 +265,7 @@ def test_one_more_video_is_extracted_as_the_store_was(corpus, tmp_path):
     assert store_config(FeatureStore.create(tmp_path / "empty"), experts) == ExtractConfig(experts=experts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("buffer_mb", [0.3, 0.0])  # 0.3 MB: short scenes in one pass, long ones in a second
 def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_mb):
     from mmx.extract import Extractor
@@ -279,6 +283,7 @@ def test_one_decoding_pass_gives_what_two_passes_give(corpus, tmp_path, buffer_m
         same_vectors(one.arrays[name], two.arrays[name])
 
 
+@pytest.mark.slow
 def test_a_cut_reported_late_gives_what_cuts_in_order_give(corpus, monkeypatch):
     """The detector reports its first cut only when the video ends, after the scene holding it was
     closed and sampled: the clips that differ are sampled in a second pass, the result is unchanged."""

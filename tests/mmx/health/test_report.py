@@ -3,6 +3,8 @@ line on a store and on an embeddings run, a re-check that refits only the genres
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import numpy as np
@@ -30,6 +32,7 @@ def test_check_cli_on_a_store_and_on_an_embeddings_run(planted, tmp_path, capsys
     assert report["n_trailers"] == 30 and set(report["counts"]) == {"duplicates", "labels"}
 
 
+@pytest.mark.slow
 def test_evaluate_says_its_test_split_has_a_leak(planted, tmp_path, capsys):
     from helpers import make_coarse_run
 

@@ -46,6 +46,7 @@ def _history(run) -> list[dict]:
     return [{k: v for k, v in h.items() if k != "seconds"} for h in RunDir(run).read_state().history]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", OPTIONS)
 def test_option_is_deterministic_and_resume_safe(option, small_store, tmp_path):
     cfg = tiny_cfg(3, *OPTIONS[option])
@@ -59,6 +60,7 @@ def test_option_is_deterministic_and_resume_safe(option, small_store, tmp_path):
     assert _history(tmp_path / "cut") == _history(tmp_path / "a")
 
 
+@pytest.mark.slow
 def test_options_change_training_and_off_is_the_plain_recipe(small_store, tmp_path):
     train(small_store, tmp_path / "off", tiny_cfg(2), reporter=QUIET)
     train(small_store, tmp_path / "zero", tiny_cfg(2, "train.expert_dropout=0.0", "train.early_stop=0"), reporter=QUIET)
@@ -67,6 +69,7 @@ def test_options_change_training_and_off_is_the_plain_recipe(small_store, tmp_pa
     assert _history(tmp_path / "on") != _history(tmp_path / "off")
 
 
+@pytest.mark.slow
 def test_path_losses_change_training_only_with_the_scene_path(small_store, tmp_path):
     train(small_store, tmp_path / "plain", tiny_cfg(2, "train.path_losses=true"), reporter=QUIET)
     train(small_store, tmp_path / "plain-off", tiny_cfg(2, "train.path_losses=false"), reporter=QUIET)
@@ -79,6 +82,7 @@ def test_path_losses_change_training_only_with_the_scene_path(small_store, tmp_p
     assert on[0]["train_loss"] > off[0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_early_stop_ends_the_run_and_a_resume_with_more_epochs_stays_stopped(small_store, tmp_path):
     cfg = tiny_cfg(12, "train.early_stop=1", "train.lr=0.3")  # a rate that cannot keep improving
     state = train(small_store, tmp_path / "run", cfg, reporter=QUIET)
@@ -110,6 +114,7 @@ def test_expert_dropout_hides_whole_experts_per_trailer_and_keeps_one():
     assert torch.equal(a, drop_experts(batch, 0.5).avail)
 
 
+@pytest.mark.slow
 def test_weight_average_is_what_is_validated_and_kept(small_store, tmp_path):
     from mmx.run import Run
     from mmx.train.coarse import WeightAverage
@@ -150,6 +155,7 @@ def easy_store(tmp_path_factory) -> FeatureStore:
     return store
 
 
+@pytest.mark.slow
 def test_training_lifts_validation_auprc_well_above_random(easy_store, tmp_path):
     cfg = tiny_cfg(15, "data.split_fractions=[0.6,0.4,0.0]")
     state = train(easy_store, tmp_path / "run", cfg, reporter=QUIET)

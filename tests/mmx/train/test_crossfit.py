@@ -3,6 +3,8 @@ library and `mmx check --network-folds`; a clear error on a run without a networ
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 import numpy as np
@@ -11,6 +13,8 @@ from helpers import make_embeddings_run
 from mmx.health import open_collection
 from mmx.health.report import check
 from mmx_cli.main import main
+
+pytestmark = pytest.mark.slow  # networks trained per fold
 
 NET_EPOCHS = 8  # each cross-fitted copy's (--network-epochs)
 

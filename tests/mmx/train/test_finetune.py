@@ -55,6 +55,7 @@ def test_pair_rules():
         resolve(FinetuneConfig(), flags={"temperature": 0})
 
 
+@pytest.mark.slow
 def test_finetune_lowers_the_loss_logs_silhouette_and_drops_the_head(coarse, small_store, tmp_path):
     state = finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET_ARGS)
     hist = state.history
@@ -77,6 +78,7 @@ def test_finetune_lowers_the_loss_logs_silhouette_and_drops_the_head(coarse, sma
         finetune(coarse.root, tmp_path / "fine", fine_cfg(6), **QUIET_ARGS)
 
 
+@pytest.mark.slow
 def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path):
     cfg = fine_cfg(3, positive_pair="random-windows")
     finetune(coarse.root, tmp_path / "full", cfg, **QUIET_ARGS)
@@ -91,6 +93,7 @@ def test_killed_finetune_resumes_to_the_same_weights(coarse, tmp_path):
         finetune(None, tmp_path / "cut", fine_cfg(3), resume=True, **QUIET_ARGS)
 
 
+@pytest.mark.slow
 def test_too_few_trailers_for_a_batch_says_why(coarse, tmp_path):
     with pytest.raises(TrainError, match="at least 2 trailers per batch"):
         finetune(coarse.root, tmp_path / "f1", FinetuneConfig(epochs=1, batch_size=1), **QUIET_ARGS)
@@ -103,6 +106,7 @@ def test_too_few_trailers_for_a_batch_says_why(coarse, tmp_path):
         finetune(lonely.root, tmp_path / "f2", fine_cfg(1), **QUIET_ARGS)
 
 
+@pytest.mark.slow
 def test_cli_finetune_and_retrieval_side_by_side(coarse, tmp_path, capsys):
     out = str(tmp_path / "fine")
     argv = ["finetune", "--run", str(coarse.root), "--out", out, "--epochs", "2", "--quiet",

@@ -13,6 +13,8 @@ from mmx.run import RunDir
 from mmx.train.finetune import read_finetune_config
 from mmx.train.fit import finetune, fit
 
+pytestmark = pytest.mark.slow  # training runs
+
 QUICK = {"train": {"batch_size": 8, "threads": 1}}
 
 

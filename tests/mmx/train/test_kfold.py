@@ -13,6 +13,8 @@ from mmx.data.store import FeatureStore
 from mmx_cli.main import main
 from release_miniatures import write_trailers12k
 
+pytestmark = pytest.mark.slow  # a network trained per fold
+
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 

@@ -24,6 +24,8 @@ from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx.train.coarse import train
 
+pytestmark = pytest.mark.slow  # training runs, killed and resumed
+
 
 def test_same_seed_same_weights_and_resume_after_interruption(small_store, tmp_path):
     cfg = tiny_cfg(4)

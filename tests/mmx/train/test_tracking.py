@@ -18,6 +18,8 @@ from mmx.train.finetune import lr_at, read_finetune_config
 from mmx.train.tracking import hyperparameters
 from mmx_cli.main import main
 
+pytestmark = pytest.mark.slow  # training runs logged to TensorBoard and MLflow
+
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1",
         "--quiet"]
 

@@ -3,6 +3,8 @@ that make the default's figures rest on enough test trailers."""
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 import json
 from collections import Counter
@@ -24,6 +26,7 @@ from mmx_cli.main import main
 TINY = ["--model", "tiny", "--set", "train.batch_size=8", "--set", "train.lr=3e-3", "--set", "train.threads=1"]
 
 
+@pytest.mark.slow
 def test_demo_on_video_end_to_end(tmp_path, capsys):
     """Generated videos + the real samples → extract with the real experts → train → … → report."""
     out = tmp_path / "demo"
@@ -70,6 +73,7 @@ def test_ablation_model_is_never_wider_than_the_main_one():
     assert ablation_widths(tiny) == {"expert_dim": 32, "bottleneck_hidden": 32, "embed_dim": 32, "head_hidden": 16}
 
 
+@pytest.mark.slow
 def test_fusion_line_sets_gating_against_concat_on_the_same_trailers(tmp_path):
     import numpy as np
 
@@ -144,6 +148,7 @@ def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
         t for t, a in tracks.items() if a != "tone")
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--source", "features", "--trailers", "60", "--epochs", "1",

@@ -29,6 +29,7 @@ def first(small_store, tmp_path_factory):
     return out, snapshot(small_store.root)
 
 
+@pytest.mark.slow
 def test_a_retrain_uses_the_decisions_records_them_and_leaves_the_store_alone(first, small_store, tmp_path, capsys):
     run, files = first
     r1 = Run.open(run)

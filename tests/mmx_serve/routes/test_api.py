@@ -184,6 +184,7 @@ def entries(run: RunDir) -> set[str]:
     return set(FeatureStore(run.read_info().store).entries())
 
 
+@pytest.mark.slow
 def test_model_run_details_have_genre_head_and_timeline(model_client, model_run):
     tid = model_run.read_info().splits["test"][0]
     d = model_client.get(f"/api/trailers/{tid}").json()
@@ -195,6 +196,7 @@ def test_model_run_details_have_genre_head_and_timeline(model_client, model_run)
     assert d["suggested_add"] == s["added"] and d["suggested_drop"] == s["missing"]
 
 
+@pytest.mark.slow
 def test_bad_uploads_store_nothing(model_client, model_run, tmp_path):
     before = entries(model_run)
     text = model_client.post("/api/ingest", files={"file": ("notes.mp4", b"just some text" * 100, "video/mp4")})
@@ -209,6 +211,7 @@ def test_bad_uploads_store_nothing(model_client, model_run, tmp_path):
     assert read_npz(model_run.root / "embeddings.npz")[0] == sorted(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, status", [
     ("../outside.mp4", 403), ("sub/../../outside.mp4", 403), ("/etc/passwd", 403),
     ("escape.mp4", 403), ("missing.mp4", 404), ("loop.mp4", 422), ("a\0b.mp4", 422), ("a" * 300 + ".mp4", 422),
@@ -222,6 +225,7 @@ def test_paths_outside_media_root_are_forbidden(model_client, media, path, statu
     assert r.headers["x-content-type-options"] == "nosniff"  # answered by the app, not a 500 from outside it
 
 
+@pytest.mark.slow
 def test_ingest_refuses_genres_outside_the_vocabulary_and_oversized_chunked_uploads(model_client, model_run):
     before = entries(model_run)
     r = model_client.post("/api/ingest", data={"path": "new film.mp4", "genres": "Action|Western"})
@@ -241,6 +245,7 @@ def test_a_failure_is_answered_500_with_the_security_headers(emb_run, monkeypatc
     assert r.headers["x-frame-options"] == "DENY" and "default-src 'none'" in r.headers["content-security-policy"]
 
 
+@pytest.mark.slow
 def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_run, media):
     before = entries(model_run)
     r = model_client.post("/api/ingest", data={"path": "new film.mp4", "title": "A New Film", "year": "2024",
@@ -265,6 +270,7 @@ def test_ingest_joins_the_collection_and_survives_a_restart(model_client, model_
     assert [h["trailer_id"] for h in hits] == [h["trailer_id"] for h in body["neighbours"]]
 
 
+@pytest.mark.slow
 def test_a_trailer_another_process_added_shows_within_a_second(model_run, media):
     """Two apps of one run are two server processes (their own memory): what one ingests, the other shows."""
     one, other = TestClient(create_app(model_run.root, media)), TestClient(create_app(model_run.root, media))
@@ -276,6 +282,7 @@ def test_a_trailer_another_process_added_shows_within_a_second(model_run, media)
     assert other.post("/api/ingest", data={"path": "new film.mp4", "trailer_id": "seen elsewhere"}).status_code == 409
 
 
+@pytest.mark.slow
 def test_concurrent_uploads_do_not_corrupt_the_store(model_run, tmp_path):
     client = TestClient(create_app(model_run.root))
     videos = [make_video(tmp_path / f"up{i}.mp4", seed=i) for i in range(3)]

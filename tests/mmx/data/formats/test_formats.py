@@ -25,6 +25,7 @@ def test_auto_detection_names_one_format_or_asks(tmp_path, small_features):
         detect(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("release", ["trailers12k", "movienet", "video-features"])
 def test_release_imports_trains_and_evaluates_with_its_anchor_metric(release, tmp_path, capsys):
     root, store, run = tmp_path / "release", str(tmp_path / "store"), str(tmp_path / "run")
