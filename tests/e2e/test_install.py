@@ -56,7 +56,7 @@ AREAS: dict[str, set[str]] = {
     "mmx_cli/commands/demo.py": {"extract", "report"},
     "mmx_cli/commands/ablate.py": {"report"},
 }
-# The commands a plain `pip install .` must run (issue 14), by module of mmx_cli.commands.
+# The commands a plain `pip install .` must run, by module of mmx_cli.commands.
 CORE_COMMANDS = ["import_", "info", "train", "evaluate", "predict", "finetune", "embed", "search", "suggest",
                  "import_embeddings", "weights", "experts"]
 

@@ -188,7 +188,7 @@ def open_first(page, run):
     return tid, store
 
 
-WIDE = {"width": 1400, "height": 900}  # the size the explorer is judged at (issue 34)
+WIDE = {"width": 1400, "height": 900}  # the size the explorer's layout is judged at
 
 
 def pictures_page(browser, url: str) -> sync_api.Page:

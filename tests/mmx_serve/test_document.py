@@ -2,7 +2,7 @@
 ``--checks all``) generates requests from the document — valid and invalid, with and without credentials —
 against a real ``mmx serve`` process, and checks every answer's status, content type and body against what
 the document declares. With accounts it sends an admin's token (so every route is reached; the refusals
-without one are tests/test_serve_accounts.py's); without accounts no operation may ask for a credential."""
+without one are tests/mmx_serve/test_auth.py's); without accounts no operation may ask for a credential."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The server outlives its clients and nothing outlives the server (findings finish
 killed server frees its port and leaves no process), every body is bounded before it is read, slow
 clients are dropped, accounts fail closed, and several processes of one run share logins, sessions and
 the review journal. The API document's truth in both modes, by schemathesis against a real process,
-is tests/test_serve_openapi.py's.
+is tests/mmx_serve/test_document.py's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`mmx serve`'s JSON API: listing, details, search, the map, ingest, and every refusal the issue names."""
+"""`mmx serve`'s JSON API: listing, details, search, the map, ingest, and each refusal with a status and words that say why."""
 
 from __future__ import annotations
 
