@@ -40,6 +40,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from _common import load, print_result  # noqa: E402  (bench/ is the script folder)
 from health import flip_labels, plant_duplicates, read_rows  # noqa: E402  (bench/ is the script folder)
 
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.ks = [int(k) for k in args.ks.split(",")]
     cfg = merge(RunConfig(), {"model": vars(MODELS.create(args.model)), "train": {"epochs": args.epochs, "threads": 1}})
-    t0, load = time.time(), os.getloadavg()[0]
+    t0, load_at_start = time.time(), load(1)
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         for seed in range(args.seeds):
@@ -225,10 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows, args.ks)
     print(json.dumps(summary, indent=1))
     budget = {"model": args.model, "epochs": args.epochs, "jobs": args.jobs, "cpus": os.cpu_count(),
-              "load_at_start": round(load, 1), "load_at_end": round(os.getloadavg()[0], 1),
+              "load_at_start": load_at_start, "load_at_end": load(1),
               "minutes": round((time.time() - t0) / 60, 1)}
-    print(json.dumps({"collection": {"trailers": args.n, "flips": args.flips, "test_extra": args.test_extra},
-                      "budget": budget, "summary": summary, "seeds": rows}))
+    print_result({"collection": {"trailers": args.n, "flips": args.flips, "test_extra": args.test_extra},
+                  "budget": budget, "summary": summary, "seeds": rows})
     return 0
 
 

@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import print_result  # noqa: E402  (bench/ is the script folder)
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real:
         result["real"] = real_check(Path(args.real), work)
         print(json.dumps(result["real"], indent=1))
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 
