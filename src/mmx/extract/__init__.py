@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
-    "ExtractConfig": "config", "ExtractReport": "batch", "Extraction": "pipeline", "Extractor": "pipeline",
+    "ExtractConfig": "settings", "ExtractReport": "batch", "Extraction": "pipeline", "Extractor": "pipeline",
     "extract_videos": "batch", "find_videos": "batch", "load_experts": "pipeline",
     "ExtractError": "mmx.errors", "VideoError": "mmx.errors",
 }
