@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import load, print_result  # noqa: E402  (bench/ is the script folder)
-from health import flip_labels, plant_duplicates, read_rows  # noqa: E402  (bench/ is the script folder)
+from health import read_rows  # noqa: E402  (bench/ is the script folder)
 
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
 from mmx.data.importer import import_folder
@@ -53,6 +53,7 @@ from mmx.presets import MODELS
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
 from mmx.review import ReviewedLabels, ReviewJournal, reviewed_labels
 from mmx.run import Run
+from mmx.synthetic.faults import flip_labels, is_copy, plant_copies
 from mmx.synthetic.features import SyntheticConfig, generate
 
 CURATOR = "bench-curator"
@@ -73,7 +74,7 @@ def dirty_collection(root: Path, n: int, seed: int, flips: float, test_extra: in
     for r in test:
         r["split"] = "test"
     rng = np.random.default_rng(seed)
-    plant_duplicates(folder, collection, 20, rng)  # appends the copies to ``collection``
+    copies = plant_copies(folder, collection, 20, rng)  # appends the copies to ``collection``
     true = {r["trailer_id"]: r["genres"].split("|") for r in collection + test}
     flipped = flip_labels(collection, flips, rng)
     with open(folder / "labels.csv", "w", newline="") as f:
@@ -83,7 +84,7 @@ def dirty_collection(root: Path, n: int, seed: int, flips: float, test_extra: in
     store = FeatureStore.create(root / "store")
     import_folder(folder, store)
     truth = {"true": true, "flips": sorted(flipped), "test": [r["trailer_id"] for r in test],
-             "copies": sorted(r["trailer_id"] for r in collection if r["trailer_id"].endswith(("-copy", "-trim")))}
+             "copies": sorted({t for pair in copies for t in pair if is_copy(t)})}
     truth_file.write_text(json.dumps(truth))
     return store, truth
 

@@ -77,6 +77,7 @@ from mmx.data.store import FeatureStore
 from mmx.metrics import classification_metrics, random_baseline
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
 from mmx.progress import Reporter
+from mmx.synthetic.faults import ExpertFault, plant_in_file
 from mmx.synthetic.features import SyntheticConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,11 +175,7 @@ def kill_broken(features: Path, rows: list[dict]) -> None:
     """Rewrite each trailer's broken expert (``corrupted_expert``) as zeros: a dead decoder, not noise."""
     for row in rows:
         if row.get("corrupted_expert"):
-            path = features / f"{row['trailer_id']}.npz"
-            with np.load(path) as z:
-                arrays = {k: z[k] for k in z.files}
-            arrays[row["corrupted_expert"]] = np.zeros_like(arrays[row["corrupted_expert"]])
-            np.savez(path, **arrays)
+            plant_in_file(features / f"{row['trailer_id']}.npz", ExpertFault(row["corrupted_expert"], "zero"))
 
 
 def _labels(store: FeatureStore, ids: list[str], genres: list[str]) -> np.ndarray:
