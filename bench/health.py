@@ -52,7 +52,7 @@ from mmx.embeddings import import_embeddings
 from mmx.extract import ExtractConfig
 from mmx.health.label_issues import LabelCheckConfig, label_findings, labelled_ids
 from mmx.health.report import check
-from mmx.synthetic.faults import FeatureDirt, pairs, plant_feature_dirt
+from mmx.synthetic.faults import BROKEN_KINDS, FeatureDirt, pairs, plant_feature_dirt
 from mmx.synthetic.features import SyntheticConfig, generate
 
 WRONG_CUTS = (0.05, 0.1, 0.2, 0.3, 0.5)  # cuts of a label's probability of being wrong the network-fold comparison scores
@@ -115,7 +115,7 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
            "reshuffled_called_duplicate": sum(any(t.endswith("-reshuffled") for t in p) for p in dups),
            "leaks": precision_recall(leaks, planted_leaks),
            "experts": precision_recall(experts, set(truth["experts"]))}
-    for fault in FAULTS:
+    for fault in BROKEN_KINDS:
         mine = {k for k, v in truth["experts"].items() if v == fault}
         out["experts"][f"recall_{fault}"] = round(len(experts & mine) / len(mine), 3) if mine else None
     ranked = [(f.trailers[0], f.genre) for f in by["labels"] if f.kind == "label to review"]

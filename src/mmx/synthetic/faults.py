@@ -31,6 +31,7 @@ import numpy as np
 from mmx.registry import Registry
 
 COPY_KINDS = ("copy", "trim", "reshuffled")  # plant_copies: a copy's id is <source id>-<kind>
+BROKEN_KINDS = ("constant", "zero", "noise")  # plant_broken_experts: the kinds it plants, in turn
 MOMENT_TRAILERS = 200  # plant_broken_experts: an expert's mean and spread, over this many first trailers
 
 
@@ -107,7 +108,7 @@ def expert_moments(folder: Path, ids: list[str], expert: str) -> tuple[np.ndarra
 
 def plant_broken_experts(folder: Path, rows: list[dict], share: float, rng: np.random.Generator,
                          experts: tuple[str, ...] = ("motion", "audio"),
-                         kinds: tuple[str, ...] = ("constant", "zero", "noise")) -> dict[tuple[str, str], str]:
+                         kinds: tuple[str, ...] = BROKEN_KINDS) -> dict[tuple[str, str], str]:
     """One expert (of ``experts``, one the trailer has) broken in ``share`` of the trailers of an import folder that
     are no planted copy, over all its clips, the ``kinds`` in turn (noise: of the expert's mean and spread over the
     first ``MOMENT_TRAILERS``); (trailer, expert) → kind."""
