@@ -42,13 +42,6 @@ def read_rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def write_rows(folder: Path, rows: list[dict]) -> None:
-    with open(folder / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -162,13 +155,12 @@ def test_a_replaced_genre_is_one_the_trailer_did_not_have_and_unknown_kinds_are_
 
 def test_a_collections_dirt_from_one_seed_is_planted_again_bit_for_bit(tmp_path):
     cfg = SyntheticConfig(n_trailers=24, seed=5)
-    truths, files = [], []
+    truths, labels, files = [], [], []
     for name in ("a", "b"):
         folder = generate(tmp_path / name, cfg)
-        rows = read_rows(folder)
-        truths.append(plant_feature_dirt(folder, rows, FeatureDirt(copies=2, broken_share=0.25, flips=3),
+        labels.append(read_rows(folder))
+        truths.append(plant_feature_dirt(folder, labels[-1], FeatureDirt(copies=2, broken_share=0.25, flips=3),
                                          np.random.default_rng(9)))
-        write_rows(folder, rows)
         files.append(digest(folder))
-    assert truths[0] == truths[1] and files[0] == files[1]
+    assert truths[0] == truths[1] and labels[0] == labels[1] and files[0] == files[1]
     assert len(truths[0]["duplicates"]) == 6 and len(truths[0]["experts"]) == 6 and len(truths[0]["labels"]) == 3
