@@ -87,7 +87,7 @@ def fit_and_probe(store_root: str, run_root: str, cfg_dict: dict, broken: dict[s
     gating = getattr(model.fusion, "gating", None)
     gates: dict[str, dict[str, float]] = {n: {} for n in names}
     scores: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
-    loader = make_loader(run.store, run.info, ids, 32, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len))
+    loader = make_loader(run.store, run.info.reading, ids, 32, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len))
     with torch.no_grad():
         for batch in loader:
             owner = batch.clip_trailers()  # (C,)

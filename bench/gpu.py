@@ -80,7 +80,7 @@ def embed_parity(run) -> dict:
     ids = sorted(run.store.entries())
     out, vectors = {}, {}
     for precision in ("fp32", "bf16"):
-        batches = whole_trailer_batches(run.store, run.info, ids, 32, model.cfg)
+        batches = whole_trailer_batches(run.store, run.info.reading, ids, 32, model.cfg)
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         _, vectors[precision] = embed_loader(model, batches, precision)

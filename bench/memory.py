@@ -46,7 +46,7 @@ def train_steps(store_root: str, steps: int, batch: int) -> None:
     model = create_model(info.expert_infos(), len(info.genres), cfg.model)
     loss_fn = WeightedBCELoss(positive_weights(genre_labels(store, info, info.splits["train"]), 30.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-5, amsgrad=True)
-    loader = make_loader(store, info, ids, batch, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len), shuffle_seed=0)
+    loader = make_loader(store, info.reading, ids, batch, evenly_spaced(cfg.model.n_seqs, cfg.model.seq_len), shuffle_seed=0)
     train_one_epoch(model, loader, loss_fn, optimizer)
 
 

@@ -13,7 +13,7 @@ outside the collection, drawn the same way, asked one at a time (what `mmx searc
 For each size N: exact top-10 by FAISS brute force (batched), then for every index kind build seconds
 and, for each query-time setting (``--nprobes`` for ivf, ``--ef-searches`` for hnsw), p50/p99 ms per
 query and recall@10 = |approx ∩ exact| / 10. The kinds are built as ``mmx.scenes`` builds them
-(``mmx.index.build_index`` with ``mmx.scenes.SceneIndexConfig``'s settings); the default settings
+(``mmx.index.build_index`` with ``mmx.scenes.searching.SceneIndexConfig``'s settings); the default settings
 ``mmx scenes`` picks for N are marked ``"chosen": true``.
 
     python bench/scenes.py [--sizes 100000,300000,1000000] [--kinds exact,ivf,hnsw] [--queries 1000]
@@ -33,7 +33,7 @@ from _common import load_averages, print_result, search_latency  # noqa: E402  (
 
 from mmx.data.vectors import unit_rows
 from mmx.index import IndexConfig, build_index, sized_config
-from mmx.scenes import SceneIndexConfig
+from mmx.scenes.searching import SceneIndexConfig
 
 DIM = 128
 GENRES, SHOT_KINDS = 20, 500

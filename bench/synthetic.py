@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
+from mmx.inputs import ExpertInfo
 
 EXPERTS = {"appearance": 2048, "scene": 512, "motion": 1024}  # clip level
 AUDIO_DIM = 128  # window level

@@ -134,9 +134,9 @@ class Case:
         tc = self.cfg.train
         self.optimizer = adam(self.model.parameters(), tc.lr, tc.weight_decay, tc.amsgrad)  # as training builds it
         views = evenly_spaced(self.cfg.model.n_seqs, self.cfg.model.seq_len)
-        self.loader = make_loader(store, info, info.splits["train"], args.batch, views, shuffle_seed=0, dist=dist)
+        self.loader = make_loader(store, info.reading, info.splits["train"], args.batch, views, shuffle_seed=0, dist=dist)
         self.batches = [b.to(dist.device) for b in self.loader]
-        self.rounds = [next(iter(make_loader(store, info, ids, len(ids), views, dist=dist))).to(dist.device) for ids in rounds]
+        self.rounds = [next(iter(make_loader(store, info.reading, ids, len(ids), views, dist=dist))).to(dist.device) for ids in rounds]
         self.model.train()
         with FlopCounterMode(display=False) as counter:  # the network's FLOPs (fp32: no bf16 row padding counted)
             step(self.net, self.rounds[0], self.loss_fn, self.optimizer, dist, "fp32")

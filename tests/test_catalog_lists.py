@@ -11,7 +11,7 @@ import pytest
 
 from mmx.catalog import (
     DEFAULT_MAP_FILE,
-    FORMATS,
+    LIST_FORMATS,
     GenreMap,
     build_catalog,
     detect_format,
@@ -136,7 +136,7 @@ def test_list_file_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         read_list(tmp_path / "missing.csv", "csv")
     with pytest.raises(ConfigError, match="unknown list format"):
-        FORMATS.create("letterboxd")
+        LIST_FORMATS.create("letterboxd")
     rows, _ = read_list(write(tmp_path / "l.csv", "trailer_id,genres\na,Drama,extra\n ,Drama\n"))
     assert [r.problem for r in rows] == ["more fields than the header; quote fields that hold the delimiter",
                                          "empty trailer_id"]

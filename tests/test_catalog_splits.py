@@ -13,10 +13,9 @@ from mmx.catalog import (
     assign_splits,
     iterative_stratification,
     read_split_file,
-    write_labels,
 )
 from mmx.catalog.stratify import companion_split_file
-from mmx.data.importer import read_labels
+from mmx.data.labels_csv import read_labels, write_labels
 from mmx.data.splits import SPLITS, hash_split
 from mmx.errors import InputError
 
@@ -107,7 +106,7 @@ def test_split_file_reading(tmp_path):
 def test_labels_csv_reads_back_through_the_importer(tmp_path):
     out, _ = assign_splits(entries(40), SplitConfig(seed=0))
     out[0].title, out[0].year = 'Title, with "quotes"', 1999
-    path = write_labels(tmp_path / "labels.csv", out)
+    path = write_labels(tmp_path / "labels.csv", [e.label_row() for e in out])
     problems = []
     rows = read_labels(path, problems)
     assert problems == []

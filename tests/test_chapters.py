@@ -64,7 +64,7 @@ def test_film_vector_and_genres_are_the_means_over_its_chapters(film_run):
     assert chapter_count(100, cfg.chapter_clips) == 4
     views = chapters(4, cfg.n_seqs, cfg.seq_len)
     with torch.no_grad(), autocast("cpu", run.precision):  # the reference: each chapter alone, as a trailer of its own
-        parts = [next(iter(make_loader(store, run.info, [film], 1, [v]))) for v in views]  # windows, as the run reads
+        parts = [next(iter(make_loader(store, run.info.reading, [film], 1, [v]))) for v in views]  # windows, as the run reads
         emb = torch.stack([model.embed(b)[0, 0].float() for b in parts]).mean(0).numpy()
         probs = torch.stack([torch.sigmoid(model.logits(b)[0, 0].float()) for b in parts]).mean(0).numpy()
     got = embed_ids(model, store, run.info, [short, film], 4, run.precision)  # one chapter count, then the film
@@ -74,5 +74,5 @@ def test_film_vector_and_genres_are_the_means_over_its_chapters(film_run):
     lo, hi = chapter_span(100, 4, 3)  # the last chapter's windows lie inside it
     assert lo <= views[3](100, None).min() and views[3](100, None).max() < hi
     with torch.no_grad(), autocast("cpu", run.precision):  # shorter than a chapter: read as before, one evenly spaced view
-        one = next(iter(make_loader(store, run.info, [short], 1, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
+        one = next(iter(make_loader(store, run.info.reading, [short], 1, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
         np.testing.assert_allclose(got[0], model.embed(one)[0, 0].float().numpy(), rtol=1e-5, atol=1e-6)

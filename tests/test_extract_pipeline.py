@@ -213,7 +213,7 @@ def test_extracted_store_trains_unchanged(tmp_path):
 
 def test_planning_writes_nothing(corpus, tmp_path):
     from helpers import snapshot
-    from mmx.data.importer import read_labels
+    from mmx.data.labels_csv import read_labels
     from mmx.extract.batch import find_videos, plan_jobs
     from mmx.extract.pipeline import load_experts
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import make_embeddings_run
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.health import open_collection
 from mmx.health.duplicates import DuplicateConfig, align, duplicate_pairs
 from mmx.health.experts import coherence, dead_stretches
 from mmx.health.report import check
+from mmx.inputs import ExpertInfo
 from mmx.synthetic.faults import ExpertFault, copy_clips, plant_expert_fault
 from mmx_cli.main import main
 

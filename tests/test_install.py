@@ -38,7 +38,7 @@ AREAS: dict[str, set[str]] = {
     "mmx/atlas.py": {"extract"},  # Pillow: the explorer's pictures are made from keyframes, which extraction keeps
     "mmx/synthetic/videos.py": {"extract"},
     "mmx/index.py": {"scale"},
-    "mmx/scenes.py": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search
+    "mmx/scenes/": {"scale"},  # a FAISS index of the scenes when faiss is there (has_faiss), else exact search
     "mmx/catalog/fetch.py": {"dataset"},
     "mmx/data/formats/": {"data"},  # zarr (Trailers12k), pyarrow (parquet), only inside the format that reads them
     "mmx/export.py": {"data"},

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from mmx.data.importer import read_labels
+from mmx.data.labels_csv import read_labels
 from mmx.errors import InputError
 from mmx.review import ReviewConflict, ReviewJournal, TrailerLabels, apply_decision, export_labels
 

@@ -1,4 +1,5 @@
-"""The shape of the code: reading sits below training, the library below the apps, a CLI that answers at once."""
+"""The shape of the code: no import circle and nothing imported from a floor above, reading below training, the
+library below the apps, one name per file, a CLI that answers at once."""
 
 from __future__ import annotations
 
@@ -29,6 +30,78 @@ def imported_modules(path: Path) -> set[str]:
 
 def library_files() -> list[Path]:
     return sorted((SRC / "mmx").rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def import_targets(path: Path) -> set[str]:
+    """The first-party modules a file imports (at its top, inside functions, or for type checking): ``from a.b
+    import c`` is module ``a.b.c`` when that is a module, else ``a.b`` (a package's face only hands names on)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                     for a in node.names]
+        found |= {n for n in names if n in MODULES}
+    return found - {module_name(path)}
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: import_targets(path) for name, path in MODULES.items()}
+
+
+def reaches(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in edges[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_no_import_circle():
+    edges = graph()
+    circles = sorted(m for m in edges if m in reaches(m, edges))
+    assert not circles, f"modules that import themselves through others: {circles}"
+
+
+# floor rules: a module never imports what stands above it (DESIGN §5; docs in README's layout)
+NEVER = {
+    # durable I/O, the run folder's declarations, the configs and the whole data layer stand below the runs
+    ("mmx.durable", "mmx.artifacts", "mmx.config", "mmx.data"): (
+        "mmx.run", "mmx.index", "mmx.scenes", "mmx.embeddings", "mmx.derived", "mmx.add", "mmx.api"),
+    ("mmx.model",): ("mmx.data", "mmx.run", "mmx.train"),  # the network takes mmx.inputs, never the data layer
+    ("mmx.durable", "mmx.inputs", "mmx.errors"): ("mmx.",),  # leaves: they import nothing of mmx
+}
+
+
+@pytest.mark.parametrize("low", [low for lows in NEVER for low in lows], ids=str)
+def test_a_low_module_never_reaches_up(low):
+    edges = graph()
+    above = tuple(a for lows, highs in NEVER.items() if low in lows for a in highs)
+    for name in [m for m in edges if m == low or m.startswith(low + ".")]:
+        bad = sorted(t for t in edges[name] if t.startswith(above) and not t.startswith(low))
+        assert not bad, f"{name} imports {bad}"
+
+
+def test_every_library_file_has_a_name_of_its_own():
+    """No two modules share a file name, but a package's ``__init__`` and the app modules named after what they
+    serve: a CLI command (``mmx_cli/commands/``) and an API route group (``mmx_serve/routes/``)."""
+    named: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if path.name != "__init__.py" and not rel.startswith(("mmx_cli/commands/", "mmx_serve/routes/")):
+            named.setdefault(path.name, []).append(rel)
+    assert not {n: p for n, p in named.items() if len(p) > 1}
 
 
 @pytest.mark.parametrize("path", library_files(), ids=lambda p: str(p.relative_to(SRC)))

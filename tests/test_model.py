@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from mmx.config import ModelConfig
-from mmx.data.dataset import Batch, evenly_spaced
-from mmx.data.store import ExpertInfo
+from mmx.data.dataset import evenly_spaced
 from mmx.errors import ConfigError
+from mmx.inputs import Batch, ExpertInfo
 from mmx.model import FUSIONS, MODELS, CollaborativeGating, create_model
 from mmx.model.layers import Linear, NetVLAD, bucket_rows
 
@@ -211,7 +211,7 @@ def test_pooled_path_sees_what_the_probe_sees(small_store):
                    genres=["Action", "Drama"], splits={"train": ids, "val": [], "test": []})
     cfg = dataclasses.replace(MODELS.create("tiny"), pooled_path=True, n_seqs=40, seq_len=3)
     model = create_model(experts, 2, cfg)
-    batch = next(iter(make_loader(small_store, info, ids, 10, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
+    batch = next(iter(make_loader(small_store, info.reading, ids, 10, evenly_spaced(cfg.n_seqs, cfg.seq_len))))
     pooled = model.pooled.pool(batch)[:, 0].numpy()  # (B, F)
     np.testing.assert_allclose(pooled, pooled_features(small_store, batch.ids, list(experts)), rtol=1e-5, atol=1e-5)
 
@@ -225,7 +225,7 @@ def test_every_clip_of_a_batch_knows_its_trailer(small_store):
     experts = {n: vars(i) for n, i in sorted(small_store.experts.items())}
     info = RunInfo(kind="coarse", store=str(small_store.root), experts=experts, genres=["Action", "Drama"],
                    splits={"train": ids, "val": [], "test": []})
-    batch = next(iter(make_loader(small_store, info, ids, 6, evenly_spaced(40, 9))))
+    batch = next(iter(make_loader(small_store, info.reading, ids, 6, evenly_spaced(40, 9))))
     n_clips = torch.tensor([small_store.meta(t).n_clips for t in batch.ids])
     assert torch.equal(batch.clip_trailers(), torch.repeat_interleave(torch.arange(len(ids)), n_clips))
 

@@ -10,7 +10,8 @@ from mmx import retrieval
 from mmx.data.vectors import EmbeddingSet
 from mmx.errors import InputError
 from mmx.retrieval import Hit, Neighbours, TrailerVectors, nearest
-from mmx.scenes import SceneSet, SceneVectors, _part, search_scene
+from mmx.scenes.scene_set import SceneSet, scene_part
+from mmx.scenes.searching import SceneVectors, search_scene
 
 
 def trailer_set(n: int = 24, seed: int = 0) -> TrailerVectors:
@@ -29,7 +30,7 @@ def scene_set(n_trailers: int = 12, seed: int = 1) -> SceneVectors:
     for t in range(n_trailers):
         n = int(rng.integers(3, 8))
         starts = np.arange(n) * 2.0
-        parts[f"tr{t:02d}"] = _part(rng.normal(size=8) + 0.5 * rng.normal(size=(n, 8)), np.c_[starts, starts + 2.0])
+        parts[f"tr{t:02d}"] = scene_part(rng.normal(size=8) + 0.5 * rng.normal(size=(n, 8)), np.c_[starts, starts + 2.0])
     scenes = SceneSet.from_parts(parts)
     return SceneVectors(scenes, {t: f"Film {t}" for t in scenes.trailer_ids[::2]})
 

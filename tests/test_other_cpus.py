@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from mmx.data.broken import DEAD_TOL, dead_record, dead_stretches, snap_dead
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.health import open_collection
 from mmx.health.duplicates import duplicate_pairs
 from mmx.health.report import check
+from mmx.inputs import ExpertInfo
 
 RELATIVE = 1e-6  # fp32 kernels that sum in another order differ by a few units of 2⁻²⁴ ≈ 6e-8 per operation
 DIMS = {"image": 16, "motion": 12, "audio": 8}  # audio is window-level: two windows a clip

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 import mmx
 from mmx.errors import InputError, MissingExtra
 from mmx.inference import predict_ids
-from mmx.scenes import load_scenes
+from mmx.scenes.scene_set import load_scenes
 from mmx.timeline import ClipGenres, Timeline, webvtt
 from mmx_cli.main import main
 

@@ -12,8 +12,8 @@ import torch
 from helpers import last_weights, tiny_cfg
 from interrupts import killed_at_state_write
 from mmx.config import ModelConfig, TrainConfig
-from mmx.data.dataset import Batch
 from mmx.errors import ConfigError
+from mmx.inputs import Batch
 from mmx.progress import QUIET
 from mmx.run import RunDir
 from mmx.train.coarse import drop_experts, train

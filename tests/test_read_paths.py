@@ -221,7 +221,7 @@ def _scenes(c: Case) -> None:
 @read_path("scenes", refused=lambda c: _run(c, "scenes"))
 def _scene_vectors(c: Case, capsys) -> None:
     _scenes(c)
-    from mmx.scenes import load_scenes
+    from mmx.scenes.scene_set import load_scenes
 
     scenes = load_scenes(c.run)
     for t in c.collection.trailers:

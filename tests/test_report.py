@@ -19,8 +19,8 @@ from mmx.progress import QUIET
 from mmx.run import Run, RunDir
 from mmx.train.finetune import finetune
 from mmx_cli.main import main
-from mmx_report import build_report
-from mmx_report.paper import TBL2_SUMMARY, TBL5, paper_per_genre
+from mmx_report.published import TBL2_SUMMARY, TBL5, paper_per_genre
+from mmx_report.render import build_report
 from mmx_report.sections import SECTION_ORDER
 from mmx_report.thumbnails import THUMB_WIDTH, thumbnail_png
 

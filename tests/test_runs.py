@@ -59,9 +59,10 @@ def test_stale_embeddings_are_an_error_not_a_silent_recomputation(trained, tmp_p
 def test_every_file_of_a_run_folder_is_declared(trained, tmp_path):
     from fnmatch import fnmatch
 
-    from mmx.artifacts import ARTIFACTS, stale_files
+    from mmx.artifacts import ARTIFACTS
+    from mmx.derived import stale_files
     from mmx.durable import atomic_write
-    from mmx.scenes import compute_scenes
+    from mmx.scenes.compute import compute_scenes
 
     run = Run.open(trained)
     compute_scenes(run)

@@ -9,15 +9,10 @@ from mmx.errors import InputError, UnknownTrailerError
 from mmx.index import IndexConfig, build_index
 from mmx.index import sized_config as scene_index_config
 from mmx.retrieval import Neighbours
-from mmx.scenes import (
-    SceneIndexConfig,
-    SceneSet,
-    SceneVectors,
-    _part,
-    random_precision,
-    search_scene,
-)
-from mmx.scenes import scene_precision as precision_at_k
+from mmx.scenes.evaluation import random_precision
+from mmx.scenes.evaluation import scene_precision as precision_at_k
+from mmx.scenes.scene_set import SceneSet, scene_part
+from mmx.scenes.searching import SceneIndexConfig, SceneVectors, search_scene
 
 
 def synthetic_scenes(n_trailers: int = 30, seed: int = 0) -> SceneSet:
@@ -28,7 +23,7 @@ def synthetic_scenes(n_trailers: int = 30, seed: int = 0) -> SceneSet:
         n = int(rng.integers(5, 15))
         centre = rng.normal(size=16)
         starts = np.arange(n) * 2.1
-        parts[f"tr{t:02d}"] = _part(centre + 0.8 * rng.normal(size=(n, 16)), np.c_[starts, starts + 2.0])
+        parts[f"tr{t:02d}"] = scene_part(centre + 0.8 * rng.normal(size=(n, 16)), np.c_[starts, starts + 2.0])
     return SceneSet.from_parts(parts)
 
 

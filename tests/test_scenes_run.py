@@ -16,7 +16,8 @@ from mmx.data.store import FeatureStore
 from mmx.extract import ExtractConfig
 from mmx.extract.batch import extract_videos
 from mmx.run import Run
-from mmx.scenes import clip_vectors, load_scenes
+from mmx.scenes.compute import clip_vectors
+from mmx.scenes.scene_set import load_scenes
 from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 from mmx_cli.main import main
 
@@ -72,14 +73,14 @@ def test_search_by_scene_second(video_run, capsys, tmp_path):
 
 
 def test_search_by_video_uses_the_runs_experts(video_run, capsys):
-    from mmx.scenes import video_query_vector
+    from mmx.api import video_scene_vector
 
     run, videos = video_run
     opened = Run.open(run)
     scenes = load_scenes(run)
     rows = scenes.rows_of("synth003")
     own = scenes.vectors[rows.start : rows.stop].mean(0)
-    q = video_query_vector(opened, videos / "synth003.mp4")  # extracted again: the very same clip vectors
+    q = video_scene_vector(opened, videos / "synth003.mp4")  # extracted again: the very same clip vectors
     np.testing.assert_allclose(q, own / np.linalg.norm(own), atol=1e-4)
     out = search(capsys, "--run", str(run), "--scene-video", str(videos / "synth003.mp4"), "-k", "5")
     assert out["query"] is None and len(out["results"]) == 5

@@ -19,7 +19,7 @@ from mmx.health import run_collection
 from mmx.health.report import CHECKS, check
 from mmx.run import Run
 from mmx_cli.main import main
-from mmx_report import build_report
+from mmx_report.render import build_report
 from mmx_serve import findings as findings_module
 from mmx_serve.app import create_app
 from mmx_serve.collection import ServeConfig, Snapshot

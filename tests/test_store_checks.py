@@ -13,8 +13,9 @@ from PIL import Image
 from helpers import trailer, write_folder
 from mmx.data import store as store_module
 from mmx.data.importer import import_folder
-from mmx.data.store import KEYFRAME_BYTES, EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import KEYFRAME_BYTES, EntryMeta, FeatureStore
 from mmx.errors import StoreError
+from mmx.inputs import ExpertInfo
 from mmx_cli.main import main
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from helpers import trailer, write_folder
 from mmx.data.importer import import_folder
-from mmx.data.splits import assign_splits, hash_split
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.splits import hash_split, split_entries
+from mmx.data.store import EntryMeta, FeatureStore
 from mmx.errors import InputError, StoreError
+from mmx.inputs import ExpertInfo
 
 
 def test_import_roundtrip_and_memory_mapped_reads(tmp_path):
@@ -166,7 +167,7 @@ def test_hash_split_is_deterministic_stable_and_near_80_10_10(small_store):
     assert abs(splits.count("train") / 5000 - 0.8) < 0.02
     assert abs(splits.count("val") / 5000 - 0.1) < 0.015
     assert splits != [hash_split(t, 1, [0.8, 0.1, 0.1]) for t in ids]
-    result = assign_splits(small_store.entries(), 0, [0.8, 0.1, 0.1], min_clips=10)
+    result = split_entries(small_store.entries(), 0, [0.8, 0.1, 0.1], min_clips=10)
     short = [t for t, m in small_store.entries().items() if m.n_clips < 10]
     assert sorted(result.too_short) == sorted(short)
     assert sum(result.counts().values()) + len(short) == len(small_store)

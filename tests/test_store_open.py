@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from helpers import snapshot
-from mmx.data.store import STALE_TMP_SECONDS, EntryMeta, ExpertInfo, FeatureStore
+from mmx.data.store import STALE_TMP_SECONDS, EntryMeta, FeatureStore
+from mmx.inputs import ExpertInfo
 
 
 def store_with_leftovers(root: Path) -> FeatureStore:

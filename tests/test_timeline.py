@@ -44,7 +44,7 @@ def test_timeline_equals_one_window_at_a_time(coarse, small_store):
     assert model.scenes is not None  # the scene path too: the window's clips are its scenes
     for c in (0, n // 2, n - 1):  # the network on a trailer made of that one window, alone
         window = np.tile(centred_window(n, c, cfg.seq_len), (cfg.n_seqs, 1))
-        batch = next(iter(make_loader(small_store, coarse.read_info(), [tid], 1, [lambda n_, rng: window])))
+        batch = next(iter(make_loader(small_store, coarse.read_info().reading, [tid], 1, [lambda n_, rng: window])))
         with torch.no_grad(), autocast("cpu", run.precision):  # what the run reads in
             expected = torch.sigmoid(model(batch).float())[0].numpy()
         np.testing.assert_allclose(t.matrix()[c], expected, rtol=1e-5, atol=1e-6)

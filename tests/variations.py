@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmx.data.store import ExpertInfo
 from mmx.experts import EXPERTS
+from mmx.inputs import ExpertInfo
 from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 
 DIM = 6  # every expert's feature size here

@@ -2,19 +2,10 @@
 
 ``add_videos(run, videos)`` — ``mmx add`` and the explorer's ingest — extracts the videos with the
 experts and settings the run's store was made with (``mmx.extract.extract_videos``), then
-``refresh_added(run, ids)`` brings each derived artifact (``mmx.artifacts``) of the run, and of the
-coarse run a fine run started from (they share the store), up to date on disk:
-
-* ``embeddings.npz``: the new trailers embedded with the run's network, merged in (ids sorted);
-* ``layout.npz``: each new trailer placed among its neighbours on the existing map;
-* ``index-<kind>.faiss``: the new vectors added as rows (a replaced trailer needs `mmx index`);
-* ``scenes.npz`` and its index: the new trailers' scene vectors added, the index rebuilt.
-
-Trailers of the store an artifact lacks besides them (extracted with ``mmx extract`` meanwhile)
-join it too. An artifact that cannot be brought up to date that way (older than the weights,
-holding trailers the store no longer has, a trailer index holding a re-extracted trailer) is left
-as it is and named in ``AddReport.stale`` with the command that refreshes it; a missing one stays
-missing. Additions to one run go one at a time: ``exclusive(run)`` is a file lock
+``refresh_added(run, ids)`` brings each derived file of the run, and of the coarse run a fine run
+started from (they share the store), up to date on disk (``mmx.derived``: embeddings, trailer
+indexes, the map, scenes); one that cannot be is named in ``AddReport.stale`` with the command that
+refreshes it. Additions to one run go one at a time: ``exclusive(run)`` is a file lock
 beside the run that the CLI and every server share.
 """
 
@@ -27,11 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from mmx import artifacts
 from mmx.data.store import FeatureStore
-from mmx.data.vectors import read_npz, write_npz
+from mmx.derived import bring_up_to_date
 from mmx.errors import InputError, RunError
 from mmx.extract.batch import ExtractReport, extract_videos, store_config
 from mmx.progress import QUIET, Reporter
@@ -108,98 +97,15 @@ def extracted_apart(run: str | Path | Run, video: str | Path, reporter: Reporter
 
 
 def refresh_added(run: ModelRun, ids: list[str]) -> AddReport:
-    """Store trailers ``ids`` (just written) join every derived artifact of ``run`` and of its parent run."""
+    """Store trailers ``ids`` (just written) join every derived file of ``run`` and of its parent run
+    (``mmx.derived``)."""
     report = AddReport(added=list(ids))
     if not ids:
         return report
     runs = [run] + ([run.parent] if run.parent is not None else [])
     for r in runs:
         r.store.refresh()
-        _refresh_run(r, ids, report)
+        done = bring_up_to_date(r, ids)
+        report.updated += done.updated
+        report.stale += done.stale
     return report
-
-
-def _refresh_run(run: ModelRun, ids: list[str], report: AddReport) -> None:
-    from mmx.index import has_faiss
-    from mmx.scenes import add_scenes, scene_trailer_ids
-
-    store_ids = sorted(run.store.entries())
-    kinds = _fresh_index_kinds(run, report) if has_faiss() else []  # decided before the embeddings change
-    if run.dir.embeddings_path.exists():
-        added = _add_embeddings(run, ids, store_ids, report)
-        if added is not None:
-            _extend_indexes(run, kinds, *added, report)
-            _extend_layout(run, report)
-    held = scene_trailer_ids(run.root)
-    if held is not None:
-        todo = _todo(ids, held, store_ids)
-        why = artifacts.problem(run.root, artifacts.SCENES, sorted(set(held) | set(todo)), store_ids,
-                                f"store {run.store.root}")
-        if why:
-            report.stale.append(why)
-        else:
-            add_scenes(run, todo)
-            report.updated.append(str(run.root / artifacts.SCENES))
-
-
-def _todo(ids: list[str], held: list[str], store_ids: list[str]) -> list[str]:
-    """What a derived file holding ``held`` needs: the added trailers and any other store trailer it lacks."""
-    return sorted(set(ids) | (set(store_ids) - set(held)))
-
-
-def _add_embeddings(run: ModelRun, ids: list[str], store_ids: list[str], report: AddReport
-                    ) -> tuple[list[str], np.ndarray] | None:
-    """The trailers embedded and their (N, D) embeddings, merged into the run's embeddings.npz when it was
-    fresh but for trailers of the store it lacks (those are embedded too); None when it was stale."""
-    from mmx.embeddings import embed_ids
-
-    old_ids, old_vectors = read_npz(run.dir.embeddings_path)
-    todo = _todo(ids, old_ids, store_ids)
-    why = artifacts.problem(run.root, artifacts.EMBEDDINGS, sorted(set(old_ids) | set(todo)), store_ids,
-                            f"store {run.store.root}")
-    if why:
-        report.stale.append(why)
-        return None
-    vectors = embed_ids(run.model(), run.store, run.info, todo, run.config.train.eval_batch_size, run.precision)  # (N, D)
-    merged = dict(zip(old_ids, old_vectors)) | dict(zip(todo, vectors))
-    order = sorted(merged)
-    write_npz(run.dir.embeddings_path, order, np.stack([merged[t] for t in order]))
-    run.forget(models=False)
-    report.updated.append(str(run.dir.embeddings_path))
-    return todo, vectors
-
-
-def _fresh_index_kinds(run: ModelRun, report: AddReport) -> list[str]:
-    """The kinds of trailer index that are fresh now (the others are reported stale)."""
-    from mmx.index import index_problem, run_index_kinds
-
-    kinds = []
-    for kind in run_index_kinds(run):
-        why = index_problem(run, kind)
-        if why:
-            report.stale.append(why)
-        else:
-            kinds.append(kind)
-    return kinds
-
-
-def _extend_indexes(run: ModelRun, kinds: list[str], ids: list[str], vectors: np.ndarray, report: AddReport) -> None:
-    from mmx.index import extend_run_index, index_paths, read_record
-
-    for kind in kinds:
-        path, side = index_paths(run, kind)
-        if set(ids) & set(read_record(side, "")["ids"]):  # a trailer replaced: its old row cannot be dropped
-            report.stale.append(f"{path} holds the old vectors of re-extracted trailers; refresh it with "
-                                f"`mmx index --run {run.root} --kind {kind}`")
-            continue
-        extend_run_index(run, kind, ids, vectors)
-        report.updated.append(str(path))
-
-
-def _extend_layout(run: ModelRun, report: AddReport) -> None:
-    from mmx.layout import map_layout
-
-    path = run.root / artifacts.LAYOUT
-    if path.exists():
-        map_layout(run)  # places the new trailers among their neighbours and rewrites the map
-        report.updated.append(str(path))

@@ -191,8 +191,8 @@ def search(run: RunLike, query: str | Path | np.ndarray, k: int = 10, progress: 
 
 def index_scenes(run: RunLike, progress: Progress = False, batch_size: int = 8):
     """Compute and index every clip's scene vector of a coarse or fine run (``RUN/scenes.npz``, ``mmx scenes``);
-    returns the ``mmx.scenes.SceneSet`` (``to_frame()``: one row per scene)."""
-    from mmx.scenes import compute_scenes
+    returns the ``mmx.scenes.scene_set.SceneSet`` (``to_frame()``: one row per scene)."""
+    from mmx.scenes.compute import compute_scenes
 
     return compute_scenes(Run.open(run), reporter_of(progress), batch_size)
 
@@ -201,12 +201,27 @@ def search_scenes(run: RunLike, trailer_id: str | None = None, seconds: float | 
                   video: str | Path | None = None, k: int = 10, other_trailers: bool = False,
                   progress: Progress = False) -> Hits:
     """The ``k`` scenes (clips) nearest to the scene of ``trailer_id`` covering ``seconds`` (default: its first
-    clip), or to a short ``video`` file (extracted with the run's experts); ``other_trailers`` leaves the query's
-    own trailer out. Needs the run's scene vectors (``index_scenes``)."""
-    from mmx.scenes import search_run_scenes
+    clip), or to a short ``video`` file (extracted with the run's experts: ``video_scene_vector``);
+    ``other_trailers`` leaves the query's own trailer out. Needs the run's scene vectors (``index_scenes``)."""
+    from mmx.scenes.searching import open_scenes, search_run_scenes
 
     run = Run.open(run)
     scene = None if trailer_id is None else (trailer_id, None if seconds is None else float(seconds))
-    query, hits = search_run_scenes(run, scene, video, k, other_trailers, reporter_of(progress))
+    opened = open_scenes(run)  # missing or stale scenes are said before a video is extracted
+    vector = None if scene is not None or video is None else video_scene_vector(run, video, progress)
+    query, hits = search_run_scenes(run, scene, vector, k, other_trailers, opened)
     what = str(video) if query is None else f"{query.trailer_id} clip {query.clip}"
     return Hits(what, hits, query)
+
+
+def video_scene_vector(run: RunLike, video: str | Path, progress: Progress = False) -> np.ndarray:
+    """(D,) the unit mean of a short video's scene vectors: the video extracted with the run's experts and settings
+    into a temporary store (``mmx.add.extracted_apart``), its clips through the run's network."""
+    from mmx.add import extracted_apart
+    from mmx.data.vectors import unit_rows
+    from mmx.scenes.compute import clip_vectors
+
+    with extracted_apart(run, video, reporter_of(progress)) as (store, tid):
+        opened = Run.open(run)
+        vectors = clip_vectors(opened.model(), store, opened.info, [tid], precision=opened.precision)[tid]  # (C, D)
+    return unit_rows(vectors.mean(0, keepdims=True))[0]

@@ -128,24 +128,3 @@ def require_fresh(root: str | Path, name: str, holds: list[str] | None = None,
     why = problem(root, name, holds, source_ids, source, **names)
     if why:
         raise RunError(why)
-
-
-def stale_files(run) -> list[str]:
-    """Why each derived file an opened run (``mmx.run.Run``) holds is not fresh: one sentence each, naming
-    the command that refreshes it. Files that are not there are not listed."""
-    from mmx.index import has_faiss
-    from mmx.run import ModelRun
-    from mmx.scenes import scenes_problem
-
-    if not isinstance(run, ModelRun):
-        return []  # imported embeddings: nothing is derived
-    found = []
-    if run.dir.embeddings_path.exists():
-        found.append(run.embeddings_problem())
-    if (run.root / SCENES).exists():
-        found.append(scenes_problem(run))
-    if has_faiss():
-        from mmx.index import index_problem, run_index_kinds
-
-        found += [index_problem(run, kind) for kind in run_index_kinds(run)]
-    return [why for why in found if why]

@@ -25,13 +25,14 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from mmx.data.dataset import Batch
-from mmx.data.importer import Problem, check_trailer, read_labels
+from mmx.data.importer import check_trailer
+from mmx.data.labels_csv import read_labels
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import CLIP_SUFFIX, RESERVED, EntryMeta, FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_npz, write_npz, write_trailers_csv
 from mmx.durable import atomic_write
-from mmx.errors import InputError, RunError
+from mmx.errors import InputError, Problem, RunError
+from mmx.inputs import Batch
 from mmx.model.mmx import MMX
 from mmx.precision import autocast
 from mmx.progress import QUIET, Reporter
@@ -58,7 +59,7 @@ def embed_loader(model: MMX, loader: Iterable[Batch], precision: str = "fp32") -
 def embed_ids(model: MMX, store: FeatureStore, info: RunInfo, ids: list[str], batch_size: int,
               precision: str = "fp32") -> np.ndarray:
     """(N, embed_dim) embeddings of ``ids`` in their order, each trailer read whole as for genre prediction."""
-    got, vectors = embed_loader(model, whole_trailer_batches(store, info, ids, batch_size, model.cfg), precision)
+    got, vectors = embed_loader(model, whole_trailer_batches(store, info.reading, ids, batch_size, model.cfg), precision)
     position = {t: i for i, t in enumerate(got)}
     return vectors[[position[t] for t in ids]]
 

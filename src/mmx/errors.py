@@ -21,6 +21,8 @@ keeps its traceback. The subclasses are the few that callers catch::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class MmxError(Exception):
     """Bad input or state that the user can fix; the message says what to do."""
@@ -83,3 +85,11 @@ class MissingExtra(MmxError):
         what = f"`mmx {command}`" if command else "this feature"
         super().__init__(f"{what} needs the {extra!r} extra ({module} is not installed): pip install 'mmx[{extra}]'")
         self.extra, self.module = extra, module
+
+
+@dataclass
+class Problem:
+    """One input a batch could not use (or used with a warning), reported at the end: where, and why."""
+
+    where: str  # file or "labels.csv row N"
+    reason: str

@@ -35,13 +35,12 @@ from typing import Iterator
 import numpy as np
 
 from mmx.config import DataConfig
+from mmx.data.formats.parquet import EXPORT_FORMAT, EXPORT_VERSION, MANIFEST
 from mmx.data.splits import SPLITS, hash_split
 from mmx.data.store import FeatureStore
 from mmx.errors import InputError
 from mmx.run import EmbeddingsRun, ModelRun, Run
 
-EXPORT_FORMAT, EXPORT_VERSION = "mmx-export", 1
-MANIFEST = "mmx_export.json"
 ROW_GROUP = 4096  # clip rows per Parquet row group
 SHARD_ROWS = 200_000  # clip rows per shard (~600 MB of 768-d float32)
 

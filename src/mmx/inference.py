@@ -15,12 +15,12 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from mmx.data.dataset import Batch
 from mmx.data.loader import whole_trailer_batches
 from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo
 from mmx.errors import RunError, UnknownTrailerError
 from mmx.health.duplicates import run_leaks
+from mmx.inputs import Batch
 from mmx.metrics import PROTOCOLS, classification_metrics, label_changes, random_baseline
 from mmx.model.mmx import MMX
 from mmx.precision import autocast
@@ -70,7 +70,7 @@ def predict_ids(run: str | Path | Run, ids: list[str], which: str = "best", stor
     if missing:
         raise UnknownTrailerError(f"trailer(s) {', '.join(missing[:5])} not in store {store.root}")
     cfg = run.config
-    batches = whole_trailer_batches(store, run.info, ids, cfg.train.eval_batch_size, cfg.model)
+    batches = whole_trailer_batches(store, run.info.reading, ids, cfg.train.eval_batch_size, cfg.model)
     got, probs, labels = predict(run.model(which), batches, precision=run.precision)
     order = [{t: i for i, t in enumerate(got)}[t] for t in ids]
     return probs[order], labels[order]

@@ -191,6 +191,10 @@ def movienet_metrics(y_true: np.ndarray, scores: np.ndarray, genres: list[str], 
     return out
 
 
+# the paper's short names of classification_metrics' keys (Tbl. 2 and 5: AUPRC_w, F1w, …), for tables and reports
+SHORT_NAMES = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
+               "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
+
 PROTOCOLS = {  # anchor name → metric function (y_true, scores, genres) → dict
     "trailers12k": trailers12k_metrics,
     "movienet": movienet_metrics,

@@ -6,7 +6,7 @@ it has one, else exactly, both through ``mmx.index.nearest_rows``. A run has two
 
 * its trailer embeddings (``TrailerVectors``: one row per trailer), with the run's newest FAISS index
   while it is fresh for them (``mmx index``; ``Neighbours.of_run``);
-* its scene vectors (``mmx.scenes.SceneVectors``: one row per clip), with ``RUN/scenes.faiss``.
+* its scene vectors (``mmx.scenes.searching.SceneVectors``: one row per clip), with ``RUN/scenes.faiss``.
 
 Every search answers ``Hit`` objects: the trailer, its title and the cosine, plus the trailer's
 genres and year (trailer search) or the clip's number and seconds (scene search). A query is a

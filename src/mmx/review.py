@@ -36,8 +36,6 @@ which the importer ignores.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import threading
 from collections.abc import Iterable
@@ -46,7 +44,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmx.durable import atomic_write, journal_append
+from mmx.data.labels_csv import write_labels
+from mmx.durable import journal_append
 from mmx.errors import InputError
 
 if TYPE_CHECKING:
@@ -54,8 +53,7 @@ if TYPE_CHECKING:
 
 JOURNAL_FILE = "reviews.jsonl"
 DECISIONS = ("accept", "reject", "add", "remove")
-EXPORT_COLUMNS = ["trailer_id", "genres", "title", "year", "split"]
-REVIEWER_COLUMNS = ["reviewers", "conflicts"]  # with_reviewer: who decided, and the genres they disagree on
+REVIEWER_COLUMNS = ("reviewers", "conflicts")  # with_reviewer: who decided, and the genres they disagree on
 
 
 class ReviewConflict(InputError):
@@ -199,26 +197,22 @@ def export_labels(journal: ReviewJournal, rows: list[TrailerLabels], out: str | 
     reviewed = {t: ds[-1].labels for t, ds in decisions.items()}  # the latest decision wins
     known = {r.trailer_id for r in rows}
     unknown = sorted(set(reviewed) - known)
-    written, changed = 0, 0
+    changed = 0
     out = Path(out)
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS + (REVIEWER_COLUMNS if with_reviewer else []))
-    writer.writeheader()
+    written: list[dict] = []
     for r in rows:
         if only_reviewed and r.trailer_id not in reviewed:
             continue
         genres = reviewed.get(r.trailer_id, r.genres)
         changed += sorted(genres) != sorted(r.genres)
-        row = {"trailer_id": r.trailer_id, "genres": "|".join(genres), "title": r.title,
-               "year": "" if r.year is None else r.year, "split": r.split or ""}
+        row = {"trailer_id": r.trailer_id, "genres": genres, "title": r.title, "year": r.year, "split": r.split}
         if with_reviewer:
             own = decisions.get(r.trailer_id, [])
             row["reviewers"] = "|".join(dict.fromkeys(d.user or "" for d in own))
             row["conflicts"] = "|".join(sorted(conflicts(own)))
-        writer.writerow(row)
-        written += 1
-    atomic_write(out, buf.getvalue())
-    return {"path": str(out), "rows": written, "reviewed": len(reviewed) - len(unknown), "changed": changed,
+        written.append(row)
+    write_labels(out, written, REVIEWER_COLUMNS if with_reviewer else ())
+    return {"path": str(out), "rows": len(written), "reviewed": len(reviewed) - len(unknown), "changed": changed,
             "not_in_run": unknown}
 
 

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING
 
 from mmx import artifacts
 from mmx.config import RunConfig, config_from_dict, save_config
-from mmx.data.store import ExpertInfo, FeatureStore
+from mmx.data.loader import Reading
+from mmx.data.store import FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_ids, read_npz, read_trailers_csv
 from mmx.durable import atomic_write
 from mmx.errors import RunError
+from mmx.inputs import ExpertInfo
 
 if TYPE_CHECKING:
     import torch
@@ -65,6 +67,11 @@ class RunInfo:
 
     def expert_infos(self) -> dict[str, ExpertInfo]:
         return {n: ExpertInfo(**i) for n, i in self.experts.items()}
+
+    @property
+    def reading(self) -> Reading:
+        """What the run's loaders read of each trailer: its experts, genres and masked broken experts."""
+        return Reading(self.expert_infos(), list(self.genres), self.noise_like, self.mask_broken)
 
     def split_ids(self, split: str) -> list[str]:
         """Trailer ids of ``split`` (``all``: of every split, sorted)."""

@@ -85,7 +85,7 @@ def clip_probabilities(run: str | Path | Run, trailer_id: str) -> np.ndarray:
     views = centred_views(store.meta(trailer_id).n_clips, model.cfg.n_seqs, model.cfg.seq_len)
     parts = []
     for start in range(0, len(views), TIMELINE_CHUNK):  # each batch reads only the clips its windows use
-        batch = next(iter(make_loader(store, run.info, [trailer_id], 1, views[start : start + TIMELINE_CHUNK])))
+        batch = next(iter(make_loader(store, run.info.reading, [trailer_id], 1, views[start : start + TIMELINE_CHUNK])))
         with autocast("cpu", run.precision):
             logits = model.logits(batch).float()  # (1, chunk, G)
         parts.append(torch.sigmoid(logits)[0].numpy())  # (chunk, G)

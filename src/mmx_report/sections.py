@@ -20,13 +20,14 @@ from mmx.health import Finding, run_collection
 from mmx.health.report import check
 from mmx.inference import evaluate_run, label_suggestions
 from mmx.layout import map_layout
+from mmx.metrics import SHORT_NAMES
 from mmx.registry import Registry
 from mmx.retrieval import Neighbours
 from mmx.run import ModelRun, Run
 from mmx.timeline import trailer_timeline
 from mmx_report import figures
 from mmx_report.page import data_uri, esc
-from mmx_report.paper import (
+from mmx_report.published import (
     SUMMARY_KEYS,
     TBL2_GENRES,
     TBL2_SUMMARY,
@@ -36,9 +37,6 @@ from mmx_report.paper import (
     paper_per_genre,
 )
 from mmx_report.thumbnails import thumbnail_png
-
-SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
-         "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
 
 
 @dataclass
@@ -111,7 +109,7 @@ def _paper_genre_order(ours: list[str]) -> list[str]:
 def _row(model: str, source: str, metrics: dict, genres: list[str]) -> dict:
     row = {"model": model, "source": source}
     row.update({g: metrics["per_genre"].get(g, {}).get("auprc") for g in genres})
-    row.update({SHORT[k]: metrics.get(k) for k in SUMMARY_KEYS})
+    row.update({SHORT_NAMES[k]: metrics.get(k) for k in SUMMARY_KEYS})
     return row
 
 
@@ -119,7 +117,7 @@ def _paper_row(label: str, genres: list[str]) -> dict:
     per = paper_per_genre(label)
     row = {"model": label, "source": "paper"}
     row.update({g: per.get(g) for g in genres})
-    row.update({SHORT[k]: v for k, v in zip(SUMMARY_KEYS, TBL2_SUMMARY[label])})
+    row.update({SHORT_NAMES[k]: v for k, v in zip(SUMMARY_KEYS, TBL2_SUMMARY[label])})
     return row
 
 
@@ -185,10 +183,10 @@ def table5(inputs: ReportInputs) -> Section:
         v = abl["variants"][name]
         ours = abl["results"].get(name)
         row = {"sequence length": v["label"], "source": "ours"}
-        row.update({SHORT[k]: (ours or {}).get(k) for k in SUMMARY_KEYS})
+        row.update({SHORT_NAMES[k]: (ours or {}).get(k) for k in SUMMARY_KEYS})
         table.append(row)
         paper = {"sequence length": v["label"], "source": "paper"}
-        paper.update({SHORT[k]: x for k, x in zip(SUMMARY_KEYS, TBL5.get(v["label"], (None,) * 4))})
+        paper.update({SHORT_NAMES[k]: x for k, x in zip(SUMMARY_KEYS, TBL5.get(v["label"], (None,) * 4))})
         table.append(paper)
     notes = [f"{abl['variants'][n]['label']}: skipped — {abl['variants'][n]['skipped']}"
              for n in names if abl["variants"][n]["skipped"]]

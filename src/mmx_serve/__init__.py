@@ -1,5 +1,2 @@
-"""``mmx serve``: a web explorer and JSON API over one run's trailers (an application, not part of ``mmx``)."""
-
-from mmx_serve.app import create_app
-
-__all__ = ["create_app"]
+"""``mmx serve``: a web explorer and JSON API over one run's trailers (an application, not part of ``mmx``);
+``mmx_serve.app.create_app`` builds it, ``mmx_serve.server.serve`` runs it."""

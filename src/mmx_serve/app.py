@@ -35,7 +35,7 @@ The document is checked with schemathesis (``--checks all``; see docs/explorer.m
 Nothing a request sends is ever unpickled (uploads are only decoded by FFmpeg).
 
 The routes are ``APIRouter`` modules in ``mmx_serve.routes``; the status of every error they raise
-comes from one mapping, ``mmx_serve.errors.STATUS``.
+comes from one mapping, ``mmx_serve.refusals.STATUS``.
 """
 
 from importlib import resources
@@ -49,10 +49,10 @@ from fastapi.staticfiles import StaticFiles
 from mmx_serve import document
 from mmx_serve.auth import AuthConfig, make_auth
 from mmx_serve.collection import ServeConfig
-from mmx_serve.errors import install_handlers
 from mmx_serve.explorer import Explorer
 from mmx_serve.ingest import Ingestor
 from mmx_serve.middleware import RequestLimits, SecurityHeaders
+from mmx_serve.refusals import install_handlers
 from mmx_serve.routes import OTHER_BODY, Api, body_rules, routers
 
 STATIC = Path(str(resources.files("mmx_serve") / "static"))

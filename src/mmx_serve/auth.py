@@ -39,8 +39,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from mmx.users import ROLES, User, Users, UsersError
-from mmx_serve.errors import NotAllowed, TooMany, Unauthenticated
 from mmx_serve.middleware import BodyRule
+from mmx_serve.refusals import NotAllowed, TooMany, Unauthenticated
 from mmx_serve.sessions import Session, SessionStore, sessions_file
 
 log = logging.getLogger(__name__)

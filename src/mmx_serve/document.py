@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from mmx_serve.errors import WHY
+from mmx_serve.refusals import WHY
 
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 

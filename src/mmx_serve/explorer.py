@@ -18,8 +18,8 @@ from mmx.retrieval import Hit, resolve_id
 from mmx.review import ReviewJournal, conflicts, decisions_since
 from mmx.timeline import webvtt
 from mmx_serve.collection import Collection, ServeConfig, Space
-from mmx_serve.errors import NotAvailable
 from mmx_serve.findings import Findings
+from mmx_serve.refusals import NotAvailable
 from mmx_serve.scenes import NEEDS_TRAINED_RUN, Scenes
 
 

@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mmx.add import add_videos, exclusive
-from mmx.data.importer import LabelRow, Problem
-from mmx.errors import ExtractError, StoreError, VideoError, WeightsMissing
+from mmx.data.labels_csv import LabelRow
+from mmx.errors import ExtractError, Problem, StoreError, VideoError, WeightsMissing
 from mmx.extract.batch import VIDEO_SUFFIXES, Job, relabel
 from mmx.extract.decode import probe
 from mmx.genres import normalize_genre
 from mmx_serve.collection import Collection
-from mmx_serve.errors import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
+from mmx_serve.refusals import AlreadyPresent, BadField, Forbidden, MissingFile, NotAvailable, NotAVideo
 
 # ids of ingested trailers become file names: letters, digits and a few marks, no leading dot
 TRAILER_ID = re.compile(r"[A-Za-z0-9#][A-Za-z0-9 _.,'&()!#-]{0,127}")

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mmx.errors import MmxError
-from mmx_serve.errors import status_of
+from mmx_serve.refusals import status_of
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from mmx.extract.batch import VIDEO_SUFFIXES
 from mmx.progress import QUIET, Reporter
 from mmx.retrieval import Hit
 from mmx.run import ModelRun, Run
-from mmx.scenes import SceneSet, compute_scenes, load_scene_index, load_scenes, scenes_problem, search_scene
-from mmx_serve.errors import Forbidden, MissingFile, NoPicture, NotAvailable
+from mmx.scenes.compute import compute_scenes
+from mmx.scenes.scene_set import SceneSet, load_scenes, scenes_problem
+from mmx.scenes.searching import load_scene_index, search_scene
 from mmx_serve.ingest import resolve_media_path
+from mmx_serve.refusals import Forbidden, MissingFile, NoPicture, NotAvailable
 
 NEEDS_TRAINED_RUN = ("{root} holds imported trailer embeddings: no network and no feature store, so it has no "
                      "scenes, keyframes, scene search, timeline or video ingest; serve a coarse or fine run "
@@ -68,7 +70,7 @@ class Scenes:
 
     # ------------------------------------------------------------------ computing
     def ensure(self, reporter: Reporter = QUIET) -> None:
-        """Compute the run's scene vectors when they are not fresh (``mmx.scenes.scenes_problem``)."""
+        """Compute the run's scene vectors when they are not fresh (``mmx.scenes.scene_set.scenes_problem``)."""
         if self.model_run is None or self.set is not None:
             return
         with self._lock:

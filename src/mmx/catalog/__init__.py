@@ -2,10 +2,10 @@
 fetched trailer collection ready for ``mmx extract`` (§4.1 of the paper built MMX-Trailer-20 from
 Apple Trailers and YouTube with IMDb labels).
 
-``read_list`` parses a list in one of the registered ``FORMATS``; ``build_catalog`` maps its genres
+``read_list`` parses a list in one of the registered ``LIST_FORMATS``; ``build_catalog`` maps its genres
 through a ``GenreMap`` and sorts out malformed, genre-less and duplicate rows; ``statistics`` gives
 the numbers of the paper's Fig. 4; ``assign_splits`` uses a given split or a seeded multi-label
-stratified one; ``write_labels`` writes the import format's ``labels.csv``; ``mmx.catalog.fetch``
+stratified one; ``Entry.label_row`` is its row of the import format's ``labels.csv`` (``mmx.data.labels_csv``); ``mmx.catalog.fetch``
 (imported on its own: it needs the ``dataset`` extra, yt-dlp) downloads the trailers.
 """
 
@@ -17,9 +17,8 @@ from mmx.catalog.build import (
     load_catalog,
     statistics,
 )
-from mmx.catalog.formats import FORMATS, ListRow, detect_format, read_list
 from mmx.catalog.genre_map import DEFAULT_MAP_FILE, GenreMap
-from mmx.catalog.labels import write_labels
+from mmx.catalog.list_formats import LIST_FORMATS, ListRow, detect_format, read_list
 from mmx.catalog.stratify import (
     SplitConfig,
     assign_splits,
@@ -31,7 +30,7 @@ from mmx.errors import InputError
 
 __all__ = [
     "DEFAULT_MAP_FILE",
-    "FORMATS",
+    "LIST_FORMATS",
     "Catalog",
     "InputError",
     "Entry",
@@ -48,5 +47,4 @@ __all__ = [
     "read_list",
     "read_split_file",
     "statistics",
-    "write_labels",
 ]

@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmx.catalog.formats import ListRow, read_list
 from mmx.catalog.genre_map import GenreMap
+from mmx.catalog.list_formats import ListRow, read_list
 from mmx.genres import PAPER_GENRES
 
 
@@ -30,6 +30,11 @@ class Entry:
     year: int | None = None
     split: str | None = None  # train/val/test once given or assigned
     url: str | None = None  # where fetch downloads it from
+
+    def label_row(self) -> dict:
+        """Its row of the import format's labels.csv (``mmx.data.labels_csv.write_labels``)."""
+        return {"trailer_id": self.trailer_id, "genres": self.genres, "title": self.title, "year": self.year,
+                "split": self.split}
 
 
 @dataclass

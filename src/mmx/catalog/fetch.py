@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from mmx.catalog.build import Entry
-from mmx.catalog.labels import write_labels
+from mmx.data.labels_csv import write_labels
 from mmx.durable import atomic_write
 from mmx.errors import ConfigError, MissingExtra
 
@@ -173,7 +173,7 @@ def fetch_collection(
     ``mmx extract --labels`` / ``mmx import``) and ``fetch_report.json`` (every item) into ``out_dir``."""
     results = fetch(entries, out_dir, cfg, progress)
     ok = {r.trailer_id for r in results if r.status != "failed"}
-    write_labels(Path(out_dir) / "labels.csv", [e for e in entries if e.trailer_id in ok])
+    write_labels(Path(out_dir) / "labels.csv", [e.label_row() for e in entries if e.trailer_id in ok])
     report = {"results": [asdict(r) for r in results]}
     atomic_write(Path(out_dir) / "fetch_report.json", json.dumps(report, indent=1) + "\n")
     return results

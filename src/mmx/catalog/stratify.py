@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmx.catalog.build import Entry
-from mmx.catalog.formats import FORMATS
+from mmx.catalog.list_formats import LIST_FORMATS
 from mmx.data.splits import SPLITS
 from mmx.errors import ConfigError, InputError
 
@@ -35,7 +35,7 @@ class SplitConfig:
 
 def companion_split_file(list_path: str | Path, fmt: str) -> Path | None:
     """The split file that comes with lists of format ``fmt`` (MovieNet's ``splits.json``), if beside the list."""
-    name = FORMATS.create(fmt).split_file
+    name = LIST_FORMATS.create(fmt).split_file
     path = Path(list_path).with_name(name) if name else None
     return path if path is not None and path.is_file() else None
 

@@ -27,13 +27,7 @@ have; the model's gating already handles those.
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:
-    from mmx.data.store import FeatureStore
 
 MIN_RUN = 3  # a dead stretch is at least this many rows (``mmx check``'s ``ExpertCheckConfig.min_run``)
 # a row is zero, or repeats the previous one, when no value differs by more than this share of the largest |value| of
@@ -119,38 +113,3 @@ def current(record: dict | None, min_run: int = MIN_RUN) -> bool:
     """Whether ``record`` (``EntryMeta.broken``) was made under today's rule with stretches of ``min_run``: an older
     entry (no record, or one found by float equality) is checked anew from its arrays."""
     return record is not None and record.get("min_run") == min_run and record.get("tolerance") == DEAD_TOL
-
-
-def dead_summary(store: FeatureStore, ids: list[str]) -> str | None:
-    """One line on the dead stretches recorded for ``ids`` (what an import or extraction found), or None."""
-    dead = {t: store.dead(t) for t in ids}
-    counts = Counter(e for found in dead.values() for e in found)
-    if not counts:
-        return None
-    experts = ", ".join(f"{e} {n}" for e, n in sorted(counts.items()))
-    return (f"dead features (zero or repeated rows) recorded for {sum(map(bool, dead.values()))} of {len(ids)} "
-            f"trailers ({experts}); `mmx check {store.root} --only experts` lists them, and runs read them as "
-            "missing (data.mask_broken_experts)")
-
-
-class BrokenMask:
-    """Which rows of a trailer's expert a run reads as missing: its dead stretches (the store's
-    record; with ``dead``) and, for a trailer found noise-like when the run was made, all of them."""
-
-    def __init__(self, store: FeatureStore, noise: dict[str, list[str]], dead: bool = True):
-        self.store = store
-        self.noise = noise
-        self.dead = dead
-
-    def rows(self, trailer_id: str, expert: str, n_rows: int) -> np.ndarray | None:
-        """(n_rows,) bool, True = read as missing; None when every row is read."""
-        if expert in self.noise.get(trailer_id, ()):
-            return np.ones(n_rows, bool)
-        stretches = self.store.dead(trailer_id).get(expert) if self.dead else None
-        if not stretches:
-            return None
-        drop = np.zeros(n_rows, bool)
-        for s in stretches:
-            a, b = s["rows"]
-            drop[a : b + 1] = True
-        return drop

@@ -8,59 +8,41 @@ two halves for NT-Xent fine-tuning).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mmx.data.broken import BrokenMask
-from mmx.data.store import ExpertInfo, FeatureStore
+from mmx.data.store import FeatureStore
 from mmx.data.windows import chapter_span, window_indices
+from mmx.inputs import Batch, ExpertInfo
 
 # A view rule: (n_clips, trailer index, epoch rng or None) → (n_seqs, seq_len) clip indices.
 ViewRule = Callable[[int, np.random.Generator | None], np.ndarray]
 
 
-@dataclass
-class Batch:
-    ids: list[str]
-    feats: dict[str, torch.Tensor]  # expert → (C, d) clip features, or (W, d) window features
-    window_clip: dict[str, torch.Tensor]  # every window-level expert → (W,) flat clip index of each window (W may be 0)
-    avail: torch.Tensor  # (C, E) bool: expert e is present for clip c
-    windows: torch.Tensor  # (B, V, S, L) indices into the C flat clips
-    labels: torch.Tensor  # (B, G) multi-hot float
+class BrokenMask:
+    """Which rows of a trailer's expert a run reads as missing: its dead stretches (the store's
+    record; with ``dead``) and, for a trailer found noise-like when the run was made, all of them."""
 
-    def clip_trailers(self) -> torch.Tensor:
-        """(C,) the trailer (row of ``ids``) of every clip, from the views that cover it.
+    def __init__(self, store: FeatureStore, noise: dict[str, list[str]], dead: bool = True):
+        self.store = store
+        self.noise = noise
+        self.dead = dead
 
-        A clip that no view covers enters nothing the network computes; it counts as trailer 0's.
-        """
-        B = self.windows.shape[0]
-        owner = torch.zeros(self.avail.shape[0], dtype=torch.long, device=self.windows.device)
-        trailer = torch.arange(B, device=owner.device).view(B, *[1] * (self.windows.dim() - 1)).expand_as(self.windows)
-        return owner.scatter_(0, self.windows.flatten(), trailer.flatten())
-
-    def to(self, device: torch.device | str) -> "Batch":
-        return Batch(
-            self.ids,
-            {k: v.to(device, non_blocking=True) for k, v in self.feats.items()},
-            {k: v.to(device, non_blocking=True) for k, v in self.window_clip.items()},
-            self.avail.to(device),
-            self.windows.to(device),
-            self.labels.to(device),
-        )
-
-    def pin_memory(self) -> "Batch":
-        return Batch(
-            self.ids,
-            {k: v.pin_memory() for k, v in self.feats.items()},
-            {k: v.pin_memory() for k, v in self.window_clip.items()},
-            self.avail.pin_memory(),
-            self.windows.pin_memory(),
-            self.labels.pin_memory(),
-        )
+    def rows(self, trailer_id: str, expert: str, n_rows: int) -> np.ndarray | None:
+        """(n_rows,) bool, True = read as missing; None when every row is read."""
+        if expert in self.noise.get(trailer_id, ()):
+            return np.ones(n_rows, bool)
+        stretches = self.store.dead(trailer_id).get(expert) if self.dead else None
+        if not stretches:
+            return None
+        drop = np.zeros(n_rows, bool)
+        for s in stretches:
+            a, b = s["rows"]
+            drop[a : b + 1] = True
+        return drop
 
 
 def evenly_spaced(n_seqs: int, seq_len: int) -> list[ViewRule]:

@@ -15,7 +15,6 @@ the same folder twice changes nothing (entries whose npz and label row are uncha
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import zipfile
 from collections import Counter
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmx.data.splits import SPLITS
+from mmx.data.labels_csv import read_labels
 from mmx.data.store import (
     CLIP_SUFFIX,
     EXPERT_NAME,
@@ -32,17 +31,9 @@ from mmx.data.store import (
     EntryMeta,
     ExpertInfo,
     FeatureStore,
-    validate_trailer_id,
 )
 from mmx.durable import sha256_file
-from mmx.errors import InputError
-from mmx.genres import split_genres
-
-
-@dataclass
-class Problem:
-    where: str  # file or "labels.csv row N"
-    reason: str
+from mmx.errors import InputError, Problem
 
 
 @dataclass
@@ -56,78 +47,6 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-@dataclass
-class LabelRow:
-    row: int  # 1-based line number in labels.csv (header is line 1)
-    trailer_id: str
-    genres: list[str]
-    title: str
-    year: int | None
-    split: str | None
-    placeholders: list[str] = field(default_factory=list)  # values like "none" left out of ``genres``
-
-
-def placeholder_note(placeholders: dict[str, list[str]]) -> str | None:
-    """One sentence on the placeholder genres left out of a labels file (trailer → values), or None when none were."""
-    if not placeholders:
-        return None
-    values = Counter(v for vs in placeholders.values() for v in vs)
-    which = ", ".join(f"'{v}' ({n})" for v, n in values.most_common())
-    return (f"{len(placeholders)} row(s) carry placeholder genre(s) {which}, left out of their genres "
-            "(the trailers keep the rest, and `mmx check` counts them: give those trailers their genres)")
-
-
-def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
-    """Parse labels.csv; malformed rows go to ``problems``; first row of a duplicated id wins."""
-    try:
-        f = open(path, newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
-    with f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = {"trailer_id", "genres"} - set(header)
-        if missing:
-            raise InputError(
-                f"{path} needs columns trailer_id and genres (missing: {', '.join(sorted(missing))})"
-            )
-        rows: list[LabelRow] = []
-        seen: dict[str, int] = {}
-        for i, rec in enumerate(reader, start=2):
-            where = f"{path.name} row {i}"
-            if None in rec:  # more fields than the header
-                problems.append(Problem(where, "more fields than the header; quote fields with commas"))
-                continue
-            tid = (rec.get("trailer_id") or "").strip()
-            why = validate_trailer_id(tid)
-            if why:
-                problems.append(Problem(where, why))
-                continue
-            if tid in seen:
-                problems.append(Problem(where, f"duplicate trailer_id {tid!r} (first on row {seen[tid]}); row skipped"))
-                continue
-            seen[tid] = i
-            genres, placeholders = split_genres(rec.get("genres") or "")
-            if not genres:
-                only = f" (only the placeholder(s) {', '.join(placeholders)})" if placeholders else ""
-                problems.append(Problem(where, f"trailer {tid!r} has no genres{only}; add at least one"))
-                continue
-            year_text = (rec.get("year") or "").strip()
-            year = None
-            if year_text:
-                try:
-                    year = int(float(year_text))
-                except ValueError:
-                    problems.append(Problem(where, f"year {year_text!r} of {tid!r} is not a number"))
-                    continue
-            split = (rec.get("split") or "").strip().lower() or None
-            if split is not None and split not in SPLITS:
-                problems.append(Problem(where, f"split {split!r} of {tid!r} is not one of {', '.join(SPLITS)}"))
-                continue
-            rows.append(LabelRow(i, tid, genres, (rec.get("title") or "").strip(), year, split, placeholders))
-    return rows
 
 
 KEYFRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # image files read from <trailer_id>.keyframes/

@@ -38,7 +38,7 @@ class SplitResult:
         return {s: len(v) for s, v in self.ids.items()}
 
 
-def assign_splits(
+def split_entries(
     entries: dict[str, EntryMeta], seed: int, fractions: list[float], min_clips: int
 ) -> SplitResult:
     """Sorted trailer ids per split, with the trailers excluded and why."""

@@ -34,6 +34,7 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -44,6 +45,7 @@ import numpy as np
 from mmx.data.broken import current, dead_record
 from mmx.durable import atomic_write, fsync_dir
 from mmx.errors import StoreError, UnknownTrailerError
+from mmx.inputs import ExpertInfo
 
 FORMAT = "mmx-store"
 VERSION = 1
@@ -53,13 +55,6 @@ EXPERT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 STALE_TMP_SECONDS = 3600  # a temporary entry folder older than this was left by a killed writer
 KEYFRAME_BYTES, KEYFRAME_INDEX = "keyframes.bin", "keyframes.npy"  # packed JPEGs + (n_clips, 2) offset/length
 OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
-
-
-@dataclass
-class ExpertInfo:
-    dim: int  # feature size per clip (or per window)
-    level: str = "clip"  # "clip": (n_clips, dim); "window": (n_windows, dim) + "<expert>__clip"
-    source: str = ""  # where the features came from (import folder, extractor and its weights)
 
 
 @dataclass
@@ -467,6 +462,17 @@ class FeatureStore:
         """For a window-level expert: (n_windows,) clip index of every window."""
         meta = self.meta(trailer_id)
         return np.load(self.entries_dir / meta.key / f"{expert}{CLIP_SUFFIX}.npy")
+
+    def dead_summary(self, ids: list[str]) -> str | None:
+        """One line on the dead stretches recorded for ``ids`` (what an import or extraction found), or None."""
+        dead = {t: self.dead(t) for t in ids}
+        counts = Counter(e for found in dead.values() for e in found)
+        if not counts:
+            return None
+        experts = ", ".join(f"{e} {n}" for e, n in sorted(counts.items()))
+        return (f"dead features (zero or repeated rows) recorded for {sum(map(bool, dead.values()))} of {len(ids)} "
+                f"trailers ({experts}); `mmx check {self.root} --only experts` lists them, and runs read them as "
+                "missing (data.mask_broken_experts)")
 
     def dead(self, trailer_id: str) -> dict[str, list[dict]]:
         """expert → dead stretches ``{"kind", "rows": [a, b], "clips": [c, d]}`` of one trailer ({} = none).

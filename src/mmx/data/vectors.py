@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.data.labels_csv import write_labels
 from mmx.durable import atomic_write
 from mmx.errors import InputError
 
@@ -126,11 +127,9 @@ def read_placeholders(path: Path) -> dict[str, list[str]]:
 
 def write_trailers_csv(path: Path, rows: list[tuple[str, list[str], str, int | None]],
                        placeholders: dict[str, list[str]] | None = None) -> None:
+    """``trailers.csv`` of imported embeddings: the labels.csv columns (``mmx.data.labels_csv``) and the
+    placeholder genres each row gave."""
     placeholders = placeholders or {}
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["trailer_id", "genres", "title", "year", "placeholders"])
-    for tid, genres, title, year in rows:
-        year_text = "" if year is None else year
-        writer.writerow([tid, "|".join(genres), title, year_text, "|".join(placeholders.get(tid, []))])
-    atomic_write(path, buf.getvalue())
+    write_labels(path, [{"trailer_id": tid, "genres": genres, "title": title, "year": year,
+                         "placeholders": "|".join(placeholders.get(tid, []))} for tid, genres, title, year in rows],
+                 extra=("placeholders",))

@@ -7,11 +7,7 @@ experts load weight files the user provides: ``senet154``, ``resnet18_places365`
 """
 
 from mmx.errors import WeightsMissing
-from mmx.experts.base import Expert
-from mmx.registry import Registry
-
-EXPERTS: Registry[Expert] = Registry("expert")
-
 from mmx.experts import efficientnet, gist, i3d, musicnn, paper, vggish  # noqa: F401  (they register on import)
+from mmx.experts.base import EXPERTS, Expert
 
 __all__ = ["EXPERTS", "Expert", "WeightsMissing"]

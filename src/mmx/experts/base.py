@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from mmx.errors import ConfigError, WeightsMissing
+from mmx.registry import Registry
 
 SAMPLING_KEYS = ("fps", "min_frames", "max_frames", "size")  # what a video expert's constructor can change
 PRECISIONS = ("fp32", "bf16", "fp16")  # number formats a forward pass can run in (autocast below fp32)
@@ -98,3 +99,6 @@ class Expert(abc.ABC):
     def embed_audio(self, wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """Audio experts: (N,) float32 mono → ((n_windows, dim) float32, (n_windows, 2) start/end seconds)."""
         raise TypeError(f"expert {self.name!r} does not embed audio")
+
+
+EXPERTS: Registry[Expert] = Registry("expert")  # every expert by name; each module of mmx.experts registers its own

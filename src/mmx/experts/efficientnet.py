@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmx.errors import WeightsMissing
-from mmx.experts import EXPERTS
+from mmx.experts.base import EXPERTS
 from mmx.experts.packages import install_hint
 from mmx.experts.torch_expert import FrameExpert, fold_batchnorm
 from mmx.experts.weights import load_into, load_state_dict, package_file

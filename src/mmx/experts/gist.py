@@ -22,8 +22,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from mmx.experts import EXPERTS
-from mmx.experts.base import Expert
+from mmx.experts.base import EXPERTS, Expert
 from mmx.experts.torch_expert import check_frames
 
 PREFILTER_PAD = 5  # pixels of symmetric padding around the image for the prefilter (LMgist)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmx.errors import WeightsCorrupt
-from mmx.experts import EXPERTS
+from mmx.experts.base import EXPERTS
 from mmx.experts.packages import install_hint
 from mmx.experts.torch_expert import ClipExpert, UserWeights, fold_batchnorm
 from mmx.experts.weights import (

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmx.errors import WeightsCorrupt
-from mmx.experts import EXPERTS
+from mmx.experts.base import EXPERTS
 from mmx.experts.melspec import frame_windows, power_spectrogram, slaney_mel
 from mmx.experts.packages import install_hint
 from mmx.experts.tf_checkpoint import read_checkpoint

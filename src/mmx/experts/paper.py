@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from mmx.experts import EXPERTS
+from mmx.experts.base import EXPERTS
 from mmx.experts.torch_expert import (
     ClipExpert,
     FrameExpert,

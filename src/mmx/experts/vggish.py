@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmx.experts import EXPERTS
+from mmx.experts.base import EXPERTS
 from mmx.experts.melspec import by_blocks, frames_of, hann
 from mmx.experts.torch_expert import TorchExpert, UserWeights
 from mmx.experts.weights import WeightSpec, load_into, on_meta

@@ -1,7 +1,7 @@
 """The extraction front end (§4.1): trailer video files → scene clips → expert vectors → feature store.
 
 ``extract_videos(paths, store, ExtractConfig())`` is the batch entry point (``mmx extract``);
-``Extractor.extract`` does one file; ``decode``, ``scenes``, ``audio``, ``flow`` and ``keyframes``
+``Extractor.extract`` does one file; ``decode``, ``cuts``, ``audio``, ``flow`` and ``keyframes``
 are its stages, ``schedule`` runs the experts, ``profiles`` names sampling profiles. The names
 below load on first use, so ``mmx.extract.settings`` and ``mmx.extract.profiles`` can be imported
 without PyTorch, PyAV or OpenCV.

@@ -26,15 +26,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mmx.data.importer import LabelRow, Problem, placeholder_note, read_labels
-from mmx.data.store import EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
+from mmx.data.labels_csv import LabelRow, placeholder_note, read_labels
+from mmx.data.store import EntryMeta, FeatureStore, validate_trailer_id
 from mmx.durable import sha256_file
-from mmx.errors import VideoError
+from mmx.errors import Problem, VideoError
 from mmx.experts import EXPERTS, Expert
 from mmx.experts.base import SAMPLING_KEYS
 from mmx.extract.keyframes import video_keyframes
 from mmx.extract.pipeline import LEVELS, Extraction, Extractor, load_experts
 from mmx.extract.settings import VIDEO_SUFFIXES, ExtractConfig
+from mmx.inputs import ExpertInfo
 from mmx.progress import QUIET, Reporter
 
 

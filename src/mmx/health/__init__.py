@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mmx.config import DataConfig
-from mmx.data.splits import assign_splits
+from mmx.data.splits import split_entries
 from mmx.data.store import FeatureStore
 from mmx.data.vectors import EmbeddingSet, read_placeholders
 from mmx.errors import MmxError
@@ -62,7 +62,7 @@ def open_collection(path: str | Path | FeatureStore | Run) -> Collection:
         store = FeatureStore(path)
         data = DataConfig()
         entries = store.entries()
-        result = assign_splits(entries, data.split_seed, data.split_fractions, data.min_clips)
+        result = split_entries(entries, data.split_seed, data.split_fractions, data.min_clips)
         splits = {t: s for s, ids in result.ids.items() for t in ids}
         genres = {t: m.genres + m.placeholders for t, m in entries.items()}
         return Collection(path, sorted(entries), genres, splits, store=store, min_clips=data.min_clips,

@@ -17,8 +17,7 @@ import torch
 from torch import nn
 
 from mmx.config import SEQUENCE_POOLS, ModelConfig
-from mmx.data.dataset import Batch
-from mmx.data.store import ExpertInfo
+from mmx.inputs import Batch, ExpertInfo
 from mmx.model.fusion import FUSIONS
 from mmx.model.layers import MLP, NetVLAD, ReduceDim, standardise
 from mmx.presets import DEFAULT_PRESET, MODELS

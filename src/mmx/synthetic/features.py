@@ -25,7 +25,6 @@ Every knob is a field of ``SyntheticConfig``; knobs added after the first versio
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmx.data.labels_csv import COLUMNS, write_labels
 from mmx.errors import ConfigError
 from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 
@@ -218,10 +218,7 @@ def generate(out: str | Path, cfg: SyntheticConfig = SyntheticConfig()) -> Path:
         if cfg.corrupt_fraction:
             row["corrupted_expert"] = broken or ""
         rows.append(row)
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_labels(out / "labels.csv", rows, [c for c in rows[0] if c not in COLUMNS])
     return out
 
 

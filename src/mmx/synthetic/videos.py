@@ -23,6 +23,8 @@ import av
 import cv2
 import numpy as np
 
+from mmx.data.labels_csv import write_labels
+
 
 @dataclass(frozen=True)
 class GenreStyle:
@@ -290,12 +292,9 @@ def generate_videos(out: str | Path, cfg: VideoCorpusConfig = VideoCorpusConfig(
         cuts = make_trailer(out / name, shot_genres, lengths, cfg, rng, audio=audio != "none", styles=looks,
                             silent=audio == "silent")
         truths.append(VideoTruth(tid, name, genres, shown, cuts, sum(lengths), cfg.fps, audio))
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["trailer_id", "genres", "title", "year"])
-        writer.writeheader()
-        for i, t in enumerate(truths):
-            writer.writerow({"trailer_id": t.trailer_id, "genres": "|".join(t.genres),
-                             "title": f"Synthetic trailer {i:03d} ({', '.join(t.genres)})", "year": 2000 + i % 21})
+    write_labels(out / "labels.csv", [{"trailer_id": t.trailer_id, "genres": t.genres, "year": 2000 + i % 21,
+                                       "title": f"Synthetic trailer {i:03d} ({', '.join(t.genres)})"}
+                                      for i, t in enumerate(truths)])
     (out / "truth.json").write_text(json.dumps([asdict(t) for t in truths], indent=1) + "\n")
     return truths
 

@@ -25,14 +25,15 @@ from torch.utils.data import DataLoader
 
 from mmx.config import METRIC_KEYS, RunConfig
 from mmx.data.broken import current
-from mmx.data.dataset import TRAIN_VIEWS, Batch, evenly_spaced
+from mmx.data.dataset import TRAIN_VIEWS, evenly_spaced
 from mmx.data.loader import make_loader
-from mmx.data.splits import assign_splits
-from mmx.data.store import ExpertInfo, FeatureStore
+from mmx.data.splits import split_entries
+from mmx.data.store import FeatureStore
 from mmx.distributed import DistInfo, Step, all_sum, batch_steps, share_weight, wrap_model
 from mmx.errors import RunError, TrainError
 from mmx.health.experts import noise_like
 from mmx.inference import evaluate, predict_ids
+from mmx.inputs import Batch, ExpertInfo
 from mmx.losses import WeightedBCELoss, positive_weights
 from mmx.metrics import classification_metrics
 from mmx.model.mmx import MMX, PathLogits, create_model
@@ -62,7 +63,7 @@ def prepare_run_info(store: FeatureStore, cfg: RunConfig) -> RunInfo:
     entries = store.entries()
     if not entries:
         raise TrainError(f"store {store.root} holds no trailers; import or extract some first")
-    split = assign_splits(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
+    split = split_entries(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
     if not split.ids["train"]:
         raise TrainError(
             f"the training split is empty ({len(entries)} trailers, {len(split.too_short)} with fewer "
@@ -220,7 +221,7 @@ class CoarseStage(Stage):
         self.optimizer = adam(self.net.parameters(), tc.lr, tc.weight_decay, tc.amsgrad)
         n_seqs, seq_len = cfg.model.n_seqs, cfg.model.seq_len
         self.train_views = TRAIN_VIEWS[cfg.data.train_windows](n_seqs, seq_len)
-        self.val_loader = make_loader(store, info, info.splits["val"], tc.eval_batch_size,
+        self.val_loader = make_loader(store, info.reading, info.splits["val"], tc.eval_batch_size,
                                       evenly_spaced(n_seqs, seq_len), dist=dist)
         self.steps_per_epoch = len(self._train_loader(1))
         self.average = WeightAverage(self.model, tc.ema_epochs * self.steps_per_epoch) if tc.ema_epochs else None
@@ -230,7 +231,7 @@ class CoarseStage(Stage):
     def _train_loader(self, epoch: int) -> DataLoader:
         tc = self.cfg.train
         return make_loader(
-            self.store, self.info, self.info.splits["train"], tc.batch_size, self.train_views,
+            self.store, self.info.reading, self.info.splits["train"], tc.batch_size, self.train_views,
             shuffle_seed=epoch_seed(tc.seed, epoch), seed=tc.seed, epoch=epoch, dist=self.dist,
         )
 

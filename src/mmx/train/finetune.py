@@ -188,7 +188,7 @@ class FinetuneStage(Stage):
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(epoch, cfg)
         loader = make_loader(
-            self.store, self.info, self.info.splits["train"], cfg.batch_size, self.views,
+            self.store, self.info.reading, self.info.splits["train"], cfg.batch_size, self.views,
             shuffle_seed=epoch_seed(cfg.seed, epoch), seed=cfg.seed, epoch=epoch, dist=self.dist,
         )
         loss = train_one_epoch(self.net, loader, self.loss_fn, self.optimizer, reporter, f"epoch {epoch}", self.dist,

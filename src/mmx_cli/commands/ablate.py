@@ -6,7 +6,6 @@ import argparse
 import time
 
 from mmx.config import METRIC_KEYS
-from mmx_cli.commands.evaluate import SHORT
 from mmx_cli.common import add_config_args, add_progress_args, reporter, resolve_config, set_threads, table
 
 
@@ -39,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from mmx.ablation import AblationConfig, parse_expert_names, run_ablation
     from mmx.data.store import FeatureStore
     from mmx.errors import TrainError
+    from mmx.metrics import SHORT_NAMES
 
     t0 = time.time()
     cfg = resolve_config(args, {"train": {"epochs": args.epochs}} if args.epochs is not None else None)
@@ -52,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
     rows = [[row["label"]] + [out["results"][name][k] for k in METRIC_KEYS]
             for name, row in out["variants"].items() if name in out["results"]]
     print(f"\n{args.split} split, {cfg.train.epochs} epochs per variant")
-    print(table(["variant"] + [SHORT[k] for k in METRIC_KEYS], rows))
+    print(table(["variant"] + [SHORT_NAMES[k] for k in METRIC_KEYS], rows))
     print(f"\nablation finished in {time.time() - t0:.0f} s → {args.out}; next: mmx report --run RUN --ablation {args.out}")
     return 0

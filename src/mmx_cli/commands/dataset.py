@@ -169,10 +169,10 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_split(args: argparse.Namespace) -> int:
     cat = _catalog(args)
-    from mmx.catalog import write_labels
+    from mmx.data.labels_csv import write_labels
 
     entries, summary, path = _split(args, cat)
-    out = write_labels(args.out, entries)
+    out = write_labels(args.out, [e.label_row() for e in entries])
     c = summary.counts()
     print(f"{len(entries)} of {cat.rows} rows → {out}: train {c['train']}, val {c['val']}, test {c['test']} "
           f"(given {sum(summary.given.values())}{f' by {path}' if path else ''}, stratified "

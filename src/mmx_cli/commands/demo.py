@@ -122,14 +122,10 @@ def video_store(out: Path, n_videos: int, report: Reporter) -> FeatureStore:
 
 def _add_splits(labels: Path) -> None:
     """A small corpus gets a fixed 60/20/20 split so that validation and test are not nearly empty."""
-    with open(labels, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for i, row in enumerate(rows):
-        row["split"] = {3: "val", 4: "test"}.get(i % 5, "train")
-    with open(labels, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    from mmx.data.labels_csv import read_labels, write_labels
+
+    rows = read_labels(labels, [])
+    write_labels(labels, [{**vars(r), "split": {3: "val", 4: "test"}.get(i % 5, "train")} for i, r in enumerate(rows)])
 
 
 def feature_store(out: Path, n_trailers: int) -> FeatureStore:
@@ -168,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from mmx.train.coarse import train
     from mmx.train.finetune import finetune
     from mmx_cli.commands.evaluate import print_tables
-    from mmx_report import build_report
+    from mmx_report.render import build_report
 
     t0 = time.time()
     what = ("generated video trailers (plus two real sample videos, unlabelled)" if args.source == "video"
@@ -240,7 +236,9 @@ def run(args: argparse.Namespace) -> int:
 
 def scene_lines(run, query: str, report: "Reporter") -> None:
     """Scene vectors of the fine run, scene retrieval by shot genre, and the scenes most like one of ``query``'s."""
-    from mmx.scenes import compute_scenes, evaluate_scenes, find_truth, search_run_scenes
+    from mmx.scenes.compute import compute_scenes
+    from mmx.scenes.evaluation import evaluate_scenes, find_truth
+    from mmx.scenes.searching import search_run_scenes
 
     scenes = compute_scenes(run, report)
     result = evaluate_scenes(run, find_truth(run))

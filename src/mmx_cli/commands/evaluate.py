@@ -7,9 +7,6 @@ import argparse
 from mmx.config import METRIC_KEYS
 from mmx_cli.common import print_json, reporter, table
 
-SHORT = {"auprc_micro": "AUPRC_mi", "auprc_macro": "AUPRC_ma", "auprc_weighted": "AUPRC_w",
-         "precision_weighted": "Pw", "recall_weighted": "Rw", "f1_weighted": "F1w"}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a run on a split (Tbl. 2 metrics)")
@@ -43,6 +40,8 @@ def metric_rows(result: dict) -> list[tuple[str, dict]]:
 
 
 def print_tables(result: dict) -> None:
+    from mmx.metrics import SHORT_NAMES
+
     rows = metric_rows(result)
     genres = list(result["per_genre"])
     print(f"split {result['split']}: {result['n']} trailers, threshold {result['threshold']}")
@@ -50,7 +49,7 @@ def print_tables(result: dict) -> None:
     if leaks and leaks["pairs"]:
         print(f"warning: {leaks['pairs']} near-duplicate pair(s) cross into this split from another, touching "
               f"{leaks['trailers']} of its trailers; the scores below are inflated (`mmx check RUN --only leaks`)")
-    print(table(["model"] + [SHORT[k] for k in METRIC_KEYS], [[name] + [m[k] for k in METRIC_KEYS] for name, m in rows]))
+    print(table(["model"] + [SHORT_NAMES[k] for k in METRIC_KEYS], [[name] + [m[k] for k in METRIC_KEYS] for name, m in rows]))
     print()
     per = [["Support"] + [result["per_genre"][g]["support"] for g in genres]]
     per += [[name] + [m["per_genre"][g]["auprc"] for g in genres] for name, m in rows]

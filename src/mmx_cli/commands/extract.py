@@ -103,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(report: ExtractReport, store: FeatureStore, seconds: float) -> None:
-    from mmx.data.broken import dead_summary
 
     print(
         f"extracted {len(report.extracted)}, relabelled {len(report.relabelled)}, keyframes added "
@@ -111,7 +110,7 @@ def print_summary(report: ExtractReport, store: FeatureStore, seconds: float) ->
         f"failed {len(report.failed)} → {store.root} ({len(store)} trailers); "
         f"{report.video_seconds:.1f} s of video in {seconds:.1f} s"
     )
-    dead = dead_summary(store, report.extracted + report.relabelled)
+    dead = store.dead_summary(report.extracted + report.relabelled)
     if dead:
         print(dead)
     if report.warnings:

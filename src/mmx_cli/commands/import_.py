@@ -36,9 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx.data.broken import dead_summary
     from mmx.data.formats import ImportOptions, import_source
-    from mmx.data.importer import placeholder_note
+    from mmx.data.labels_csv import placeholder_note
     from mmx.data.store import FeatureStore
 
     options = ImportOptions(fold=args.fold, labels=args.labels, clip_seconds=args.clip_seconds, splits=args.splits,
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     note = placeholder_note(report.placeholders)
     if note:
         print(f"note: labels.csv: {note}")
-    dead = dead_summary(store, report.imported + report.updated)
+    dead = store.dead_summary(report.imported + report.updated)
     if dead:
         print(dead)
     if report.problems:

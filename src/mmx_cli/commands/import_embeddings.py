@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx.data.importer import placeholder_note
+    from mmx.data.labels_csv import placeholder_note
     from mmx.embeddings import import_embeddings
 
     report = import_embeddings(args.npz, args.labels, args.out)

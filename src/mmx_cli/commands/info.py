@@ -25,10 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
     import numpy as np
 
-    from mmx.data.splits import assign_splits
+    from mmx.data.splits import split_entries
 
     entries = store.entries()
-    split = assign_splits(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
+    split = split_entries(entries, cfg.data.split_seed, cfg.data.split_fractions, cfg.data.min_clips)
     clips = np.array([m.n_clips for m in entries.values()]) if entries else np.zeros(0)
     missing = Counter(e for m in entries.values() for e in store.experts if e not in m.experts)
     return {
@@ -52,7 +52,7 @@ def store_summary(store: "FeatureStore", cfg: "RunConfig") -> dict:
 
 
 def run_summary(run: "Run") -> dict:
-    from mmx.artifacts import stale_files
+    from mmx.derived import stale_files
     from mmx.review import ReviewedLabels, decisions_since, reviewed_count
     from mmx.run import ModelRun
 

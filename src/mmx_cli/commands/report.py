@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmx_report import build_report
+    from mmx_report.render import build_report
 
     t0 = time.time()
     page = build_report(args.run, args.ablation, args.out, fine_run=args.fine, seed=args.seed, split=args.split,

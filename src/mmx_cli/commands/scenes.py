@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from mmx.api import index_scenes
     from mmx.progress import Reporter
     from mmx.run import Run
-    from mmx.scenes import open_scenes
+    from mmx.scenes.searching import open_scenes
 
     opened = Run.open(args.run)
     scenes = index_scenes(opened, Reporter.auto(args.quiet), args.batch_size)
@@ -107,7 +107,8 @@ def search_scenes(args: argparse.Namespace) -> int:
 
 def evaluate_scenes_command(run, args: argparse.Namespace) -> int:
     """`mmx evaluate --run RUN --scenes`: scene precision@k by shot genre beside raw appearance and random."""
-    from mmx.scenes import evaluate_scenes, find_truth, open_scenes
+    from mmx.scenes.evaluation import evaluate_scenes, find_truth
+    from mmx.scenes.searching import open_scenes
     from mmx_cli.common import print_json, table
 
     open_scenes(run)  # says what to run when the scenes are missing

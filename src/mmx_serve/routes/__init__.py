@@ -4,7 +4,7 @@
 ``reviews`` (label review), ``health`` (``mmx check``'s findings and badges), ``ingest`` (a new video),
 ``users`` (admins) — included in that order by ``routers``, each
 behind the viewer role (``mmx_serve.auth``; writes ask for more) — and ``session`` (login), open to all.
-Routes raise errors and never choose a status: ``mmx_serve.errors`` maps them.
+Routes raise errors and never choose a status: ``mmx_serve.refusals`` maps them.
 
 ``body_rules`` says, for every route that reads a body, how large it may be and who may send it
 (``mmx_serve.middleware.RequestLimits`` checks both before the body is read); every other request may

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from mmx.ingests import IngestLog
 from mmx_serve.auth import Who
-from mmx_serve.errors import BadField, NotAVideo, error_responses
 from mmx_serve.ingest import resolve_media_path
+from mmx_serve.refusals import BadField, NotAVideo, error_responses
 from mmx_serve.routes.api import INGEST_PATH, Api
 
 

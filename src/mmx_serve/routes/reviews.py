@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, create_model
 
 from mmx.review import DECISIONS
 from mmx_serve.auth import Who
-from mmx_serve.errors import error_responses
+from mmx_serve.refusals import error_responses
 from mmx_serve.routes.api import Api, TrailerId
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
-from mmx_serve.errors import error_responses
+from mmx_serve.refusals import error_responses
 from mmx_serve.routes.api import Api, TrailerId
 
 

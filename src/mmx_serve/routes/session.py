@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from mmx_serve.auth import COOKIE
-from mmx_serve.errors import NotAvailable, error_responses
+from mmx_serve.refusals import NotAvailable, error_responses
 from mmx_serve.routes.api import Api
 
 NO_STORE = {"cache-control": "no-store"}

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from mmx.users import NAME, ROLES
 from mmx_serve.auth import Who
-from mmx_serve.errors import NotAvailable, error_responses
+from mmx_serve.refusals import NotAvailable, error_responses
 from mmx_serve.routes.api import Api
 
 UserName = Annotated[str, Path(pattern=NAME.pattern, max_length=64, description="user name")]

@@ -18,39 +18,14 @@ needs them (extra ``mmx[data]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from mmx.data.formats.format import FORMATS, ImportFormat, ImportOptions, register_format
 from mmx.data.importer import ImportReport, import_folder
 from mmx.data.store import FeatureStore
 from mmx.errors import InputError
-from mmx.registry import Registry
 
-
-@dataclass
-class ImportOptions:
-    fold: int = 0  # trailers12k: the split column (split0/1/2) that gives train/val/test
-    labels: Path | None = None  # video-features: labels.csv in the import format's columns (the outputs hold no genres)
-    clip_seconds: float = 2.0  # video-features: length of the clip grid the features are aligned onto
-    splits: Path | None = None  # movienet: splits.json (default: the one beside features.pkl)
-    experts: list[str] | None = None  # trailers12k, video-features: import only these experts (default: all)
-
-
-@dataclass(frozen=True)
-class ImportFormat:
-    name: str
-    summary: str  # one line for --help
-    detect: Callable[[Path], bool]  # does ``source`` have this layout (cheap: names and headers only)
-    run: Callable[[Path, FeatureStore, ImportOptions], ImportReport]
-
-
-FORMATS: Registry[ImportFormat] = Registry("import format")
-
-
-def register_format(fmt: ImportFormat) -> ImportFormat:
-    FORMATS.register(fmt.name)(lambda: fmt)
-    return fmt
+__all__ = ["FORMATS", "ImportFormat", "ImportOptions", "detect", "import_source", "register_format"]
 
 
 def detect(source: str | Path) -> str:

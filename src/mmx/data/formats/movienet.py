@@ -30,12 +30,12 @@ from typing import Iterator
 
 import numpy as np
 
-from mmx.data.formats import ImportFormat, ImportOptions, register_format
+from mmx.data.formats.format import ImportFormat, ImportOptions, register_format
 from mmx.data.formats.records import TrailerRecord, write_records
 from mmx.data.formats.safe_pickle import load
-from mmx.data.importer import ImportReport, Problem
+from mmx.data.importer import ImportReport
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
-from mmx.errors import InputError
+from mmx.errors import InputError, Problem
 
 CLIP_ROWS = "clip"  # the feature whose rows are the clips
 LEVELS = {"clip": "clip", "beats": "window", "face_emotion": "window",

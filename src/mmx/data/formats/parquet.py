@@ -15,12 +15,15 @@ from typing import Iterator
 
 import numpy as np
 
-from mmx.data.formats import ImportFormat, ImportOptions, register_format
+from mmx.data.formats.format import ImportFormat, ImportOptions, register_format
 from mmx.data.formats.records import TrailerRecord, write_records
 from mmx.data.importer import ImportReport
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
 from mmx.errors import InputError
-from mmx.export import EXPORT_FORMAT, MANIFEST
+
+# the export folder's own marks, written by mmx.export and read here
+EXPORT_FORMAT, EXPORT_VERSION = "mmx-export", 1
+MANIFEST = "mmx_export.json"
 
 EMBEDDING = "embedding"  # the expert of a trailers-only export
 

@@ -19,8 +19,10 @@ from typing import Iterable
 
 import numpy as np
 
-from mmx.data.importer import ImportReport, Problem, check_trailer, keyframes_digest, same_entry
-from mmx.data.store import RESERVED, EntryMeta, ExpertInfo, FeatureStore, validate_trailer_id
+from mmx.data.importer import ImportReport, check_trailer, keyframes_digest, same_entry
+from mmx.data.store import RESERVED, EntryMeta, FeatureStore, validate_trailer_id
+from mmx.errors import Problem
+from mmx.inputs import ExpertInfo
 
 
 @dataclass

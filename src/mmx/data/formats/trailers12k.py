@@ -26,11 +26,11 @@ from typing import Iterator
 
 import numpy as np
 
-from mmx.data.formats import ImportFormat, ImportOptions, register_format
+from mmx.data.formats.format import ImportFormat, ImportOptions, register_format
 from mmx.data.formats.records import TrailerRecord, write_records
-from mmx.data.importer import ImportReport, Problem
+from mmx.data.importer import ImportReport
 from mmx.data.store import FeatureStore
-from mmx.errors import InputError
+from mmx.errors import InputError, Problem
 from mmx.genres import normalize_genre
 
 SPLIT_CODES = {"0": "train", "1": "val", "2": "test"}  # DIViTA: {'trn': 0, 'val': 1, 'tst': 2}

@@ -31,11 +31,12 @@ from typing import Iterator
 
 import numpy as np
 
-from mmx.data.formats import ImportFormat, ImportOptions, register_format
+from mmx.data.formats.format import ImportFormat, ImportOptions, register_format
 from mmx.data.formats.records import TrailerRecord, write_records
-from mmx.data.importer import ImportReport, Problem, read_labels
+from mmx.data.importer import ImportReport
+from mmx.data.labels_csv import read_labels
 from mmx.data.store import CLIP_SUFFIX, FeatureStore
-from mmx.errors import InputError
+from mmx.errors import InputError, Problem
 
 FEATURE_TYPES = ("i3d", "r21d", "s3d", "vggish", "resnet", "clip", "timm")  # raft/pwc write flow frames, not features
 STREAMS = {"i3d": ("rgb", "flow")}  # feature types whose keys are not the feature type itself

@@ -1,6 +1,6 @@
 """Label-list formats: each turns one row of a list file into a ``ListRow`` of raw genre names.
 
-Registered formats (``FORMATS``):
+Registered formats (``LIST_FORMATS``):
 
 - ``movienet``: MovieNet's ``trailers_genres_clean.csv`` — ``imdb_id, youtube_id, genres, title,
   duration``; genres are a Python-list string (``"['Drama', 'History']"``, read with
@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmx.data.labels_csv import REQUIRED
 from mmx.data.splits import SPLITS
 from mmx.data.store import validate_trailer_id
 from mmx.errors import InputError
@@ -63,7 +64,7 @@ class ListFormat:
     split_file: str | None = None  # companion split file looked for beside the list
 
 
-FORMATS: Registry[ListFormat] = Registry("list format")
+LIST_FORMATS: Registry[ListFormat] = Registry("list format")
 
 
 def _text(rec: dict[str, str], *names: str) -> str:
@@ -115,7 +116,7 @@ def _title_year(text: str) -> tuple[str, int | None]:
     return text[: m.start()].strip(), int(m.group(1))
 
 
-@FORMATS.register("movienet")
+@LIST_FORMATS.register("movienet")
 def movienet() -> ListFormat:
     def parse(rec: dict[str, str]) -> ListRow:
         youtube_id = _text(rec, "youtube_id")
@@ -129,7 +130,7 @@ def movienet() -> ListFormat:
     )
 
 
-@FORMATS.register("imdb")
+@LIST_FORMATS.register("imdb")
 def imdb() -> ListFormat:
     def parse(rec: dict[str, str]) -> ListRow:
         text = _text(rec, "genres")
@@ -153,7 +154,7 @@ def _tmdb_genres(text: str) -> list[str]:
     return [n.strip() for n in names if n.strip() and n.strip().lower() != "none"]
 
 
-@FORMATS.register("tmdb")
+@LIST_FORMATS.register("tmdb")
 def tmdb() -> ListFormat:
     def parse(rec: dict[str, str]) -> ListRow:
         return ListRow(
@@ -167,7 +168,7 @@ def tmdb() -> ListFormat:
     )
 
 
-@FORMATS.register("csv")
+@LIST_FORMATS.register("csv")
 def labels_csv() -> ListFormat:
     def parse(rec: dict[str, str]) -> ListRow:
         split = _text(rec, "split").lower() or None
@@ -176,7 +177,7 @@ def labels_csv() -> ListFormat:
         return ListRow(0, _text(rec, "trailer_id"), _pipe_genres(_text(rec, "genres")), _text(rec, "title"),
                        _year(_text(rec, "year")), split, _url(rec))
 
-    return ListFormat("csv", lambda h: {"trailer_id", "genres"} <= h, ("trailer_id", "genres"), parse)
+    return ListFormat("csv", lambda h: set(REQUIRED) <= h, REQUIRED, parse)
 
 
 def _header(path: Path) -> tuple[list[str], str]:
@@ -194,11 +195,11 @@ def detect_format(path: str | Path) -> str:
     header, _ = _header(Path(path))
     columns = {c.strip() for c in header}
     for name in ("movienet", "imdb", "tmdb", "csv"):
-        if FORMATS.create(name).detect(columns):
+        if LIST_FORMATS.create(name).detect(columns):
             return name
     raise InputError(
         f"{path}: cannot tell the list format from its header ({', '.join(header) or 'empty'}); "
-        f"pass --format (one of {', '.join(FORMATS.names())})"
+        f"pass --format (one of {', '.join(LIST_FORMATS.names())})"
     )
 
 
@@ -209,7 +210,7 @@ def read_list(path: str | Path, fmt: str | None = None) -> tuple[list[ListRow], 
     file itself failing (unreadable, missing columns) raises ``InputError``.
     """
     path = Path(path)
-    spec = FORMATS.create(fmt or detect_format(path))
+    spec = LIST_FORMATS.create(fmt or detect_format(path))
     header, delimiter = _header(path)
     columns = {c.strip() for c in header}
     missing = [c for c in spec.required if not set(c.split("|")) & columns]
