@@ -21,13 +21,13 @@ a collection's worth in one call, all drawn from one seed.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mmx.data.labels_csv import read_labels, write_labels
 from mmx.registry import Registry
 
 COPY_KINDS = ("copy", "trim", "reshuffled")  # plant_copies: a copy's id is <source id>-<kind>
@@ -271,10 +271,9 @@ def plant_dirt(folder: str | Path, dirt: VideoDirt = VideoDirt()) -> dict:
 
     folder = Path(folder)
     rng = np.random.default_rng([dirt.seed, 2])
-    with open(folder / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = [vars(r) for r in read_labels(folder / "labels.csv", [])]
     truths = {t["trailer_id"]: t for t in json.loads((folder / "truth.json").read_text())}
-    train = [r for r in rows if r.get("split") == "train"]
+    train = [r for r in rows if r["split"] == "train"]
     picked = rng.permutation(len(train))  # a small corpus gets what its training trailers allow
     planted: dict = {"duplicates": [], "wrong_labels": [],
                      "audio": {kind: sorted(t for t, v in truths.items() if v.get("audio") == kind)
@@ -286,16 +285,13 @@ def plant_dirt(folder: str | Path, dirt: VideoDirt = VideoDirt()) -> dict:
                  trim=dirt.copy_trim)
         rows.append(dict(src, trailer_id=copy, title=f"{src['title']} (re-encoded)", split="test"))
         planted["duplicates"].append([src["trailer_id"], copy])
-    vocabulary = sorted({g for r in rows for g in r["genres"].split("|") if g})
+    vocabulary = sorted({g for r in rows for g in r["genres"]})
     for i in picked[dirt.duplicates:dirt.duplicates + dirt.wrong_labels]:
         row = train[int(i)]
-        change = LABEL_FAULTS.create("replace", row["genres"].split("|"), vocabulary, rng)
-        row["genres"] = "|".join(change.genres)
+        change = LABEL_FAULTS.create("replace", row["genres"], vocabulary, rng)
+        row["genres"] = change.genres
         planted["wrong_labels"].append({"trailer_id": row["trailer_id"], "given": change.added,
                                         "missing": change.removed})
-    with open(folder / "labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_labels(folder / "labels.csv", rows)
     (folder / "planted.json").write_text(json.dumps(planted, indent=1) + "\n")
     return planted
