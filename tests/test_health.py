@@ -14,6 +14,7 @@ from mmx.health.duplicates import DuplicateConfig, align, duplicate_pairs
 from mmx.health.experts import coherence, dead_stretches
 from mmx.health.report import check
 from mmx.inputs import ExpertInfo
+from mmx.synthetic.faults import ExpertFault, copy_clips, plant_expert_fault
 from mmx_cli.main import main
 
 GENRES = ["Action", "Comedy", "Horror"]
@@ -47,7 +48,7 @@ def planted(tmp_path_factory):
         split = "test" if i % 10 == 0 else "val" if i % 10 == 5 else "train"
         store.write_entry(EntryMeta(f"t{i:02d}", genres, len(arrays["image"]), [], split=split), arrays)
     orig, style, gidx = truth["t01"]
-    copy = {e: x[4:24] + 0.1 * rng.normal(size=x[4:24].shape) for e, x in orig.items()}  # trimmed, re-encoded
+    copy = copy_clips(orig, np.arange(4, 24), rng, of_spread=False)  # trimmed, re-encoded
     store.write_entry(EntryMeta("copy", ["Action"], 20, [], split="test"), copy)
     other = clips(rng, protos, gidx, style, 25)  # another trailer of the same film: same look, other shots
     store.write_entry(EntryMeta("sequel", ["Action"], 25, [], split="test"), other)
@@ -55,13 +56,14 @@ def planted(tmp_path_factory):
         return clips(rng, protos, list(gidx), {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}, 24)
 
     broken = fresh()
-    broken["motion"] = np.zeros_like(broken["motion"])
+    plant_expert_fault(broken, ExpertFault("motion", "zero"))
     store.write_entry(EntryMeta("zeros", ["Comedy"], 24, [], split="train"), broken)
     stuck = fresh()
-    stuck["image"][5:13] = stuck["image"][5]
+    plant_expert_fault(stuck, ExpertFault("image", "constant", clips=(5, 12)))
     store.write_entry(EntryMeta("stuck", ["Comedy"], 24, [], split="train"), stuck)
     rows = np.concatenate([t[0]["motion"] for t in truth.values()])
-    noisy = dict(fresh([2]), motion=rows.mean(0) + rows.std(0) * rng.normal(size=(24, DIMS["motion"])))
+    noisy = fresh([2])
+    plant_expert_fault(noisy, ExpertFault("motion", "noise"), rng, (rows.mean(0), rows.std(0)))
     store.write_entry(EntryMeta("noisy", ["Horror"], 24, [], split="train"), noisy)
     store.write_entry(EntryMeta("short", ["none"], 6, [], split="train"), {e: x[:6] for e, x in fresh().items()})
     store.write_entry(EntryMeta("silent", [], 24, [], split="train"), {"image": fresh()["image"]})
@@ -185,7 +187,7 @@ def test_noise_like_is_judged_against_the_experts_own_spread(tmp_path):
         arrays = {"weak": 0.15 * rng.normal(size=16) + rng.normal(size=(n, 16)),  # trailer look ≪ clip noise
                   "strong": 1.5 * rng.normal(size=16) + rng.normal(size=(n, 16))}
         if i == 7:
-            arrays["strong"] = 1.8 * rng.normal(size=(n, 16))  # noise with about the expert's spread
+            plant_expert_fault(arrays, ExpertFault("strong", "noise"), rng, (0.0, 1.8))  # about the expert's spread
         store.write_entry(EntryMeta(f"t{i:02d}", ["Drama"], n, []), arrays)
     found = [(f.trailers[0], f.expert) for f in check(tmp_path / "store", ["experts"]).findings
              if f.kind == "noise-like features"]
