@@ -40,7 +40,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from health import flip_labels, plant_duplicates, read_rows  # noqa: E402  (bench/ is the script folder)
+from _common import load, print_result  # noqa: E402  (bench/ is the script folder)
+from health import read_rows  # noqa: E402  (bench/ is the script folder)
 
 from mmx.config import RunConfig, config_from_dict, config_to_dict, merge
 from mmx.data.importer import import_folder
@@ -52,6 +53,7 @@ from mmx.presets import MODELS
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
 from mmx.review import ReviewedLabels, ReviewJournal, reviewed_labels
 from mmx.run import Run
+from mmx.synthetic.faults import flip_labels, is_copy, plant_copies
 from mmx.synthetic.features import SyntheticConfig, generate
 
 CURATOR = "bench-curator"
@@ -72,7 +74,7 @@ def dirty_collection(root: Path, n: int, seed: int, flips: float, test_extra: in
     for r in test:
         r["split"] = "test"
     rng = np.random.default_rng(seed)
-    plant_duplicates(folder, collection, 20, rng)  # appends the copies to ``collection``
+    copies = plant_copies(folder, collection, 20, rng)  # appends the copies to ``collection``
     true = {r["trailer_id"]: r["genres"].split("|") for r in collection + test}
     flipped = flip_labels(collection, flips, rng)
     with open(folder / "labels.csv", "w", newline="") as f:
@@ -82,7 +84,7 @@ def dirty_collection(root: Path, n: int, seed: int, flips: float, test_extra: in
     store = FeatureStore.create(root / "store")
     import_folder(folder, store)
     truth = {"true": true, "flips": sorted(flipped), "test": [r["trailer_id"] for r in test],
-             "copies": sorted(r["trailer_id"] for r in collection if r["trailer_id"].endswith(("-copy", "-trim")))}
+             "copies": sorted({t for pair in copies for t in pair if is_copy(t)})}
     truth_file.write_text(json.dumps(truth))
     return store, truth
 
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.ks = [int(k) for k in args.ks.split(",")]
     cfg = merge(RunConfig(), {"model": vars(MODELS.create(args.model)), "train": {"epochs": args.epochs, "threads": 1}})
-    t0, load = time.time(), os.getloadavg()[0]
+    t0, load_at_start = time.time(), load(1)
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         for seed in range(args.seeds):
@@ -225,10 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows, args.ks)
     print(json.dumps(summary, indent=1))
     budget = {"model": args.model, "epochs": args.epochs, "jobs": args.jobs, "cpus": os.cpu_count(),
-              "load_at_start": round(load, 1), "load_at_end": round(os.getloadavg()[0], 1),
+              "load_at_start": load_at_start, "load_at_end": load(1),
               "minutes": round((time.time() - t0) / 60, 1)}
-    print(json.dumps({"collection": {"trailers": args.n, "flips": args.flips, "test_extra": args.test_extra},
-                      "budget": budget, "summary": summary, "seeds": rows}))
+    print_result({"collection": {"trailers": args.n, "flips": args.flips, "test_extra": args.test_extra},
+                  "budget": budget, "summary": summary, "seeds": rows})
     return 0
 
 

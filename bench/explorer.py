@@ -39,7 +39,6 @@ import csv
 import io
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -48,6 +47,7 @@ from pathlib import Path
 import av
 import numpy as np
 import uvicorn
+from _common import free_port, load_averages, print_result  # noqa: E402  (bench/ is the script folder)
 from PIL import Image
 from playwright import sync_api
 
@@ -133,12 +133,6 @@ def atlas_cost(run: Path, cfg: ServeConfig) -> dict:
     for level in range(1, len(cfg.atlas.tiles)):  # as the server starts: only the smallest level made
         atlas.path(level, 0).unlink()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(run: Path) -> tuple[uvicorn.Server, str, float]:
@@ -240,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="page loads; the first paint is reported for each")
     args = p.parse_args(argv)
     frames = real_frames()
-    out: dict = {"load_before": os.getloadavg(), "cpus": os.cpu_count(), "pictures": f"{len(frames)} real frames",
+    out: dict = {"load_before": load_averages(), "cpus": os.cpu_count(), "pictures": f"{len(frames)} real frames",
                  "sizes": []}
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -248,11 +242,10 @@ def main(argv: list[str] | None = None) -> dict:
             out["sizes"].append(measure(browser, n, frames, args))
             print(json.dumps(out["sizes"][-1]), flush=True)
         browser.close()
-    out["load_after"] = os.getloadavg()
+    out["load_after"] = load_averages()
     out["targets_met"] = all(max(r["first_paint_ms"]) <= 2000 and r["pan"]["paint"]["p95_ms"] <= 33
                              and r["zoomed_pan"]["paint"]["p95_ms"] <= 33 for r in out["sizes"])
-    print(json.dumps(out))
-    return out
+    return print_result(out)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import argparse
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import load, matmul_peak, print_result, run_mmx  # noqa: E402  (bench/ is the script folder)
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmx.errors import ExtractError, WeightsMissing
@@ -74,10 +74,6 @@ def sample_videos() -> list[Path]:
     return [Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name for name in SAMPLES]
 
 
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
 CPU: dict[str, float] = defaultdict(float)  # CPU seconds (all threads of this process) of each timed call, by label
 
 
@@ -87,23 +83,6 @@ def timed(fn, label: str = ""):
     out = fn()
     CPU[label] += time.process_time() - c
     return time.perf_counter() - t, out
-
-
-def matmul_peak(device: str, dtype: torch.dtype, threads: int, n: int = 2048, seconds: float = 1.0) -> float:
-    """Matrix-product FLOP/s of this machine (best of a few seconds of ``torch.mm``)."""
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    best = 0.0
-    with torch_threads(threads):
-        torch.mm(a, b)
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            t = time.perf_counter()
-            torch.mm(a, b)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            best = max(best, 2 * n ** 3 / (time.perf_counter() - t))
-    return best
 
 
 def bench_flow(path: Path, pairs: int) -> float:
@@ -248,7 +227,7 @@ def measure(videos: list[Path], cfg: ExtractConfig, names: list[str], flops_too:
 
 def with_peaks(result: dict, device: str) -> dict:
     threads = available_cores() if device == "cpu" else 1
-    peaks = {p: matmul_peak(device, dt, threads) / 1e9 for p, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    peaks = {p: matmul_peak(device, dt, reps=1, seconds=1.0, threads=threads) / 1e9 for p, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     result["matmul_peak_gflop_per_s"] = peaks
     for name, f in result["flops"].items():
         f["over_peak_fp32"] = f["gflop_per_s"] / peaks["fp32"]
@@ -285,10 +264,7 @@ def rounded(obj):
 
 def mmx(*args: str) -> str:
     """Run one `mmx` command in a fresh process; its standard output."""
-    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True, check=False)
-    if done.returncode not in (0, 1):
-        sys.exit(f"mmx {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
+    return run_mmx(*args).stdout
 
 
 def quality(n_videos: int, profiles: list[str], seed: int, work: Path) -> dict:
@@ -357,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.quality:
         result = quality(args.quality, args.profiles.split(","), args.seed, Path(args.work))
-        print(json.dumps(rounded(result)))
+        print_result(rounded(result))
         return result
     videos = [Path(v) for v in args.videos] or sample_videos()
     cfg = ExtractConfig(profile=args.profile, precision=args.precision, threads=args.threads, device="cpu",
@@ -388,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
             ratio = {k: loaded["seconds_per_minute"][k] / v for k, v in quiet["seconds_per_minute"].items() if v}
             print(f"{'loaded / quiet':>24s}  experts {ratio['experts_total']:.2f}, pipeline {ratio['pipeline']:.2f}")
             result[device].update(loaded=loaded, loaded_over_quiet=ratio)
-    print(json.dumps(rounded(result)))
+    print_result(rounded(result))
     return result
 
 

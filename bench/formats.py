@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import print_result, run_mmx  # noqa: E402  (bench/ is the script folder)
 
 from mmx.data.store import FeatureStore
 
@@ -72,15 +71,6 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def child(args: list[str]) -> tuple[float, str]:
-    """Seconds of ``mmx ARGS`` in a child process and its output."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "mmx_cli.main", *args], capture_output=True, text=True)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"mmx {' '.join(args)} failed:\n{done.stderr}")
-    return time.perf_counter() - start, done.stdout + done.stderr
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, default=Path("/tmp/mmx-bench-formats"))
@@ -100,26 +90,28 @@ def main(argv: list[str] | None = None) -> int:
         out["generate_s"] = round(write_release(release, args.trailers, args.clips, args.dim), 1)
         out["release_gb"] = round(du(release) / 1e9, 2)
         print(f"release: {out['release_gb']} GB written in {out['generate_s']} s", flush=True)
-        seconds, text = child(["import", str(release), "--store", str(store)])
-        out["import_s"] = round(seconds, 1)
-        out["import_peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 2)
+        done = run_mmx("import", str(release), "--store", str(store))
+        out["import_s"] = round(done.seconds, 1)
+        out["import_peak_rss_gb"] = round(done.peak_rss_kb / 1e6, 2)
         out["store_gb"] = round(du(store) / 1e9, 2)
-        print(text.strip().splitlines()[0], f"\nimport: {seconds:.0f} s, peak RSS {out['import_peak_rss_gb']} GB", flush=True)
+        print((done.stdout + done.stderr).strip().splitlines()[0],
+              f"\nimport: {done.seconds:.0f} s, peak RSS {out['import_peak_rss_gb']} GB", flush=True)
         if not args.skip_kfold:
             src, cut = FeatureStore(store), FeatureStore.create(args.work / "cut")
             for tid in sorted(src.entries())[: args.cut]:
                 cut.link_entry(src, tid)
-            seconds, text = child(["kfold", "--store", str(cut.root), "--out", str(args.work / "kfold"),
-                                   "--epochs", str(args.epochs), "--set", "train.threads=1", "--json", "--quiet"])
+            done = run_mmx("kfold", "--store", str(cut.root), "--out", str(args.work / "kfold"),
+                           "--epochs", str(args.epochs), "--set", "train.threads=1", "--json", "--quiet")
+            text = done.stdout + done.stderr
             summary = json.loads(text[text.index("{"):])
-            out.update(kfold_s=round(seconds, 1), kfold_epochs=args.epochs, cut=args.cut,
+            out.update(kfold_s=round(done.seconds, 1), kfold_epochs=args.epochs, cut=args.cut,
                        kfold_mean=summary["mean"], kfold_sd=summary["sd"],
                        fold_s=[f["seconds"] for f in summary["folds"]])
-            print(f"kfold on {args.cut}: {seconds:.0f} s; mean {summary['mean']}", flush=True)
+            print(f"kfold on {args.cut}: {done.seconds:.0f} s; mean {summary['mean']}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)
-    print(json.dumps(out))
+    print_result(out)
     return 0
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
 import shutil
 import sys
 import time
@@ -35,6 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from _common import print_result  # noqa: E402  (bench/ is the script folder)
 from quality import CELLS, build_store  # noqa: E402  (bench/ is the script folder)
 from sklearn.metrics import roc_auc_score
 
@@ -154,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'expert':<11} {'gate AUROC (cg)':>16} {'coherence AUROC':>16}")
     for e in experts:
         print(f"{e:<11} {fits['cg']['gate_auroc'].get(e, float('nan')):>16.3f} {coherence_auroc[e]:>16.3f}")
-    print(json.dumps({"bench": "gates", "cell": args.cell, "seed": args.seed, "expert_dropout": args.expert_dropout,
-                      "seconds": round(time.time() - t0, 1), "n_broken": n_broken, "fits": fits,
-                      "coherence_auroc": coherence_auroc}))
+    print_result({"bench": "gates", "cell": args.cell, "seed": args.seed, "expert_dropout": args.expert_dropout,
+                  "seconds": round(time.time() - t0, 1), "n_broken": n_broken, "fits": fits,
+                  "coherence_auroc": coherence_auroc})
     return 0
 
 

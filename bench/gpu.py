@@ -30,13 +30,13 @@ The last line of the output is JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import print_result  # noqa: E402  (bench/ is the script folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ROOT.parent / "shared" / "data" / "real-clips"
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         message = NO_CUDA.format(version=torch.__version__, cuda=torch.version.cuda or "no")
         print(f"bench/gpu.sh: {message}", file=sys.stderr)
-        print(json.dumps({"bench": "gpu", "ok": False, "error": message}))
+        print_result({"bench": "gpu", "ok": False, "error": message})
         return 2
     if not args.clips.is_dir():
         p.error(f"--clips {args.clips} is not a folder of videos (on a device machine: copy ../shared/data/real-clips "
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     result["extract"] = extract_clips(args.work, args)
     result["search"] = search(args)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 SYNTHETIC DATA (``mmx.synthetic.features``, scene-level knobs as in ``bench/quality.py``, no label
 dropping and no corruption of its own, so the only faults are the planted ones). Planted in the
-generated per-clip collection before it is imported:
+generated per-clip collection before it is imported (``mmx.synthetic.faults.plant_feature_dirt``):
 
 * duplicates: of ``--dups`` trailers an exact-length copy with re-encoding noise (0.1 sd on every
   feature) and a trimmed copy (a contiguous 60 % of the clips, noised alike); as negatives, the
@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import print_result  # noqa: E402  (bench/ is the script folder)
 
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
@@ -51,96 +52,16 @@ from mmx.embeddings import import_embeddings
 from mmx.extract import ExtractConfig
 from mmx.health.label_issues import LabelCheckConfig, label_findings, labelled_ids
 from mmx.health.report import check
+from mmx.synthetic.faults import BROKEN_KINDS, FeatureDirt, pairs, plant_feature_dirt
 from mmx.synthetic.features import SyntheticConfig, generate
 
 WRONG_CUTS = (0.05, 0.1, 0.2, 0.3, 0.5)  # cuts of a label's probability of being wrong the network-fold comparison scores
 KNOWN_PAIRS = [("TheNeverEndingStoryIII", "TheNeverendingStoryIII"), ("Break-In", "Breakin")]
-FAULTS = ("constant", "zero", "noise")
 
 
 def read_rows(folder: Path) -> list[dict]:
     with open(folder / "labels.csv", newline="") as f:
         return list(csv.DictReader(f))
-
-
-def plant_duplicates(folder: Path, rows: list[dict], n: int, rng: np.random.Generator) -> set[tuple[str, str]]:
-    """Copies and trimmed copies of ``n`` trailers (planted pairs), and reshuffled negatives."""
-    planted = set()
-    sources = rng.choice([r for r in rows if r["genres"]], size=n, replace=False)
-    for r in sources:
-        src = dict(np.load(folder / f"{r['trailer_id']}.npz"))
-        n_clips = len(src["clip_times"])
-        start = int(rng.integers(0, n_clips - int(0.6 * n_clips) + 1))
-        keep = {"copy": np.arange(n_clips), "trim": np.arange(start, start + int(0.6 * n_clips)),
-                "reshuffled": rng.permutation(n_clips)}
-        for kind, clips in keep.items():
-            tid = f"{r['trailer_id']}-{kind}"
-            np.savez(folder / f"{tid}.npz", **select_clips(src, clips, rng))
-            rows.append(dict(r, trailer_id=tid, title=f"{r['title']} ({kind})"))
-        group = [r["trailer_id"], f"{r['trailer_id']}-copy", f"{r['trailer_id']}-trim"]  # each a copy of the others
-        planted |= {(a, b) for a in group for b in group if a < b}
-    return planted
-
-
-def select_clips(arrays: dict[str, np.ndarray], clips: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The given clips of a trailer (window-level experts follow their clips), with re-encoding noise."""
-    out = {"clip_times": arrays["clip_times"][clips]}
-    for name, x in arrays.items():
-        if name == "clip_times" or name.endswith("__clip"):
-            continue
-        if f"{name}__clip" in arrays:
-            owner = arrays[f"{name}__clip"]
-            rows = np.concatenate([np.flatnonzero(owner == c) for c in clips])
-            out[f"{name}__clip"] = np.concatenate([np.full((owner == c).sum(), i) for i, c in enumerate(clips)]).astype(np.int32)
-        else:
-            rows = clips
-        out[name] = (x[rows] + 0.1 * x.std(0) * rng.normal(size=x[rows].shape)).astype(np.float32)
-    return out
-
-
-def plant_broken(folder: Path, rows: list[dict], share: float, rng: np.random.Generator) -> dict[tuple[str, str], str]:
-    """(trailer, expert) → fault for ``share`` of the trailers."""
-    planted = {}
-    candidates = [r["trailer_id"] for r in rows if not r["trailer_id"].endswith(("-copy", "-trim", "-reshuffled"))]
-    moments = {}
-    for tid in rng.choice(candidates, size=int(share * len(candidates)), replace=False):
-        arrays = dict(np.load(folder / f"{tid}.npz"))
-        expert = str(rng.choice([e for e in ("motion", "audio") if e in arrays]))
-        fault = FAULTS[len(planted) % len(FAULTS)]
-        x = arrays[expert]
-        if fault == "noise":
-            mean, sd = moments.setdefault(expert, expert_moments(folder, candidates[:200], expert))
-            arrays[expert] = (mean + sd * rng.normal(size=x.shape)).astype(np.float32)
-        else:
-            arrays[expert] = np.zeros_like(x) if fault == "zero" else np.repeat(x[:1], len(x), axis=0)
-        np.savez(folder / f"{tid}.npz", **arrays)
-        planted[(tid, expert)] = fault
-    return planted
-
-
-def expert_moments(folder: Path, ids: list[str], expert: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.concatenate([a[expert] for t in ids if expert in (a := np.load(folder / f"{t}.npz"))])
-    return rows.mean(0), rows.std(0)
-
-
-def flip_labels(rows: list[dict], share: float, rng: np.random.Generator) -> set[tuple[str, str]]:
-    """Flip ``share`` of the genre labels (a count when ≥ 1) on distinct trailers: half add a genre, half remove one
-    (a trailer of a single genre gets one added instead)."""
-    genres = sorted({g for r in rows for g in r["genres"].split("|") if g})
-    n_labels = sum(len(r["genres"].split("|")) for r in rows if r["genres"])
-    flipped = set()
-    for i, r in enumerate(rng.permutation(len(rows))[: int(share if share >= 1 else share * n_labels)]):
-        row = rows[r]
-        have = [g for g in row["genres"].split("|") if g]
-        if i % 2 and len(have) > 1:
-            g = str(rng.choice(have))
-            have.remove(g)
-        else:
-            g = str(rng.choice([x for x in genres if x not in have]))
-            have.append(g)
-        row["genres"] = "|".join(have)
-        flipped.add((row["trailer_id"], g))
-    return flipped
 
 
 def precision_recall(found: set, planted: set) -> dict:
@@ -165,10 +86,8 @@ def planted_collection(work: Path, n: int, seed: int, dups: int, broken: float, 
                           render="relu", trailer_tint=0.25)
     folder = generate(root / "features", cfg)
     rows = read_rows(folder)
-    rng = np.random.default_rng(seed)
-    truth = {"duplicates": plant_duplicates(folder, rows, dups, rng)}
-    truth["experts"] = plant_broken(folder, rows, broken, rng)
-    truth["labels"] = flip_labels(rows, flips, rng)
+    truth = plant_feature_dirt(folder, rows, FeatureDirt(copies=dups, broken_share=broken, flips=flips),
+                               np.random.default_rng(seed))
     with open(folder / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -196,7 +115,7 @@ def score_planted(store: FeatureStore, truth: dict) -> dict:
            "reshuffled_called_duplicate": sum(any(t.endswith("-reshuffled") for t in p) for p in dups),
            "leaks": precision_recall(leaks, planted_leaks),
            "experts": precision_recall(experts, set(truth["experts"]))}
-    for fault in FAULTS:
+    for fault in BROKEN_KINDS:
         mine = {k for k, v in truth["experts"].items() if v == fault}
         out["experts"][f"recall_{fault}"] = round(len(experts & mine) / len(mine), 3) if mine else None
     ranked = [(f.trailers[0], f.genre) for f in by["labels"] if f.kind == "label to review"]
@@ -267,8 +186,7 @@ def video_duplicates(work: Path, n_videos: int, copies: int, seed: int) -> dict:
         reencode(src, root / "videos" / f"{t.trailer_id}-trim.mp4", scale=1.25, crf=28, trim=(1.0, 1.0))
         shots = [str(rng.choice(t.genres)) for _ in range(len(t.cuts) + 1)]
         make_trailer(root / "videos" / f"{t.trailer_id}-sibling.mp4", shots, [17] * len(shots), cfg, rng)
-        group = sorted([t.trailer_id, f"{t.trailer_id}-small", f"{t.trailer_id}-trim"])
-        planted |= {(a, b) for a in group for b in group if a < b}
+        planted |= pairs([t.trailer_id, f"{t.trailer_id}-small", f"{t.trailer_id}-trim"])
         siblings.add(f"{t.trailer_id}-sibling")
         base = next(r for r in rows if r["trailer_id"] == t.trailer_id)
         rows += [dict(base, trailer_id=f"{t.trailer_id}-{k}") for k in ("small", "trim", "sibling")]
@@ -339,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real:
         result["real"] = real_check(Path(args.real), work)
         print(json.dumps(result["real"], indent=1))
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 

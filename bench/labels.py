@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _common import load, print_result  # noqa: E402  (bench/ is the script folder)
 from health import planted_collection  # noqa: E402  (bench/ is the script folder)
 
 from mmx.health import open_collection
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--flips needs one value per size ({len(sizes)}), not {args.flips}")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    result = {"machine": {"cpus": os.cpu_count(), "load_at_start": round(os.getloadavg()[0], 1)}, "cells": {}}
+    result = {"machine": {"cpus": os.cpu_count(), "load_at_start": load(1)}, "cells": {}}
     for n, f in zip(sizes, flips):
         rows = []
         for seed in range(args.seeds):
@@ -154,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
         result["cells"][f"{n} trailers, {f:g} flipped"] = {"seeds": rows, "summary": summarise(rows)}
         print(json.dumps(result["cells"][f"{n} trailers, {f:g} flipped"]["summary"], indent=1), flush=True)
-    result["machine"]["load_at_end"] = round(os.getloadavg()[0], 1)
+    result["machine"]["load_at_end"] = load(1)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result))
+    print_result(result)
     return 0
 
 

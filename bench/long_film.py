@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import load, print_result, run_mmx  # noqa: E402  (bench/ is the script folder)
 
 
 def write_film(path: Path, minutes: float, shot_seconds: tuple[float, float], size: tuple[int, int],
@@ -57,19 +54,10 @@ def write_film(path: Path, minutes: float, shot_seconds: tuple[float, float], si
 def extract(video: Path, store: Path, minutes: float) -> dict:
     """``mmx extract --profile default`` of ``video`` in a fresh process: its wall seconds, the seconds its
     summary line reports (extraction without the process start), and the process's own peak RSS (GB)."""
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "mmx_cli.main", "extract", str(video), "--store", str(store),
-                                 "--profile", "default", "--quiet"], stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - t0
-        out.seek(0), err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"extraction of {video} failed: {err.read().decode()[-2000:]}")
-        seconds = float(re.search(r"of video in ([0-9.]+) s", out.read().decode()).group(1))
-    return {"minutes": minutes, "wall_s": round(wall, 1), "extract_s": seconds, "s_per_min": round(seconds / minutes, 2),
-            "peak_rss_gb": round(usage.ru_maxrss / 2**20, 3), "load": round(os.getloadavg()[0], 2)}
+    done = run_mmx("extract", str(video), "--store", str(store), "--profile", "default", "--quiet", ok=(0,))
+    seconds = float(re.search(r"of video in ([0-9.]+) s", done.stdout).group(1))
+    return {"minutes": minutes, "wall_s": round(done.seconds, 1), "extract_s": seconds,
+            "s_per_min": round(seconds / minutes, 2), "peak_rss_gb": round(done.peak_rss_kb / 2**20, 3), "load": load()}
 
 
 def make_run(work: Path) -> Path:
@@ -103,8 +91,7 @@ def read_paths(run: Path, film: str) -> dict:
 
     out = {}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mmx_cli.main", "embed", "--run", str(run)], check=True,
-                   stdout=subprocess.DEVNULL)
+    run_mmx("embed", "--run", str(run), ok=(0,))
     out["embed_s"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     timeline = trailer_timeline(Run.open(run), film)
@@ -156,8 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
         done.write_text(json.dumps({k: result[k] for k in videos}))
     result["film_over_trailer"] = round(result["film"]["s_per_min"] / result["trailer"]["s_per_min"], 3)
     result.update(read_paths(run, "film"))
-    print(json.dumps(result))
-    return result
+    return print_result(result)
 
 
 if __name__ == "__main__":

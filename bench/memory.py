@@ -15,7 +15,6 @@ The last line of the output is JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import resource
 import sys
@@ -33,6 +32,7 @@ from mmx.model.mmx import create_model
 from mmx.train.coarse import genre_labels, prepare_run_info, train_one_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the spawned process finds bench/ too
+from _common import print_result  # noqa: E402
 from synthetic import write_store  # noqa: E402
 
 
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": args.steps, "batch": args.batch, "train_s": round(time.perf_counter() - t, 1),
         "peak_rss_gb": round(peak_kb / 1e6, 3),
     }
-    print(json.dumps(result))
-    return result
+    return print_result(result)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,6 @@ import csv
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -69,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import load, print_result  # noqa: E402  (bench/ is the script folder)
 
 from mmx.config import RunConfig, config_to_dict, load_config, merge, parse_override
 from mmx.data.importer import import_folder
@@ -77,6 +77,7 @@ from mmx.data.store import FeatureStore
 from mmx.metrics import classification_metrics, random_baseline
 from mmx.probe import ProbeConfig, linear_probe, pooled_features, tune_probe
 from mmx.progress import Reporter
+from mmx.synthetic.faults import ExpertFault, plant_in_file
 from mmx.synthetic.features import SyntheticConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,11 +175,7 @@ def kill_broken(features: Path, rows: list[dict]) -> None:
     """Rewrite each trailer's broken expert (``corrupted_expert``) as zeros: a dead decoder, not noise."""
     for row in rows:
         if row.get("corrupted_expert"):
-            path = features / f"{row['trailer_id']}.npz"
-            with np.load(path) as z:
-                arrays = {k: z[k] for k in z.files}
-            arrays[row["corrupted_expert"]] = np.zeros_like(arrays[row["corrupted_expert"]])
-            np.savez(path, **arrays)
+            plant_in_file(features / f"{row['trailer_id']}.npz", ExpertFault(row["corrupted_expert"], "zero"))
 
 
 def _labels(store: FeatureStore, ids: list[str], genres: list[str]) -> np.ndarray:
@@ -412,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_root = work / "runs" / f"{cell.name}-s{seed}-{name}"
                 pending.append((cell.name, name, seed, kept, str(store.root), str(run_root), config_to_dict(cfg),
                                 args.finetune))
-    report.line(f"{len(pending)} fits to run ({args.jobs} at a time); load {os.getloadavg()[0]:.2f}")
+    report.line(f"{len(pending)} fits to run ({args.jobs} at a time); load {load():.2f}")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         futures = [(job, pool.submit(fit, *job[4:])) for job in pending]
         for (cell_name, name, seed, kept, *_), future in report.bar(futures, desc="fits", unit="fit"):
@@ -425,12 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(results, cells)
     print_table(summary)
     meta = {
-        "seconds": round(time.time() - t_start, 1), "load_end": round(os.getloadavg()[0], 2),
+        "seconds": round(time.time() - t_start, 1), "load_end": load(),
         "seeds": len(seeds), "test_extra": args.test_extra, "quick": args.quick, "jobs": args.jobs,
         "epochs": {n: c.train.epochs for n, c in configs.items()}, "fits_run": len(pending),
         "finetune_epochs": args.finetune, "precisions": {n: c.train.precision for n, c in configs.items()},
     }
-    print(json.dumps({"bench": "quality", **meta, "cells": summary}, default=float))
+    print_result({"bench": "quality", **meta, "cells": summary})
     return 0
 
 

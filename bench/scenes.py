@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import faiss
 import numpy as np
+from _common import load_averages, print_result, search_latency  # noqa: E402  (bench/ is the script folder)
 
 from mmx.data.vectors import unit_rows
 from mmx.index import IndexConfig, build_index, sized_config
@@ -74,18 +74,6 @@ def exact_top(base: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
     return index.search(queries, k)[1]
 
 
-def measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> dict:
-    times, found = [], []
-    for q in queries:
-        t = time.perf_counter()
-        _, rows = index.search(q[None], 10)
-        times.append((time.perf_counter() - t) * 1e3)
-        found.append(rows[0])
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3),
-            "recall_at_10": round(float(recall), 4)}
-
-
 def settings_of(kind: str, args) -> list[dict]:
     if kind == "ivf":
         return [{"nprobe": int(v)} for v in args.nprobes.split(",")]
@@ -118,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     world = SceneWorld(args.seed, weights, args.clips)
     scene_cfg = SceneIndexConfig()
     result: dict = {"threads": faiss.omp_get_max_threads(), "dim": DIM, "weights": weights,
-                    "load_before": os.getloadavg(), "scene_index": vars(scene_cfg), "sizes": {}}
+                    "load_before": load_averages(), "scene_index": vars(scene_cfg), "sizes": {}}
     for size in map(int, args.sizes.split(",")):
         base = world.collection(size)  # (N, 128)
         queries = world.trailers(10**7, -(-args.queries // args.clips))[: args.queries]  # trailers outside it
@@ -137,14 +125,13 @@ def main(argv: list[str] | None = None) -> dict:
                 row["nlist"] = faiss.extract_index_ivf(index).nlist
             for setting in settings_of(kind, args):
                 apply(index, setting)
-                m = {**setting, **measure(index, queries, truth), "load": round(os.getloadavg()[0], 2)}
+                m = {**setting, **search_latency(index, queries, truth)}
                 m["chosen"] = kind == chosen.kind and all(getattr(chosen, k) == v for k, v in setting.items())
                 row["settings"].append(m)
                 print(json.dumps({"size": size, "kind": kind, "build_s": row["build_s"], **m}), flush=True)
             del index
-    result["load_after"] = os.getloadavg()
-    print(json.dumps(result))
-    return result
+    result["load_after"] = load_averages()
+    return print_result(result)
 
 
 if __name__ == "__main__":

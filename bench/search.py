@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import faiss
 import numpy as np
+from _common import load_averages, print_result, search_latency  # noqa: E402  (bench/ is the script folder)
 
 from mmx.data.vectors import unit_rows
 from mmx.index import INDEXES, IndexConfig, index_config_for, ivf_cells, set_search_params, training_sample
@@ -189,18 +189,6 @@ def index_config(kind: str, size: int, dim: int, storage: str) -> IndexConfig:
     return index_config_for(size, dim) if kind == "auto" else IndexConfig(kind=kind, storage=storage)
 
 
-def measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> dict:
-    times, found = [], []
-    for q in queries:
-        t = time.perf_counter()
-        rows = index.search(q[None], 10)[1]
-        times.append((time.perf_counter() - t) * 1e3)
-        found.append(rows[0])
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3),
-            "recall_at_10": round(float(recall), 4), "load": round(os.getloadavg()[0], 2)}
-
-
 def sweep(kind: str, cfg: IndexConfig, args: argparse.Namespace) -> list[dict]:
     """The query-time settings to measure: ``--nprobes`` (ivf), ``--efs`` (hnsw), the chosen one (auto), none (exact)."""
     if kind == "ivf":
@@ -226,7 +214,7 @@ def run_dim(gen, dim: int, args: argparse.Namespace) -> dict:
             for setting in sweep(kind, cfg, args):
                 for name, value in setting.items():
                     faiss.ParameterSpace().set_index_parameter(index, name, value)
-                m = {**setting, **measure(index, queries, truth)}
+                m = {**setting, **search_latency(index, queries, truth)}
                 row["settings"].append(m)
                 print(json.dumps({"dim": dim, "size": size, "kind": kind, **{k: v for k, v in row.items()
                                                                              if k != "settings"}, **m}), flush=True)
@@ -253,19 +241,17 @@ def main(argv: list[str] | None = None) -> dict:
         real = z["embedding"]
     if args.check:
         out = check(real, [float(h) for h in args.hs.split(",")])
-        print(json.dumps(out))
-        return out
+        return print_result(out)
     result: dict = {"threads": faiss.omp_get_max_threads(), "generator": args.generator, "h": args.h,
-                    "load_before": os.getloadavg(), "dims": {}}
+                    "load_before": load_averages(), "dims": {}}
     for dim in map(int, args.dims.split(",")):
         if args.generator != "real-like" and dim != DIM:
             raise SystemExit(f"--generator {args.generator} draws {DIM}-d vectors only")
         gen = {"real-like": lambda: RealLike(real, args.h, dim=dim), "isotropic": Isotropic, "blobs": Blobs}[
             args.generator]()
         result["dims"][str(dim)] = run_dim(gen, dim, args)
-    result["load_after"] = os.getloadavg()
-    print(json.dumps(result))
-    return result
+    result["load_after"] = load_averages()
+    return print_result(result)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +38,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import numpy as np
+from _common import MMX, free_port, load_averages, print_result  # noqa: E402  (bench/ is the script folder)
 
 from mmx.review import ReviewJournal
 from mmx.users import Users
@@ -55,15 +53,8 @@ ENDPOINTS = {
 GENRE = [""]  # the genre reviews reject: the run's first (set once the vocabulary is known)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(run: str, port: int, timeout: float, users: Path, token: str, workers: int = 1) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mmx_cli.main", "serve", "--run", run, "--port", str(port), "--users", str(users),
-           "--workers", str(workers)]
+    cmd = [*MMX, "serve", "--run", run, "--port", str(port), "--users", str(users), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -136,7 +127,7 @@ async def load(url: str, token: str, clients: int, seconds: float, max_requests:
         "seconds": round(wall, 2), "errors": len(errors), "error_kinds": sorted(set(errors))[:10],
         "requests_per_s": round((len(every) + len(errors)) / wall, 1),
         **summary(every), "endpoints": {name: summary(v) for name, v in out.items()},
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "load_average": load_averages(),
     }
 
 
@@ -169,7 +160,7 @@ def kill_during_writes(run: str, port: int, users: Path, token: str, clients: in
     missing = [a for a in acked if a not in found]
     return {"acknowledged": len(acked), "found": len(acked) - len(missing), "missing": missing[:10],
             "torn_lines": torn, "restart_s": round(restart_s, 2), "writes_per_s": round(len(acked) / seconds, 1),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "load_average": load_averages()}
 
 
 def main() -> None:
@@ -204,8 +195,8 @@ def main() -> None:
             _, token = Users(users).add("bench", "reviewer")
             port = free_port()
             if args.kill:
-                print(json.dumps(kill_during_writes(args.run, port, users, token, args.clients, args.seconds,
-                                                    args.start_timeout)))
+                print_result(kill_during_writes(args.run, port, users, token, args.clients, args.seconds,
+                                                args.start_timeout))
                 return
             proc = start_server(args.run, port, args.start_timeout, users, token, args.workers)
             url = f"http://127.0.0.1:{port}"
@@ -223,7 +214,7 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(10)
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

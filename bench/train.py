@@ -44,14 +44,13 @@ The last line of the output is JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import time
 from collections import defaultdict
 
 import numpy as np
 import torch
+from _common import load, matmul_peak, print_result  # noqa: E402  (bench/ is the script folder)
 from synthetic import write_store  # noqa: E402  (bench/ is the script folder)
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
@@ -71,19 +70,6 @@ from mmx.train.loop import compiled as compiled_net
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 MATMUL_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "addmv", "mv", "_linear_pointwise")  # CPU operators
 MATMUL_KERNELS = ("gemm", "cutlass", "xmma", "nvjet", "wgmma", "cublas")  # CUDA kernel names of matrix products
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """FLOP/s of an n×n×n ``torch.mm`` (best of ``reps``)."""
-    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    best = float("inf")
-    for _ in range(reps + 1):
-        _sync(device)
-        t = time.perf_counter()
-        torch.mm(a, b)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 def _sync(device: torch.device) -> None:
@@ -237,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         p.error(f"--precision {', '.join(unknown)}: use fp32 and/or bf16")
     store = write_store(args.store, args.trailers, args.clips)
-    load_before = os.getloadavg()[0]
+    load_before = load()
     train_ids = prepare_run_info(store, RunConfig()).splits["train"]
     rng = np.random.default_rng(0)
     rounds = [sorted(rng.choice(train_ids, size=args.batch, replace=False).tolist()) for _ in range(args.steps)]
@@ -258,11 +244,10 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(dist.device), "cpu_bf16_units": native_bf16_cpu(),
         "threads": torch.get_num_threads(), "batch": args.batch,
         "mm_peak_gflops": {x: round(peak[x] / 1e9, 1) for x in precisions}, "rounds": args.steps,
-        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)], "networks": networks,
+        "load_average": [load_before, load()], "networks": networks,
         "data": f"synthetic: {args.trailers} trailers of ~{args.clips} clips",
     }
-    print(json.dumps(result))
-    return result
+    return print_result(result)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 
 from mmx.experts import EXPERTS
 from mmx.inputs import ExpertInfo
+from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 
 DIM = 6  # every expert's feature size here
 GENRES = ["Action", "Comedy", "Horror"]
@@ -132,11 +133,11 @@ def _features(t: Trailer, absent: tuple[str, ...], rng: np.random.Generator) -> 
                 per_clip[::2] = 0
             clip_of = np.repeat(np.arange(t.n_clips), per_clip)
             out[f"{name}__clip"] = clip_of.astype(np.int64)
-        x = (signal + rng.normal(size=(len(clip_of), DIM))).astype(np.float32)
+        out[name] = (signal + rng.normal(size=(len(clip_of), DIM))).astype(np.float32)
         if name in t.broken:
-            x[:] = x[0]
-        x[clip_of < t.dead_opening] = 0.0
-        out[name] = x
+            plant_expert_fault(out, ExpertFault(name, "constant"))
+        if t.dead_opening:
+            plant_expert_fault(out, ExpertFault(name, "zero", clips=(0, t.dead_opening - 1)))
     if t.times:
         start = np.arange(t.n_clips, dtype=np.float32) * 2.0
         out["clip_times"] = np.stack([start, start + 2.0], 1)

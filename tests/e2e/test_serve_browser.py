@@ -6,7 +6,6 @@ exposes (``data-count`` / ``data-shown`` on the map canvas) and click where the 
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import uvicorn
 from playwright import sync_api
 
 from helpers import make_embeddings_run
+from server_process import free_port
 from mmx_serve.app import create_app
 
 pytestmark = pytest.mark.slow  # a real server and a headless browser
@@ -29,12 +29,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 if not CHROMIUM.exists():  # scripts/setup.sh installs it; a missing browser must not pass silently
     pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)", pytrace=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

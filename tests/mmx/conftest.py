@@ -16,6 +16,7 @@ from mmx.data.store import EntryMeta, FeatureStore
 from mmx.data.vectors import write_npz
 from mmx.inputs import ExpertInfo
 from mmx.progress import QUIET
+from mmx.synthetic.faults import ExpertFault, copy_clips, plant_expert_fault
 from mmx.train.coarse import train
 
 
@@ -76,7 +77,7 @@ def planted(tmp_path_factory):
         split = "test" if i % 10 == 0 else "val" if i % 10 == 5 else "train"
         store.write_entry(EntryMeta(f"t{i:02d}", genres, len(arrays["image"]), [], split=split), arrays)
     orig, style, gidx = truth["t01"]
-    copy = {e: x[4:24] + 0.1 * rng.normal(size=x[4:24].shape) for e, x in orig.items()}  # trimmed, re-encoded
+    copy = copy_clips(orig, np.arange(4, 24), rng, of_spread=False)  # trimmed, re-encoded
     store.write_entry(EntryMeta("copy", ["Action"], 20, [], split="test"), copy)
     other = clips(rng, protos, gidx, style, 25)  # another trailer of the same film: same look, other shots
     store.write_entry(EntryMeta("sequel", ["Action"], 25, [], split="test"), other)
@@ -84,13 +85,14 @@ def planted(tmp_path_factory):
         return clips(rng, protos, list(gidx), {e: 0.8 * rng.normal(size=d) for e, d in DIMS.items()}, 24)
 
     broken = fresh()
-    broken["motion"] = np.zeros_like(broken["motion"])
+    plant_expert_fault(broken, ExpertFault("motion", "zero"))
     store.write_entry(EntryMeta("zeros", ["Comedy"], 24, [], split="train"), broken)
     stuck = fresh()
-    stuck["image"][5:13] = stuck["image"][5]
+    plant_expert_fault(stuck, ExpertFault("image", "constant", clips=(5, 12)))
     store.write_entry(EntryMeta("stuck", ["Comedy"], 24, [], split="train"), stuck)
     rows = np.concatenate([t[0]["motion"] for t in truth.values()])
-    noisy = dict(fresh([2]), motion=rows.mean(0) + rows.std(0) * rng.normal(size=(24, DIMS["motion"])))
+    noisy = fresh([2])
+    plant_expert_fault(noisy, ExpertFault("motion", "noise"), rng, (rows.mean(0), rows.std(0)))
     store.write_entry(EntryMeta("noisy", ["Horror"], 24, [], split="train"), noisy)
     store.write_entry(EntryMeta("short", ["none"], 6, [], split="train"), {e: x[:6] for e, x in fresh().items()})
     store.write_entry(EntryMeta("silent", [], 24, [], split="train"), {"image": fresh()["image"]})

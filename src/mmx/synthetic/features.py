@@ -34,6 +34,7 @@ import numpy as np
 
 from mmx.data.labels_csv import COLUMNS, write_labels
 from mmx.errors import ConfigError
+from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 
 RENDERS = ("linear", "relu")
 NEUTRAL_LOOKS = 8  # distinct neutral scenes (title card, logo, talking head, …) shared by all trailers
@@ -171,8 +172,7 @@ def corrupt(world: World, cfg: SyntheticConfig, arrays: dict[str, np.ndarray], e
     if not present:
         return None
     e = present[int(extra.integers(len(present)))]
-    mean, sd = world.moments[e]
-    arrays[e] = mean + sd * extra.normal(size=arrays[e].shape)
+    plant_expert_fault(arrays, ExpertFault(e, "noise"), extra, world.moments[e])
     return e
 
 

