@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from mmx.experts import EXPERTS, Expert
+from mmx.extract.settings import ExtractConfig
 
 
 class MeanColour(Expert):
@@ -77,6 +78,7 @@ class DeadDecoder(MeanColour):
 
 
 FAKES = [MeanColour, MeanFlow, Loudness, SlowColour, DeadDecoder]
+CHEAP = ExtractConfig(experts=["fake_colour", "fake_loudness"], flow_workers=0)  # two fakes, no optical flow: quick
 
 
 def register_fakes() -> None:

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from mmx.catalog import Entry
 from mmx.config import FinetuneConfig, load_config, merge, parse_override
 from mmx.data.importer import import_folder
 from mmx.data.store import FeatureStore
@@ -31,6 +32,9 @@ from mmx.synthetic.features import SyntheticConfig, generate
 from mmx.synthetic.videos import VideoCorpusConfig, make_trailer
 from mmx.train.coarse import train
 from mmx_cli.main import main
+
+TESTS = Path(__file__).resolve().parent  # tests/: the helper modules (extract_fakes, ...) subprocesses import
+ROOT = TESTS.parent  # the checkout: pyproject.toml, configs/, docs/, scripts/
 
 TINY = ["train.batch_size=8", "train.lr=3e-3", "train.threads=1"]
 GENRES = ["Action", "Comedy", "Horror", "Romance"]
@@ -154,6 +158,13 @@ def make_video(path: Path, seed: int = 0, shots: int = 10) -> Path:
     return path
 
 
+def tiny_jpeg(value: int, width: int = 16) -> bytes:
+    """A JPEG of ``width`` × 8 pixels whose colour says ``value`` (keyframes that differ, in few bytes)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, 8), (value, 255 - value, 40)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
 def jpeg(colour: tuple[int, int, int]) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (160, 90), colour).save(buf, "JPEG", quality=80)
@@ -206,3 +217,46 @@ def decode_at(name: str, size: int, indices) -> np.ndarray:
             if len(out) == len(wanted):
                 break
     return np.stack([out[i] for i in indices])
+
+
+def random_collection(n: int, d: int, seed: int) -> tuple[np.ndarray, list[list[str]]]:
+    """``n`` trailer vectors of dimension ``d`` around the sum of their 1–2 genres' centres, and those genres."""
+    names = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
+    rng = np.random.default_rng(seed)
+    genres = [list(rng.choice(names, size=rng.integers(1, 3), replace=False)) for _ in range(n)]
+    centres = {g: rng.normal(size=d) for g in names}
+    x = np.stack([sum(centres[g] for g in gs) + rng.normal(scale=1.5, size=d) for gs in genres])
+    return x.astype(np.float32), genres
+
+
+def naive_rankings(x: np.ndarray, q: int) -> list[int]:
+    """Other trailers by decreasing cosine similarity to trailer q, one at a time (the reference searches)."""
+    def cos(a, b):
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    sims = [(cos(x[q], x[j]), j) for j in range(len(x)) if j != q]
+    return [j for _, j in sorted(sims, key=lambda s: -s[0])]
+
+
+def write(path: Path, text: str) -> Path:
+    """``path`` with ``text`` written in UTF-8."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def random_labels(n: int = 600, seed: int = 0) -> np.ndarray:
+    """(n, 8) multi-label matrix: common genres, co-occurring ones, two rare ones (12 and 10 examples)."""
+    rng = np.random.default_rng(seed)
+    p = np.array([0.5, 0.3, 0.2, 0.15, 0.1, 0.05])
+    y = rng.random((n, 6)) < p  # (n, 6)
+    rare = np.zeros((n, 2), dtype=bool)
+    rare[rng.choice(n, 12, replace=False), 0] = True
+    rare[rng.choice(n, 10, replace=False), 1] = True
+    return np.concatenate([y, rare], axis=1)  # (n, 8)
+
+
+def catalog_entries(n: int = 300, seed: int = 0) -> list[Entry]:
+    """Catalogue entries whose genres are the rows of ``random_labels`` (Drama for a row with none)."""
+    y = random_labels(n, seed)
+    names = ["Drama", "Comedy", "Action", "Horror", "Sci-Fi", "War", "Western", "Sport"]
+    return [Entry(i + 2, f"t{i:04d}", [names[j] for j in np.flatnonzero(row)] or ["Drama"]) for i, row in enumerate(y)]

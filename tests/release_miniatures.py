@@ -162,3 +162,8 @@ def write_video_features(root: Path, n: int = 30, seed: int = 0) -> dict:
                 w.writerow([stem, "|".join(g for g, v in zip(genres, y[i]) if v), ["train", "train", "train", "val", "test"][i % 5]])
         w.writerow([dirty["no_features"], "Drama", "train"])
     return dirty
+
+
+def reasons(report) -> dict[str, str]:
+    """Where → why, for each problem an import reported."""
+    return {p.where: p.reason for p in report.problems}

@@ -1,4 +1,4 @@
-"""The ways real collections vary, built as small import-format collections (issue: no trailer breaks a read path).
+"""The ways real collections vary, built as small import-format collections (no trailer may break a read path).
 
 Every registered expert of mmx (``mmx.experts.EXPERTS``, at its own level, a small dim) is in every
 collection, so a new expert joins the read-path matrix by being registered. ``VARIANTS`` names the
