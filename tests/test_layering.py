@@ -4,6 +4,7 @@ library below the apps, one name per file, a CLI that answers at once."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ def import_targets(path: Path) -> set[str]:
     return found - {module_name(path)}
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     return {name: import_targets(path) for name, path in MODULES.items()}
 
