@@ -221,7 +221,7 @@ def video_scene_vector(run: RunLike, video: str | Path, progress: Progress = Fal
     from mmx.data.vectors import unit_rows
     from mmx.scenes.compute import clip_vectors
 
+    run = Run.open(run)
     with extracted_apart(run, video, reporter_of(progress)) as (store, tid):
-        opened = Run.open(run)
-        vectors = clip_vectors(opened.model(), store, opened.info, [tid], precision=opened.precision)[tid]  # (C, D)
+        vectors = clip_vectors(run.model(), store, run.info, [tid], precision=run.precision)[tid]  # (C, D)
     return unit_rows(vectors.mean(0, keepdims=True))[0]
