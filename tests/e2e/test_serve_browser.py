@@ -18,8 +18,8 @@ import uvicorn
 from playwright import sync_api
 
 from helpers import make_embeddings_run
-from server_process import free_port
 from mmx_serve.app import create_app
+from server_process import free_port
 
 pytestmark = pytest.mark.slow  # a real server and a headless browser
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import make_coarse_run
+from helpers import make_coarse_run, make_embeddings_run
 from mmx import artifacts
 from mmx.data.vectors import read_npz, write_npz
 from mmx.derived import DERIVED, bring_up_to_date, stale_files
@@ -59,8 +59,9 @@ def test_every_derived_entry_is_a_derived_artifact():
     assert names.index(artifacts.EMBEDDINGS) < min(names.index(artifacts.INDEX), names.index(artifacts.LAYOUT))
 
 
-def test_a_fresh_run_has_nothing_stale(made):
+def test_a_fresh_run_has_nothing_stale(made, tmp_path):
     assert stale_files(Run.open(made)) == []
+    assert stale_files(Run.open(make_embeddings_run(tmp_path / "imported"))) == []  # imported: nothing is derived
 
 
 def test_a_trailer_that_joined_is_added_to_every_derived_file(run_copy):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from helpers import trailer, write_folder
 from mmx.run import RunDir

@@ -45,8 +45,16 @@ def placeholder_note(placeholders: dict[str, list[str]]) -> str | None:
             "(the trailers keep the rest, and `mmx check` counts them: give those trailers their genres)")
 
 
-def read_labels(path: Path, problems: list[Problem]) -> list[LabelRow]:
-    """Parse labels.csv; malformed rows go to ``problems``; first row of a duplicated id wins."""
+def read_labels(path: Path, problems: list[Problem] | None = None) -> list[LabelRow]:
+    """Parse labels.csv; malformed rows go to ``problems`` (a batch goes on with the rest); first row of a
+    duplicated id wins. Without ``problems`` a malformed row is an ``InputError`` naming it (a file mmx wrote
+    itself and rewrites whole)."""
+    if problems is None:
+        found: list[Problem] = []
+        rows = read_labels(path, found)
+        if found:
+            raise InputError("; ".join(f"{p.where}: {p.reason}" for p in found[:3]))
+        return rows
     try:
         f = open(path, newline="", encoding="utf-8-sig")
     except OSError as e:

@@ -271,7 +271,7 @@ def plant_dirt(folder: str | Path, dirt: VideoDirt = VideoDirt()) -> dict:
 
     folder = Path(folder)
     rng = np.random.default_rng([dirt.seed, 2])
-    rows = [vars(r) for r in read_labels(folder / "labels.csv", [])]
+    rows = [vars(r) for r in read_labels(folder / "labels.csv")]
     truths = {t["trailer_id"]: t for t in json.loads((folder / "truth.json").read_text())}
     train = [r for r in rows if r["split"] == "train"]
     picked = rng.permutation(len(train))  # a small corpus gets what its training trailers allow

@@ -11,7 +11,6 @@ format, so ``mmx extract`` reads them exactly as it reads a folder of real trail
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from dataclasses import asdict, dataclass, field

@@ -24,7 +24,6 @@ without touching video. The numbers show the pipeline working, not the paper's r
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import time
@@ -124,7 +123,7 @@ def _add_splits(labels: Path) -> None:
     """A small corpus gets a fixed 60/20/20 split so that validation and test are not nearly empty."""
     from mmx.data.labels_csv import read_labels, write_labels
 
-    rows = read_labels(labels, [])
+    rows = read_labels(labels)
     write_labels(labels, [{**vars(r), "split": {3: "val", 4: "test"}.get(i % 5, "train")} for i, r in enumerate(rows)])
 
 
@@ -254,6 +253,7 @@ def scene_lines(run, query: str, report: "Reporter") -> None:
 
 def health_lines(run, planted: Path) -> tuple[list[str], HealthReport]:
     """``mmx check``'s summary of ``run``; for a generated corpus, how much of what ``planted`` names it found."""
+    from mmx.data.labels_csv import read_labels
     from mmx.health import run_collection
     from mmx.health.report import check, summary_lines
 
@@ -273,8 +273,7 @@ def health_lines(run, planted: Path) -> tuple[list[str], HealthReport]:
         "wrong labels": {(w["trailer_id"], g) for w in truth["wrong_labels"] for g in (w["given"], w["missing"])},
         "broken audio": set(truth["audio"]["silent"] + truth["audio"]["none"]) & set(coll.ids),
     }
-    with open(planted.parent / "labels.csv", newline="") as f:
-        generated = {row["trailer_id"] for row in csv.DictReader(f)}  # not the unlabelled real sample videos
+    generated = {r.trailer_id for r in read_labels(planted.parent / "labels.csv")}  # not the real sample videos
 
     trailers_of = {"duplicates": lambda pair: pair, "wrong labels": lambda tg: tg[:1], "broken audio": lambda t: (t,)}
 

@@ -3,12 +3,12 @@ statistics against a direct count, and `mmx dataset check` on the real MovieNet 
 
 from __future__ import annotations
 
-import pytest
-
 import ast
 import csv
 import json
 from collections import Counter
+
+import pytest
 
 from mmx.catalog import load_catalog, statistics
 from mmx_cli.main import main

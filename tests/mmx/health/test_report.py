@@ -3,11 +3,10 @@ line on a store and on an embeddings run, a re-check that refits only the genres
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import numpy as np
+import pytest
 
 from helpers import make_embeddings_run
 from mmx.data.store import FeatureStore

@@ -3,11 +3,10 @@ library and `mmx check --network-folds`; a clear error on a run without a networ
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import numpy as np
+import pytest
 
 from helpers import make_embeddings_run
 from mmx.health import open_collection

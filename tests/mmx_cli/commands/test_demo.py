@@ -3,11 +3,11 @@ that make the default's figures rest on enough test trailers."""
 
 from __future__ import annotations
 
-import pytest
-
 import csv
 import json
 from collections import Counter
+
+import pytest
 
 from mmx.config import ModelConfig, RunConfig
 from mmx.extract import ExtractConfig
@@ -116,7 +116,6 @@ def test_demo_names_every_missing_extra_at_once(tmp_path, monkeypatch, capsys):
 
 def test_the_harder_dirtier_corpus_says_what_it_planted(tmp_path):
     """Neutral shots, silent and missing audio tracks, a re-encoded copy in the test split, wrong labels."""
-    import json
 
     import av
 
